@@ -1,0 +1,35 @@
+# The two commands of the README:
+#   make demo   run the pipeline on corpora_sample (installs on first use)
+#   make test   run the test suite (installs on first use)
+# Others: make test-fast (skips slow tests), make install, make clean.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.voli-installed
+
+.PHONY: demo test test-fast install system-deps clean
+
+demo: install
+	$(BIN)/voli run corpora_sample --workdir exp/sample
+
+test: install
+	$(BIN)/pytest -q
+
+test-fast: install
+	$(BIN)/pytest -q -m "not slow"
+
+install: system-deps $(STAMP)
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+clean:
+	rm -rf exp .pytest_cache

@@ -1,0 +1,74 @@
+"""Shared fixtures: small corpora built in a temporary directory."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "corpora_sample"
+
+
+def pytest_collection_modifyitems(config, items):
+    cuda = None
+    for item in items:
+        if "requires_cuda" in item.keywords:
+            if cuda is None:
+                import torch
+
+                cuda = torch.cuda.is_available()
+            if not cuda:
+                item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
+
+
+def tone(freq_hz: float = 220.0, duration_s: float = 1.0, sample_rate: int = 16000, amplitude: float = 0.5) -> np.ndarray:
+    t = np.arange(int(duration_s * sample_rate)) / sample_rate
+    return (amplitude * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+
+
+def write_csv(path: Path, rows: list[dict], *, delimiter: str = ",", encoding: str = "utf-8") -> None:
+    with open(path, "w", newline="", encoding=encoding) as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter=delimiter)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+class TinyCorpus:
+    """A three-recording corpus of tones, to break in one way per test."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        (root / "audio").mkdir(parents=True)
+        self.speakers = [
+            {"speaker_id": "I1", "gender": "woman", "age": ""},
+            {"speaker_id": "S1", "gender": "man", "age": "31"},
+            {"speaker_id": "S2", "gender": "woman", "age": "45"},
+            {"speaker_id": "S3", "gender": "man", "age": "27"},
+        ]
+        self.recordings = []
+        for i, sid in enumerate(["S1", "S2", "S3"], start=1):
+            sf.write(root / "audio" / f"r{i}.wav", tone(200 + 50 * i, 0.5), 16000)
+            self.recordings.append({"recording_id": f"r{i}", "audio": f"audio/r{i}.wav", "language": "fr",
+                                    "interviewer": "I1", "interviewee": sid, "channels": ""})
+
+    def save(self) -> Path:
+        write_csv(self.root / "recordings.csv", self.recordings)
+        write_csv(self.root / "speakers.csv", self.speakers)
+        return self.root
+
+
+@pytest.fixture
+def tiny(tmp_path) -> TinyCorpus:
+    return TinyCorpus(tmp_path / "corpus")
+
+
+@pytest.fixture
+def sample_copy(tmp_path) -> Path:
+    dst = tmp_path / "corpora_sample"
+    shutil.copytree(SAMPLE, dst)
+    return dst

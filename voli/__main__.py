@@ -1,0 +1,5 @@
+import sys
+
+from voli.cli import main
+
+sys.exit(main())

@@ -1,0 +1,135 @@
+"""`voli` command line: argument parsing only; the work is in the library.
+
+Exit codes: 0 every recording finished; 1 the run finished but some
+recordings failed (listed in failures.parquet); 2 an error stopped the run
+(the message says why and how to fix it); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from voli import __version__
+from voli.errors import CorpusError, VoliError
+
+log = logging.getLogger("voli")
+
+EPILOG = """\
+exit codes: 0 all recordings done; 1 finished, but some recordings failed
+(see failures.parquet in the stage directory); 2 error (the message says how
+to fix it); 130 interrupted. Reruns resume: finished recordings are skipped.
+"""
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("corpus", type=Path, help="corpus directory (recordings.csv, speakers.csv, audio/); see the README")
+    p.add_argument("--workdir", type=Path, default=None,
+                   help="where stage outputs go (default: exp/<corpus directory name>)")
+    p.add_argument("--config", type=Path, default=None,
+                   help="YAML file overriding default settings, one section per stage")
+    p.add_argument("--device", default="auto",
+                   help="compute device: auto (a GPU if torch sees one, else the CPU), cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="recordings processed in parallel, each in its own process (default: 1)")
+    p.add_argument("--force", action="store_true",
+                   help="redo every recording, even those already finished with the same inputs and config")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug detail, including tracebacks of failures")
+    p.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only; no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from voli.runner import STAGES, last_implemented
+
+    parser = argparse.ArgumentParser(
+        prog="voli",
+        description="Speech-corpus processing for sociolinguistics: transcribe, align and measure "
+        "interview recordings, then model the measures against speakers' survey attributes.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"voli {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for stage in STAGES.values():
+        status = "" if stage.implemented else f" [not implemented yet: {stage.pending}]"
+        p = sub.add_parser(stage.name, help=stage.summary + status,
+                           description=f"Stage {stage.dirname}: {stage.summary}.{status}",
+                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        _add_common(p)
+    p = sub.add_parser("run", help="run several stages in order",
+                       description="Run the pipeline from --stage to --stop-stage, resuming finished work.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_common(p)
+    p.add_argument("--stage", default="prepare", choices=list(STAGES), help="first stage to run (default: prepare)")
+    p.add_argument("--stop-stage", default=None, choices=list(STAGES),
+                   help=f"last stage to run (default: the last one this version implements, {last_implemented()})")
+    p = sub.add_parser("report", help="write the HTML report from the profile stage's tables [not implemented yet: issue #7]",
+                       description="Write the HTML report and figures. [not implemented yet: issue #7, socioeconomic profile]")
+    _add_common(p)
+    return parser
+
+
+def _setup_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("voli %(levelname)s: %(message)s"))
+    root = logging.getLogger("voli")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _print_error(err: VoliError) -> None:
+    problems = getattr(err, "problems", None)
+    if isinstance(err, CorpusError) and problems and len(problems) > 1:
+        print(f"voli error: {err}", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+    else:
+        print(f"voli error: {err}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose, args.quiet)
+    from voli.config import load_config
+    from voli.runner import last_implemented, run_pipeline
+
+    workdir = args.workdir or Path("exp") / args.corpus.resolve().name
+    try:
+        if args.command == "report":
+            from voli.errors import StageNotImplementedError
+
+            raise StageNotImplementedError("`voli report` is not implemented yet (issue #7, socioeconomic profile)")
+        if not args.corpus.is_dir():
+            raise VoliError(f"{args.corpus}: corpus directory not found")
+        config = load_config(args.config)
+        if args.command == "run":
+            start, stop = args.stage, args.stop_stage or last_implemented()
+        else:
+            start = stop = args.command
+        results = run_pipeline(args.corpus, workdir, config, device=args.device, start=start, stop=stop,
+                               force=args.force, jobs=args.jobs, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print("voli: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except VoliError as err:
+        _print_error(err)
+        return 2
+    failed = 0
+    for r in results:
+        print(f"{r.stage}: {r.processed} processed, {r.skipped} already done, {len(r.failures)} failed -> {r.stage_dir}")
+        if r.failures:
+            ids = ", ".join(f.recording_id for f in r.failures)
+            print(f"{r.stage}: failed recordings: {ids} (reasons above and in {r.stage_dir / 'failures.parquet'}); "
+                  "fix them and rerun: finished recordings are kept", file=sys.stderr)
+        failed += len(r.failures)
+    print(f"outputs: {workdir.resolve()}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

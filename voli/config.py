@@ -1,0 +1,95 @@
+"""Configuration: one dataclass per stage, read from and written to YAML.
+
+A config file has one section per stage; every key is optional and falls
+back to the defaults below. Unknown keys and values of the wrong type are
+errors that name the file and the key, never silently ignored::
+
+    prepare:
+      clip_level: 0.99
+
+Each stage later in the pipeline adds its own section when it lands.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from voli.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    clip_level: float = 0.999  # |sample| >= this (full scale = 1) counts as clipped
+
+
+@dataclass(frozen=True)
+class VoliConfig:
+    prepare: PrepareConfig = field(default_factory=PrepareConfig)
+
+    def section(self, name: str):
+        """The config of one stage, or None for a stage without options."""
+        return getattr(self, name, None)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _coerce(value, hint, where: str):
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        hint = next(a for a in args if a is not type(None))
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint in (str, bool) and isinstance(value, hint):
+        return value
+    if typing.get_origin(hint) in (list, tuple) and isinstance(value, list):
+        (item,) = typing.get_args(hint)[:1]
+        return tuple(_coerce(v, item, where) for v in value)
+    raise ConfigError(f"{where}: {value!r} is not a valid {getattr(hint, '__name__', hint)}")
+
+
+def _build(cls, data: dict, where: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys to values, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(names)}"
+            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+        if dataclasses.is_dataclass(hints[key]):
+            kwargs[key] = _build(hints[key], value or {}, f"{where}.{key}")
+        else:
+            kwargs[key] = _coerce(value, hints[key], f"{where}.{key}")
+    return cls(**kwargs)
+
+
+def load_config(path: str | Path | None = None) -> VoliConfig:
+    """Read a YAML config file; ``None`` gives the defaults."""
+    if path is None:
+        return VoliConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from err
+    return _build(VoliConfig, data, str(path))
+
+
+def dump_yaml(data: dict) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -1,0 +1,344 @@
+"""The corpus input format and the ``prepare`` stage.
+
+A corpus directory holds::
+
+    recordings.csv   one row per recording (see RECORDING_COLUMNS)
+    speakers.csv     one row per speaker: speaker_id plus any survey columns
+    audio/           the recordings (wav, flac, mp3, ogg)
+    transcripts/     optional: <recording_id>.TextGrid or .txt made by a user
+
+``prepare`` validates all of it and writes typed tables. Problems with the
+tables themselves (a missing column, duplicate IDs) stop the stage; problems
+with one recording (unreadable audio, an unknown language, a speaker missing
+from speakers.csv) fail that recording only, and the others go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from voli.errors import AudioError, CorpusError
+from voli.io import audio
+from voli.io.survey import CsvRow, read_csv
+from voli.schema import LANGUAGES, Recording, RecordingSpeaker, to_table
+
+log = logging.getLogger(__name__)
+
+RECORDING_COLUMNS = {
+    "recording_id": "unique ID of the recording (letters, digits, '_', '-', '.')",
+    "audio": "path of the audio file, relative to the corpus directory",
+    "language": "fr, es, pt or en (regional tags such as pt-BR are accepted); empty = detect",
+    "interviewer": "speaker_id of the interviewer; several separated by ';'; may be empty",
+    "interviewee": "speaker_id of the interviewee; several separated by ';'",
+    "channels": "optional channel map for multi-channel files, e.g. '1=INT01;2=S05'",
+    "transcript": "optional path of the user's own transcript (.txt or .TextGrid)",
+}
+REQUIRED_RECORDING_COLUMNS = ("recording_id", "audio", "interviewee")
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+TEXTGRID_TOLERANCE_S = 0.05  # a transcript may run this far past the audio's end
+
+# Language names and codes users write, mapped to voli's codes.
+_LANGUAGE_ALIASES = {
+    "fr": "fr", "fra": "fr", "fre": "fr", "french": "fr", "francais": "fr", "français": "fr",
+    "es": "es", "spa": "es", "spanish": "es", "espanol": "es", "español": "es", "castellano": "es",
+    "pt": "pt", "por": "pt", "portuguese": "pt", "portugues": "pt", "português": "pt",
+    "en": "en", "eng": "en", "english": "en",
+}
+
+
+def normalise_language(value: str) -> str | None:
+    """'pt-BR' -> 'pt', 'French' -> 'fr', '' -> None; raise ValueError otherwise."""
+    v = value.strip().lower().replace("_", "-")
+    if not v:
+        return None
+    base = v.split("-")[0]
+    if base in _LANGUAGE_ALIASES:
+        return _LANGUAGE_ALIASES[base]
+    if v in _LANGUAGE_ALIASES:
+        return _LANGUAGE_ALIASES[v]
+    raise ValueError(f"unknown language {value!r}; voli supports {', '.join(LANGUAGES)} (or leave it empty to detect it)")
+
+
+def parse_channel_map(value: str) -> dict[str, int]:
+    """'1=INT01;2=S05' (also ',' or ':' and left/right) -> {'INT01': 1, 'S05': 2}."""
+    result: dict[str, int] = {}
+    for part in re.split(r"[;,]", value):
+        part = part.strip()
+        if not part:
+            continue
+        m = re.match(r"^(\w+)\s*[=:]\s*(\S+)$", part)
+        if not m:
+            raise ValueError(f"cannot read {part!r} in channel map {value!r}; write it as '1=SPEAKER;2=SPEAKER'")
+        chan, speaker = m.group(1).lower(), m.group(2)
+        chan_no = {"l": 1, "left": 1, "r": 2, "right": 2}.get(chan)
+        if chan_no is None:
+            if not chan.isdigit() or int(chan) < 1:
+                raise ValueError(f"channel {m.group(1)!r} in {value!r} is not a channel number (1, 2, ...) or left/right")
+            chan_no = int(chan)
+        if speaker in result:
+            raise ValueError(f"speaker {speaker!r} appears twice in channel map {value!r}")
+        result[speaker] = chan_no
+    return result
+
+
+def _split_ids(value: str) -> list[str]:
+    return [s.strip() for s in re.split(r"[;,]", value) if s.strip()]
+
+
+@dataclass(frozen=True)
+class RecordingRow:
+    """One row of recordings.csv, parsed, with the problems found in it."""
+
+    recording_id: str
+    source: str  # path of recordings.csv
+    line: int
+    audio_path: str
+    language: str | None
+    speakers: tuple[tuple[str, str], ...]  # (speaker_id, role)
+    channel_map: tuple[tuple[str, int], ...]  # (speaker_id, 1-based channel)
+    transcript_path: str | None
+    problems: tuple[str, ...] = field(default=())
+    fingerprint: str = ""
+
+
+def read_speakers(corpus_dir: Path) -> tuple[list[str], list[CsvRow]]:
+    """Read speakers.csv; returns (survey columns, rows). Raises CorpusError."""
+    path = corpus_dir / "speakers.csv"
+    header, rows = read_csv(path, required=("speaker_id",))
+    problems = []
+    first_line: dict[str, int] = {}
+    for row in rows:
+        sid = row.values["speaker_id"]
+        if not sid:
+            problems.append(f"{path}, line {row.line}: speaker_id is empty; give every speaker an ID")
+        elif not ID_RE.match(sid):
+            problems.append(f"{path}, line {row.line}: speaker_id {sid!r} has characters other than letters, digits, '_', '-', '.'; rename it")
+        elif sid in first_line:
+            problems.append(f"{path}, line {row.line}: duplicate speaker_id {sid!r} (first on line {first_line[sid]}); each speaker needs one row")
+        else:
+            first_line[sid] = row.line
+    if problems:
+        raise CorpusError(problems[0] if len(problems) == 1 else f"{path}: {len(problems)} problems", problems)
+    return [c for c in header if c != "speaker_id"], rows
+
+
+def read_recordings(corpus_dir: Path, speaker_ids: set[str]) -> list[RecordingRow]:
+    """Parse recordings.csv.
+
+    Table-level problems (header, duplicate or malformed IDs) raise
+    :class:`CorpusError`. Row-level problems are kept in each row's
+    ``problems`` so that ``prepare`` fails that recording only.
+    """
+    path = corpus_dir / "recordings.csv"
+    header, rows = read_csv(path, required=REQUIRED_RECORDING_COLUMNS, known=tuple(RECORDING_COLUMNS))
+    extra = [c for c in header if c not in RECORDING_COLUMNS]
+    if extra:
+        log.warning("%s: ignoring column(s) %s (voli reads %s)", path, extra, list(RECORDING_COLUMNS))
+    fatal = []
+    first_line: dict[str, int] = {}
+    parsed = []
+    for row in rows:
+        v = row.values
+        where = f"{path}, line {row.line}"
+        rid = v["recording_id"]
+        if not rid:
+            fatal.append(f"{where}: recording_id is empty; give every recording an ID")
+            continue
+        if not ID_RE.match(rid):
+            fatal.append(f"{where}: recording_id {rid!r} has characters other than letters, digits, '_', '-', '.'; rename it")
+            continue
+        if rid in first_line:
+            fatal.append(f"{where}: duplicate recording_id {rid!r} (first on line {first_line[rid]}); give each recording its own ID")
+            continue
+        first_line[rid] = row.line
+        parsed.append(_parse_recording_row(corpus_dir, row, where, speaker_ids))
+    if fatal:
+        raise CorpusError(fatal[0] if len(fatal) == 1 else f"{path}: {len(fatal)} problems", fatal)
+    return parsed
+
+
+def _parse_recording_row(corpus_dir: Path, row: CsvRow, where: str, speaker_ids: set[str]) -> RecordingRow:
+    v = row.values
+    rid = v["recording_id"]
+    problems = []
+    audio_rel = v.get("audio", "")
+    if not audio_rel:
+        problems.append(f"{where} (recording {rid}): the audio column is empty; give the audio file's path")
+    audio_path = (corpus_dir / audio_rel).resolve() if audio_rel else corpus_dir
+    try:
+        language = normalise_language(v.get("language", ""))
+    except ValueError as err:
+        problems.append(f"{where} (recording {rid}): {err}")
+        language = None
+    speakers = []
+    for role in ("interviewer", "interviewee"):
+        for sid in _split_ids(v.get(role, "")):
+            if sid not in speaker_ids:
+                close = [s for s in sorted(speaker_ids) if s.lower() == sid.lower()]
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                problems.append(
+                    f"{where} (recording {rid}): {role} {sid!r} is not in speakers.csv{hint}; add a row for it there or fix the ID"
+                )
+            elif any(sid == s for s, _ in speakers):
+                problems.append(f"{where} (recording {rid}): speaker {sid!r} is listed twice; give each speaker one role")
+            else:
+                speakers.append((sid, role))
+    if not any(role == "interviewee" for _, role in speakers) and not any("interviewee" in p for p in problems):
+        problems.append(f"{where} (recording {rid}): no interviewee given; put the interviewee's speaker_id in the interviewee column")
+    channel_map: dict[str, int] = {}
+    if v.get("channels"):
+        try:
+            channel_map = parse_channel_map(v["channels"])
+        except ValueError as err:
+            problems.append(f"{where} (recording {rid}): {err}")
+        named = {s for s, _ in speakers}
+        for sid in channel_map:
+            if sid not in named:
+                problems.append(f"{where} (recording {rid}): channel map names {sid!r}, who is not a speaker of this recording; list them as interviewer or interviewee")
+        if channel_map:
+            for sid in named - set(channel_map):
+                problems.append(f"{where} (recording {rid}): speaker {sid!r} has no channel in the channel map {v['channels']!r}; add '{sid}=N'")
+    transcript = v.get("transcript", "")
+    transcript_path = None
+    if transcript:
+        transcript_path = str((corpus_dir / transcript).resolve())
+    else:
+        for ext in (".TextGrid", ".textgrid", ".txt"):
+            candidate = corpus_dir / "transcripts" / f"{rid}{ext}"
+            if candidate.exists():
+                transcript_path = str(candidate.resolve())
+                break
+    return RecordingRow(
+        recording_id=rid,
+        source=where.rsplit(", line", 1)[0],
+        line=row.line,
+        audio_path=str(audio_path),
+        language=language,
+        speakers=tuple(speakers),
+        channel_map=tuple(sorted(channel_map.items(), key=lambda kv: kv[1])),
+        transcript_path=transcript_path,
+        problems=tuple(problems),
+        fingerprint=_fingerprint(row.values, audio_path, transcript_path),
+    )
+
+
+def _file_stamp(path: str | Path | None) -> list:
+    if path is None:
+        return []
+    p = Path(path)
+    if not p.is_file():
+        return [str(p), None]
+    st = p.stat()
+    return [str(p), st.st_size, st.st_mtime_ns]
+
+
+def _fingerprint(values: dict, audio_path: Path, transcript_path: str | None) -> str:
+    blob = json.dumps([sorted(values.items()), _file_stamp(audio_path), _file_stamp(transcript_path)])
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def check_recording(row: RecordingRow, *, clip_level: float = audio.CLIP_LEVEL) -> dict[str, pa.Table]:
+    """Validate one recording's audio, channel map and transcript.
+
+    Returns its rows of the ``recordings`` and ``recording_speakers`` tables.
+    Raises :class:`CorpusError` or :class:`AudioError` naming the problem.
+    """
+    if row.problems:
+        raise CorpusError(row.problems[0] if len(row.problems) == 1 else "; ".join(row.problems), list(row.problems))
+    where = f"{row.source}, line {row.line} (recording {row.recording_id})"
+    try:
+        info = audio.probe(row.audio_path)
+    except AudioError as err:
+        raise AudioError(f"{where}: {err}") from err
+    channels = dict(row.channel_map)
+    if channels:
+        too_high = {s: c for s, c in channels.items() if c > info.channels}
+        if too_high:
+            raise AudioError(
+                f"{where}: the channel map puts {too_high} on channel(s) the file lacks: "
+                f"{row.audio_path} has {info.channels} channel(s); fix the channels column or point to the multi-channel file"
+            )
+    elif info.channels > 2:
+        raise AudioError(
+            f"{where}: {row.audio_path} has {info.channels} channels and no channel map; "
+            "say which speaker is on which channel (channels column, e.g. '1=INT01;2=S05') "
+            f"or mix it down first: ffmpeg -i {Path(row.audio_path).name} -ac 1 mono.wav"
+        )
+    elif info.channels == 2:
+        log.warning("%s: stereo file without a channel map; its channels will be mixed", where)
+    try:
+        stats = audio.scan(row.audio_path, clip_level=clip_level)
+    except AudioError as err:
+        raise AudioError(f"{where}: {err}") from err
+    if stats.peak_dbfs == float("-inf"):
+        raise AudioError(f"{where}: {row.audio_path} is digital silence (every sample is 0); check the recording")
+    transcript_format = None
+    if row.transcript_path:
+        transcript_format = _check_transcript(row, where, info.duration_s)
+    recording = Recording(
+        recording_id=row.recording_id,
+        audio_path=row.audio_path,
+        audio_format=info.format,
+        language=row.language,
+        sample_rate=info.sample_rate,
+        channels=info.channels,
+        n_frames=info.n_frames,
+        duration_s=info.duration_s,
+        peak_dbfs=stats.peak_dbfs,
+        rms_dbfs=stats.rms_dbfs,
+        clipped_fraction=stats.clipped_fraction,
+        audio_sha256=stats.sha256,
+        transcript_path=row.transcript_path,
+        transcript_format=transcript_format,
+    )
+    speakers = [RecordingSpeaker(row.recording_id, sid, role, channels.get(sid)) for sid, role in row.speakers]
+    return {
+        "recordings": to_table([recording], Recording),
+        "recording_speakers": to_table(speakers, RecordingSpeaker),
+    }
+
+
+def _check_transcript(row: RecordingRow, where: str, duration_s: float) -> str:
+    path = Path(row.transcript_path)
+    if not path.is_file():
+        raise CorpusError(f"{where}: transcript {path} not found; fix the transcript column or remove it")
+    if path.suffix.lower() == ".textgrid":
+        from voli.io.textgrid import read_textgrid
+
+        tg = read_textgrid(path)
+        if tg.maxTimestamp > duration_s + TEXTGRID_TOLERANCE_S:
+            raise CorpusError(
+                f"{where}: TextGrid {path.name} ends at {tg.maxTimestamp:.3f} s but the audio lasts {duration_s:.3f} s; "
+                "was it made for another recording? Fix its end time in Praat or point to the right audio"
+            )
+        return "textgrid"
+    if path.suffix.lower() == ".txt":
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise CorpusError(f"{where}: transcript {path.name} is not UTF-8 text; save it as UTF-8") from err
+        if not text.strip():
+            raise CorpusError(f"{where}: transcript {path.name} is empty; remove it from recordings.csv or fill it")
+        return "text"
+    raise CorpusError(f"{where}: transcript {path.name} must be a .txt or a .TextGrid file")
+
+
+def speakers_table(corpus_dir: Path) -> pa.Table:
+    """speakers.csv as a table: speaker_id plus survey columns as text.
+
+    Survey values stay text here; the ``profile`` stage types them (survey
+    attributes enter the analysis only there).
+    """
+    survey_columns, rows = read_speakers(corpus_dir)
+    columns = {"speaker_id": [r.values["speaker_id"] for r in rows]}
+    for col in survey_columns:
+        columns[col] = [r.values.get(col) or None for r in rows]
+    schema = pa.schema([pa.field("speaker_id", pa.string(), nullable=False)] + [pa.field(c, pa.string()) for c in survey_columns])
+    return pa.table(columns, schema=schema)

@@ -1,0 +1,47 @@
+"""Exceptions raised by voli.
+
+Every message names the bad value, where it came from (file, row, column) and
+how to fix it. Catch :class:`VoliError` to handle any of them.
+"""
+
+from __future__ import annotations
+
+
+class VoliError(Exception):
+    """Base class of every error voli raises on purpose."""
+
+
+class ConfigError(VoliError):
+    """A configuration file or option has a bad key or value."""
+
+
+class CorpusError(VoliError):
+    """The corpus directory, its CSV tables or a transcript is malformed.
+
+    ``problems`` holds one message per problem when several were found at once,
+    so a user can fix them all in one pass.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        self.problems = list(problems) if problems else [message]
+        super().__init__(message)
+
+
+class AudioError(VoliError):
+    """An audio file is missing, unreadable, empty or has an unusable layout."""
+
+
+class ModelError(VoliError):
+    """A model cannot be found, installed or loaded."""
+
+
+class AlignmentError(VoliError):
+    """Forced alignment failed for an utterance or recording."""
+
+
+class DeviceError(VoliError):
+    """The requested compute device does not exist on this machine."""
+
+
+class StageNotImplementedError(VoliError):
+    """A pipeline stage that this version of voli does not provide yet."""

@@ -1,0 +1,1 @@
+"""File input and output: audio, Parquet tables, TextGrids, survey CSVs."""

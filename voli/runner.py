@@ -1,0 +1,420 @@
+"""The stage runner: work directory, resume, failures, executors.
+
+A stage is a plan (which recordings to process, each with a fingerprint of
+its inputs), a per-recording ``process`` function that returns tables, and an
+optional corpus-level ``finalize``. The runner owns everything around that::
+
+    exp/<corpus>/NN_<stage>/
+        parts/<recording_id>/<table>.parquet   one recording's rows
+        parts/<recording_id>/.done             its input fingerprint
+        <table>.parquet                        all recordings, combined
+        failures.parquet                       recordings that failed, and why
+        config.yaml                            resolved config and versions
+        .done                                  the stage finished its pass
+
+* Resume: a recording whose ``.done`` holds the current fingerprint is
+  skipped; any change to its inputs or to the stage's config redoes it.
+  ``force=True`` redoes everything.
+* Crash safety: every file is written to a temporary name and renamed into
+  place; a recording's ``.done`` is written after its tables, and the stage's
+  ``.done`` after the combined tables. A killed run never leaves a marker that
+  vouches for missing or half-written work.
+* Failures: an exception in one recording is recorded in ``failures.parquet``
+  and the others go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import hashlib
+import importlib.metadata
+import json
+import logging
+import multiprocessing
+import platform
+import shutil
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import pyarrow as pa
+
+from voli import __version__
+from voli.config import VoliConfig, dump_yaml
+from voli.errors import StageNotImplementedError, VoliError
+from voli.io.tables import read_table, write_table, write_text
+from voli.schema import Failure, Recording, RecordingSpeaker, arrow_schema, to_table
+
+log = logging.getLogger(__name__)
+
+LIBRARIES = ("numpy", "pandas", "pyarrow", "soundfile", "soxr", "praatio", "torch", "torchaudio", "openai-whisper", "librosa")
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One recording for a stage to process."""
+
+    recording_id: str
+    fingerprint: str  # hash of everything the result depends on
+    payload: object = None  # what ``process`` needs; must pickle
+
+
+@dataclass(frozen=True)
+class StageContext:
+    corpus_dir: Path
+    workdir: Path
+    config: VoliConfig
+    device: object = None  # torch.device for stages with needs_device, else None
+
+    def stage_dir(self, stage: "Stage") -> Path:
+        return self.workdir / stage.dirname
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    index: int
+    summary: str  # one line, for --help
+    outputs: dict  # per-recording table name -> record type
+    plan: Callable[[StageContext], list[WorkItem]] | None = None
+    process: Callable[[WorkItem, StageContext], dict[str, pa.Table]] | None = None
+    finalize: Callable[[StageContext], dict[str, pa.Table]] | None = None
+    needs_device: bool = False
+    pending: str | None = None  # for a stage not implemented yet: where it is planned
+
+    @property
+    def dirname(self) -> str:
+        return f"{self.index:02d}_{self.name}"
+
+    @property
+    def implemented(self) -> bool:
+        return self.pending is None
+
+
+@dataclass
+class StageResult:
+    stage: str
+    stage_dir: Path
+    processed: int = 0
+    skipped: int = 0
+    failures: list = dataclasses.field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+@dataclass(frozen=True)
+class _ItemOutcome:
+    recording_id: str
+    error_type: str | None = None
+    message: str | None = None
+    traceback: str | None = None
+
+
+# -- executors ---------------------------------------------------------------------
+
+
+class LocalExecutor:
+    """Runs work items in this process (jobs=1) or in a pool of processes."""
+
+    def __init__(self, jobs: int = 1):
+        if jobs < 1:
+            raise VoliError(f"--jobs must be at least 1, got {jobs}")
+        self.jobs = jobs
+
+    def map_unordered(self, fn: Callable, calls: list[tuple]) -> Iterator:
+        if self.jobs == 1 or len(calls) <= 1:
+            for args in calls:
+                yield fn(*args)
+            return
+        # 'spawn': a fresh interpreter per worker, safe beside torch's threads.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(self.jobs, len(calls)), mp_context=ctx) as pool:
+            futures = [pool.submit(fn, *args) for args in calls]
+            for future in as_completed(futures):
+                yield future.result()
+
+
+# -- markers -----------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def part_fingerprint(stage_dir: Path, recording_id: str) -> str | None:
+    """The fingerprint a finished recording was made with, or None."""
+    marker = _read_json(stage_dir / "parts" / recording_id / ".done")
+    return marker.get("fingerprint") if marker else None
+
+
+def stage_done(stage_dir: Path) -> bool:
+    return (stage_dir / ".done").is_file()
+
+
+def fingerprint(*parts) -> str:
+    """A stable hash of JSON-serialisable parts (config dicts, upstream fingerprints)."""
+    blob = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"voli": __version__, "python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+# -- running one stage --------------------------------------------------------------
+
+
+def _process_item(stage: Stage, item: WorkItem, ctx: StageContext, part_dir: str) -> _ItemOutcome:
+    """Process one recording and write its part; never raises for a bad recording."""
+    part = Path(part_dir)
+    if part.exists():
+        shutil.rmtree(part)  # its .done goes first: a crash below leaves it unfinished
+    try:
+        tables = stage.process(item, ctx)
+        unknown = set(tables) - set(stage.outputs)
+        if unknown:
+            raise VoliError(f"stage {stage.name} returned unknown table(s) {sorted(unknown)}")
+        for name, table in tables.items():
+            write_table(table, part / f"{name}.parquet")
+        write_text(json.dumps({"fingerprint": item.fingerprint}), part / ".done")
+        return _ItemOutcome(item.recording_id)
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # noqa: BLE001 - one bad recording must not stop the corpus; it is recorded
+        return _ItemOutcome(item.recording_id, type(err).__name__, str(err), traceback.format_exc())
+
+
+def _combine(stage: Stage, stage_dir: Path, recording_ids: Iterable[str]) -> dict[str, pa.Table]:
+    tables = {}
+    for name, record_type in stage.outputs.items():
+        schema = arrow_schema(record_type)
+        pieces = []
+        for rid in recording_ids:
+            path = stage_dir / "parts" / rid / f"{name}.parquet"
+            if path.exists():
+                pieces.append(read_table(path).cast(schema))
+        tables[name] = pa.concat_tables(pieces) if pieces else schema.empty_table()
+    return tables
+
+
+def run_stage(
+    stage: Stage,
+    ctx: StageContext,
+    *,
+    force: bool = False,
+    executor: LocalExecutor | None = None,
+    progress: bool = True,
+) -> StageResult:
+    """Run one stage over every recording in its plan; see the module docstring."""
+    if not stage.implemented:
+        raise StageNotImplementedError(
+            f"stage '{stage.name}' is not implemented in voli {__version__} yet ({stage.pending}); "
+            "earlier stages' outputs are in " + str(ctx.workdir)
+        )
+    executor = executor or LocalExecutor()
+    stage_dir = ctx.stage_dir(stage)
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    (stage_dir / ".done").unlink(missing_ok=True)
+    items = stage.plan(ctx)
+    planned = {it.recording_id for it in items}
+    parts_root = stage_dir / "parts"
+    if parts_root.exists():
+        for old in parts_root.iterdir():
+            if force or old.name not in planned:
+                shutil.rmtree(old)
+    result = StageResult(stage.name, stage_dir)
+    todo = []
+    for item in items:
+        if part_fingerprint(stage_dir, item.recording_id) == item.fingerprint:
+            result.skipped += 1
+        else:
+            todo.append(item)
+    if result.skipped:
+        log.info("%s: %d recording(s) already done, %d to process", stage.name, result.skipped, len(todo))
+    calls = [(stage, item, ctx, str(parts_root / item.recording_id)) for item in todo]
+    outcomes = executor.map_unordered(_process_item, calls)
+    if progress and todo:
+        from tqdm import tqdm
+
+        outcomes = tqdm(outcomes, total=len(todo), desc=stage.name, unit="rec", disable=None)
+    for outcome in outcomes:
+        if outcome.error_type is None:
+            result.processed += 1
+            continue
+        result.failures.append(Failure(stage.name, outcome.recording_id, outcome.error_type, outcome.message))
+        log.error("%s: recording %s failed: %s", stage.name, outcome.recording_id, outcome.message)
+        log.debug("%s", outcome.traceback)
+    failed = {f.recording_id for f in result.failures}
+    finished = sorted(rid for rid in planned if rid not in failed)
+    tables = _combine(stage, stage_dir, finished)
+    if stage.finalize is not None:
+        tables.update(stage.finalize(ctx))
+    for name, table in tables.items():
+        write_table(table, stage_dir / f"{name}.parquet")
+    result.failures.sort(key=lambda f: f.recording_id)
+    write_table(to_table(result.failures, Failure), stage_dir / "failures.parquet")
+    section = ctx.config.section(stage.name)
+    write_text(
+        dump_yaml({
+            "stage": stage.name,
+            "corpus": str(ctx.corpus_dir),
+            "device": str(ctx.device) if ctx.device is not None else None,
+            "config": dataclasses.asdict(section) if section is not None else {},
+            "versions": library_versions(),
+        }),
+        stage_dir / "config.yaml",
+    )
+    write_text(json.dumps({"stage": stage.name, "recordings": len(finished), "failed": len(failed)}), stage_dir / ".done")
+    return result
+
+
+# -- the pipeline --------------------------------------------------------------------
+
+
+class WorkdirLock:
+    """An exclusive lock on a work directory: two runs must not write one workdir."""
+
+    def __init__(self, workdir: Path):
+        self.path = Path(workdir) / ".lock"
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "w")
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            self._fh.close()
+            raise VoliError(f"{self.path.parent}: another voli run is using this work directory; wait for it or use another --workdir") from err
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self._fh, fcntl.LOCK_UN)
+        self._fh.close()
+
+
+def require_done(ctx: StageContext, stage: Stage) -> Path:
+    """The directory of a finished upstream stage; an error naming the command otherwise."""
+    stage_dir = ctx.stage_dir(stage)
+    if not stage_done(stage_dir):
+        raise VoliError(f"{stage_dir}: stage '{stage.name}' has not finished; run `voli {stage.name} {ctx.corpus_dir}` first")
+    return stage_dir
+
+
+def upstream_items(ctx: StageContext, upstream: Stage, stage_config: dict) -> list[WorkItem]:
+    """Plan a per-recording stage over the recordings an upstream stage finished.
+
+    Each item's fingerprint chains the upstream recording's fingerprint with
+    this stage's config, so a change upstream or in the config redoes it.
+    """
+    stage_dir = require_done(ctx, upstream)
+    recordings = read_table(ctx.stage_dir(STAGES["prepare"]) / "recordings.parquet").column("recording_id").to_pylist()
+    items = []
+    for rid in recordings:
+        up = part_fingerprint(stage_dir, rid)
+        if up is not None:
+            items.append(WorkItem(rid, fingerprint(up, stage_config), None))
+    return items
+
+
+def _prepare_plan(ctx: StageContext) -> list[WorkItem]:
+    from voli.corpus import read_recordings, read_speakers
+
+    _, speaker_rows = read_speakers(ctx.corpus_dir)
+    rows = read_recordings(ctx.corpus_dir, {r.values["speaker_id"] for r in speaker_rows})
+    config = dataclasses.asdict(ctx.config.prepare)
+    return [WorkItem(r.recording_id, fingerprint(r.fingerprint, config), r) for r in rows]
+
+
+def _prepare_process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
+    from voli.corpus import check_recording
+
+    return check_recording(item.payload, clip_level=ctx.config.prepare.clip_level)
+
+
+def _prepare_finalize(ctx: StageContext) -> dict[str, pa.Table]:
+    from voli.corpus import speakers_table
+
+    return {"speakers": speakers_table(ctx.corpus_dir)}
+
+
+STAGES: dict[str, Stage] = {
+    s.name: s
+    for s in (
+        Stage(
+            "prepare", 0, "validate recordings.csv, speakers.csv and the audio; write typed tables",
+            outputs={"recordings": Recording, "recording_speakers": RecordingSpeaker},
+            plan=_prepare_plan, process=_prepare_process, finalize=_prepare_finalize,
+        ),
+        Stage("transcribe", 1, "Whisper transcription with word timings, fillers, speakers and roles",
+              outputs={}, pending="issue #4, transcription"),
+        Stage("align", 2, "forced alignment of words and phones; Praat TextGrids",
+              outputs={}, pending="issue #5, forced alignment"),
+        Stage("features", 3, "pitch, formants, intensity; vowel and prosody tables",
+              outputs={}, pending="issue #6, acoustic measurement"),
+        Stage("profile", 4, "survey join, normalisation, statistics",
+              outputs={}, pending="issue #7, socioeconomic profile"),
+    )
+}
+
+
+def stage_names() -> list[str]:
+    return list(STAGES)
+
+
+def last_implemented() -> str:
+    return [s.name for s in STAGES.values() if s.implemented][-1]
+
+
+def run_pipeline(
+    corpus_dir: Path,
+    workdir: Path,
+    config: VoliConfig,
+    *,
+    device: str = "auto",
+    start: str = "prepare",
+    stop: str | None = None,
+    force: bool = False,
+    jobs: int = 1,
+    progress: bool = True,
+) -> list[StageResult]:
+    """Run stages ``start`` .. ``stop`` in order (``stop`` defaults to ``start``).
+
+    The device is resolved once, when the first stage that needs it runs.
+    Raises :class:`StageNotImplementedError` on reaching a stage this version
+    lacks, after the earlier stages have finished and written their outputs.
+    """
+    names = stage_names()
+    for name in (start, stop):
+        if name is not None and name not in STAGES:
+            raise VoliError(f"unknown stage {name!r}; stages are {', '.join(names)}")
+    stop = stop or start
+    selected = names[names.index(start): names.index(stop) + 1]
+    if not selected:
+        raise VoliError(f"stage {start!r} comes after {stop!r}; choose a start stage before the stop stage")
+    ctx = StageContext(Path(corpus_dir).resolve(), Path(workdir).resolve(), config)
+    results = []
+    executor = LocalExecutor(jobs)
+    with WorkdirLock(ctx.workdir):
+        for name in selected:
+            stage = STAGES[name]
+            if stage.needs_device and ctx.device is None and stage.implemented:
+                from voli.device import resolve_device
+
+                ctx = dataclasses.replace(ctx, device=resolve_device(device))
+            log.info("stage %s: %s", stage.dirname, stage.summary)
+            results.append(run_stage(stage, ctx, force=force, executor=executor, progress=progress))
+    return results

@@ -1,0 +1,1 @@
+"""Synthetic interview corpora with known truth (see voli.simulate.sample)."""
