@@ -1,0 +1,1 @@
+"""Speech recognition: Whisper models, long-audio decoding, speakers and roles."""
