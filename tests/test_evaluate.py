@@ -1,0 +1,45 @@
+"""Evaluation metrics against known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from voli.evaluate import boundary_errors, f0_errors, normalise_words, summarise_boundaries, wer
+
+
+def test_normalisation():
+    assert normalise_words("¿Cuántas HORAS, trabaja-usted?") == ["cuántas", "horas", "trabaja", "usted"]
+    assert normalise_words("J’annote l'image") == ["j'annote", "l'image"]
+
+
+def test_wer_counts_each_error_kind():
+    r = wer("je travaille le soir sur la plateforme", "je travaille soir sur une plateforme aussi")
+    assert (r.words, r.substitutions, r.deletions, r.insertions) == (7, 1, 1, 1)
+    assert r.wer == pytest.approx(3 / 7)
+
+
+def test_fillers_are_scored_apart():
+    assert wer("euh je travaille", "je travaille", fillers=("euh",)).wer == 0.0
+    assert wer("euh je travaille", "je travaille").wer == pytest.approx(1 / 3)
+
+
+def test_boundary_errors_align_labels():
+    truth = [(0.0, 0.1, "k"), (0.1, 0.2, "a"), (0.2, 0.35, "s")]
+    pred = [(0.005, 0.12, "k"), (0.12, 0.2, "a"), (0.21, 0.3, "x"), (0.3, 0.35, "s")]
+    e = boundary_errors(truth, pred)
+    assert sorted(np.round(e * 1000).tolist()) == sorted([5, 20, 20, 0, 100, 0])
+    s = summarise_boundaries(e)
+    assert s["n"] == 6 and s["within_20ms"] == pytest.approx(5 / 6) and s["median_ms"] == pytest.approx(12.5)
+
+
+def test_f0_errors():
+    t = np.arange(0, 1, 0.01)
+    true = np.full(len(t), 200.0)
+    true[:10] = np.nan
+    measured = true * 2 ** (10 / 1200)  # 10 cents sharp
+    measured[50] = 400.0  # one octave error
+    r = f0_errors(t, true, t, measured)
+    assert r["frames"] == 90
+    assert r["gross_error_rate"] == pytest.approx(1 / 90)
+    assert r["median_abs_cents"] == pytest.approx(10, abs=0.01)

@@ -1,0 +1,167 @@
+"""Compare pipeline outputs with a simulated corpus's truth.
+
+* :func:`wer` — word error rate after normalisation (case, punctuation);
+  filled pauses are scored apart, since transcription conventions for them
+  differ (Whisper often drops them);
+* :func:`boundary_errors` — |predicted − true| for every interval boundary,
+  after aligning the two label sequences;
+* :func:`f0_errors` — gross error rate and cents on frames both call voiced;
+* :func:`evaluate_workdir` — all of it for whatever stages have run.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+GROSS_F0_ERROR = 0.2  # relative deviation counted as a gross (octave-type) error
+_NON_WORD = re.compile(r"[^\w']+")
+
+
+def normalise_words(text: str) -> list[str]:
+    """Lower case, NFC, apostrophes unified, punctuation and hyphens to spaces."""
+    text = unicodedata.normalize("NFC", text).lower().replace("’", "'").replace("-", " ")
+    return [w.strip("'") for w in _NON_WORD.sub(" ", text).split() if w.strip("'")]
+
+
+def _align(ref: list, hyp: list, same=lambda a, b: a == b):
+    """Levenshtein alignment; returns (substitutions, deletions, insertions, matched index pairs)."""
+    n, m = len(ref), len(hyp)
+    d = np.zeros((n + 1, m + 1), dtype=np.int64)
+    d[:, 0] = np.arange(n + 1)
+    d[0, :] = np.arange(m + 1)
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            d[i, j] = min(d[i - 1, j] + 1, d[i, j - 1] + 1, d[i - 1, j - 1] + (0 if same(ref[i - 1], hyp[j - 1]) else 1))
+    i, j, s, dl, ins, pairs = n, m, 0, 0, 0, []
+    while i > 0 or j > 0:
+        if i > 0 and j > 0 and d[i, j] == d[i - 1, j - 1] + (0 if same(ref[i - 1], hyp[j - 1]) else 1):
+            if same(ref[i - 1], hyp[j - 1]):
+                pairs.append((i - 1, j - 1))
+            else:
+                s += 1
+            i, j = i - 1, j - 1
+        elif i > 0 and d[i, j] == d[i - 1, j] + 1:
+            dl, i = dl + 1, i - 1
+        else:
+            ins, j = ins + 1, j - 1
+    return s, dl, ins, pairs[::-1]
+
+
+@dataclass(frozen=True)
+class WerResult:
+    words: int  # reference words (fillers excluded)
+    substitutions: int
+    deletions: int
+    insertions: int
+
+    @property
+    def wer(self) -> float:
+        return (self.substitutions + self.deletions + self.insertions) / max(self.words, 1)
+
+
+def wer(reference: str | list[str], hypothesis: str | list[str], *, fillers: tuple[str, ...] = ()) -> WerResult:
+    """Word error rate of ``hypothesis`` against ``reference``; ``fillers`` are left out of both."""
+    ref = normalise_words(reference) if isinstance(reference, str) else [w for t in reference for w in normalise_words(t)]
+    hyp = normalise_words(hypothesis) if isinstance(hypothesis, str) else [w for t in hypothesis for w in normalise_words(t)]
+    drop = {f.lower() for f in fillers}
+    ref = [w for w in ref if w not in drop]
+    hyp = [w for w in hyp if w not in drop]
+    s, d, i, _ = _align(ref, hyp)
+    return WerResult(len(ref), s, d, i)
+
+
+def boundary_errors(truth: list[tuple[float, float, str]], predicted: list[tuple[float, float, str]]) -> np.ndarray:
+    """Absolute errors (s) of start and end boundaries of intervals whose labels align."""
+    _, _, _, pairs = _align([t[2] for t in truth], [p[2] for p in predicted])
+    errors = []
+    for i, j in pairs:
+        errors.append(abs(predicted[j][0] - truth[i][0]))
+        errors.append(abs(predicted[j][1] - truth[i][1]))
+    return np.array(errors)
+
+
+def summarise_boundaries(errors: np.ndarray) -> dict:
+    """Mean and median (ms) and the share within 10, 20 and 50 ms."""
+    if len(errors) == 0:
+        return {"n": 0, "mean_ms": np.nan, "median_ms": np.nan, "within_10ms": np.nan, "within_20ms": np.nan, "within_50ms": np.nan}
+    return {
+        "n": int(len(errors)),
+        "mean_ms": float(errors.mean() * 1000),
+        "median_ms": float(np.median(errors) * 1000),
+        **{f"within_{ms}ms": float(np.mean(errors <= ms / 1000 + 1e-9)) for ms in (10, 20, 50)},
+    }
+
+
+def f0_errors(true_times: np.ndarray, true_hz: np.ndarray, times: np.ndarray, hz: np.ndarray) -> dict:
+    """Compare a measured F0 track with the true one on frames both call voiced (NaN or 0 = unvoiced)."""
+    true_hz = np.where(true_hz > 0, true_hz, np.nan)
+    hz = np.where(hz > 0, hz, np.nan)
+    order = np.argsort(times)
+    nearest = np.clip(np.searchsorted(times[order], true_times), 0, len(times) - 1)
+    measured = hz[order][nearest]
+    close = np.abs(times[order][nearest] - true_times) <= 0.0125
+    both = np.isfinite(true_hz) & np.isfinite(measured) & close
+    if not both.any():
+        return {"frames": 0, "gross_error_rate": np.nan, "median_abs_cents": np.nan}
+    ratio = measured[both] / true_hz[both]
+    cents = 1200 * np.log2(ratio)
+    gross = np.abs(ratio - 1) > GROSS_F0_ERROR
+    return {"frames": int(both.sum()), "gross_error_rate": float(gross.mean()),
+            "median_abs_cents": float(np.median(np.abs(cents[~gross]))) if (~gross).any() else np.nan}
+
+
+def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
+    """Evaluate every stage output that exists in ``workdir`` against ``corpus_dir/truth``.
+
+    Returns {section: DataFrame or a sentence saying what to run first}.
+    """
+    import pandas as pd
+
+    from voli.simulate.scripts import FILLERS
+
+    truth = Path(corpus_dir) / "truth"
+    if not (truth / "words.parquet").is_file():
+        from voli.errors import VoliError
+
+        raise VoliError(f"{truth}: no truth tables; `voli evaluate` needs a corpus made by `voli simulate`")
+    results: dict[str, object] = {}
+    true_words = pd.read_parquet(truth / "words.parquet")
+    hyp_path = Path(workdir) / "01_transcribe" / "words.parquet"
+    if hyp_path.is_file():
+        hyp = pd.read_parquet(hyp_path)
+        rows = []
+        for lang, group in true_words.groupby("language"):
+            total = WerResult(0, 0, 0, 0)
+            for rid, ref in group.groupby("recording_id"):
+                r = wer(list(ref.sort_values("start").word), list(hyp[hyp.recording_id == rid].sort_values("start").word),
+                        fillers=FILLERS.get(lang, ()))
+                total = WerResult(*(a + b for a, b in zip(
+                    (total.words, total.substitutions, total.deletions, total.insertions),
+                    (r.words, r.substitutions, r.deletions, r.insertions))))
+            rows.append({"language": lang, "words": total.words, "wer": total.wer})
+        results["wer"] = pd.DataFrame(rows)
+    else:
+        results["wer"] = "no transcription yet: run `voli transcribe`"
+    for level in ("words", "phones"):
+        pred_path = Path(workdir) / "02_align" / f"{level}.parquet"
+        if not pred_path.is_file():
+            results[f"{level}_boundaries"] = "no alignment yet: run `voli align`"
+            continue
+        true_tab = pd.read_parquet(truth / f"{level}.parquet")
+        pred_tab = pd.read_parquet(pred_path)
+        label = "word" if level == "words" else "phone"
+        rows = []
+        for lang, group in true_tab.merge(true_words[["recording_id", "language"]].drop_duplicates(), on="recording_id").groupby("language"):
+            errs = []
+            for rid, t in group.groupby("recording_id"):
+                p = pred_tab[pred_tab.recording_id == rid].sort_values("start")
+                t = t.sort_values("start")
+                errs.append(boundary_errors(list(zip(t.start, t.end, t[label])), list(zip(p.start, p.end, p[label]))))
+            rows.append({"language": lang, **summarise_boundaries(np.concatenate(errs) if errs else np.array([]))})
+        results[f"{level}_boundaries"] = pd.DataFrame(rows)
+    return results
