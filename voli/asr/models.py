@@ -128,12 +128,12 @@ def ct2_to_openai(variables: dict[str, np.ndarray]) -> tuple[dict, dict]:
         "n_mels": int(variables["encoder/conv1/weight"].shape[1]),
         "n_audio_ctx": int(variables["encoder/position_encodings/encodings"].shape[0]),
         "n_audio_state": int(n_state),
-        "n_audio_head": int(variables["encoder/num_heads"]),
+        "n_audio_head": int(variables["encoder/num_heads"].reshape(-1)[0]),
         "n_audio_layer": n_audio_layer,
         "n_vocab": int(variables["decoder/embeddings/weight"].shape[0]),
         "n_text_ctx": int(variables["decoder/position_encodings/encodings"].shape[0]),
         "n_text_state": int(variables["decoder/embeddings/weight"].shape[1]),
-        "n_text_head": int(variables["decoder/num_heads"]),
+        "n_text_head": int(variables["decoder/num_heads"].reshape(-1)[0]),
         "n_text_layer": n_text_layer,
     }
     sd = {}
