@@ -1,0 +1,167 @@
+"""voli simulate: exact timings, effects that are really planted, reproducible corpora."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from voli.simulate.effects import EffectSpec
+from voli.simulate.engines import EspeakEngine, KokoroEngine, VoiceParams
+from voli.simulate.kokoro import AUDIO_LEAD_S, F0_HOP, FRAME, Kokoro, Voice
+from voli.simulate.text import spoken_words
+from voli.simulate.vowels import FormantShift, is_vowel, measure_formants, shift_formants
+
+
+@pytest.fixture(scope="module")
+def kokoro():
+    return KokoroEngine()
+
+
+def praat_pitch(audio, sr):
+    import parselmouth
+
+    pitch = parselmouth.Sound(audio.astype(np.float64), sr).to_pitch(time_step=0.01, pitch_floor=75, pitch_ceiling=600)
+    f = pitch.selected_array["frequency"]
+    return f[f > 0]
+
+
+def test_espeak_word_onsets_are_sample_exact():
+    """After a sentence pause the waveform starts at the very sample espeak reports."""
+    words = spoken_words("Bonjour. Alors, nous verrons. Merci beaucoup.", "fr")
+    speech = EspeakEngine().speak(words, "fr", VoiceParams())
+    sr = speech.sample_rate
+    after_pause = [w for prev, w in zip(words, speech.words[1:]) if prev.punct.endswith(".")]
+    assert [w.word for w in after_pause] == ["Alors", "Merci"]
+    for w in after_pause:
+        start = int(round(w.start * sr))
+        window = speech.audio[start - 2000: start + 2000]
+        onset = np.flatnonzero(np.abs(window) > 1e-3)[0] - 2000
+        assert abs(onset) <= 22, f"{w.word}: sound starts {onset} samples from the reported onset"
+    phones = speech.phones
+    assert all(p.end > p.start for p in phones)
+    assert all(a.end <= b.start + 1e-9 for a, b in zip(phones, phones[1:]))
+
+
+def test_kokoro_durations_sum_to_the_audio_and_times_are_ordered(kokoro):
+    model: Kokoro = kokoro.model
+    words = spoken_words("Sí, me pagan en dólares, y eso ayuda mucho.", "es")
+    s = model.speak([(w.word, w.phones, w.stress, w.punct) for w in words], Voice.of(jf_alpha=1.0))
+    assert s.durations.sum() * FRAME == len(s.audio)
+    assert len(s.f0_hz) * F0_HOP == len(s.audio)
+    assert [w.word for w in s.words] == [w.word for w in words]
+    assert len(s.phones) == sum(len(w.phones) for w in words)
+    grid = FRAME / 2 / 24000  # half a frame: a bare space is split between two words
+    for p in s.phones:
+        assert p.end > p.start
+        assert abs(((p.start + AUDIO_LEAD_S) / grid) - round((p.start + AUDIO_LEAD_S) / grid)) < 1e-6
+    assert all(a.end <= b.start + 1e-9 for a, b in zip(s.phones, s.phones[1:]))
+
+
+@pytest.mark.parametrize("gain", [0.8, 1.25])
+def test_kokoro_f0_gain_is_measured_by_praat(kokoro, gain):
+    words = spoken_words("How did you start working on these platforms? A friend told me about it.", "en")
+    base = kokoro.speak(words, "en", VoiceParams())
+    scaled = kokoro.speak(words, "en", VoiceParams(f0_gain=gain))
+    assert len(scaled.audio) == len(base.audio)  # durations untouched
+    measured = np.median(praat_pitch(scaled.audio, 24000)) / np.median(praat_pitch(base.audio, 24000))
+    print(f"requested F0 x{gain}, Praat measured x{measured:.3f}")
+    assert measured == pytest.approx(gain, rel=0.05)
+
+
+def test_kokoro_f0_range_scales_excursions(kokoro):
+    words = spoken_words("Is the money enough to live on? Not really, some weeks are good.", "en")
+    st = {}
+    for r in (1.0, 1.5):
+        f0 = praat_pitch(kokoro.speak(words, "en", VoiceParams(f0_range=r)).audio, 24000)
+        st[r] = np.std(12 * np.log2(f0))
+    ratio = st[1.5] / st[1.0]
+    print(f"F0 range x1.5 requested, semitone SD x{ratio:.2f}")
+    assert 1.3 < ratio < 1.7
+
+
+@pytest.mark.slow
+def test_audio_lead_matches_praat_voicing(kokoro):
+    """Kokoro's audio runs ahead of its duration alignment; AUDIO_LEAD_S is that lead."""
+    from voli.simulate.kokoro import calibrate_lead
+    from voli.simulate.scripts import INTERVIEWS
+
+    samples = []
+    for lang in ("fr", "es", "pt", "en"):
+        for voice, speed in ((VoiceParams(), 1.0), (VoiceParams(kokoro=Voice.of(jm_kumo=0.8, jf_nezumi=0.2), rate=1.2), 1.2)):
+            words = spoken_words(INTERVIEWS[lang][0][1][1], lang)
+            samples.append(kokoro.speak(words, lang, voice))
+    lead, agreement = calibrate_lead(samples)
+    print(f"lead {lead * 1000:.1f} ms (constant {AUDIO_LEAD_S * 1000:.1f} ms), voicing agreement {agreement:.3f}")
+    assert abs(lead - AUDIO_LEAD_S) <= 0.0075
+    assert agreement > 0.75
+
+
+def test_vowel_formant_shift_is_measured(kokoro):
+    words = spoken_words("Sí, me pagan en dólares, y eso ayuda mucho con la inflación.", "es")
+    s = kokoro.speak(words, "es", VoiceParams())
+    vowels = [p for p in s.phones if is_vowel(p.phone) and p.end - p.start >= 0.05]
+    mids = np.array([(p.start + p.end) / 2 for p in vowels])
+    before = measure_formants(s.audio, 24000, mids)
+    shifted = shift_formants(s.audio, 24000, [FormantShift(p.start, p.end, 1.15, 0.9) for p in vowels])
+    after = measure_formants(shifted, 24000, mids)
+    r1, r2 = np.nanmedian(after / before, axis=0)
+    print(f"F1 x1.15 -> x{r1:.3f}, F2 x0.90 -> x{r2:.3f} over {len(vowels)} vowels")
+    assert r1 == pytest.approx(1.15, rel=0.03) and r2 == pytest.approx(0.90, rel=0.03)
+    consonants = np.ones(len(s.audio), bool)
+    for p in vowels:
+        consonants[int((p.start - 0.06) * 24000): int((p.end + 0.06) * 24000)] = False
+    assert np.array_equal(shifted[consonants], s.audio[consonants])  # the rest is untouched
+
+
+def test_effect_spec_gives_planted_parameters():
+    spec = EffectSpec.from_dict({
+        "attributes": {"gender": {"levels": ["woman", "man"]}, "education": {"levels": ["a", "b", "c"], "ordered": True},
+                       "age": {"range": [20, 60]}},
+        "effects": [
+            {"measure": "speech_rate", "attribute": "education", "per_unit": 0.1},
+            {"measure": "vocal_tract", "attribute": "gender", "levels": {"man": 0.88}},
+            {"measure": "centralisation", "attribute": "age", "per_unit": 0.01},
+            {"measure": "vowel_shift", "attribute": "age", "per_unit": 0.005, "vowel": "e", "formant": 1},
+        ],
+    })
+    rng = np.random.default_rng(0)
+    p = spec.speaker_params({"gender": "man", "education": "c", "age": 40}, rng)
+    assert p["speech_rate"] == pytest.approx(1.2)
+    assert p["vocal_tract"] == pytest.approx(0.88)
+    assert p["centralisation"] == pytest.approx(0.2)
+    assert p["vowel_shift"] == {("e", 1): pytest.approx(1.1)}
+    assert spec.speaker_params({"gender": "woman", "education": "a", "age": 20}, rng)["speech_rate"] == 1.0
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"effects": [{"measure": "loudness", "attribute": "x"}]}, "measure 'loudness' is not one of"),
+    ({"attributes": {"g": {"levels": ["a"]}}, "effects": [{"measure": "f0_level", "attribute": "h", "per_unit": 1}]},
+     "attribute 'h' is not declared"),
+    ({"attributes": {"g": {"levels": ["a", "b"]}}, "effects": [{"measure": "f0_level", "attribute": "g", "per_unit": 1}]},
+     "per_unit needs a numeric or ordered attribute"),
+])
+def test_bad_spec_is_named(data, message):
+    from voli.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        EffectSpec.from_dict(data)
+
+
+def test_simulated_espeak_corpus_passes_prepare(tmp_path):
+    from voli.config import VoliConfig
+    from voli.io.textgrid import read_textgrid
+    from voli.runner import STAGES, StageContext, run_stage
+    from voli.simulate.interview import SimulationConfig, simulate
+
+    out = simulate(tmp_path / "sim", config=SimulationConfig(languages=("pt",), interviews_per_language=1, engine="espeak",
+                                                             stereo=("pt_01",)), progress=False)
+    result = run_stage(STAGES["prepare"], StageContext(out, tmp_path / "exp", VoliConfig()), progress=False)
+    assert result.ok and result.processed == 1
+    tg = read_textgrid(out / "truth" / "pt_01.TextGrid")
+    assert {"INT_PT - words", "INT_PT - phones", "PT01 - words", "PT01 - phones", "PT01 - utterances"} <= set(tg.tierNames)
+    words = pd.read_parquet(out / "truth" / "words.parquet")
+    assert "trabalho" in set(words.word.str.lower()) or len(words) > 20
+    assert words.is_filler.any()  # "é" is marked as a filled pause
+    roles = pd.read_parquet(tmp_path / "exp/00_prepare/recording_speakers.parquet")
+    assert roles.set_index("speaker_id").channel.to_dict() == {"INT_PT": 1, "PT01": 2}
