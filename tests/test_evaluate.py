@@ -43,3 +43,48 @@ def test_f0_errors():
     assert r["frames"] == 90
     assert r["gross_error_rate"] == pytest.approx(1 / 90)
     assert r["median_abs_cents"] == pytest.approx(10, abs=0.01)
+
+
+def test_evaluate_workdir_reads_stage_outputs(tmp_path):
+    """Stage outputs that equal the truth but for known changes give exactly those errors."""
+    import shutil
+
+    import pandas as pd
+
+    from conftest import SAMPLE
+    from voli.evaluate import evaluate_workdir
+
+    truth = SAMPLE / "truth"
+    words = pd.read_parquet(truth / "words.parquet")
+    hyp = words.copy()
+    first_es = hyp.index[(hyp.language == "es") & ~hyp.is_filler][0]
+    hyp.loc[first_es, "word"] = "zzz"  # one substitution in Spanish
+    (tmp_path / "01_transcribe").mkdir()
+    hyp.to_parquet(tmp_path / "01_transcribe/words.parquet")
+    (tmp_path / "02_align").mkdir()
+    phones = pd.read_parquet(truth / "phones.parquet")
+    shifted = phones.assign(start=phones.start + 0.015, end=phones.end + 0.015)  # every boundary 15 ms late
+    shifted.to_parquet(tmp_path / "02_align/phones.parquet")
+    shutil.copy(truth / "words.parquet", tmp_path / "02_align/words.parquet")
+    results = evaluate_workdir(SAMPLE, tmp_path)
+    wer_table = results["wer"].set_index("language")
+    es_words = int((~words[words.language == "es"].is_filler).sum())
+    assert wer_table.loc["es", "wer"] == pytest.approx(1 / es_words)
+    assert (wer_table.drop("es").wer == 0).all()
+    ph = results["phones_boundaries"]
+    assert np.allclose(ph.mean_ms, 15.0) and (ph.within_10ms == 0).all() and (ph.within_20ms == 1).all()
+    assert (results["words_boundaries"].mean_ms == 0).all()
+    assert results["f0"].startswith("no F0 tracks")
+
+
+def test_planted_effects_recovered_from_the_truth():
+    """The oracle (truth-level) measures of corpora_sample show every planted effect with its sign."""
+    from conftest import SAMPLE
+    from voli.evaluate import evaluate_workdir
+
+    effects = evaluate_workdir(SAMPLE, SAMPLE / "no-workdir")["effects_oracle"]
+    print(effects.to_string())
+    assert set(effects.measure) == {"speech_rate", "f0_range", "vocal_tract", "centralisation"}
+    assert effects.same_sign.all()
+    f0 = effects.set_index("measure").loc["f0_range"]
+    assert f0.recovered == pytest.approx(f0.planted, rel=0.5)

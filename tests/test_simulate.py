@@ -165,3 +165,28 @@ def test_simulated_espeak_corpus_passes_prepare(tmp_path):
     assert words.is_filler.any()  # "é" is marked as a filled pause
     roles = pd.read_parquet(tmp_path / "exp/00_prepare/recording_speakers.parquet")
     assert roles.set_index("speaker_id").channel.to_dict() == {"INT_PT": 1, "PT01": 2}
+
+
+def test_vowel_specific_shift_is_planted_on_that_vowel_only(tmp_path):
+    """A spec that raises F1 of /a/ by 20 % moves /a/ tokens, and only them."""
+    from voli.io import audio
+    from voli.simulate.interview import SimulationConfig, simulate
+
+    spec = EffectSpec.from_dict({
+        "attributes": {"group": {"levels": ["shifted"]}},
+        "effects": [{"measure": "vowel_shift", "attribute": "group", "levels": {"shifted": 1.2}, "vowel": "a", "formant": 1}],
+    })
+    out = simulate(tmp_path / "sim", spec=spec, config=SimulationConfig(languages=("es",), interviews_per_language=1,
+                                                                        engine="espeak", sample_rate=22050), progress=False)
+    vowels = pd.read_parquet(out / "truth" / "vowels.parquet")
+    ee = vowels[vowels.speaker_id == "ES01"]
+    assert np.allclose(ee[ee.phone == "a"].f1_ratio, 1.2) and np.allclose(ee[ee.phone != "a"].f1_ratio, 1.0)
+    assert np.allclose(ee.f2_ratio, 1.0)
+    assert np.allclose(vowels[vowels.speaker_id == "INT_ES"].f1_ratio, 1.0)  # interviewers carry no effects
+    x = audio.load(out / "audio" / "es_01.flac", sample_rate=22050)
+    gender = pd.read_csv(out / "speakers.csv").set_index("speaker_id").gender["ES01"]
+    a = ee[(ee.phone == "a") & np.isfinite(ee.f1_hz)]
+    after = measure_formants(x, 22050, ((a.start + a.end) / 2).to_numpy(), ceiling_hz=5000.0 if gender == "man" else 5500.0)
+    ratio = np.nanmedian(after[:, 0] / a.f1_hz)
+    print(f"/a/ F1 planted x1.20, measured x{ratio:.3f} over {len(a)} tokens")
+    assert ratio == pytest.approx(1.2, rel=0.05)

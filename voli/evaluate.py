@@ -156,7 +156,9 @@ def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
         pred_tab = pd.read_parquet(pred_path)
         label = "word" if level == "words" else "phone"
         rows = []
-        for lang, group in true_tab.merge(true_words[["recording_id", "language"]].drop_duplicates(), on="recording_id").groupby("language"):
+        if "language" not in true_tab:
+            true_tab = true_tab.merge(true_words[["recording_id", "language"]].drop_duplicates(), on="recording_id")
+        for lang, group in true_tab.groupby("language"):
             errs = []
             for rid, t in group.groupby("recording_id"):
                 p = pred_tab[pred_tab.recording_id == rid].sort_values("start")
@@ -164,4 +166,118 @@ def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
                 errs.append(boundary_errors(list(zip(t.start, t.end, t[label])), list(zip(p.start, p.end, p[label]))))
             rows.append({"language": lang, **summarise_boundaries(np.concatenate(errs) if errs else np.array([]))})
         results[f"{level}_boundaries"] = pd.DataFrame(rows)
+    f0_path = Path(workdir) / "03_features" / "tracks" / "f0.parquet"
+    if f0_path.is_file() and (truth / "f0.parquet").is_file():
+        true_f0, got = pd.read_parquet(truth / "f0.parquet"), pd.read_parquet(f0_path)
+        rows = []
+        for rid, t in true_f0.groupby("recording_id"):
+            g = got[got.recording_id == rid]
+            rows.append({"recording_id": rid, **f0_errors(t.time.to_numpy(), t.f0_hz.to_numpy(), g.time.to_numpy(), g.f0_hz.to_numpy())})
+        results["f0"] = pd.DataFrame(rows)
+    else:
+        results["f0"] = "no F0 tracks yet: run `voli features`"
+    from voli.simulate.effects import EffectSpec
+
+    spec_path = truth / "spec.yaml"
+    if spec_path.is_file():
+        import yaml
+
+        data = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+        data.pop("simulation", None)
+        spec = EffectSpec.from_dict(data, str(spec_path))
+        speakers = pd.read_csv(Path(corpus_dir) / "speakers.csv", dtype=str)
+        results["effects_oracle"] = recovered_effects(speaker_measures_from_truth(truth), speakers, spec)
+        profile = Path(workdir) / "04_profile" / "speakers.parquet"
+        if profile.is_file():
+            results["effects_pipeline"] = recovered_effects(pd.read_parquet(profile), speakers, spec)
+        else:
+            results["effects_pipeline"] = "no speaker measures yet: run `voli profile`"
     return results
+
+
+# -- planted vs recovered effects ---------------------------------------------------------------
+
+# spec measure -> (speaker-level column that shows it, sign: +1 the column grows with the
+# measure's multiplier, -1 it shrinks as the measure grows)
+EFFECT_COLUMNS = {
+    "speech_rate": ("articulation_rate", +1),
+    "f0_level": ("f0_median_hz", +1),
+    "f0_range": ("f0_sd_st", +1),
+    "vocal_tract": ("formant_scale_hz", +1),
+    "centralisation": ("vowel_dispersion_hz", -1),
+}
+
+
+def speaker_measures_from_truth(truth_dir: Path) -> "pd.DataFrame":
+    """Speaker-level measures computed from a simulated corpus's truth (an oracle).
+
+    articulation_rate: vowels per second of speech (pauses excluded);
+    f0_median_hz, f0_sd_st: of the true F0; formant_scale_hz: geometric mean
+    of the vowels' planted F1 and F2; vowel_dispersion_hz: median distance of
+    the planted (F1, F2) from the speaker's centre. The pipeline's own
+    measures (profile stage) are judged against the same planted effects.
+    """
+    import pandas as pd
+
+    from voli.simulate.vowels import is_vowel
+
+    truth_dir = Path(truth_dir)
+    phones = pd.read_parquet(truth_dir / "phones.parquet")
+    words = pd.read_parquet(truth_dir / "words.parquet")
+    f0 = pd.read_parquet(truth_dir / "f0.parquet") if (truth_dir / "f0.parquet").is_file() else None
+    vowels = pd.read_parquet(truth_dir / "vowels.parquet")
+    rows = []
+    for sid, w in words.groupby("speaker_id"):
+        p = phones[phones.speaker_id == sid]
+        speech_s = float((w.end - w.start).sum())
+        row = {"speaker_id": sid, "articulation_rate": sum(is_vowel(x) for x in p.phone) / speech_s}
+        if f0 is not None:
+            hz = f0[(f0.speaker_id == sid) & np.isfinite(f0.f0_hz)].f0_hz.to_numpy()
+            row["f0_median_hz"] = float(np.median(hz))
+            row["f0_sd_st"] = float(np.std(12 * np.log2(hz / 100.0)))
+        v = vowels[(vowels.speaker_id == sid) & np.isfinite(vowels.f1_hz) & np.isfinite(vowels.f2_hz)]
+        f1, f2 = v.f1_hz * v.f1_ratio, v.f2_hz * v.f2_ratio
+        row["formant_scale_hz"] = float(np.exp(np.mean(np.log(np.r_[f1, f2]))))
+        centre = np.array([f1.mean(), f2.mean()])
+        row["vowel_dispersion_hz"] = float(np.median(np.hypot(f1 - centre[0], f2 - centre[1])))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def recovered_effects(measures: "pd.DataFrame", speakers: "pd.DataFrame", spec) -> "pd.DataFrame":
+    """Each planted effect beside the effect the speaker-level measures show.
+
+    A per-unit effect is recovered as the slope of the measure on the
+    attribute divided by the fitted value at the reference (the relative
+    change per unit), sign-corrected; a level effect as the ratio of the
+    level's mean to the mean of speakers in unlisted levels.
+    """
+    import pandas as pd
+
+    by_name = {a.name: a for a in spec.attributes}
+    data = measures.merge(speakers, on="speaker_id")
+    rows = []
+    for e in spec.effects:
+        column, sign = EFFECT_COLUMNS.get(e.measure, (None, 0))
+        row = {"measure": e.measure, "attribute": e.attribute, "column": column}
+        if column is None or column not in data or data[e.attribute].isna().all():
+            rows.append({**row, "planted": np.nan, "recovered": np.nan, "n_speakers": 0, "same_sign": None})
+            continue
+        d = data[data[e.attribute].notna() & data[column].notna()]
+        attr = by_name[e.attribute]
+        if e.per_unit is not None:
+            x = np.array([attr.position(float(v) if attr.range else v) for v in d[e.attribute]])
+            slope, intercept = np.polyfit(x, d[column].to_numpy(float), 1)
+            recovered = sign * slope / intercept
+            planted = e.per_unit
+        else:  # the first listed level against every speaker outside it
+            level, planted = next(iter(e.levels.items()))
+            inside = d[e.attribute].astype(str) == level
+            ratio = d[column][inside].mean() / d[column][~inside].mean()
+            # an additive effect (centralisation c) scales the column by (1 - c)
+            recovered = 1 - ratio if sign < 0 else ratio
+        additive = e.per_unit is not None or sign < 0
+        baseline = 0.0 if additive else 1.0
+        rows.append({**row, "planted": planted, "recovered": float(recovered), "n_speakers": int(len(d)),
+                     "same_sign": bool(np.sign(planted - baseline) == np.sign(recovered - baseline))})
+    return pd.DataFrame(rows)
