@@ -126,11 +126,23 @@ def _print_error(err: VoliError) -> None:
         print(f"voli error: {err}", file=sys.stderr)
 
 
+def _guard(action, *, interrupted: str = "voli: interrupted"):
+    """Run ``action``; returns (result, None), or (None, exit code) after printing why it stopped."""
+    try:
+        return action(), None
+    except KeyboardInterrupt:
+        print(interrupted, file=sys.stderr)
+        return None, 130
+    except VoliError as err:
+        _print_error(err)
+        return None, 2
+
+
 def _simulate(args) -> int:
     from voli.simulate.effects import EffectSpec
     from voli.simulate.interview import SimulationConfig, simulate
 
-    try:
+    def run():
         spec = EffectSpec.load(args.spec) if args.spec else None
         config = SimulationConfig(
             languages=tuple(x.strip() for x in args.languages.split(",") if x.strip()),
@@ -138,13 +150,11 @@ def _simulate(args) -> int:
             sample_rate=args.sample_rate, audio_format=args.format,
             stereo=tuple(x.strip() for x in args.stereo.split(",") if x.strip()), noise_snr_db=args.noise_snr_db, seed=args.seed,
         )
-        out = simulate(args.out, spec=spec, config=config, progress=not args.quiet)
-    except KeyboardInterrupt:
-        print("voli: interrupted", file=sys.stderr)
-        return 130
-    except VoliError as err:
-        _print_error(err)
-        return 2
+        return simulate(args.out, spec=spec, config=config, progress=not args.quiet)
+
+    out, code = _guard(run)
+    if code is not None:
+        return code
     print(f"corpus: {out.resolve()}  (truth: {(out / 'truth').resolve()})")
     return 0
 
@@ -153,11 +163,9 @@ def _evaluate(args) -> int:
     from voli.evaluate import evaluate_workdir
 
     workdir = args.workdir or Path("exp") / args.corpus.resolve().name
-    try:
-        results = evaluate_workdir(args.corpus, workdir)
-    except VoliError as err:
-        _print_error(err)
-        return 2
+    results, code = _guard(lambda: evaluate_workdir(args.corpus, workdir))
+    if code is not None:
+        return code
     for section, value in results.items():
         print(f"== {section}")
         print(value if isinstance(value, str) else value.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
@@ -176,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "evaluate":
         return _evaluate(args)
     workdir = args.workdir or Path("exp") / args.corpus.resolve().name
-    try:
+
+    def run():
         if args.command == "report":
             from voli.errors import StageNotImplementedError
 
@@ -188,14 +197,12 @@ def main(argv: list[str] | None = None) -> int:
             start, stop = args.stage, args.stop_stage or last_implemented()
         else:
             start = stop = args.command
-        results = run_pipeline(args.corpus, workdir, config, device=args.device, start=start, stop=stop,
-                               force=args.force, jobs=args.jobs, progress=not args.quiet)
-    except KeyboardInterrupt:
-        print("voli: interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
-    except VoliError as err:
-        _print_error(err)
-        return 2
+        return run_pipeline(args.corpus, workdir, config, device=args.device, start=start, stop=stop,
+                            force=args.force, jobs=args.jobs, progress=not args.quiet)
+
+    results, code = _guard(run, interrupted="voli: interrupted; rerun the same command to resume")
+    if code is not None:
+        return code
     failed = 0
     for r in results:
         print(f"{r.stage}: {r.processed} processed, {r.skipped} already done, {len(r.failures)} failed -> {r.stage_dir}")

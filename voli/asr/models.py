@@ -166,29 +166,26 @@ def ct2_to_openai(variables: dict[str, np.ndarray]) -> tuple[dict, dict]:
                    f"{dst}.value.weight": wv, f"{dst}.value.bias": bv})
         linear(f"{dst}.out", out)
 
-    for side in ("encoder",):
-        linear(f"{side}.conv1", f"{side}/conv1")
-        linear(f"{side}.conv2", f"{side}/conv2")
+    linear("encoder.conv1", "encoder/conv1")
+    linear("encoder.conv2", "encoder/conv2")
     sd["encoder.positional_embedding"] = torch.from_numpy(np.array(variables["encoder/position_encodings/encodings"], np.float32))
-    for i in range(n_audio_layer):
-        src, dst = f"encoder/layer_{i}", f"encoder.blocks.{i}"
+    def block(dst, src, cross):
         attention(f"{dst}.attn", f"{src}/self_attention", True)
         norm(f"{dst}.attn_ln", f"{src}/self_attention/layer_norm")
+        if cross:
+            attention(f"{dst}.cross_attn", f"{src}/attention", False)
+            norm(f"{dst}.cross_attn_ln", f"{src}/attention/layer_norm")
         linear(f"{dst}.mlp.0", f"{src}/ffn/linear_0")
         linear(f"{dst}.mlp.2", f"{src}/ffn/linear_1")
         norm(f"{dst}.mlp_ln", f"{src}/ffn/layer_norm")
+
+    for i in range(n_audio_layer):
+        block(f"encoder.blocks.{i}", f"encoder/layer_{i}", cross=False)
     norm("encoder.ln_post", "encoder/layer_norm")
     sd["decoder.token_embedding.weight"] = t("decoder/embeddings/weight")
     sd["decoder.positional_embedding"] = t("decoder/position_encodings/encodings")
     for i in range(n_text_layer):
-        src, dst = f"decoder/layer_{i}", f"decoder.blocks.{i}"
-        attention(f"{dst}.attn", f"{src}/self_attention", True)
-        norm(f"{dst}.attn_ln", f"{src}/self_attention/layer_norm")
-        attention(f"{dst}.cross_attn", f"{src}/attention", False)
-        norm(f"{dst}.cross_attn_ln", f"{src}/attention/layer_norm")
-        linear(f"{dst}.mlp.0", f"{src}/ffn/linear_0")
-        linear(f"{dst}.mlp.2", f"{src}/ffn/linear_1")
-        norm(f"{dst}.mlp_ln", f"{src}/ffn/layer_norm")
+        block(f"decoder.blocks.{i}", f"decoder/layer_{i}", cross=True)
     norm("decoder.ln", "decoder/layer_norm")
     return dims, sd
 
