@@ -190,3 +190,17 @@ def test_vowel_specific_shift_is_planted_on_that_vowel_only(tmp_path):
     ratio = np.nanmedian(after[:, 0] / a.f1_hz)
     print(f"/a/ F1 planted x1.20, measured x{ratio:.3f} over {len(a)} tokens")
     assert ratio == pytest.approx(1.2, rel=0.05)
+
+
+@pytest.mark.parametrize("text, language", [
+    ("Euh, les règles changent tout le temps.", "fr"),  # espeak-ng speaks "tout le temps" as one item
+    ("É, tem semana que ganho cem reais.", "pt"),  # a filler espeak-ng would read as a letter name
+])
+def test_espeak_engine_times_every_word(text, language):
+    words = spoken_words(text, language)
+    speech = EspeakEngine().speak(words, language, VoiceParams())
+    assert [w.word for w in speech.words] == [w.word for w in words]
+    assert sorted({p.word_index for p in speech.phones}) == list(range(len(words)))
+    assert all(p.end > p.start for p in speech.phones)
+    assert all(a.end <= b.start + 1e-9 for a, b in zip(speech.phones, speech.phones[1:]))
+    assert speech.phones[-1].end <= len(speech.audio) / speech.sample_rate + 1e-9

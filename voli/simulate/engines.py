@@ -68,57 +68,110 @@ class KokoroEngine:
         return Speech(s.audio, self.sample_rate, s.words, s.phones, s.f0_times, s.f0_hz)
 
 
+# espeak-ng reads a lone Portuguese "é" as the letter's name ("é agudo"); spell the filler out.
+ESPEAK_FILLER_SPELLING = {("pt", "é"): "éé"}
+
+
 class EspeakEngine:
     name = "espeak"
     sample_rate = 22050
 
     def speak(self, words: list[SpokenWord], language: str, voice: VoiceParams) -> Speech:
-        text = " ".join(w.word + w.punct for w in words)
+        spelled = [ESPEAK_FILLER_SPELLING.get((language, w.word.lower()), w.word) if w.is_filler else w.word for w in words]
+        text = " ".join(sp + w.punct for sp, w in zip(spelled, words))
         offsets, pos = [], 1  # 1-based character offset of each word, as espeak counts
-        for w in words:
+        for sp, w in zip(spelled, words):
             offsets.append(pos)
-            pos += len(w.word) + len(w.punct) + 1
+            pos += len(sp) + len(w.punct) + 1
         syn = espeak.synthesize(text, language, variant=voice.espeak_variant, rate_wpm=int(round(175 * voice.rate)),
                                 pitch=int(np.clip(voice.espeak_pitch * voice.f0_gain, 0, 99)),
                                 pitch_range=int(np.clip(50 * voice.f0_range, 0, 99)))
         if syn.sample_rate != self.sample_rate:
             raise ModelError(f"libespeak-ng runs at {syn.sample_rate} Hz, expected {self.sample_rate}")
-        return _espeak_timings(syn, words, offsets)
+        try:
+            return _espeak_timings(syn, words, offsets)
+        except ModelError:
+            # espeak-ng spoke a word group as one lexical item whose phonemes cannot be shared out:
+            # speak the turn a word at a time instead (citation forms, still sample-exact)
+            return self._word_by_word(words, spelled, language, voice)
+
+    def _word_by_word(self, words, spelled, language, voice) -> Speech:
+        pieces, timed_words, phones, pos = [], [], [], 0
+        for i, (w, sp) in enumerate(zip(words, spelled)):
+            syn = espeak.synthesize(sp, language, variant=voice.espeak_variant, rate_wpm=int(round(175 * voice.rate)),
+                                    pitch=int(np.clip(voice.espeak_pitch * voice.f0_gain, 0, 99)),
+                                    pitch_range=int(np.clip(50 * voice.f0_range, 0, 99)))
+            one = _espeak_timings(syn, [w], [1])
+            a, b = int(round(one.words[0].start * syn.sample_rate)), int(round(one.words[0].end * syn.sample_rate))
+            pause = int(0.25 * syn.sample_rate) if w.punct else 0
+            pieces.append(np.concatenate([syn.audio[a:b], np.zeros(pause, np.float32)]))
+            shift = (pos - a) / syn.sample_rate
+            phones.extend(TimedPhone(p.start + shift, p.end + shift, p.phone, p.stress, i) for p in one.phones)
+            timed_words.append(TimedWord(one.words[0].start + shift, one.words[0].end + shift, w.word))
+            pos += len(pieces[-1])
+        return Speech(np.concatenate(pieces), self.sample_rate, timed_words, phones)
 
 
 def _espeak_timings(syn: espeak.Synthesis, words: list[SpokenWord], offsets: list[int]) -> Speech:
     """Words and phones from espeak's events: each phoneme lasts until the next phoneme event.
 
     A phoneme that lasts zero samples (espeak emits "w" and "a" of French
-    "trois" at one sample) is merged into the following one ("wa").
+    "trois" at one sample) is merged into the following one ("wa"). espeak-ng
+    speaks some word groups as one lexical item (French "tout le temps") and
+    reports one word event for them; their phonemes are shared out by each
+    word's phone count, and a group whose counts disagree is an error.
     """
     sr = syn.sample_rate
+    events = [(e.value[0], e.sample) for e in syn.events if e.kind == "word" and e.value[1] > 0]
+    # espeak's character offsets can be a character or two off after accented words: take the nearest
+    owner: list[int] = []  # for each word, the index of the word whose event starts its group
+    group_start: dict[int, int] = {}
+    for i, o in enumerate(offsets):
+        near = sorted((abs(pos - o), sample) for pos, sample in events if abs(pos - o) <= 2)
+        if near and (not group_start or near[0][1] > max(group_start.values())):
+            group_start[i] = near[0][1]
+            owner.append(i)
+        elif owner:
+            owner.append(owner[-1])  # spoken inside the previous word's event
+        else:
+            raise ModelError(f"espeak-ng gave no event for the first word {words[0].word!r}")
+    starts = sorted(group_start.items())
+    phones_by_group: dict[int, list] = {g: [] for g, _ in starts}
     phonemes = [e for e in syn.events if e.kind == "phoneme"]
-    # WORD events name the word by its character offset; clause ends add empty ones
-    by_offset = {e.value[0]: e.sample for e in syn.events if e.kind == "word" and e.value[1] > 0}
-    missing = [w.word for w, o in zip(words, offsets) if o not in by_offset]
-    if missing:
-        raise ModelError(f"espeak-ng gave no word event for {missing} in {' '.join(w.word for w in words)!r}")
-    word_starts = [by_offset[o] for o in offsets]
-    bounds = word_starts[1:] + [len(syn.audio) + 1]
-    phones: list[TimedPhone] = []
-    timed_words: list[TimedWord] = []
     pending = ""
     for k, e in enumerate(phonemes):
         label = e.value.replace("-", "").replace("ˈ", "").replace("ˌ", "")
         end = phonemes[k + 1].sample if k + 1 < len(phonemes) else len(syn.audio)
         if not label:  # a pause
             continue
-        w = next(i for i, b in enumerate(bounds) if e.sample < b)
         if end == e.sample:
             pending += label
             continue
-        phones.append(TimedPhone(e.sample / sr, end / sr, pending + label, 0, w))
+        group = max((g for g, s0 in starts if s0 <= e.sample), default=starts[0][0])
+        phones_by_group[group].append((e.sample / sr, end / sr, pending + label))
         pending = ""
+    phones: list[TimedPhone] = []
+    for g, _ in starts:
+        members = [i for i, o in enumerate(owner) if o == g]
+        timed = phones_by_group[g]
+        if not timed:
+            raise ModelError(f"espeak-ng spoke no phoneme for {words[g].word!r}")
+        if len(members) == 1:
+            phones.extend(TimedPhone(a, b, lab, 0, g) for a, b, lab in timed)
+            continue
+        counts = [len(words[i].phones) for i in members]
+        if sum(counts) != len(timed):
+            raise ModelError(
+                f"espeak-ng spoke {' '.join(words[i].word for i in members)!r} as one item of {len(timed)} phonemes, "
+                f"but the words have {counts}; cannot time them separately"
+            )
+        pos = 0
+        for i, n in zip(members, counts):
+            phones.extend(TimedPhone(a, b, lab, 0, i) for a, b, lab in timed[pos: pos + n])
+            pos += n
+    timed_words = []
     for w, word in enumerate(words):
         mine = [p for p in phones if p.word_index == w]
-        if not mine:
-            raise ModelError(f"espeak-ng spoke no phoneme for {word.word!r}")
         timed_words.append(TimedWord(mine[0].start, mine[-1].end, word.word))
     return Speech(syn.audio, sr, timed_words, phones)
 
