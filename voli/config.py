@@ -6,6 +6,8 @@ errors that name the file and the key, never silently ignored::
 
     prepare:
       clip_level: 0.99
+    transcribe:
+      model: base
 
 Each stage later in the pipeline adds its own section when it lands.
 """
@@ -29,8 +31,20 @@ class PrepareConfig:
 
 
 @dataclass(frozen=True)
+class AsrConfig:
+    model: str = "base"  # Whisper model: base and tiny.en install from PyPI; others need the network
+    vad_threshold: float = 0.5  # Silero speech probability above which a frame is speech
+    max_window_s: float = 30.0  # speech is decoded in windows of at most this length
+    keep_fillers: bool = True  # prompt Whisper with filled pauses so that it writes them
+    expand_numbers: bool = True  # "100" -> "cem" / "cent" / "one hundred", so alignment can say them
+    crosstalk_db: float = 6.0  # multi-channel: a channel's speech counts only if this much louder than the others
+    beam_size: int | None = None  # None: greedy decoding
+
+
+@dataclass(frozen=True)
 class VoliConfig:
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
+    transcribe: AsrConfig = field(default_factory=AsrConfig)
 
     def section(self, name: str):
         """The config of one stage, or None for a stage without options."""

@@ -115,6 +115,25 @@ def f0_errors(true_times: np.ndarray, true_hz: np.ndarray, times: np.ndarray, hz
             "median_abs_cents": float(np.median(np.abs(cents[~gross]))) if (~gross).any() else np.nan}
 
 
+def speaker_attribution(truth: "pd.DataFrame", words: "pd.DataFrame", *, tolerance_s: float = 0.15) -> "pd.DataFrame":
+    """Share of transcribed words given to the speaker who was talking at their midpoint.
+
+    1 minus this share is a word-level diarization error rate; words that no
+    true word overlaps (within ``tolerance_s``) are not counted.
+    """
+    import pandas as pd
+
+    rows = []
+    for rid, got in words.groupby("recording_id"):
+        ref = truth[truth.recording_id == rid]
+        mids = ((got.start + got.end) / 2).to_numpy()
+        who = [(ref[(ref.start <= m + tolerance_s) & (ref.end >= m - tolerance_s)].speaker_id.tolist() or [None])[0] for m in mids]
+        pairs = [(a, b) for a, b in zip(got.speaker_id, who) if b is not None]
+        rows.append({"recording_id": rid, "words": len(pairs),
+                     "speaker_accuracy": float(np.mean([a == b for a, b in pairs])) if pairs else np.nan})
+    return pd.DataFrame(rows)
+
+
 def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
     """Evaluate every stage output that exists in ``workdir`` against ``corpus_dir/truth``.
 
@@ -145,6 +164,7 @@ def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
                     (r.words, r.substitutions, r.deletions, r.insertions))))
             rows.append({"language": lang, "words": total.words, "wer": total.wer})
         results["wer"] = pd.DataFrame(rows)
+        results["speakers"] = speaker_attribution(true_words, hyp)
     else:
         results["wer"] = "no transcription yet: run `voli transcribe`"
     for level in ("words", "phones"):

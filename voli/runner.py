@@ -46,7 +46,7 @@ from voli import __version__
 from voli.config import VoliConfig, dump_yaml
 from voli.errors import StageNotImplementedError, VoliError
 from voli.io.tables import read_table, write_table, write_text
-from voli.schema import Failure, Recording, RecordingSpeaker, arrow_schema, to_table
+from voli.schema import Failure, Recording, RecordingSpeaker, Utterance, Word, arrow_schema, to_table
 
 log = logging.getLogger(__name__)
 
@@ -351,6 +351,23 @@ def _prepare_finalize(ctx: StageContext) -> dict[str, pa.Table]:
     return {"speakers": speakers_table(ctx.corpus_dir)}
 
 
+def _transcribe_plan(ctx: StageContext) -> list[WorkItem]:
+    return upstream_items(ctx, STAGES["prepare"], dataclasses.asdict(ctx.config.transcribe))
+
+
+def _transcribe_process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
+    from voli.asr.transcribe import transcribe_recording
+    from voli.schema import from_table
+
+    prepared = ctx.stage_dir(STAGES["prepare"])
+    recordings = read_table(prepared / "recordings.parquet")
+    (rec,) = [r for r in from_table(recordings, Recording) if r.recording_id == item.recording_id]
+    speakers = [s for s in from_table(read_table(prepared / "recording_speakers.parquet"), RecordingSpeaker)
+                if s.recording_id == item.recording_id]
+    return transcribe_recording(rec, speakers, ctx.config.transcribe, ctx.device,
+                                textgrid_dir=ctx.stage_dir(STAGES["transcribe"]) / "textgrids")
+
+
 STAGES: dict[str, Stage] = {
     s.name: s
     for s in (
@@ -360,7 +377,8 @@ STAGES: dict[str, Stage] = {
             plan=_prepare_plan, process=_prepare_process, finalize=_prepare_finalize,
         ),
         Stage("transcribe", 1, "Whisper transcription with word timings, fillers, speakers and roles",
-              outputs={}, pending="issue #4, transcription"),
+              outputs={"utterances": Utterance, "words": Word},
+              plan=_transcribe_plan, process=_transcribe_process, needs_device=True),
         Stage("align", 2, "forced alignment of words and phones; Praat TextGrids",
               outputs={}, pending="issue #5, forced alignment"),
         Stage("features", 3, "pitch, formants, intensity; vowel and prosody tables",

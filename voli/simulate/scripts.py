@@ -7,7 +7,7 @@ English "um".
 
 from __future__ import annotations
 
-FILLERS = {"fr": ("euh", "hum"), "es": ("eh", "este"), "pt": ("é", "hum"), "en": ("um", "uh")}
+from voli.asr.fillers import FILLERS  # one list of filled pauses for simulation and transcription
 # How fillers are spoken (IPA, long vowels): espeak-ng reads Portuguese "é" as the
 # letter's name ("é agudo"), so fillers get their pronunciation here.
 FILLER_PHONES = {

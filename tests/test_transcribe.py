@@ -1,0 +1,104 @@
+"""Transcription: windows, numbers, fillers, questions; the stage on corpora_sample."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from conftest import SAMPLE
+from voli.asr.fillers import is_filler
+from voli.asr.transcribe import _expand_number, looks_like_question
+from voli.asr.vad import Region, windows
+
+
+def test_windows_join_regions_up_to_30_s_and_cut_long_ones():
+    regions = [Region(0, 10), Region(11, 20), Region(21, 29), Region(30, 35), Region(40, 41), Region(45, 110)]
+    w = windows(regions, max_s=30)
+    assert [(x.start, x.end) for x in w] == [(0, 29), (30, 35), (40, 41), (45, 75), (75, 105), (105, 110)]
+    assert all(x.end - x.start <= 30 for x in w)
+
+
+def test_numbers_are_spoken_in_the_recording_language():
+    assert _expand_number("100", "pt") == ["cem"]
+    assert _expand_number("200", "fr") == ["deux", "cents"]
+    assert _expand_number("30", "es") == ["treinta"]
+    assert _expand_number("21", "en") == ["twenty", "one"]
+    assert _expand_number("plataforma", "es") == ["plataforma"]
+
+
+def test_fillers_and_questions():
+    assert is_filler("Euh,", "fr") and is_filler("um", "en") and is_filler("É", "pt")
+    assert not is_filler("este", "es") and not is_filler("euh", "en")
+    assert looks_like_question("Cuantas horas trabaja cada día en la plataforma.", "es")
+    assert looks_like_question("Um, how did you start?", "en")
+    assert not looks_like_question("Sí, me pagan en dólares.", "es")
+
+
+@pytest.fixture(scope="module")
+def transcribed(tmp_path_factory):
+    """prepare + transcribe on three sample interviews (MP3 mono, FLAC mono, stereo) and a noise-only file."""
+    from voli.cli import main
+
+    root = tmp_path_factory.mktemp("tr")
+    corpus = root / "corpus"
+    shutil.copytree(SAMPLE, corpus)
+    rec = pd.read_csv(corpus / "recordings.csv", keep_default_na=False)
+    keep = rec[rec.recording_id.isin(["es_02", "fr_01", "en_02"])]
+    noise = (0.01 * np.random.default_rng(0).standard_normal(16000 * 3)).astype(np.float32)
+    sf.write(corpus / "audio" / "noise.wav", noise, 16000)
+    extra = pd.DataFrame([{**keep.iloc[0].to_dict(), "recording_id": "noise", "audio": "audio/noise.wav"}])
+    pd.concat([keep, extra]).to_csv(corpus / "recordings.csv", index=False)
+    code = main(["run", str(corpus), "--workdir", str(root / "exp"), "--stop-stage", "transcribe", "-q", "--device", "cpu"])
+    return code, root / "exp", corpus
+
+
+@pytest.mark.slow
+def test_transcripts_hold_the_spoken_words(transcribed):
+    from voli.evaluate import wer
+    from voli.asr.fillers import FILLERS
+
+    code, exp, _ = transcribed
+    words = pd.read_parquet(exp / "01_transcribe/words.parquet")
+    truth = pd.read_parquet(SAMPLE / "truth/words.parquet")
+    for rid in ("es_02", "fr_01", "en_02"):
+        got, ref = words[words.recording_id == rid], truth[truth.recording_id == rid].sort_values("start")
+        lang = ref.language.iloc[0]
+        r = wer(list(ref.word), list(got.sort_values("start").word), fillers=FILLERS[lang])
+        print(f"{rid}: WER {r.wer:.1%} over {r.words} words")
+        assert r.wer <= 0.25
+        assert (got.end > got.start).all() and got.probability.between(0, 1).all()
+        assert got.is_filler.any() == ref.is_filler.any()  # fillers kept and marked
+    assert code == 1  # the noise-only file failed, the others finished
+    failures = pd.read_parquet(exp / "01_transcribe/failures.parquet")
+    assert failures.recording_id.tolist() == ["noise"] and "no speech found" in failures.message[0]
+
+
+@pytest.mark.slow
+def test_words_are_given_to_the_right_speaker(transcribed):
+    _, exp, _ = transcribed
+    words = pd.read_parquet(exp / "01_transcribe/words.parquet")
+    truth = pd.read_parquet(SAMPLE / "truth/words.parquet")
+    from voli.evaluate import speaker_attribution
+
+    accuracy = speaker_attribution(truth, words).set_index("recording_id").speaker_accuracy
+    for rid, minimum in (("en_02", 0.95), ("es_02", 0.85), ("fr_01", 0.85)):  # stereo by channel, mono by voice
+        print(f"{rid}: {accuracy[rid]:.1%} of words to the right speaker")
+        assert accuracy[rid] >= minimum
+    roles = words.groupby("speaker_id").role.first().to_dict()
+    assert roles["INT_EN"] == "interviewer" and roles["EN02"] == "interviewee"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("praat") is None, reason="Debian's praat is not installed")
+def test_transcript_textgrid_opens_in_praat(transcribed):
+    _, exp, _ = transcribed
+    path = exp / "01_transcribe/textgrids/en_02.TextGrid"
+    script = Path(__file__).parent / "praat" / "count_tiers.praat"
+    out = subprocess.run(["praat", "--run", str(script), str(path)], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert set(out[1:5]) == {"EN02 - utterances", "EN02 - words", "INT_EN - utterances", "INT_EN - words"}

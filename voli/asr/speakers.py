@@ -1,0 +1,68 @@
+"""Speaker embeddings: the GE2E encoder whose weights the ``resemblyzer`` package ships.
+
+The encoder (3-layer LSTM over 40 mel channels, 256-d output) is rebuilt here
+in torch and loaded from ``resemblyzer/pretrained.pt`` without importing the
+package, whose audio helpers need ``webrtcvad`` (and, through it, the
+``pkg_resources`` module that current setuptools no longer has).
+An utterance is embedded as the normalised mean of the embeddings of its
+1.6 s partials (50 % overlap), as in Resemblyzer.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from voli.errors import ModelError
+
+SAMPLE_RATE = 16000
+N_MELS = 40
+WINDOW = 400  # samples (25 ms)
+HOP = 160  # samples (10 ms)
+PARTIAL = 160  # frames per partial (1.6 s)
+
+
+def _weights_path() -> Path:
+    spec = importlib.util.find_spec("resemblyzer")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("speaker embeddings need the GE2E weights of resemblyzer: pip install --no-deps resemblyzer")
+    return Path(spec.submodule_search_locations[0]) / "pretrained.pt"
+
+
+class SpeakerEncoder:
+    def __init__(self, device=None):
+        import torch
+
+        state = torch.load(_weights_path(), map_location="cpu", weights_only=False)["model_state"]
+        self.lstm = torch.nn.LSTM(N_MELS, 256, 3, batch_first=True)
+        self.linear = torch.nn.Linear(256, 256)
+        self.lstm.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("lstm.")})
+        self.linear.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("linear.")})
+        self.device = device or torch.device("cpu")
+        self.lstm.to(self.device).eval()
+        self.linear.to(self.device).eval()
+
+    def embed(self, audio: np.ndarray) -> np.ndarray:
+        """A unit-length 256-d voice embedding of 16 kHz speech (at least ~0.3 s)."""
+        import librosa
+        import torch
+
+        peak = np.abs(audio).max()
+        if peak > 0:  # level normalisation (Resemblyzer normalises to -30 dBFS RMS)
+            rms = np.sqrt(np.mean(audio ** 2))
+            audio = audio * (10 ** (-30 / 20) / max(rms, 1e-9))
+        mel = librosa.feature.melspectrogram(y=audio.astype(np.float32), sr=SAMPLE_RATE, n_fft=WINDOW,
+                                             hop_length=HOP, n_mels=N_MELS).T.astype(np.float32)
+        if len(mel) < PARTIAL:
+            mel = np.pad(mel, ((0, PARTIAL - len(mel)), (0, 0)))
+        starts = range(0, len(mel) - PARTIAL + 1, PARTIAL // 2)
+        batch = torch.from_numpy(np.stack([mel[s: s + PARTIAL] for s in starts])).to(self.device)
+        with torch.no_grad():
+            _, (hidden, _) = self.lstm(batch)
+            partials = torch.relu(self.linear(hidden[-1]))
+            partials = partials / partials.norm(dim=1, keepdim=True).clamp_min(1e-9)
+            emb = partials.mean(dim=0)
+        emb = emb / emb.norm().clamp_min(1e-9)
+        return emb.cpu().numpy()

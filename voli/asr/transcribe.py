@@ -1,0 +1,269 @@
+"""The ``transcribe`` stage: Whisper on long interviews, with words, fillers, speakers and roles.
+
+Per recording:
+
+1. Streams: one per mapped channel of a multi-channel file (its speaker is
+   known), else the mixed signal.
+2. Speech regions from Silero VAD over a 16 kHz stream (bounded memory); on
+   multi-channel files a region counts for a channel only where that channel
+   is ``crosstalk_db`` louder than the others (lapel microphones hear each
+   other).
+3. Regions grouped into windows of at most 30 s, each decoded by Whisper
+   with word timestamps (cross-attention DTW) and word probabilities; an
+   initial prompt with filled pauses makes Whisper keep them.
+4. Mixed recordings with several speakers: regions clustered by voice
+   (GE2E embeddings, Ward) into as many speakers as recordings.csv lists;
+   the cluster that asks the most questions is the interviewer.
+5. Digits are written out as words in the recording's language.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import soundfile as sf
+
+from voli.asr import vad
+from voli.asr.fillers import PROMPTS, is_filler
+from voli.config import AsrConfig
+from voli.errors import AudioError
+from voli.io.textgrid import sequential, speaker_tiers, write_textgrid
+from voli.schema import LANGUAGES, Recording, RecordingSpeaker, Utterance, Word, to_table
+
+SR = vad.SAMPLE_RATE
+MIN_WORD_S = 0.02  # shortest word duration written (Whisper's timestamps can collapse a word to 0 s)
+NUM2WORDS_LANG = {"fr": "fr", "es": "es", "pt": "pt_BR", "en": "en"}
+_models: dict = {}
+
+
+def get_model(name: str, device):
+    key = (name, str(device))
+    if key not in _models:
+        from voli.asr.models import load_whisper
+
+        _models[key] = load_whisper(name, device)
+    return _models[key]
+
+
+class SegmentReader:
+    """Reads [start, end) stretches of one recording at 16 kHz, moving forward through the file.
+
+    WAV and FLAC seek exactly; MP3 seeking in libsndfile is approximate (and
+    libmpg123 complains), so MP3 is decoded forward from the last position.
+    """
+
+    def __init__(self, rec: Recording):
+        self.rec = rec
+        self.fh = None
+        self.pos = 0
+
+    def _open(self):
+        try:
+            self.fh = sf.SoundFile(self.rec.audio_path)
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise AudioError(f"{self.rec.audio_path}: cannot open ({err})") from err
+        self.pos = 0
+
+    def read(self, start: float, end: float, channel: int | None) -> np.ndarray:
+        import soxr
+
+        rec = self.rec
+        a = max(0, int(start * rec.sample_rate))
+        b = min(rec.n_frames, int(np.ceil(end * rec.sample_rate)))
+        if self.fh is None or (rec.audio_format == "MP3" and a < self.pos):
+            if self.fh is not None:
+                self.fh.close()
+            self._open()
+        try:
+            if rec.audio_format == "MP3":
+                while self.pos < a:  # decode forward to the start
+                    skipped = len(self.fh.read(min(a - self.pos, 1 << 18), dtype="float32", always_2d=True))
+                    if not skipped:
+                        break
+                    self.pos += skipped
+            else:
+                self.fh.seek(a)
+                self.pos = a
+            x = self.fh.read(max(0, b - a), dtype="float32", always_2d=True)
+            self.pos += len(x)
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise AudioError(f"{rec.audio_path}: cannot read {start:.1f}-{end:.1f} s ({err})") from err
+        mono = x.mean(axis=1) if channel is None else x[:, channel - 1]
+        if rec.sample_rate != SR:
+            mono = soxr.resample(mono, rec.sample_rate, SR)
+        return np.ascontiguousarray(mono, dtype=np.float32)
+
+    def close(self):
+        if self.fh is not None:
+            self.fh.close()
+
+
+def _dominant(reader: SegmentReader, region: vad.Region, channel: int, margin_db: float) -> bool:
+    """Is ``channel`` the loudest by ``margin_db`` in this region (not crosstalk)?"""
+    levels = []
+    for ch in range(1, reader.rec.channels + 1):
+        x = reader.read(region.start, region.end, ch)
+        levels.append(10 * np.log10(np.mean(x ** 2) + 1e-12))
+    own = levels[channel - 1]
+    others = [lv for i, lv in enumerate(levels) if i != channel - 1]
+    return all(own >= lv + margin_db for lv in others)
+
+
+def detect_language(model, audio: np.ndarray) -> str:
+    """The most probable of voli's languages for a stretch of speech."""
+    import whisper
+
+    mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio), model.dims.n_mels).to(model.device)
+    _, probs = model.detect_language(mel)
+    return max(LANGUAGES, key=lambda lang: probs.get(lang, 0.0))
+
+
+def _expand_number(token: str, language: str) -> list[str]:
+    digits = re.sub(r"[^\d]", "", token)
+    if not digits or not re.fullmatch(r"[\d.,]+%?", token.strip(".,")):
+        return [token]
+    from num2words import num2words
+
+    return num2words(int(digits), lang=NUM2WORDS_LANG[language]).replace("-", " ").split()
+
+
+def decode_window(model, audio: np.ndarray, language: str, config: AsrConfig, fp16: bool) -> list[dict]:
+    """Whisper on one window: [{word, start, end, probability}] with times in the window."""
+    options = dict(language=language, task="transcribe", temperature=0.0, condition_on_previous_text=False,
+                   word_timestamps=True, fp16=fp16, verbose=None)
+    if config.keep_fillers:
+        options["initial_prompt"] = PROMPTS[language]
+    if config.beam_size:
+        options["beam_size"] = config.beam_size
+    result = model.transcribe(audio, **options)
+    return [w for seg in result["segments"] for w in seg.get("words", [])]
+
+
+_encoder = None
+
+
+def cluster_speakers(reader: SegmentReader, regions: list[vad.Region], n_speakers: int, device=None) -> np.ndarray:
+    """A cluster label per region, from GE2E voice embeddings (unit length) and Ward clustering."""
+    global _encoder
+    if n_speakers <= 1 or len(regions) <= 1:
+        return np.zeros(len(regions), dtype=int)
+    from sklearn.cluster import AgglomerativeClustering
+
+    from voli.asr.speakers import SpeakerEncoder
+
+    if _encoder is None:
+        _encoder = SpeakerEncoder(device)
+    emb = np.array([_encoder.embed(reader.read(r.start, r.end, None)) for r in regions])
+    k = min(n_speakers, len(regions))
+    return AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(emb)  # unit vectors: ~cosine
+
+
+# How questions start, per language (Whisper does not always write the question mark)
+QUESTION_STARTS = {
+    "fr": ("est-ce", "qu'est-ce", "comment", "combien", "pourquoi", "quand", "quel", "quelle", "quels", "quelles", "où", "qui"),
+    "es": ("cuánto", "cuántos", "cuánta", "cuántas", "cuantas", "cuantos", "cómo", "qué", "por qué",
+           "dónde", "cuándo", "cuál", "quién", "tiene"),
+    "pt": ("quanto", "quantos", "quantas", "como", "o que", "por que", "onde", "quando", "qual", "quem", "você"),
+    "en": ("how", "what", "why", "when", "where", "who", "which", "do", "does", "did", "is", "are", "can", "could", "would"),
+}
+
+
+def looks_like_question(text: str, language: str | None) -> bool:
+    from voli.evaluate import normalise_words
+
+    if text.strip().endswith("?") or text.strip().startswith("¿"):
+        return True
+    words = [w for w in normalise_words(text) if not is_filler(w, language)]
+    head = " ".join(words[:2])
+    return any(head == q or head.startswith(q + " ") for q in QUESTION_STARTS.get(language or "", ()))
+
+
+def _assign_roles(labels: np.ndarray, texts: list[str], durations: list[float], speakers: list[RecordingSpeaker],
+                  language: str | None) -> dict[int, RecordingSpeaker]:
+    """Cluster -> speaker: the cluster asking most questions is the interviewer (the one who
+    speaks first breaks ties), then interviewees by talk time."""
+    clusters = sorted(set(labels.tolist()))
+    questions = {c: sum(looks_like_question(t, language) for t, lab in zip(texts, labels) if lab == c) /
+                 max(1, sum(1 for lab in labels if lab == c)) + (0.25 if len(labels) and labels[0] == c else 0.0)
+                 for c in clusters}
+    talk = {c: sum(d for d, lab in zip(durations, labels) if lab == c) for c in clusters}
+    interviewers = [s for s in speakers if s.role == "interviewer"]
+    interviewees = [s for s in speakers if s.role != "interviewer"]
+    mapping: dict[int, RecordingSpeaker] = {}
+    for c, spk in zip(sorted(clusters, key=lambda c: -questions[c]), interviewers):
+        mapping[c] = spk
+    rest = sorted((c for c in clusters if c not in mapping), key=lambda c: -talk[c])
+    for c, spk in zip(rest, interviewees + interviewers[len(mapping):]):
+        mapping[c] = spk
+    return mapping
+
+
+def transcribe_recording(rec: Recording, speakers: list[RecordingSpeaker], config: AsrConfig, device,
+                         textgrid_dir: Path | None = None) -> dict[str, pa.Table]:
+    """Transcribe one recording; returns its ``utterances`` and ``words`` tables."""
+    from voli.io import audio
+
+    model = get_model(config.model, device)
+    fp16 = getattr(device, "type", "cpu") == "cuda"
+    mapped = [s for s in speakers if s.channel is not None]
+    streams = [(s.channel, s) for s in mapped] if mapped else [(None, None)]
+    language = rec.language
+    found = []  # (speaker or None, region, [words])
+    reader = SegmentReader(rec)
+    for channel, speaker in streams:
+        regions = vad.speech_regions(audio.iter_resampled(rec.audio_path, sample_rate=SR, channel=channel),
+                                     threshold=config.vad_threshold)
+        if channel is not None and rec.channels > 1:
+            regions = [r for r in regions if _dominant(reader, r, channel, config.crosstalk_db)]
+        for window in vad.windows(regions, max_s=config.max_window_s):
+            x = reader.read(window.start, window.end, channel)
+            if language is None:
+                language = detect_language(model, x)
+            words = decode_window(model, x, language, config, fp16)
+            inside = [r for r in regions if r.start >= window.start - 1e-6 and r.end <= window.end + 1e-6]
+            per_region: dict[int, list] = {i: [] for i in range(len(inside))}
+            for w in words:
+                mid = window.start + (w["start"] + w["end"]) / 2
+                i = min(range(len(inside)), key=lambda k: 0 if inside[k].start <= mid <= inside[k].end
+                        else min(abs(mid - inside[k].start), abs(mid - inside[k].end)))
+                per_region[i].append({**w, "start": window.start + w["start"], "end": window.start + w["end"]})
+            found.extend((speaker, inside[i], ws) for i, ws in per_region.items() if ws)
+    found.sort(key=lambda item: item[1].start)
+    if not found:
+        raise AudioError(f"{rec.audio_path}: no speech found (voice activity detection and Whisper heard nothing); "
+                         "check that this is the right recording, or lower transcribe.vad_threshold")
+    if not mapped:
+        labels = cluster_speakers(reader, [r for _, r, _ in found], len(speakers), device)
+        texts = [" ".join(w["word"] for w in ws) for _, _, ws in found]
+        mapping = _assign_roles(labels, texts, [r.end - r.start for _, r, _ in found], speakers, language)
+        found = [(mapping.get(int(lab)), r, ws) for lab, (_, r, ws) in zip(labels, found)]
+    utterances, word_rows = [], []
+    for index, (speaker, region, ws) in enumerate(found):
+        uid = f"{rec.recording_id}-{index:06d}"
+        sid = speaker.speaker_id if speaker else "unknown"
+        role = speaker.role if speaker else "unknown"
+        for w in ws:
+            tokens = w["word"].strip()
+            pieces = _expand_number(tokens, language) if config.expand_numbers else [tokens]
+            w["end"] = max(w["end"], w["start"] + MIN_WORD_S * len(pieces))  # Whisper's DTW can give 0 s words
+            span = (w["end"] - w["start"]) / len(pieces)
+            for k, piece in enumerate(pieces):
+                text = piece.strip(" ,.;:!?¿¡\"“”«»")
+                if not text:
+                    continue
+                word_rows.append(Word(rec.recording_id, uid, sid, role, round(w["start"] + k * span, 3),
+                                      round(w["start"] + (k + 1) * span, 3), text, float(w.get("probability", np.nan)),
+                                      is_filler(text, language), language))
+        mine = [x for x in word_rows if x.utterance_id == uid]
+        if mine:
+            utterances.append(Utterance(uid, rec.recording_id, sid, role, mine[0].start, mine[-1].end,
+                                        " ".join(w["word"].strip() for w in ws), language))
+    if textgrid_dir is not None:
+        rows = [(u.speaker_id, "utterances", u.start, u.end, u.text) for u in utterances]
+        rows += [(w.speaker_id, "words", w.start, w.end, w.word) for w in word_rows if w.end > w.start]
+        tiers = {name: sequential(iv) for name, iv in speaker_tiers(rows).items()}  # Whisper's times can overlap
+        write_textgrid(Path(textgrid_dir) / f"{rec.recording_id}.TextGrid", tiers, duration_s=rec.duration_s)
+    return {"utterances": to_table(utterances, Utterance), "words": to_table(word_rows, Word)}

@@ -1,0 +1,101 @@
+"""Voice activity detection (Silero VAD, shipped in the ``silero-vad`` package) and windows.
+
+Long recordings are read as a stream of 16 kHz blocks, so memory stays
+bounded; speech regions are then merged into windows of at most 30 s for
+Whisper, cutting only in pauses (as WhisperX does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from voli.errors import ModelError
+
+SAMPLE_RATE = 16000  # Hz: Silero and Whisper both work at 16 kHz
+BLOCK_S = 600.0  # audio handed to the VAD at a time
+MAX_WINDOW_S = 30.0  # Whisper's context
+
+
+@dataclass(frozen=True)
+class Region:
+    start: float  # s
+    end: float  # s
+
+
+_model = None
+
+
+def _load():
+    global _model
+    if _model is None:
+        try:
+            from silero_vad import load_silero_vad
+        except ImportError as err:
+            raise ModelError("voice activity detection needs silero-vad: pip install silero-vad") from err
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load deprecation notice
+            _model = load_silero_vad()
+    return _model
+
+
+def speech_regions(blocks, *, threshold: float = 0.5, min_silence_s: float = 0.3, pad_s: float = 0.1) -> list[Region]:
+    """Speech regions (s) in a stream of 16 kHz mono float32 blocks (any block sizes)."""
+    import torch
+    from silero_vad import get_speech_timestamps
+
+    model = _load()
+    regions: list[Region] = []
+    offset = 0
+    pending = np.zeros(0, np.float32)
+    block_len = int(BLOCK_S * SAMPLE_RATE)
+
+    def flush(chunk: np.ndarray, at: int):
+        model.reset_states()
+        stamps = get_speech_timestamps(torch.from_numpy(chunk), model, threshold=threshold, sampling_rate=SAMPLE_RATE,
+                                       min_silence_duration_ms=int(min_silence_s * 1000), speech_pad_ms=int(pad_s * 1000))
+        for s in stamps:
+            regions.append(Region((at + s["start"]) / SAMPLE_RATE, (at + s["end"]) / SAMPLE_RATE))
+
+    for block in blocks:
+        pending = np.concatenate([pending, block])
+        while len(pending) >= block_len:
+            flush(pending[:block_len], offset)
+            offset += block_len
+            pending = pending[block_len:]
+    if len(pending):
+        flush(pending, offset)
+    return _merge_touching(regions, gap_s=min_silence_s)
+
+
+def _merge_touching(regions: list[Region], *, gap_s: float) -> list[Region]:
+    out: list[Region] = []
+    for r in sorted(regions, key=lambda r: r.start):
+        if out and r.start - out[-1].end < gap_s:
+            out[-1] = Region(out[-1].start, max(out[-1].end, r.end))
+        else:
+            out.append(r)
+    return out
+
+
+def windows(regions: list[Region], *, max_s: float = MAX_WINDOW_S) -> list[Region]:
+    """Group consecutive speech regions into windows of at most ``max_s``; longer regions are cut."""
+    out: list[Region] = []
+    for r in regions:
+        start = r.start
+        while r.end - start > max_s:  # one region longer than a window: cut it
+            out.append(Region(start, start + max_s))
+            start += max_s
+        piece = Region(start, r.end)
+        if out and piece.end - out[-1].start <= max_s and _same_window(out[-1], piece):
+            out[-1] = Region(out[-1].start, piece.end)
+        else:
+            out.append(piece)
+    return out
+
+
+def _same_window(window: Region, region: Region, max_gap_s: float = 2.0) -> bool:
+    return region.start - window.end <= max_gap_s
