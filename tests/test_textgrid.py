@@ -66,3 +66,12 @@ def test_overlapping_user_textgrid_is_a_clear_error(tmp_path):
     path.write_text(text)
     with pytest.raises(CorpusError, match=r"user.TextGrid: not a readable TextGrid"):
         read_textgrid(path)
+
+
+def test_numpy_times_are_written_as_numbers(tmp_path):
+    import numpy as np
+
+    path = write_textgrid(tmp_path / "n.TextGrid", {"S1": [Interval(np.float64(0.1), np.float64(0.5), "oui")]},
+                          duration_s=np.float64(1.25))
+    assert "np.float64" not in path.read_text()
+    assert read_textgrid(path).maxTimestamp == 1.25

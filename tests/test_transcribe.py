@@ -49,7 +49,8 @@ def transcribed(tmp_path_factory):
     corpus = root / "corpus"
     shutil.copytree(SAMPLE, corpus)
     rec = pd.read_csv(corpus / "recordings.csv", keep_default_na=False)
-    keep = rec[rec.recording_id.isin(["es_02", "fr_01", "en_02"])]
+    keep = rec[rec.recording_id.isin(["es_02", "fr_01", "en_02"])].copy()
+    keep.loc[keep.recording_id == "es_02", "language"] = ""  # to be detected
     noise = (0.01 * np.random.default_rng(0).standard_normal(16000 * 3)).astype(np.float32)
     sf.write(corpus / "audio" / "noise.wav", noise, 16000)
     extra = pd.DataFrame([{**keep.iloc[0].to_dict(), "recording_id": "noise", "audio": "audio/noise.wav"}])
@@ -74,6 +75,7 @@ def test_transcripts_hold_the_spoken_words(transcribed):
         assert r.wer <= 0.25
         assert (got.end > got.start).all() and got.probability.between(0, 1).all()
         assert got.is_filler.any() == ref.is_filler.any()  # fillers kept and marked
+    assert set(words[words.recording_id == "es_02"].language) == {"es"}  # detected
     assert code == 1  # the noise-only file failed, the others finished
     failures = pd.read_parquet(exp / "01_transcribe/failures.parquet")
     assert failures.recording_id.tolist() == ["noise"] and "no speech found" in failures.message[0]
@@ -102,3 +104,70 @@ def test_transcript_textgrid_opens_in_praat(transcribed):
     script = Path(__file__).parent / "praat" / "count_tiers.praat"
     out = subprocess.run(["praat", "--run", str(script), str(path)], capture_output=True, text=True, check=True).stdout.split("\n")
     assert set(out[1:5]) == {"EN02 - utterances", "EN02 - words", "INT_EN - utterances", "INT_EN - words"}
+
+
+@pytest.mark.slow
+def test_real_speech_librivox_sonnet(tmp_path):
+    """Real recorded English (LibriVox, Sonnet 1): the words are heard, each where its line is read."""
+    from voli.cli import main
+    from voli.evaluate import normalise_words, wer
+
+    data = Path(__file__).parent / "data" / "librivox_sonnet1"
+    corpus = tmp_path / "corpus"
+    (corpus / "audio").mkdir(parents=True)
+    shutil.copy(data / "sonnet1.mp3", corpus / "audio")
+    (corpus / "recordings.csv").write_text("recording_id,audio,language,interviewee\nsonnet1,audio/sonnet1.mp3,en,READER\n")
+    (corpus / "speakers.csv").write_text("speaker_id\nREADER\n")
+    assert main(["run", str(corpus), "--workdir", str(tmp_path / "exp"), "--stop-stage", "transcribe", "-q", "--device", "cpu"]) == 0
+    words = pd.read_parquet(tmp_path / "exp/01_transcribe/words.parquet").sort_values("start")
+    text = (data / "sonnet1.txt").read_text().split("\n", 1)[1]  # the first line is the number "1"
+    r = wer(text, list(words.word))
+    print(f"LibriVox Sonnet 1: WER {r.wer:.1%} over {r.words} words (S={r.substitutions} D={r.deletions} I={r.insertions})")
+    assert r.wer <= 0.15
+    heard = " ".join(normalise_words(" ".join(words.word)))
+    for phrase in ("fairest creatures", "riper should", "bright eyes", "glutton"):
+        assert phrase in heard
+    lines = pd.read_csv(data / "sonnet1_lines.csv", header=None, names=["id", "start", "end", "text"])
+    placed = 0
+    for line in lines.iloc[1:].itertuples():  # the first "line" is the sonnet's number
+        first_two = set(normalise_words(line.text)[:2])
+        near = words[(words.start >= line.start - 0.5) & (words.start <= line.end + 0.5)]
+        placed += bool(first_two & set(normalise_words(" ".join(near.word))))
+    print(f"{placed} of {len(lines) - 1} lines found within their line's time span")
+    assert placed >= len(lines) - 2  # spelling differences aside ("thyself" for "thy self")
+
+
+@pytest.mark.slow
+def test_user_transcripts_win(tmp_path):
+    """A user's .txt keeps its words (typos and all); a user's TextGrid also keeps its speakers."""
+    from voli.cli import main
+    from voli.io.textgrid import Interval, write_textgrid
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SAMPLE, corpus)
+    rec = pd.read_csv(corpus / "recordings.csv", keep_default_na=False)
+    rec[rec.recording_id.isin(["pt_02", "en_01"])].to_csv(corpus / "recordings.csv", index=False)
+    truth = pd.read_parquet(SAMPLE / "truth/words.parquet")
+    (corpus / "transcripts").mkdir()
+    pt = truth[truth.recording_id == "pt_02"].sort_values("start")
+    user_words = list(pt.word)
+    user_words[3] = "pesoas"  # the user's own spelling must survive
+    (corpus / "transcripts/pt_02.txt").write_text(" ".join(user_words), encoding="utf-8")
+    en = truth[truth.recording_id == "en_01"]
+    utts = en.groupby("utterance_id").agg(start=("start", "min"), end=("end", "max"), speaker=("speaker_id", "first"),
+                                           text=("word", " ".join))
+    tiers = {}
+    for u in utts.itertuples():  # the user's turns, a little wider than the speech
+        tiers.setdefault(f"{u.speaker} - utterances", []).append(Interval(u.start - 0.05, u.end + 0.05, u.text))
+    write_textgrid(corpus / "transcripts/en_01.TextGrid", tiers, duration_s=pd.read_parquet(SAMPLE / "truth/phones.parquet").query("recording_id == 'en_01'").end.max() + 1)
+    assert main(["run", str(corpus), "--workdir", str(tmp_path / "exp"), "--stop-stage", "transcribe", "-q", "--device", "cpu"]) == 0
+    words = pd.read_parquet(tmp_path / "exp/01_transcribe/words.parquet")
+    got_pt = words[words.recording_id == "pt_02"].sort_values("start")
+    assert list(got_pt.word) == user_words
+    assert (got_pt.end > got_pt.start).all()
+    got_en = words[words.recording_id == "en_01"].sort_values("start")
+    assert list(got_en.word) == list(en.sort_values("start").word)
+    assert list(got_en.speaker_id) == list(en.sort_values("start").speaker_id)  # speakers from the tiers
+    starts = np.abs(got_en.start.to_numpy() - en.sort_values("start").start.to_numpy())
+    print(f"user words timed by Whisper: median start error {np.median(starts) * 1000:.0f} ms")
+    assert np.median(starts) < 0.15

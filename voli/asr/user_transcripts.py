@@ -1,0 +1,114 @@
+"""User transcripts win: keep the user's words, take only timings and speakers from Whisper.
+
+A user's transcript is aligned to Whisper's words (Levenshtein over
+normalised words). A user word matched to a Whisper word takes its times,
+probability and speaker; an unmatched one shares the time between its
+matched neighbours. A TextGrid's intervals also fix the speaker (tier
+``<speaker>``, ``<speaker> - utterances`` or ``<speaker> - words``) and
+bound the words' times.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from voli.asr.fillers import is_filler
+from voli.evaluate import _align, normalise_words
+from voli.io.textgrid import read_textgrid
+from voli.schema import RecordingSpeaker, Utterance, Word
+
+
+@dataclass(frozen=True)
+class UserSpan:
+    start: float | None  # s; None for a plain-text transcript
+    end: float | None
+    speaker_id: str | None
+    words: list[str]
+
+
+def read_user_transcript(path: str | Path, speakers: list[RecordingSpeaker]) -> list[UserSpan]:
+    """A .txt (one span, no times) or a TextGrid (one span per labelled interval of a speaker's tier)."""
+    path = Path(path)
+    if path.suffix.lower() != ".textgrid":
+        text = path.read_bytes().decode("utf-8-sig")
+        text = re.sub(r"^\s*[A-Za-z0-9_.-]+\s*:\s*", "", text, flags=re.M)  # "S01: ..." speaker labels
+        return [UserSpan(None, None, None, text.split())]
+    known = {s.speaker_id for s in speakers}
+    tg = read_textgrid(path)
+    spans = []
+    names = list(tg.tierNames)
+    for name in names:
+        speaker, _, kind = name.partition(" - ")
+        if speaker not in known or (kind and kind not in ("utterances", "words")):
+            continue
+        if kind == "words" and f"{speaker} - utterances" in names:
+            continue  # the utterance tier carries the same words
+        for e in tg.getTier(name).entries:
+            if e.label.strip():
+                spans.append(UserSpan(e.start, e.end, speaker, e.label.split()))
+    return sorted(spans, key=lambda s: s.start)
+
+
+def adopt_user_words(spans: list[UserSpan], hyp: list[Word], speakers: list[RecordingSpeaker],
+                     language: str) -> tuple[list[Utterance], list[Word]]:
+    """Words and utterances with the user's words, Whisper's times and speakers where they match."""
+    roles = {s.speaker_id: s.role for s in speakers}
+    hyp = sorted(hyp, key=lambda w: w.start)
+    words: list[Word] = []
+    utterances: list[Utterance] = []
+    rid = hyp[0].recording_id if hyp else ""
+    for span in spans:
+        pool = hyp if span.start is None else [w for w in hyp if w.end > span.start and w.start < span.end]
+        user = [w for w in span.words if normalise_words(w)]
+        _, _, _, pairs = _align([" ".join(normalise_words(u)) for u in user], [" ".join(normalise_words(h.word)) for h in pool])
+        matched = dict(pairs)
+        placed: list[Word | None] = [None] * len(user)
+        for i, token in enumerate(user):
+            if i in matched:
+                h = pool[matched[i]]
+                placed[i] = replace(h, word=token.strip(",.;:!?¿¡\"“”«»"), is_filler=is_filler(token, language))
+        _fill_gaps(placed, user, span, pool, language, roles)
+        for w in placed:
+            if span.speaker_id is not None:
+                w = replace(w, speaker_id=span.speaker_id, role=roles.get(span.speaker_id, w.role))
+            words.append(w)
+    # utterances: runs of words of one speaker that Whisper also heard as one utterance
+    groups: list[list[Word]] = []
+    for w in words:
+        if groups and w.speaker_id == groups[-1][-1].speaker_id and w.utterance_id == groups[-1][-1].utterance_id:
+            groups[-1].append(w)
+        else:
+            groups.append([w])
+    out: list[Word] = []
+    for n, group in enumerate(groups):
+        uid = f"{rid}-{n:06d}"
+        utterances.append(Utterance(uid, rid, group[0].speaker_id, group[0].role, group[0].start, group[-1].end,
+                                    " ".join(w.word for w in group), language))
+        out.extend(replace(w, utterance_id=uid) for w in group)
+    return utterances, out
+
+
+def _fill_gaps(placed, user, span, pool, language, roles):
+    """Give unmatched user words the time between their matched neighbours, shared evenly."""
+    n = len(placed)
+    i = 0
+    template = next((w for w in placed if w is not None), pool[0] if pool else None)
+    while i < n:
+        if placed[i] is not None:
+            i += 1
+            continue
+        j = i
+        while j < n and placed[j] is None:
+            j += 1
+        left = placed[i - 1].end if i > 0 else (span.start if span.start is not None else (pool[0].start if pool else 0.0))
+        right = placed[j].start if j < n else (span.end if span.end is not None else (pool[-1].end if pool else left + 0.3 * (j - i)))
+        right = max(right, left + 0.02 * (j - i))
+        step = (right - left) / (j - i)
+        for k in range(i, j):
+            base = template if template is not None else Word("", "", span.speaker_id or "unknown",
+                                                                roles.get(span.speaker_id, "unknown"), 0, 0, "", None, False, language)
+            placed[k] = replace(base, start=left + (k - i) * step, end=left + (k - i + 1) * step,
+                                word=user[k].strip(",.;:!?¿¡\"“”«»"), probability=None, is_filler=is_filler(user[k], language))
+        i = j
