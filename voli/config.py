@@ -38,7 +38,8 @@ class AsrConfig:
     keep_fillers: bool = True  # prompt Whisper with filled pauses so that it writes them
     expand_numbers: bool = True  # "100" -> "cem" / "cent" / "one hundred", so alignment can say them
     crosstalk_db: float = 6.0  # multi-channel: a channel's speech counts only if this much louder than the others
-    beam_size: int | None = None  # None: greedy decoding
+    beam_size: int | None = None  # None: greedy decoding (batch_size 1 only)
+    batch_size: int = 8  # windows decoded together; 1 = one at a time with Whisper's own fallbacks
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,55 @@ def decode_window(model, audio: np.ndarray, language: str, config: AsrConfig, fp
     return [w for seg in result["segments"] for w in seg.get("words", [])]
 
 
+# a batched result is decoded again, one window at a time with fallbacks, when it looks like a
+# repetition loop (whisper.transcribe's thresholds), a low-confidence guess, or a truncation
+COMPRESSION_RATIO_MAX = 2.4
+LOGPROB_MIN = -1.0
+MIN_WORDS_PER_S = 1.0  # speech windows hold 2-4 words a second
+PREPEND_PUNCTUATION = "\"'“¿([{-"
+APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
+
+
+def decode_windows(model, audios: list[np.ndarray], language: str, config: AsrConfig, fp16: bool) -> list[list[dict]]:
+    """Whisper on a batch of windows at once (greedy), then word times per window from the
+    cross-attention alignment: [[{word, start, end, probability}] per window].
+
+    The batch goes through the encoder and the decoder together, which is
+    what makes a GPU (and, less so, a CPU) worth it; the word timings use
+    the same alignment heads and DTW as ``whisper.transcribe``.
+    """
+    import torch
+    import whisper
+    from whisper.audio import HOP_LENGTH, N_SAMPLES
+    from whisper.timing import find_alignment, merge_punctuations
+    from whisper.tokenizer import get_tokenizer
+
+    tokenizer = get_tokenizer(model.is_multilingual, num_languages=model.num_languages, language=language, task="transcribe")
+    mels = torch.stack([whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(a), N_SAMPLES), model.dims.n_mels)
+                        for a in audios]).to(model.device)
+    options = whisper.DecodingOptions(language=language, task="transcribe", temperature=0.0, without_timestamps=True,
+                                      fp16=fp16, prompt=PROMPTS[language] if config.keep_fillers else None)
+    results = whisper.decode(model, mels, options)
+    out = []
+    for audio, mel, result in zip(audios, mels, results):
+        tokens = [t for t in result.tokens if t < tokenizer.eot]
+        if not tokens or result.no_speech_prob > 0.6 and result.avg_logprob < -1.0:
+            out.append([])
+            continue
+        seconds = len(audio) / SR
+        if (result.compression_ratio > COMPRESSION_RATIO_MAX or result.avg_logprob < LOGPROB_MIN
+                or len(result.text.split()) < MIN_WORDS_PER_S * seconds):
+            # a loop, a low-confidence guess or a truncated window: decode it again with
+            # Whisper's own temperature fallback, as whisper.transcribe would
+            out.append(decode_window(model, audio, language, config, fp16))
+            continue
+        timings = find_alignment(model, tokenizer, tokens, mel, len(audio) // HOP_LENGTH)
+        merge_punctuations(timings, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
+        out.append([{"word": t.word, "start": float(t.start), "end": float(t.end), "probability": float(t.probability)}
+                    for t in timings if t.word.strip()])
+    return out
+
+
 _encoder = None
 
 
@@ -218,11 +267,17 @@ def transcribe_recording(rec: Recording, speakers: list[RecordingSpeaker], confi
                                      threshold=config.vad_threshold)
         if channel is not None and rec.channels > 1:
             regions = [r for r in regions if _dominant(reader, r, channel, config.crosstalk_db)]
-        for window in vad.windows(regions, max_s=config.max_window_s):
-            x = reader.read(window.start, window.end, channel)
-            if language is None:
-                language = detect_language(model, x)
-            words = decode_window(model, x, language, config, fp16)
+        wins = vad.windows(regions, max_s=config.max_window_s)
+        audios = [reader.read(w.start, w.end, channel) for w in wins]
+        if language is None and audios:
+            language = detect_language(model, audios[0])
+        if config.batch_size > 1:
+            decoded = []
+            for b in range(0, len(audios), config.batch_size):
+                decoded.extend(decode_windows(model, audios[b: b + config.batch_size], language, config, fp16))
+        else:
+            decoded = [decode_window(model, x, language, config, fp16) for x in audios]
+        for window, words in zip(wins, decoded):
             inside = [r for r in regions if r.start >= window.start - 1e-6 and r.end <= window.end + 1e-6]
             per_region: dict[int, list] = {i: [] for i in range(len(inside))}
             for w in words:
