@@ -28,7 +28,7 @@ def normalise_words(text: str) -> list[str]:
     return [w.strip("'") for w in _NON_WORD.sub(" ", text).split() if w.strip("'")]
 
 
-def _align(ref: list, hyp: list, same=lambda a, b: a == b):
+def align_sequences(ref: list, hyp: list, same=lambda a, b: a == b):
     """Levenshtein alignment; returns (substitutions, deletions, insertions, matched index pairs)."""
     n, m = len(ref), len(hyp)
     d = np.zeros((n + 1, m + 1), dtype=np.int64)
@@ -71,13 +71,13 @@ def wer(reference: str | list[str], hypothesis: str | list[str], *, fillers: tup
     drop = {f.lower() for f in fillers}
     ref = [w for w in ref if w not in drop]
     hyp = [w for w in hyp if w not in drop]
-    s, d, i, _ = _align(ref, hyp)
+    s, d, i, _ = align_sequences(ref, hyp)
     return WerResult(len(ref), s, d, i)
 
 
 def boundary_errors(truth: list[tuple[float, float, str]], predicted: list[tuple[float, float, str]]) -> np.ndarray:
     """Absolute errors (s) of start and end boundaries of intervals whose labels align."""
-    _, _, _, pairs = _align([t[2] for t in truth], [p[2] for p in predicted])
+    _, _, _, pairs = align_sequences([t[2] for t in truth], [p[2] for p in predicted])
     errors = []
     for i, j in pairs:
         errors.append(abs(predicted[j][0] - truth[i][0]))

@@ -1,7 +1,7 @@
 """User transcripts win: keep the user's words, take only timings and speakers from Whisper.
 
-A user's transcript is aligned to Whisper's words (Levenshtein over
-normalised words). A user word matched to a Whisper word takes its times,
+A user's transcript is aligned to Whisper's words (longest matching runs
+of normalised words, difflib). A user word matched to a Whisper word takes its times,
 probability and speaker; an unmatched one shares the time between its
 matched neighbours. A TextGrid's intervals also fix the speaker (tier
 ``<speaker>``, ``<speaker> - utterances`` or ``<speaker> - words``) and
@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from voli.asr.fillers import is_filler
-from voli.evaluate import _align, normalise_words
+from voli.evaluate import normalise_words
 from voli.io.textgrid import read_textgrid
 from voli.schema import RecordingSpeaker, Utterance, Word
 
@@ -62,8 +62,7 @@ def adopt_user_words(spans: list[UserSpan], hyp: list[Word], speakers: list[Reco
     for span in spans:
         pool = hyp if span.start is None else [w for w in hyp if w.end > span.start and w.start < span.end]
         user = [w for w in span.words if normalise_words(w)]
-        _, _, _, pairs = _align([" ".join(normalise_words(u)) for u in user], [" ".join(normalise_words(h.word)) for h in pool])
-        matched = dict(pairs)
+        matched = _match([" ".join(normalise_words(u)) for u in user], [" ".join(normalise_words(h.word)) for h in pool])
         placed: list[Word | None] = [None] * len(user)
         for i, token in enumerate(user):
             if i in matched:
@@ -88,6 +87,14 @@ def adopt_user_words(spans: list[UserSpan], hyp: list[Word], speakers: list[Reco
                                     " ".join(w.word for w in group), language))
         out.extend(replace(w, utterance_id=uid) for w in group)
     return utterances, out
+
+
+def _match(user: list[str], hyp: list[str]) -> dict[int, int]:
+    """Index pairs of identical words in order (difflib: fast enough for hours of speech)."""
+    import difflib
+
+    blocks = difflib.SequenceMatcher(None, user, hyp, autojunk=False).get_matching_blocks()
+    return {b.a + k: b.b + k for b in blocks for k in range(b.size)}
 
 
 def _fill_gaps(placed, user, span, pool, language, roles):
