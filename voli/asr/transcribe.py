@@ -268,15 +268,16 @@ def transcribe_recording(rec: Recording, speakers: list[RecordingSpeaker], confi
         if channel is not None and rec.channels > 1:
             regions = [r for r in regions if _dominant(reader, r, channel, config.crosstalk_db)]
         wins = vad.windows(regions, max_s=config.max_window_s)
-        audios = [reader.read(w.start, w.end, channel) for w in wins]
-        if language is None and audios:
-            language = detect_language(model, audios[0])
-        if config.batch_size > 1:
-            decoded = []
-            for b in range(0, len(audios), config.batch_size):
-                decoded.extend(decode_windows(model, audios[b: b + config.batch_size], language, config, fp16))
-        else:
-            decoded = [decode_window(model, x, language, config, fp16) for x in audios]
+        decoded = []
+        step = max(1, config.batch_size)
+        for b in range(0, len(wins), step):  # only one batch of windows is in memory at a time
+            audios = [reader.read(w.start, w.end, channel) for w in wins[b: b + step]]
+            if language is None:
+                language = detect_language(model, audios[0])
+            if config.batch_size > 1:
+                decoded.extend(decode_windows(model, audios, language, config, fp16))
+            else:
+                decoded.extend(decode_window(model, x, language, config, fp16) for x in audios)
         for window, words in zip(wins, decoded):
             inside = [r for r in regions if r.start >= window.start - 1e-6 and r.end <= window.end + 1e-6]
             per_region: dict[int, list] = {i: [] for i in range(len(inside))}
