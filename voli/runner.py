@@ -50,7 +50,8 @@ from voli.schema import Failure, Recording, RecordingSpeaker, Utterance, Word, a
 
 log = logging.getLogger(__name__)
 
-LIBRARIES = ("numpy", "pandas", "pyarrow", "soundfile", "soxr", "praatio", "torch", "torchaudio", "openai-whisper", "librosa")
+LIBRARIES = ("numpy", "pandas", "pyarrow", "soundfile", "soxr", "praatio", "torch", "torchaudio", "openai-whisper",
+             "librosa", "silero-vad", "praat-parselmouth", "onnxruntime", "scikit-learn")
 
 
 @dataclass(frozen=True)
@@ -430,9 +431,10 @@ def run_pipeline(
         for name in selected:
             stage = STAGES[name]
             if stage.needs_device and ctx.device is None and stage.implemented:
-                from voli.device import resolve_device
+                from voli.device import describe_device, resolve_device
 
                 ctx = dataclasses.replace(ctx, device=resolve_device(device))
+                log.info("device: %s", describe_device(ctx.device))
             log.info("stage %s: %s", stage.dirname, stage.summary)
             results.append(run_stage(stage, ctx, force=force, executor=executor, progress=progress))
     return results
