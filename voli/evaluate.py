@@ -22,6 +22,11 @@ GROSS_F0_ERROR = 0.2  # relative deviation counted as a gross (octave-type) erro
 _NON_WORD = re.compile(r"[^\w']+")
 
 
+def strip_punctuation(token: str) -> str:
+    """A word as written, without the punctuation ASR attaches to it ("¿Cuántas" -> "Cuántas")."""
+    return token.strip(" ,.;:!?¿¡\"“”«»")
+
+
 def normalise_words(text: str) -> list[str]:
     """Lower case, NFC, apostrophes unified, punctuation and hyphens to spaces."""
     text = unicodedata.normalize("NFC", text).lower().replace("’", "'").replace("-", " ")

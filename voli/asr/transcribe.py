@@ -30,6 +30,7 @@ from voli.asr import vad
 from voli.asr.fillers import PROMPTS, is_filler
 from voli.config import AsrConfig
 from voli.errors import AudioError
+from voli.evaluate import normalise_words, strip_punctuation
 from voli.io.textgrid import sequential, speaker_tiers, write_textgrid
 from voli.schema import LANGUAGES, Recording, RecordingSpeaker, Utterance, Word, to_table
 
@@ -67,9 +68,8 @@ class SegmentReader:
             raise AudioError(f"{self.rec.audio_path}: cannot open ({err})") from err
         self.pos = 0
 
-    def read(self, start: float, end: float, channel: int | None) -> np.ndarray:
-        import soxr
-
+    def frames(self, start: float, end: float) -> np.ndarray:
+        """Samples of [start, end) s at the file's own rate, all channels: shape (frames, channels)."""
         rec = self.rec
         a = max(0, int(start * rec.sample_rate))
         b = min(rec.n_frames, int(np.ceil(end * rec.sample_rate)))
@@ -91,10 +91,19 @@ class SegmentReader:
             self.pos += len(x)
         except (sf.LibsndfileError, RuntimeError) as err:
             raise AudioError(f"{rec.audio_path}: cannot read {start:.1f}-{end:.1f} s ({err})") from err
-        mono = x.mean(axis=1) if channel is None else x[:, channel - 1]
-        if rec.sample_rate != SR:
-            mono = soxr.resample(mono, rec.sample_rate, SR)
-        return np.ascontiguousarray(mono, dtype=np.float32)
+        return x
+
+    def to_16k(self, samples: np.ndarray) -> np.ndarray:
+        import soxr
+
+        if self.rec.sample_rate != SR:
+            samples = soxr.resample(samples, self.rec.sample_rate, SR)
+        return np.ascontiguousarray(samples, dtype=np.float32)
+
+    def read(self, start: float, end: float, channel: int | None) -> np.ndarray:
+        """One channel (1-based) or the mix (None) of [start, end) s, at 16 kHz."""
+        x = self.frames(start, end)
+        return self.to_16k(x.mean(axis=1) if channel is None else x[:, channel - 1])
 
     def close(self):
         if self.fh is not None:
@@ -103,10 +112,8 @@ class SegmentReader:
 
 def _dominant(reader: SegmentReader, region: vad.Region, channel: int, margin_db: float) -> bool:
     """Is ``channel`` the loudest by ``margin_db`` in this region (not crosstalk)?"""
-    levels = []
-    for ch in range(1, reader.rec.channels + 1):
-        x = reader.read(region.start, region.end, ch)
-        levels.append(10 * np.log10(np.mean(x ** 2) + 1e-12))
+    x = reader.frames(region.start, region.end)  # all channels in one read (an MP3 is read forward)
+    levels = [10 * np.log10(np.mean(reader.to_16k(x[:, ch]) ** 2) + 1e-12) for ch in range(x.shape[1])]
     own = levels[channel - 1]
     others = [lv for i, lv in enumerate(levels) if i != channel - 1]
     return all(own >= lv + margin_db for lv in others)
@@ -221,8 +228,6 @@ QUESTION_STARTS = {
 
 
 def looks_like_question(text: str, language: str | None) -> bool:
-    from voli.evaluate import normalise_words
-
     if text.strip().endswith("?") or text.strip().startswith("¿"):
         return True
     words = [w for w in normalise_words(text) if not is_filler(w, language)]
@@ -253,6 +258,14 @@ def _assign_roles(labels: np.ndarray, texts: list[str], durations: list[float], 
 def transcribe_recording(rec: Recording, speakers: list[RecordingSpeaker], config: AsrConfig, device,
                          textgrid_dir: Path | None = None) -> dict[str, pa.Table]:
     """Transcribe one recording; returns its ``utterances`` and ``words`` tables."""
+    reader = SegmentReader(rec)
+    try:
+        return _transcribe(rec, speakers, config, device, textgrid_dir, reader)
+    finally:
+        reader.close()
+
+
+def _transcribe(rec, speakers, config, device, textgrid_dir, reader) -> dict[str, pa.Table]:
     from voli.io import audio
 
     model = get_model(config.model, device)
@@ -261,7 +274,6 @@ def transcribe_recording(rec: Recording, speakers: list[RecordingSpeaker], confi
     streams = [(s.channel, s) for s in mapped] if mapped else [(None, None)]
     language = rec.language
     found = []  # (speaker or None, region, [words])
-    reader = SegmentReader(rec)
     for channel, speaker in streams:
         regions = vad.speech_regions(audio.iter_resampled(rec.audio_path, sample_rate=SR, channel=channel),
                                      threshold=config.vad_threshold)
@@ -299,6 +311,7 @@ def transcribe_recording(rec: Recording, speakers: list[RecordingSpeaker], confi
     utterances, word_rows = [], []
     for index, (speaker, region, ws) in enumerate(found):
         uid = f"{rec.recording_id}-{index:06d}"
+        first_word = len(word_rows)
         sid = speaker.speaker_id if speaker else "unknown"
         role = speaker.role if speaker else "unknown"
         for w in ws:
@@ -307,13 +320,13 @@ def transcribe_recording(rec: Recording, speakers: list[RecordingSpeaker], confi
             w["end"] = max(w["end"], w["start"] + MIN_WORD_S * len(pieces))  # Whisper's DTW can give 0 s words
             span = (w["end"] - w["start"]) / len(pieces)
             for k, piece in enumerate(pieces):
-                text = piece.strip(" ,.;:!?¿¡\"“”«»")
+                text = strip_punctuation(piece)
                 if not text:
                     continue
                 word_rows.append(Word(rec.recording_id, uid, sid, role, round(w["start"] + k * span, 3),
                                       round(w["start"] + (k + 1) * span, 3), text, float(w.get("probability", np.nan)),
                                       is_filler(text, language), language))
-        mine = [x for x in word_rows if x.utterance_id == uid]
+        mine = word_rows[first_word:]
         if mine:
             utterances.append(Utterance(uid, rec.recording_id, sid, role, mine[0].start, mine[-1].end,
                                         " ".join(w["word"].strip() for w in ws), language))

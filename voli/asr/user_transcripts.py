@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from voli.asr.fillers import is_filler
-from voli.evaluate import normalise_words
+from voli.evaluate import normalise_words, strip_punctuation
 from voli.io.textgrid import read_textgrid
 from voli.schema import RecordingSpeaker, Utterance, Word
 
@@ -67,7 +67,7 @@ def adopt_user_words(spans: list[UserSpan], hyp: list[Word], speakers: list[Reco
         for i, token in enumerate(user):
             if i in matched:
                 h = pool[matched[i]]
-                placed[i] = replace(h, word=token.strip(",.;:!?¿¡\"“”«»"), is_filler=is_filler(token, language))
+                placed[i] = replace(h, word=strip_punctuation(token), is_filler=is_filler(token, language))
         _fill_gaps(placed, user, span, pool, language, roles)
         for w in placed:
             if span.speaker_id is not None:
@@ -117,5 +117,5 @@ def _fill_gaps(placed, user, span, pool, language, roles):
             base = template if template is not None else Word("", "", span.speaker_id or "unknown",
                                                                 roles.get(span.speaker_id, "unknown"), 0, 0, "", None, False, language)
             placed[k] = replace(base, start=left + (k - i) * step, end=left + (k - i + 1) * step,
-                                word=user[k].strip(",.;:!?¿¡\"“”«»"), probability=None, is_filler=is_filler(user[k], language))
+                                word=strip_punctuation(user[k]), probability=None, is_filler=is_filler(user[k], language))
         i = j
