@@ -242,19 +242,46 @@ class Kokoro:
         durations = np.asarray(durations).ravel().astype(np.int64)
         if durations.sum() * FRAME != len(audio):
             raise ModelError(f"Kokoro durations sum to {durations.sum() * FRAME} samples but the audio has {len(audio)}")
-        phones, timed_words = _timings(words, tokens, durations)
+        phones, timed_words = _timings(words, tokens, durations, audio)
         f0 = np.asarray(f0, np.float32).ravel()
         f0_times = (np.arange(len(f0)) + 0.5) * F0_HOP / SAMPLE_RATE - AUDIO_LEAD_S
         f0_hz = np.where(f0 > F0_VOICED_HZ, f0, np.nan)
         return KokoroSpeech(audio, timed_words, phones, f0_times, f0_hz, durations)
 
 
-def _timings(words, tokens: list[Token], durations: np.ndarray):
+def _before_pause(tokens: list[Token], phone: int) -> bool:
+    """Whether the phone numbered ``phone`` is followed by punctuation or the end of the turn."""
+    last = max(k for k, t in enumerate(tokens) if t.phone == phone)
+    after = next((t for t in tokens[last + 1:] if t.kind != "space"), None)
+    return after is None or after.kind in ("punct", "pad")
+
+
+def _audible_end(audio: np.ndarray, start: float, end: float, floor_db: float = 35.0, gap_s: float = 0.05) -> float:
+    """Where the sound of [start, end) s stops: the first 5 ms frame that opens at least ``gap_s``
+    of frames quieter than ``floor_db`` below the turn's loud frames (its 95th percentile level);
+    ``end`` if the sound never stops that long (a breath or click after the gap is not speech)."""
+    hop = int(0.005 * SAMPLE_RATE)
+    frames = audio[: len(audio) // hop * hop].reshape(-1, hop)
+    level = 10 * np.log10((frames ** 2).mean(1) + 1e-12)
+    quiet = level < np.percentile(level, 95) - floor_db
+    a, b = int(start / 0.005), min(int(np.ceil(end / 0.005)), len(level))
+    run = int(round(gap_s / 0.005))
+    for k in range(a + 1, b):
+        if quiet[k: k + run].all() and k + run <= len(quiet):
+            return min(end, k * 0.005)
+    return end
+
+
+def _timings(words, tokens: list[Token], durations: np.ndarray, audio: np.ndarray | None = None):
     """Phone and word times from token durations.
 
     A phone spans its own tokens and its stress mark. A space between two
     words is split evenly between them; punctuation is a pause and belongs to
     neither. Times are shifted by the model's audio lead (AUDIO_LEAD_S).
+    Kokoro often gives the phone before a pause (punctuation, end of the
+    turn) frames that it fills with silence; with ``audio``, such a phone ends
+    where its sound ends (measured on 5 ms frames, at least 25 ms after its
+    start).
     """
     edges = np.concatenate([[0], np.cumsum(durations)]) * FRAME / SAMPLE_RATE
     spans: dict[int, list[float]] = {}
@@ -276,6 +303,8 @@ def _timings(words, tokens: list[Token], durations: np.ndarray):
         for label, s in zip(labels, stress):
             start = extend_start.get(n, spans[n][0]) - AUDIO_LEAD_S
             end = extend_end.get(n, spans[n][1]) - AUDIO_LEAD_S
+            if audio is not None and _before_pause(tokens, n):
+                end = max(start + FRAME / SAMPLE_RATE, _audible_end(audio, start + AUDIO_LEAD_S, end + AUDIO_LEAD_S) - AUDIO_LEAD_S)
             phones.append(TimedPhone(max(start, 0.0), end, label, s, w))
             n += 1
     timed_words = []
