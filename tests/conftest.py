@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 
@@ -72,3 +73,23 @@ def sample_copy(tmp_path) -> Path:
     dst = tmp_path / "corpora_sample"
     shutil.copytree(SAMPLE, dst)
     return dst
+
+
+@pytest.fixture(scope="session")
+def transcribed(tmp_path_factory):
+    """prepare + transcribe on the eight sample interviews (MP3, WAV and FLAC mono, stereo) and a
+    noise-only file; es_02's language is left to be detected. Alignment tests train on it."""
+    from voli.cli import main
+
+    root = tmp_path_factory.mktemp("tr")
+    corpus = root / "corpus"
+    shutil.copytree(SAMPLE, corpus)
+    rec = pd.read_csv(corpus / "recordings.csv", keep_default_na=False)
+    keep = rec.copy()
+    keep.loc[keep.recording_id == "es_02", "language"] = ""  # to be detected
+    noise = (0.01 * np.random.default_rng(0).standard_normal(16000 * 3)).astype(np.float32)
+    sf.write(corpus / "audio" / "noise.wav", noise, 16000)
+    extra = pd.DataFrame([{**keep.iloc[0].to_dict(), "recording_id": "noise", "audio": "audio/noise.wav"}])
+    pd.concat([keep, extra]).to_csv(corpus / "recordings.csv", index=False)
+    code = main(["run", str(corpus), "--workdir", str(root / "exp"), "--stop-stage", "transcribe", "-q", "--device", "cpu"])
+    return code, root / "exp", corpus

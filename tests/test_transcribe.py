@@ -40,25 +40,6 @@ def test_fillers_and_questions():
     assert not looks_like_question("Sí, me pagan en dólares.", "es")
 
 
-@pytest.fixture(scope="module")
-def transcribed(tmp_path_factory):
-    """prepare + transcribe on three sample interviews (MP3 mono, FLAC mono, stereo) and a noise-only file."""
-    from voli.cli import main
-
-    root = tmp_path_factory.mktemp("tr")
-    corpus = root / "corpus"
-    shutil.copytree(SAMPLE, corpus)
-    rec = pd.read_csv(corpus / "recordings.csv", keep_default_na=False)
-    keep = rec[rec.recording_id.isin(["es_02", "fr_01", "en_02"])].copy()
-    keep.loc[keep.recording_id == "es_02", "language"] = ""  # to be detected
-    noise = (0.01 * np.random.default_rng(0).standard_normal(16000 * 3)).astype(np.float32)
-    sf.write(corpus / "audio" / "noise.wav", noise, 16000)
-    extra = pd.DataFrame([{**keep.iloc[0].to_dict(), "recording_id": "noise", "audio": "audio/noise.wav"}])
-    pd.concat([keep, extra]).to_csv(corpus / "recordings.csv", index=False)
-    code = main(["run", str(corpus), "--workdir", str(root / "exp"), "--stop-stage", "transcribe", "-q", "--device", "cpu"])
-    return code, root / "exp", corpus
-
-
 @pytest.mark.slow
 def test_transcripts_hold_the_spoken_words(transcribed):
     from voli.evaluate import wer

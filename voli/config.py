@@ -43,9 +43,22 @@ class AsrConfig:
 
 
 @dataclass(frozen=True)
+class AlignConfig:
+    dictionary: str | None = None  # MFA-format pronunciation dictionary; its entries win over espeak-ng's G2P
+    model: str | None = None  # a saved alignment model directory (e.g. <workdir>/02_align/model): align, don't train
+    iterations: int = 30  # Viterbi training passes from the flat start
+    max_components: int = 8  # Gaussians per HMM state at most
+    frame_shift_ms: float = 10.0  # feature frame step: the time resolution of the boundaries
+    pad_s: float = 0.4  # audio kept around an utterance's first and last word (Whisper's word times are rough)
+    batch_size: int = 16  # utterances aligned together
+    max_train_hours: float = 10.0  # speech used for training at most (utterances spread over the corpus)
+
+
+@dataclass(frozen=True)
 class VoliConfig:
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
     transcribe: AsrConfig = field(default_factory=AsrConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
 
     def section(self, name: str):
         """The config of one stage, or None for a stage without options."""

@@ -46,7 +46,8 @@ from voli import __version__
 from voli.config import VoliConfig, dump_yaml
 from voli.errors import StageNotImplementedError, VoliError
 from voli.io.tables import read_table, write_table, write_text
-from voli.schema import Failure, Recording, RecordingSpeaker, Utterance, Word, arrow_schema, to_table
+from voli.schema import (AlignedUtterance, Failure, Phone, Recording, RecordingSpeaker, Utterance, Word, arrow_schema,
+                         to_table)
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +229,8 @@ def run_stage(
         )
     executor = executor or LocalExecutor()
     stage_dir = ctx.stage_dir(stage)
+    if force and stage_dir.exists():
+        shutil.rmtree(stage_dir)  # everything is redone, corpus-level products (a trained model) included
     stage_dir.mkdir(parents=True, exist_ok=True)
     (stage_dir / ".done").unlink(missing_ok=True)
     items = stage.plan(ctx)
@@ -369,6 +372,25 @@ def _transcribe_process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table
                                 textgrid_dir=ctx.stage_dir(STAGES["transcribe"]) / "textgrids")
 
 
+def _align_plan(ctx: StageContext) -> list[WorkItem]:
+    from voli.align.aligner import ensure_model
+
+    config = dataclasses.asdict(ctx.config.align)
+    items = upstream_items(ctx, STAGES["transcribe"], config)
+    upstream = [part_fingerprint(ctx.stage_dir(STAGES["transcribe"]), it.recording_id) for it in items]
+    model_dir, model_fp = ensure_model(ctx, [it.recording_id for it in items], upstream)
+    return [WorkItem(it.recording_id, fingerprint(it.fingerprint, model_fp), str(model_dir)) for it in items]
+
+
+def _align_process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
+    from voli.align.aligner import align_recording, cached_model, load_transcription
+
+    rec, speakers, utterances, words = load_transcription(ctx, item.recording_id)
+    model = cached_model(Path(item.payload), ctx.device)
+    return align_recording(rec, speakers, utterances, words, model, ctx.config.align, ctx.device,
+                           textgrid_dir=ctx.stage_dir(STAGES["align"]) / "textgrids")
+
+
 STAGES: dict[str, Stage] = {
     s.name: s
     for s in (
@@ -380,8 +402,9 @@ STAGES: dict[str, Stage] = {
         Stage("transcribe", 1, "Whisper transcription with word timings, fillers, speakers and roles",
               outputs={"utterances": Utterance, "words": Word},
               plan=_transcribe_plan, process=_transcribe_process, needs_device=True),
-        Stage("align", 2, "forced alignment of words and phones; Praat TextGrids",
-              outputs={}, pending="issue #5, forced alignment"),
+        Stage("align", 2, "forced alignment of words and phones (HMM trained on the corpus); Praat TextGrids",
+              outputs={"words": Word, "phones": Phone, "utterances": AlignedUtterance},
+              plan=_align_plan, process=_align_process, needs_device=True),
         Stage("features", 3, "pitch, formants, intensity; vowel and prosody tables",
               outputs={}, pending="issue #6, acoustic measurement"),
         Stage("profile", 4, "survey join, normalisation, statistics",

@@ -93,6 +93,23 @@ class Phone:
     end: float  # s
     phone: str
     stress: int | None  # lexical stress where the lexicon has it
+    log_likelihood: float | None = None  # aligner: mean per-frame log-likelihood of the phone's frames
+    duration_z: float | None = None  # aligner: z-score of log duration against this phone's durations in training
+
+
+@dataclass(frozen=True)
+class AlignedUtterance:
+    """How the aligner fared on one utterance: filter bad alignments on these."""
+
+    utterance_id: str
+    recording_id: str
+    speaker_id: str
+    start: float  # s, first word's start
+    end: float  # s, last word's end
+    n_words: int
+    n_phones: int
+    log_likelihood: float | None  # mean per-frame log-likelihood over the utterance
+    status: str  # "aligned", or why not ("too short for its phones": Whisper's times are kept)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,201 @@
+"""Forced alignment: the HMM on planted segmentations, the align stage on sample interviews."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from voli.align import hmm
+
+D = 4  # feature dimension of the toy data
+
+
+def _toy_corpus(n_utts: int = 40, seed: int = 0):
+    """Utterances of words made of phones a, b, c whose frames are Gaussians with distinct means,
+    framed by silence, with known phone boundaries (in frames)."""
+    rng = np.random.default_rng(seed)
+    means = {"sil": np.zeros(D), "a": np.array([3, 0, 0, 0.]), "b": np.array([0, 3, 0, 0.]), "c": np.array([0, 0, 3, 0.])}
+    lexicon = [("a", "b"), ("b", "c", "a"), ("c",), ("a", "c")]
+    feats, prons, truth = [], [], []
+    for _ in range(n_utts):
+        words = [lexicon[i] for i in rng.integers(0, len(lexicon), 3)]
+        frames, bounds = [means["sil"] + rng.normal(0, 1, (rng.integers(5, 15), D))], []
+        t = len(frames[0])
+        for w in words:
+            for p in w:
+                n = int(rng.integers(4, 12))
+                frames.append(means[p] + rng.normal(0, 1, (n, D)))
+                bounds.append((t, t + n, p))
+                t += n
+        frames.append(means["sil"] + rng.normal(0, 1, (rng.integers(5, 15), D)))
+        feats.append(torch.tensor(np.concatenate(frames), dtype=torch.float32))
+        prons.append(words)
+        truth.append(bounds)
+    return feats, prons, truth
+
+
+def _phone_spans(graph, path):
+    unit = graph.unit[path]
+    out, start = [], 0
+    for t in range(1, len(unit) + 1):
+        if t == len(unit) or unit[t] != unit[start]:
+            label = graph.units[unit[start]][1]
+            if label not in (hmm.SIL, hmm.SP):
+                out.append((start, t, label))
+            start = t
+    return out
+
+
+def test_flat_start_training_finds_the_planted_boundaries():
+    feats, prons, truth = _toy_corpus()
+    model = hmm.train(feats, prons, hmm.TrainOptions(iterations=8, max_components=2, first_split=4))
+    graphs = [hmm.compile_graph(model, p) for p in prons]
+    errors = []
+    for (path, score, frame_ll), g, t in zip(hmm.align_batches(model, feats, graphs, batch_size=7), graphs, truth):
+        got = _phone_spans(g, path)
+        assert [x[2] for x in got] == [x[2] for x in t]
+        # boundaries between two different phones (the edge between two identical ones is unknowable)
+        errors += [abs(got[k][1] - t[k][1]) for k in range(len(t) - 1) if t[k][2] != t[k + 1][2]]
+        errors += [abs(got[0][0] - t[0][0]), abs(got[-1][1] - t[-1][1])]
+        assert np.isclose(frame_ll.sum(), score, rtol=0, atol=abs(score) * 0.5)  # emissions are most of the score
+    assert np.mean(errors) < 0.5 and max(errors) <= 3  # frames
+
+
+def test_optional_pause_is_used_only_where_there_is_silence():
+    feats, prons, _ = _toy_corpus(30)
+    model = hmm.train(feats, prons, hmm.TrainOptions(iterations=6, max_components=1))
+    rng = np.random.default_rng(5)
+    sil, a, b = np.zeros(D), np.array([3, 0, 0, 0.]), np.array([0, 3, 0, 0.])
+    chunks = [sil] * 8 + [a] * 8 + [sil] * 20 + [b] * 8 + [sil] * 8  # "a", a pause, "b"
+    x = torch.tensor(np.stack(chunks) + rng.normal(0, 0.5, (len(chunks), D)), dtype=torch.float32)
+    joined = torch.tensor(np.stack([sil] * 8 + [a] * 8 + [b] * 8 + [sil] * 8) + rng.normal(0, 0.5, (32, D)), dtype=torch.float32)
+    for feats_, pause in ((x, 20), (joined, 0)):
+        g = hmm.compile_graph(model, [("a",), ("b",)])
+        (path, _, _), = hmm.viterbi(model, [feats_], [g])
+        sp_frames = sum(g.units[g.unit[p]][1] == hmm.SP for p in path)
+        assert abs(sp_frames - pause) <= 1
+
+
+def test_too_short_utterance_is_reported_not_aligned():
+    feats, prons, _ = _toy_corpus(10)
+    model = hmm.train(feats, prons, hmm.TrainOptions(iterations=2, max_components=1))
+    g = hmm.compile_graph(model, [("a", "b", "c")] * 4)  # 12 phones need 36 frames
+    assert hmm.align_batches(model, [torch.zeros(20, D)], [g]) == [None]
+
+
+def test_model_saves_and_loads_with_a_card(tmp_path):
+    feats, prons, _ = _toy_corpus(10)
+    model = hmm.train(feats, prons, hmm.TrainOptions(iterations=2, max_components=1))
+    model.save(tmp_path / "m")
+    again = hmm.AcousticModel.load(tmp_path / "m")
+    assert torch.equal(again.means, model.means) and again.phones == model.phones
+    card = json.loads((tmp_path / "m" / "card.json").read_text())
+    assert card["phones"] == model.phones and card["training"]["utterances"] == 10
+
+
+@pytest.mark.requires_cuda
+def test_gpu_and_cpu_give_the_same_alignment():
+    feats, prons, _ = _toy_corpus(24)
+    model = hmm.train(feats, prons, hmm.TrainOptions(iterations=4, max_components=2, first_split=2))
+    graphs = [hmm.compile_graph(model, p) for p in prons]
+    cpu = hmm.align_batches(model, feats, graphs)
+    gpu = hmm.align_batches(model.to("cuda"), [f.to("cuda") for f in feats], graphs)
+    for c, g in zip(cpu, gpu):
+        assert np.array_equal(c[0], g[0]) and np.isclose(c[1], g[1], rtol=1e-4)
+    trained_gpu = hmm.train([f.to("cuda") for f in feats], prons,
+                            hmm.TrainOptions(iterations=4, max_components=2, first_split=2))
+    paths_gpu = hmm.align_batches(trained_gpu, [f.to("cuda") for f in feats], graphs)
+    agree = np.mean([np.mean(c[0] == g[0]) for c, g in zip(cpu, paths_gpu)])
+    assert agree > 0.98
+
+
+# -- the stage on sample interviews -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def aligned(transcribed, tmp_path_factory):
+    from voli.cli import main
+
+    _, exp, corpus = transcribed
+    work = tmp_path_factory.mktemp("al") / "exp"
+    shutil.copytree(exp, work)
+    config = work.parent / "config.yaml"
+    config.write_text("align:\n  iterations: 20\n")
+    code = main(["align", str(corpus), "--workdir", str(work), "--config", str(config), "-q", "--device", "cpu"])
+    return code, work, corpus, config
+
+
+@pytest.mark.slow
+def test_alignment_boundaries_against_the_truth(aligned):
+    from voli.evaluate import evaluate_workdir
+
+    code, work, corpus, _ = aligned
+    assert code == 0
+    result = evaluate_workdir(corpus, work)
+    phones = result["phones_boundaries"].set_index("language")
+    words = result["words_boundaries"].set_index("language")
+    print(phones.round(3).to_string(), words.round(3).to_string(), sep="\n")
+    assert set(phones.index) == {"es", "fr", "en", "pt"}
+    for lang in ("es", "fr", "en", "pt"):
+        assert phones.loc[lang, "n"] > 150
+        assert phones.loc[lang, "median_ms"] < 30 and phones.loc[lang, "within_50ms"] > 0.7
+
+
+@pytest.mark.slow
+def test_alignment_tables_carry_scores_and_speakers(aligned):
+    _, work, _, _ = aligned
+    phones = pd.read_parquet(work / "02_align/phones.parquet")
+    words = pd.read_parquet(work / "02_align/words.parquet")
+    utts = pd.read_parquet(work / "02_align/utterances.parquet")
+    asr = pd.read_parquet(work / "01_transcribe/words.parquet")
+    assert len(words) == len(asr) and list(words.word) == list(asr.word)  # the transcript's words, retimed
+    assert (phones.end > phones.start).all() and phones.log_likelihood.notna().all() and phones.duration_z.notna().all()
+    assert (utts.status == "aligned").mean() > 0.9
+    for rid, mine in phones.groupby("recording_id"):  # word_index: the word's row in its recording's words
+        rec_words = words[words.recording_id == rid].reset_index(drop=True)
+        for _, p in mine.sample(20, random_state=0).iterrows():
+            w = rec_words.iloc[p.word_index]
+            assert w.start - 1e-6 <= p.start and p.end <= w.end + 1e-6
+    assert set(phones.speaker_id) == set(words.speaker_id)
+    assert (work / "02_align/lexicon.dict").read_text(encoding="utf-8").count("\n") > 100
+    card = json.loads((work / "02_align/model/card.json").read_text(encoding="utf-8"))
+    assert card["languages"] == ["en", "es", "fr", "pt"] and card["training"]["utterances"] > 40
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("praat") is None, reason="Debian's praat is not installed")
+def test_alignment_textgrid_opens_in_praat(aligned):
+    _, work, _, _ = aligned
+    script = Path(__file__).parent / "praat" / "count_tiers.praat"
+    out = subprocess.run(["praat", "--run", str(script), str(work / "02_align/textgrids/en_02.TextGrid")],
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "6"
+    assert set(out[1:7]) == {f"{s} - {k}" for s in ("EN02", "INT_EN") for k in ("utterances", "words", "phones")}
+
+
+@pytest.mark.slow
+def test_rerun_reuses_the_model_and_a_saved_model_aligns_another_workdir(aligned, tmp_path):
+    from voli.cli import main
+
+    _, work, corpus, config = aligned
+    model = work / "02_align/model/model.pt"
+    before = model.stat().st_mtime_ns
+    assert main(["align", str(corpus), "--workdir", str(work), "--config", str(config), "-q", "--device", "cpu"]) == 0
+    assert model.stat().st_mtime_ns == before  # same transcripts and options: no retraining
+    other = tmp_path / "exp2"
+    shutil.copytree(work, other)
+    shutil.rmtree(other / "02_align")
+    reuse = tmp_path / "reuse.yaml"
+    reuse.write_text(f"align:\n  model: {work / '02_align/model'}\n")
+    assert main(["align", str(corpus), "--workdir", str(other), "--config", str(reuse), "-q", "--device", "cpu"]) == 0
+    assert not (other / "02_align/model").exists()
+    a = pd.read_parquet(work / "02_align/phones.parquet")
+    b = pd.read_parquet(other / "02_align/phones.parquet")
+    assert np.allclose(a.start, b.start) and list(a.phone) == list(b.phone)

@@ -1,0 +1,1 @@
+"""Forced alignment: pronunciation lexicon (G2P), acoustic model, Viterbi alignment."""

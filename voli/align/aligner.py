@@ -1,0 +1,328 @@
+"""The align stage: from transcribed words to word and phone boundaries and TextGrids.
+
+As ``mfa train`` does, voli trains its acoustic model on the corpus it
+aligns (no pretrained alignment model can be downloaded), then aligns every
+recording with it::
+
+    01_transcribe/parts/<rid>/{utterances,words}.parquet     Whisper's words (or the user's)
+        -> lexicon (espeak-ng G2P, overrides, user dictionary)  02_align/lexicon.dict, unknown_words.csv
+        -> MFCC + deltas, speaker CMVN                         voli.align.features
+        -> flat-start HMM-GMM training (once per corpus)        02_align/model/{model.pt,card.json}
+        -> batched Viterbi per recording                        02_align/{words,phones,utterances}.parquet
+                                                                02_align/textgrids/<rid>.TextGrid
+
+An utterance is aligned on its own stretch of audio: its words' span from
+transcription, widened by ``pad_s`` on each side (but never past the middle
+of the gap to the speaker's previous or next utterance), read from the
+speaker's channel when the recording maps channels to speakers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from voli.align import features, hmm
+from voli.config import AlignConfig
+from voli.errors import AlignmentError
+from voli.io.tables import read_table
+from voli.schema import AlignedUtterance, Phone, Recording, RecordingSpeaker, Utterance, Word, from_table, to_table
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Segment:
+    """One utterance ready for the HMM: its audio stretch, words, pronunciations and features."""
+
+    utterance: Utterance
+    words: list[Word]
+    start: float  # s, where the audio stretch (frame 0) begins
+    prons: list  # one lexicon pronunciation (.phones, .stress) per word
+    feats: torch.Tensor | None = None
+
+    def word_frames(self, shift: float) -> list[tuple[int, int]]:
+        return [(int(round((w.start - self.start) / shift)), int(round((w.end - self.start) / shift))) for w in self.words]
+
+
+def _lexicon(language: str, config: AlignConfig):
+    from voli.align.lexicon import Lexicon
+
+    key = (language, config.dictionary)
+    if key not in _lexicons:
+        _lexicons[key] = Lexicon(language, user_dictionary=config.dictionary)
+    return _lexicons[key]
+
+
+_lexicons: dict = {}
+
+
+def recording_segments(rec: Recording, speakers: list[RecordingSpeaker], utterances: list[Utterance],
+                       words: list[Word], config: AlignConfig, device) -> list[Segment]:
+    """Every utterance of one recording with its audio stretch's features (speaker CMVN applied)."""
+    from voli.asr.transcribe import SegmentReader
+
+    channel_of = {s.speaker_id: s.channel for s in speakers if s.channel is not None}
+    by_utt: dict[str, list[Word]] = {}
+    for w in words:
+        by_utt.setdefault(w.utterance_id, []).append(w)
+    utts = sorted((u for u in utterances if by_utt.get(u.utterance_id)), key=lambda u: u.start)
+    segments = []
+    for k, u in enumerate(utts):
+        ws = sorted(by_utt[u.utterance_id], key=lambda w: w.start)
+        a, b = ws[0].start - config.pad_s, max(w.end for w in ws) + config.pad_s
+        same_stream = [v for v in utts if channel_of.get(v.speaker_id) == channel_of.get(u.speaker_id)]
+        before = [v.end for v in same_stream if v.end <= ws[0].start and v is not u]
+        after = [v.start for v in same_stream if v.start >= ws[-1].end and v is not u]
+        if before:
+            a = max(a, (max(before) + ws[0].start) / 2)
+        if after:
+            b = min(b, (min(after) + ws[-1].end) / 2)
+        prons = _lexicon(u.language, config).pronounce([w.word for w in ws])
+        segments.append(Segment(u, ws, max(0.0, a), prons))
+    segments.sort(key=lambda s: s.start)
+    reader = SegmentReader(rec)
+    shift = config.frame_shift_ms / 1000
+    try:
+        for s in segments:
+            end = min(rec.duration_s, max(w.end for w in s.words) + config.pad_s)
+            wave = reader.read(s.start, end if end > s.start else s.start + shift, channel_of.get(s.utterance.speaker_id))
+            s.feats = features.mfcc(torch.from_numpy(wave).to(device), shift)
+    finally:
+        reader.close()
+    by_speaker: dict[str, list[Segment]] = {}
+    for s in segments:
+        by_speaker.setdefault(s.utterance.speaker_id, []).append(s)
+    for group in by_speaker.values():
+        for s, f in zip(group, features.cmvn([s.feats for s in group])):
+            s.feats = f
+    return segments
+
+
+def load_transcription(ctx, recording_id: str):
+    """(Recording, its speakers, utterances, words) from the prepare and transcribe stages."""
+    from voli.runner import STAGES
+
+    prepared = ctx.stage_dir(STAGES["prepare"])
+    (rec,) = [r for r in from_table(read_table(prepared / "recordings.parquet"), Recording) if r.recording_id == recording_id]
+    speakers = [s for s in from_table(read_table(prepared / "recording_speakers.parquet"), RecordingSpeaker)
+                if s.recording_id == recording_id]
+    part = ctx.stage_dir(STAGES["transcribe"]) / "parts" / recording_id
+    utterances = from_table(read_table(part / "utterances.parquet"), Utterance)
+    words = from_table(read_table(part / "words.parquet"), Word)
+    return rec, speakers, utterances, words
+
+
+# -- training -----------------------------------------------------------------------------------
+
+
+def train_model(segments: list[Segment], config: AlignConfig, progress=None) -> hmm.AcousticModel:
+    """Train on the segments (at most ``max_train_hours`` of them, spread evenly over the corpus)."""
+    shift = config.frame_shift_ms / 1000
+    limit = int(config.max_train_hours * 3600 / shift)
+    total = sum(len(s.feats) for s in segments)
+    if total > limit:
+        step = total / limit
+        segments = [s for i, s in enumerate(segments) if int(i / step) != int((i - 1) / step) or i == 0]
+    options = hmm.TrainOptions(iterations=config.iterations, max_components=config.max_components,
+                               batch_size=config.batch_size)
+    model = hmm.train([s.feats for s in segments], [[p.phones for p in s.prons] for s in segments], options,
+                      word_frames=[s.word_frames(shift) for s in segments], log=progress)
+    # duration statistics per phone, for the duration z-scores of later alignments
+    graphs = [hmm.compile_graph(model, [p.phones for p in s.prons]) for s in segments]
+    logdur: dict[str, list[float]] = {}
+    for s, g, r in zip(segments, graphs, hmm.align_batches(model, [s.feats for s in segments], graphs, config.batch_size)):
+        if r is None:
+            continue
+        for unit, a, b in unit_spans(g, r[0]):
+            logdur.setdefault(g.units[unit][1], []).append(math.log((b - a) * shift))
+    model.info["durations"] = {p: [float(np.mean(v)), float(np.std(v)) if len(v) > 1 else 0.5] for p, v in logdur.items()}
+    model.info["frame_shift_ms"] = config.frame_shift_ms
+    model.info["languages"] = sorted({s.utterance.language for s in segments})
+    model.info["speech_hours"] = round(sum(len(s.feats) for s in segments) * shift / 3600, 3)
+    return model
+
+
+def unit_spans(graph: hmm.Graph, path: np.ndarray) -> list[tuple[int, int, int]]:
+    """(unit, first frame, end frame) of each phone unit on a Viterbi path; silences left out."""
+    unit = graph.unit[path]
+    change = np.flatnonzero(np.diff(unit)) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [len(unit)]])
+    return [(int(unit[a]), int(a), int(b)) for a, b in zip(starts, ends)
+            if graph.units[unit[a]][1] not in (hmm.SIL, hmm.SP)]
+
+
+# -- alignment ----------------------------------------------------------------------------------
+
+
+def align_segments(model: hmm.AcousticModel, segments: list[Segment], config: AlignConfig):
+    """Align one recording's segments; returns the words, phones and utterances tables' rows."""
+    shift = model.info.get("frame_shift_ms", config.frame_shift_ms) / 1000
+    durations = model.info.get("durations", {})
+    graphs, missing = [], []
+    for s in segments:
+        unknown = sorted({p for pr in s.prons for p in pr.phones if not model.knows(p)})
+        missing.append(unknown)
+        graphs.append(hmm.compile_graph(model, [p.phones for p in s.prons]) if not unknown else None)
+    todo = [i for i, g in enumerate(graphs) if g is not None]
+    results = dict(zip(todo, hmm.align_batches(model, [segments[i].feats for i in todo], [graphs[i] for i in todo],
+                                               config.batch_size)))
+    words, phones, utts = [], [], []
+    for i, s in enumerate(segments):
+        u = s.utterance
+        r = results.get(i)
+        if r is None:
+            status = (f"phones unknown to the model: {' '.join(missing[i])}" if missing[i]
+                      else "too short for its phones")
+            words.extend(s.words)
+            utts.append(AlignedUtterance(u.utterance_id, u.recording_id, u.speaker_id, s.words[0].start,
+                                         max(w.end for w in s.words), len(s.words), 0, None, status))
+            continue
+        path, _, frame_ll = r
+        g = graphs[i]
+        spans = unit_spans(g, path)
+        word_span: dict[int, list[float]] = {}
+        first_word_row = len(words)
+        uphones = []
+        for unit, a, b in spans:
+            w, label = g.units[unit]
+            t0 = s.start + max(a - 0.5, 0) * shift
+            t1 = s.start + (b - 0.5) * shift
+            k = len([1 for x in g.units[:unit] if x[0] == w])  # position of the phone in its word
+            stress = s.prons[w].stress[k] if k < len(s.prons[w].stress) else None
+            mean_ll = float(frame_ll[a:b].mean())
+            mu, sd = durations.get(label, (None, None))
+            dz = (math.log(max(t1 - t0, 1e-3)) - mu) / max(sd, 0.05) if mu is not None else None
+            uphones.append((w, t0, t1, label, stress, mean_ll, dz))
+            span = word_span.setdefault(w, [t0, t1])
+            span[1] = t1
+        for w, word in enumerate(s.words):
+            t0, t1 = word_span[w]
+            words.append(dataclasses.replace(word, start=round(t0, 4), end=round(t1, 4)))
+        for w, t0, t1, label, stress, mean_ll, dz in uphones:
+            phones.append(Phone(u.recording_id, u.utterance_id, u.speaker_id, first_word_row + w, round(t0, 4),
+                                round(t1, 4), label, stress, round(mean_ll, 3), None if dz is None else round(dz, 3)))
+        utts.append(AlignedUtterance(u.utterance_id, u.recording_id, u.speaker_id, words[first_word_row].start,
+                                     words[-1].end, len(s.words), len(uphones), round(float(frame_ll.mean()), 3),
+                                     "aligned"))
+    return words, phones, utts
+
+
+def write_alignment_textgrid(path: Path, words: list[Word], phones: list[Phone], utts: list[AlignedUtterance],
+                             duration_s: float) -> Path:
+    """MFA-style TextGrid: ``<speaker> - utterances|words|phones`` tiers per speaker."""
+    from voli.io.textgrid import sequential, speaker_tiers, write_textgrid
+
+    text = {}
+    for w in words:
+        text.setdefault(w.utterance_id, []).append(w.word)
+    rows = [(u.speaker_id, "utterances", u.start, u.end, " ".join(text.get(u.utterance_id, []))) for u in utts]
+    rows += [(w.speaker_id, "words", w.start, w.end, w.word) for w in words]
+    rows += [(p.speaker_id, "phones", p.start, p.end, p.phone) for p in phones]
+    tiers = {name: sequential(iv) for name, iv in speaker_tiers(rows).items()}
+    return write_textgrid(path, tiers, duration_s=duration_s)
+
+
+_models: dict = {}
+
+
+def cached_model(directory: Path, device) -> hmm.AcousticModel:
+    path = Path(directory) / "model.pt"
+    key = (str(path), path.stat().st_mtime_ns if path.exists() else 0, str(device))
+    if key not in _models:
+        _models.clear()
+        _models[key] = hmm.AcousticModel.load(directory, device)
+    return _models[key]
+
+
+def align_recording(rec, speakers, utterances, words, model: hmm.AcousticModel, config: AlignConfig, device,
+                    textgrid_dir: Path | None = None) -> dict[str, pa.Table]:
+    """Align one transcribed recording with a trained model; returns its tables."""
+    if not words:
+        raise AlignmentError(f"{rec.audio_path}: the transcription has no words to align")
+    segments = recording_segments(rec, speakers, utterances, words, config, device)
+    w, p, u = align_segments(model, segments, config)
+    if textgrid_dir is not None:
+        write_alignment_textgrid(Path(textgrid_dir) / f"{rec.recording_id}.TextGrid", w, p, u, rec.duration_s)
+    return {"words": to_table(w, Word), "phones": to_table(p, Phone), "utterances": to_table(u, AlignedUtterance)}
+
+
+# -- the stage's corpus-level step ----------------------------------------------------------------
+
+
+def ensure_model(ctx, recording_ids: list[str], upstream_fingerprints: list[str]) -> tuple[Path, str]:
+    """The model to align with, and its fingerprint: ``align.model`` if set, else the model
+    trained on this corpus's transcriptions (trained now unless a matching one is saved).
+
+    Also writes the lexicon of every word in the corpus (``lexicon.dict``, MFA format, for
+    correcting and passing back as ``align.dictionary``) and ``unknown_words.csv``.
+    """
+    import hashlib
+    import json
+
+    from voli.runner import STAGES, fingerprint
+
+    config: AlignConfig = ctx.config.align
+    stage_dir = ctx.stage_dir(STAGES["align"])
+    if config.model:
+        model_dir = Path(config.model)
+        if not (model_dir / "model.pt").is_file():
+            raise AlignmentError(f"align.model = {config.model}: no model.pt there; point it at a directory written "
+                                 "by `voli align` (<workdir>/02_align/model) or unset it to train one")
+        digest = hashlib.sha256((model_dir / "model.pt").read_bytes()).hexdigest()
+    else:
+        model_dir = stage_dir / "model"
+        training = {k: v for k, v in dataclasses.asdict(config).items() if k != "batch_size"}
+        digest = fingerprint(sorted(upstream_fingerprints), training, hmm.MODEL_VERSION)
+        card = model_dir / "card.json"
+        if card.is_file() and json.loads(card.read_text(encoding="utf-8")).get("fingerprint") == digest:
+            return model_dir, digest
+    segments = []
+    for rid in recording_ids:
+        try:
+            rec, speakers, utterances, words = load_transcription(ctx, rid)
+            segments.extend(recording_segments(rec, speakers, utterances, words, config, ctx.device))
+        except Exception as err:  # noqa: BLE001 - the recording fails again, and is recorded, when aligned
+            log.warning("align: %s left out of training: %s", rid, err)
+    _write_lexicon(stage_dir)
+    if config.model:
+        return model_dir, digest
+    if not segments:
+        raise AlignmentError("no transcribed utterance could be read to train the alignment model; "
+                             "see 01_transcribe/failures.parquet")
+    log.info("align: training on %d utterances from %d recordings", len(segments), len(recording_ids))
+    model = train_model(segments, config, progress=log.info)
+    model.info["fingerprint"] = digest
+    model.info["recordings"] = len(recording_ids)
+    model.save(model_dir)
+    return model_dir, digest
+
+
+def _write_lexicon(stage_dir: Path) -> None:
+    import csv
+    import io
+
+    from voli.align.lexicon import write_dictionary
+    from voli.io.tables import write_text
+
+    entries, unknown = {}, []
+    for (language, _), lex in sorted(_lexicons.items(), key=lambda kv: str(kv[0])):
+        for word, prons in lex.entries().items():
+            entries.setdefault(word, [])
+            entries[word].extend(p for p in prons if p not in entries[word])
+        unknown.extend((language, w, why) for w, why in sorted(lex.unknown.items()))
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    write_dictionary(stage_dir / "lexicon.dict", entries)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["language", "word", "reason"])
+    writer.writerows(unknown)
+    write_text(buf.getvalue(), stage_dir / "unknown_words.csv")
