@@ -130,7 +130,9 @@ def main(argv=None) -> None:
     v = tables["words: voli align"].set_index("language").mean_ms
     print("== word-boundary mean error, Whisper / voli (>1: voli more accurate)")
     print((w / v).round(2).to_string())
-    print(f"== speed: voli align (training {card['training']['iterations']}x2 iterations + alignment) took {voli_s:.1f} s "
+    opts = card["options"]
+    print(f"== speed: voli align (training {opts['first_pass_iterations']} + {opts['iterations']} iterations, then "
+          f"alignment) took {voli_s:.1f} s "
           f"for {hours * 3600:.0f} s of speech on {args.threads} thread(s): "
           f"{voli_s / hours / 60:.1f} min per hour of speech (target < 10)")
     print(ps_note)

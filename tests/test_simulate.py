@@ -204,3 +204,23 @@ def test_espeak_engine_times_every_word(text, language):
     assert all(p.end > p.start for p in speech.phones)
     assert all(a.end <= b.start + 1e-9 for a, b in zip(speech.phones, speech.phones[1:]))
     assert speech.phones[-1].end <= len(speech.audio) / speech.sample_rate + 1e-9
+
+
+def test_user_transcripts_hold_the_true_turns_with_loose_times(sample_copy):
+    import pandas as pd
+
+    from voli.io.textgrid import read_textgrid
+    from voli.simulate.interview import write_user_transcripts
+
+    write_user_transcripts(sample_copy, widen_s=0.3)
+    rec = pd.read_csv(sample_copy / "recordings.csv", keep_default_na=False)
+    assert list(rec.transcript) == [f"transcripts/{r}.TextGrid" for r in rec.recording_id]
+    words = pd.read_parquet(sample_copy / "truth/words.parquet")
+    tg = read_textgrid(sample_copy / "transcripts/fr_01.TextGrid")
+    spans = sorted((e.start, e.end, e.label, name.split(" - ")[0]) for name in tg.tierNames for e in tg.getTier(name).entries)
+    truth = words[words.recording_id == "fr_01"]
+    assert " ".join(s[2] for s in spans) == " ".join(truth.sort_values("start").word)
+    for (a, b, _, spk), (_, turn) in zip(spans, truth.groupby("utterance_id")):
+        assert a <= turn.start.min() and turn.end.max() <= b and spk == turn.speaker_id.iloc[0]
+        assert turn.start.min() - a <= 0.3 + 1e-6 and b - turn.end.max() <= 0.3 + 1e-6
+    assert all(spans[k][1] <= spans[k + 1][0] + 1e-9 for k in range(len(spans) - 1))

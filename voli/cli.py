@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated recording IDs (e.g. en_02) to write as stereo, interviewer on channel 1")
     p.add_argument("--noise-snr-db", type=float, default=None, help="add white noise at this signal-to-noise ratio (dB)")
     p.add_argument("--seed", type=int, default=1, help="random seed: same seed, same files (default: 1)")
+    p.add_argument("--transcripts", action="store_true",
+                   help="also write the true words as user transcripts (turn-level TextGrids with loose times), "
+                   "so that alignment can be evaluated without speech-recognition errors")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     p = sub.add_parser("models", help="list the Whisper models voli can install offline, or install one",
@@ -155,7 +158,12 @@ def _simulate(args) -> int:
             sample_rate=args.sample_rate, audio_format=args.format,
             stereo=tuple(x.strip() for x in args.stereo.split(",") if x.strip()), noise_snr_db=args.noise_snr_db, seed=args.seed,
         )
-        return simulate(args.out, spec=spec, config=config, progress=not args.quiet)
+        out = simulate(args.out, spec=spec, config=config, progress=not args.quiet)
+        if args.transcripts:
+            from voli.simulate.interview import write_user_transcripts
+
+            write_user_transcripts(out)
+        return out
 
     out, code = _guard(run)
     if code is not None:

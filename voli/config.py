@@ -46,7 +46,7 @@ class AsrConfig:
 class AlignConfig:
     dictionary: str | None = None  # MFA-format pronunciation dictionary; its entries win over espeak-ng's G2P
     model: str | None = None  # a saved alignment model directory (e.g. <workdir>/02_align/model): align, don't train
-    iterations: int = 30  # Viterbi training passes from the flat start
+    iterations: int = 30  # Viterbi training iterations of the final pass (a first pass of 10 finds the pauses)
     max_components: int = 8  # Gaussians per HMM state at most
     frame_shift_ms: float = 10.0  # feature frame step: the time resolution of the boundaries
     pad_s: float = 0.4  # audio kept around an utterance's first and last word (Whisper's word times are rough)

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-MODEL_VERSION = 3  # bump when training changes: saved models retrain on the next run
+MODEL_VERSION = 4  # bump when training changes: saved models retrain on the next run
 SIL = "sil"
 SP = "sp"
 STATES_PER_PHONE = 3
@@ -95,19 +95,29 @@ class AcousticModel:
 
     # -- likelihoods --------------------------------------------------------------------------
 
-    def component_loglik(self, x: torch.Tensor) -> torch.Tensor:
-        """log N(x; mean, var) + log weight for every component: (N, K, M)."""
-        K, M, D = self.means.shape
-        inv = (1.0 / self.variances).reshape(K * M, D)
-        mu = self.means.reshape(K * M, D)
-        const = -0.5 * (D * LOG_2PI + torch.log(self.variances).sum(-1).reshape(K * M) + (mu * mu * inv).sum(-1))
+    def component_loglik(self, x: torch.Tensor, states: torch.Tensor | None = None) -> torch.Tensor:
+        """log N(x; mean, var) + log weight for every component of ``states`` (default all): (N, K, M)."""
+        means, variances, log_weights = self.means, self.variances, self.log_weights
+        if states is not None:
+            means, variances, log_weights = means[states], variances[states], log_weights[states]
+        K, M, D = means.shape
+        inv = (1.0 / variances).reshape(K * M, D)
+        mu = means.reshape(K * M, D)
+        const = -0.5 * (D * LOG_2PI + torch.log(variances).sum(-1).reshape(K * M) + (mu * mu * inv).sum(-1))
         ll = -0.5 * (x * x) @ inv.T + x @ (mu * inv).T + const
-        return ll.reshape(-1, K, M) + self.log_weights
+        return ll.reshape(-1, K, M) + log_weights
 
-    def state_loglik(self, x: torch.Tensor, chunk: int = 20000) -> torch.Tensor:
-        """log p(x | state) for every frame and state: (N, K)."""
-        return torch.cat([torch.logsumexp(self.component_loglik(x[i: i + chunk]), dim=-1)
-                          for i in range(0, len(x), chunk)]) if len(x) else x.new_zeros(0, self.n_states)
+    def state_loglik(self, x: torch.Tensor, states: torch.Tensor | None = None, chunk: int = 20000) -> torch.Tensor:
+        """log p(x | state) for every frame and state (or only ``states``): (N, K)."""
+        M = self.means.shape[1]
+        used = int(torch.isfinite(self.log_weights).sum(1).max())  # trailing unused components cost nothing
+        out = []
+        for i in range(0, len(x), chunk):
+            ll = self.component_loglik(x[i: i + chunk], states)[..., :used] if used < M else \
+                self.component_loglik(x[i: i + chunk], states)
+            top = ll.max(-1, keepdim=True).values
+            out.append((top + torch.log(torch.exp(ll - top).sum(-1, keepdim=True))).squeeze(-1))
+        return torch.cat(out) if out else x.new_zeros(0, self.n_states if states is None else len(states))
 
     # -- files -------------------------------------------------------------------------------
 
@@ -255,11 +265,14 @@ def viterbi(model: AcousticModel, feats: list[torch.Tensor], graphs: list[Graph]
         skip[b, :n] = torch.from_numpy(g.skippable_from)
         start[b, :n] = torch.from_numpy(g.can_start)
         end[b, :n] = torch.from_numpy(g.can_end)
-    loglik = torch.full((B, T, model.n_states), NEG_INF, device=device)
+    # emissions only for the states this batch uses (one language's phones, not the whole model)
+    needed, idx = torch.unique(idx, return_inverse=True)
+    loglik = torch.full((B, T, len(needed)), NEG_INF, device=device)
     for b, f in enumerate(feats):
-        loglik[b, : len(f)] = model.state_loglik(f)
-    stay = model.log_self_loop[idx]
-    leave = torch.log1p(-model.log_self_loop.exp().clamp(max=1 - 1e-6))[idx]
+        loglik[b, : len(f)] = model.state_loglik(f, needed)
+    stay_all = model.log_self_loop[needed]
+    stay = stay_all[idx]
+    leave = torch.log1p(-stay_all.exp().clamp(max=1 - 1e-6))[idx]
     neg = torch.full((B, 1), NEG_INF, device=device)
     neg2 = torch.full((B, 2), NEG_INF, device=device)
     delta = torch.where(start & valid, loglik[:, 0].gather(1, idx), torch.full_like(stay, NEG_INF))
@@ -310,7 +323,8 @@ def align_batches(model: AcousticModel, feats: list[torch.Tensor], graphs: list[
 
 @dataclass(frozen=True)
 class TrainOptions:
-    iterations: int = 30
+    iterations: int = 30  # of the final pass
+    first_pass_iterations: int = 10  # of the pass that only has to find the pauses (with restart)
     max_components: int = 8  # Gaussians per state at most
     first_split: int = 10  # single Gaussians until this iteration: pure phone models settle the boundaries first
     split_every: int = 3  # iterations between mixture splits after that
@@ -336,17 +350,18 @@ def reestimate(model: AcousticModel, frames: torch.Tensor, states: torch.Tensor,
                chunk: int = 20000) -> AcousticModel:
     """One EM update of every state's mixture from frames hard-assigned to states."""
     K, M, D = model.means.shape
+    used = int(torch.isfinite(model.log_weights).sum(1).max())  # components are filled in order
     occ = torch.zeros(K * M, device=frames.device)
     sx = torch.zeros(K * M, D, device=frames.device)
     sxx = torch.zeros(K * M, D, device=frames.device)
     for i in range(0, len(frames), chunk):
         x, s = frames[i: i + chunk], states[i: i + chunk]
-        mu, var, lw = model.means[s], model.variances[s], model.log_weights[s]  # (n, M, D), (n, M)
+        mu, var, lw = model.means[s, :used], model.variances[s, :used], model.log_weights[s, :used]  # (n, m, D)
         ll = -0.5 * (((x[:, None, :] - mu) ** 2) / var + torch.log(var)).sum(-1) + lw
-        gamma = torch.softmax(ll, dim=-1)  # (n, M); unused components get 0
-        comp = (s[:, None] * M + torch.arange(M, device=x.device)).reshape(-1)
+        gamma = torch.softmax(ll, dim=-1)  # (n, used); unused components get 0
+        comp = (s[:, None] * M + torch.arange(used, device=x.device)).reshape(-1)
         g = gamma.reshape(-1)
-        xr = x[:, None, :].expand(-1, M, -1).reshape(-1, D)
+        xr = x[:, None, :].expand(-1, used, -1).reshape(-1, D)
         occ.index_add_(0, comp, g)
         sx.index_add_(0, comp, g[:, None] * xr)
         sxx.index_add_(0, comp, g[:, None] * xr * xr)
@@ -458,7 +473,8 @@ def train(feats: list[torch.Tensor], prons: list[list[tuple[str, ...]]], options
     allf = torch.cat(feats)
     var_floor = options.variance_floor * allf.var(0)
     paths = [equal_alignment(g, len(f), w) for f, g, w in zip(feats, graphs, spans)]
-    model, paths, history = _train_pass(feats, graphs, paths, phones, allf, var_floor, options, log)
+    first = dataclasses.replace(options, iterations=options.first_pass_iterations) if options.restart else options
+    model, paths, history = _train_pass(feats, graphs, paths, phones, allf, var_floor, first, log)
     if options.restart:
         # Whisper's word times run early (about 55 ms on simulated speech), and a model started from
         # them keeps part of that shift. The second pass starts flat again, keeping only where the

@@ -315,3 +315,38 @@ def _spec_yaml(spec: EffectSpec, config: SimulationConfig) -> str:
         "between_speaker_sd": spec.between_speaker_sd,
     }
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def write_user_transcripts(corpus_dir: str | Path, *, widen_s: float = 0.3) -> Path:
+    """Give a simulated corpus the transcripts a linguist would have: the true words, one
+    interval per turn on a ``<speaker> - utterances`` tier, with loose times (each turn widened by
+    ``widen_s`` on both sides, never into its neighbours), in ``transcripts/<rid>.TextGrid``;
+    recordings.csv's ``transcript`` column points at them.
+
+    Transcription then keeps these words (only timings and speakers come from Whisper), so the
+    alignment can be judged without speech-recognition errors.
+    """
+    import csv
+
+    import pandas as pd
+
+    from voli.io.textgrid import Interval
+
+    corpus = Path(corpus_dir)
+    words = pd.read_parquet(corpus / "truth" / "words.parquet")
+    rows = list(csv.DictReader((corpus / "recordings.csv").open(encoding="utf-8")))
+    for row in rows:
+        rid = row["recording_id"]
+        turns = (words[words.recording_id == rid].sort_values("start").groupby("utterance_id", sort=False)
+                 .agg(speaker_id=("speaker_id", "first"), start=("start", "min"), end=("end", "max"),
+                      text=("word", " ".join)).sort_values("start").reset_index(drop=True))
+        duration = audio_io.probe(corpus / row["audio"]).duration_s
+        tiers: dict[str, list] = {}
+        for k, t in turns.iterrows():
+            lo = max(0.0, t.start - widen_s, (turns.end[k - 1] + t.start) / 2 if k else 0.0)
+            hi = min(duration, t.end + widen_s, (t.end + turns.start[k + 1]) / 2 if k + 1 < len(turns) else duration)
+            tiers.setdefault(f"{t.speaker_id} - utterances", []).append(Interval(lo, hi, t.text))
+        write_textgrid(corpus / "transcripts" / f"{rid}.TextGrid", tiers, duration_s=duration)
+        row["transcript"] = f"transcripts/{rid}.TextGrid"
+    _write_csv(corpus / "recordings.csv", rows)
+    return corpus
