@@ -51,6 +51,7 @@ class AlignConfig:
     frame_shift_ms: float = 10.0  # feature frame step: the time resolution of the boundaries
     pad_s: float = 0.4  # audio kept around an utterance's first and last word (Whisper's word times are rough)
     batch_size: int = 16  # utterances aligned together
+    share_phones: bool = True  # languages share the models of phones with the same IPA label
     max_train_hours: float = 10.0  # speech used for training at most (utterances spread over the corpus)
 
 

@@ -86,6 +86,8 @@ def recording_segments(rec: Recording, speakers: list[RecordingSpeaker], utteran
         if after:
             b = min(b, (min(after) + ws[-1].end) / 2)
         prons = _lexicon(u.language, config).pronounce([w.word for w in ws])
+        if not config.share_phones:  # one model per language: "fr:a" and "es:a" are different phones
+            prons = [dataclasses.replace(p, phones=tuple(f"{u.language}:{x}" for x in p.phones)) for p in prons]
         segments.append(Segment(u, ws, max(0.0, a), prons))
     segments.sort(key=lambda s: s.start)
     reader = SegmentReader(rec)
@@ -193,13 +195,14 @@ def align_segments(model: hmm.AcousticModel, segments: list[Segment], config: Al
         first_word_row = len(words)
         uphones = []
         for unit, a, b in spans:
-            w, label = g.units[unit]
+            w, model_label = g.units[unit]
+            label = model_label.split(":", 1)[-1]
             t0 = s.start + max(a - 0.5, 0) * shift
             t1 = s.start + (b - 0.5) * shift
             k = len([1 for x in g.units[:unit] if x[0] == w])  # position of the phone in its word
             stress = s.prons[w].stress[k] if k < len(s.prons[w].stress) else None
             mean_ll = float(frame_ll[a:b].mean())
-            mu, sd = durations.get(label, (None, None))
+            mu, sd = durations.get(model_label, (None, None))
             dz = (math.log(max(t1 - t0, 1e-3)) - mu) / max(sd, 0.05) if mu is not None else None
             uphones.append((w, t0, t1, label, stress, mean_ll, dz))
             span = word_span.setdefault(w, [t0, t1])
