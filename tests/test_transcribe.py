@@ -152,3 +152,53 @@ def test_user_transcripts_win(tmp_path):
     starts = np.abs(got_en.start.to_numpy() - en.sort_values("start").start.to_numpy())
     print(f"user words timed by Whisper: median start error {np.median(starts) * 1000:.0f} ms")
     assert np.median(starts) < 0.15
+
+
+@pytest.mark.slow
+def test_enrolment_clips_decide_who_is_who(tmp_path):
+    """A mono interview with two similar voices (voice clustering and the who-asks-questions rule get
+    a third of the words right): with enrolment clips (speakers.csv `enrolment`) each stretch goes
+    to the closest enrolled voice; swapping the clips swaps the speakers, so the clips decide."""
+    from voli.cli import main
+    from voli.evaluate import speaker_attribution
+    from voli.io import audio
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SAMPLE, corpus)
+    rec = pd.read_csv(corpus / "recordings.csv", keep_default_na=False)
+    rec[rec.recording_id == "en_01"].to_csv(corpus / "recordings.csv", index=False)
+    truth = pd.read_parquet(SAMPLE / "truth/words.parquet")
+    (corpus / "enrol").mkdir()
+    x = audio.load(corpus / "audio/en_02.flac", sample_rate=16000, channel=1)  # the interviewer, in another interview
+    turn = truth[(truth.recording_id == "en_02") & (truth.speaker_id == "INT_EN")].groupby("utterance_id")
+    a, b = turn.start.min().iloc[0], turn.end.max().iloc[0]
+    sf.write(corpus / "enrol/INT_EN.wav", x[int(a * 16000): int(b * 16000)], 16000)
+    y = audio.load(corpus / "audio/en_01.flac", sample_rate=16000)  # the interviewee's longest turn
+    turns = truth[(truth.recording_id == "en_01") & (truth.speaker_id == "EN01")].groupby("utterance_id")
+    longest = (turns.end.max() - turns.start.min()).idxmax()
+    sf.write(corpus / "enrol/EN01.wav", y[int(turns.start.min()[longest] * 16000): int(turns.end.max()[longest] * 16000)], 16000)
+    speakers = pd.read_csv(corpus / "speakers.csv", keep_default_na=False)
+    results = {}
+    for name, clips in (("none", {}), ("right", {"INT_EN": "enrol/INT_EN.wav", "EN01": "enrol/EN01.wav"}),
+                        ("swapped", {"INT_EN": "enrol/EN01.wav", "EN01": "enrol/INT_EN.wav"})):
+        speakers["enrolment"] = speakers.speaker_id.map(clips).fillna("")
+        speakers.to_csv(corpus / "speakers.csv", index=False)
+        exp = tmp_path / name
+        assert main(["run", str(corpus), "--workdir", str(exp), "--stop-stage", "transcribe", "-q", "--device", "cpu"]) == 0
+        words = pd.read_parquet(exp / "01_transcribe/words.parquet")
+        results[name] = speaker_attribution(truth, words).set_index("recording_id").speaker_accuracy["en_01"]
+    print(results)
+    assert results["right"] >= 0.75 and results["right"] >= results["none"] + 0.2 and results["swapped"] <= 0.25
+
+
+def test_missing_enrolment_clip_is_named(tiny):
+    from voli.corpus import read_speakers
+    from voli.errors import CorpusError
+
+    tiny.speakers[1]["enrolment"] = "enrol/S1.wav"
+    for s in tiny.speakers:
+        s.setdefault("enrolment", "")
+    root = tiny.save()
+    with pytest.raises(CorpusError) as err:
+        read_speakers(root)
+    assert "line 3" in str(err.value) and "enrol/S1.wav" in str(err.value) and "S1" in str(err.value)

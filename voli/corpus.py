@@ -108,6 +108,9 @@ class RecordingRow:
     fingerprint: str = ""
 
 
+ENROLMENT_COLUMN = "enrolment"  # speakers.csv: optional path of a clip of the speaker alone, for telling voices apart
+
+
 def read_speakers(corpus_dir: Path) -> tuple[list[str], list[CsvRow]]:
     """Read speakers.csv; returns (survey columns, rows). Raises CorpusError."""
     path = corpus_dir / "speakers.csv"
@@ -124,9 +127,20 @@ def read_speakers(corpus_dir: Path) -> tuple[list[str], list[CsvRow]]:
             problems.append(f"{path}, line {row.line}: duplicate speaker_id {sid!r} (first on line {first_line[sid]}); each speaker needs one row")
         else:
             first_line[sid] = row.line
+        clip = row.values.get(ENROLMENT_COLUMN)
+        if clip and not (corpus_dir / clip).is_file():
+            problems.append(f"{path}, line {row.line}: enrolment clip {clip!r} of speaker {sid!r} not found "
+                            f"(looked for {corpus_dir / clip}); give a path relative to the corpus folder or leave it empty")
     if problems:
         raise CorpusError(problems[0] if len(problems) == 1 else f"{path}: {len(problems)} problems", problems)
     return [c for c in header if c != "speaker_id"], rows
+
+
+def enrolment_clips(corpus_dir: Path) -> dict[str, Path]:
+    """speaker_id -> a short recording of that speaker alone (speakers.csv's optional ``enrolment`` column)."""
+    _, rows = read_speakers(corpus_dir)
+    return {r.values["speaker_id"]: corpus_dir / r.values[ENROLMENT_COLUMN]
+            for r in rows if r.values.get(ENROLMENT_COLUMN)}
 
 
 def read_recordings(corpus_dir: Path, speaker_ids: set[str]) -> list[RecordingRow]:

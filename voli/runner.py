@@ -356,7 +356,10 @@ def _prepare_finalize(ctx: StageContext) -> dict[str, pa.Table]:
 
 
 def _transcribe_plan(ctx: StageContext) -> list[WorkItem]:
-    return upstream_items(ctx, STAGES["prepare"], dataclasses.asdict(ctx.config.transcribe))
+    from voli.corpus import enrolment_clips
+
+    clips = {sid: [str(p), p.stat().st_size, p.stat().st_mtime_ns] for sid, p in enrolment_clips(ctx.corpus_dir).items()}
+    return upstream_items(ctx, STAGES["prepare"], {**dataclasses.asdict(ctx.config.transcribe), "enrolment": clips})
 
 
 def _transcribe_process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
@@ -368,8 +371,11 @@ def _transcribe_process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table
     (rec,) = [r for r in from_table(recordings, Recording) if r.recording_id == item.recording_id]
     speakers = [s for s in from_table(read_table(prepared / "recording_speakers.parquet"), RecordingSpeaker)
                 if s.recording_id == item.recording_id]
+    from voli.corpus import enrolment_clips
+
     return transcribe_recording(rec, speakers, ctx.config.transcribe, ctx.device,
-                                textgrid_dir=ctx.stage_dir(STAGES["transcribe"]) / "textgrids")
+                                textgrid_dir=ctx.stage_dir(STAGES["transcribe"]) / "textgrids",
+                                enrolments=enrolment_clips(ctx.corpus_dir))
 
 
 def _align_plan(ctx: StageContext) -> list[WorkItem]:

@@ -203,16 +203,12 @@ _encoder = None
 
 def cluster_speakers(reader: SegmentReader, regions: list[vad.Region], n_speakers: int, device=None) -> np.ndarray:
     """A cluster label per region, from GE2E voice embeddings (unit length) and Ward clustering."""
-    global _encoder
     if n_speakers <= 1 or len(regions) <= 1:
         return np.zeros(len(regions), dtype=int)
     from sklearn.cluster import AgglomerativeClustering
 
-    from voli.asr.speakers import SpeakerEncoder
-
-    if _encoder is None:
-        _encoder = SpeakerEncoder(device)
-    emb = np.array([_encoder.embed(reader.read(r.start, r.end, None)) for r in regions])
+    encoder = _speaker_encoder(device)
+    emb = np.array([encoder.embed(reader.read(r.start, r.end, None)) for r in regions])
     k = min(n_speakers, len(regions))
     return AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(emb)  # unit vectors: ~cosine
 
@@ -255,17 +251,71 @@ def _assign_roles(labels: np.ndarray, texts: list[str], durations: list[float], 
     return mapping
 
 
+def _enrolment_embeddings(speakers: list[RecordingSpeaker], enrolments: dict[str, Path], device) -> np.ndarray:
+    from voli.io import audio
+
+    encoder = _speaker_encoder(device)
+    refs = []
+    for s in speakers:
+        try:
+            refs.append(encoder.embed(audio.load(enrolments[s.speaker_id], sample_rate=SR)))
+        except Exception as err:  # noqa: BLE001 - named in the message
+            raise AudioError(f"{enrolments[s.speaker_id]}: cannot read the enrolment clip of {s.speaker_id} ({err})") from err
+    return np.array(refs)
+
+
+def nearest_enrolled(reader: SegmentReader, regions: list[vad.Region], speakers: list[RecordingSpeaker],
+                     enrolments: dict[str, Path], device=None) -> np.ndarray:
+    """Index into ``speakers`` of the enrolment voice closest (cosine) to each region's voice."""
+    refs = _enrolment_embeddings(speakers, enrolments, device)
+    encoder = _speaker_encoder(device)
+    emb = np.array([encoder.embed(reader.read(r.start, r.end, None)) for r in regions])
+    return np.argmax(emb @ refs.T, axis=1)
+
+
+def enrolled_mapping(reader: SegmentReader, regions: list[vad.Region], labels: np.ndarray,
+                     speakers: list[RecordingSpeaker], enrolments: dict[str, Path], device=None) -> dict[int, RecordingSpeaker]:
+    """Cluster -> speaker for the speakers that have an enrolment clip: each enrolled speaker gets
+    the cluster whose mean voice embedding is closest to their clip's (one cluster each)."""
+    from scipy.optimize import linear_sum_assignment
+
+    enrolled = [s for s in speakers if s.speaker_id in enrolments]
+    clusters = sorted(set(labels.tolist()))
+    if not enrolled or not clusters:
+        return {}
+    refs = _enrolment_embeddings(enrolled, enrolments, device)
+    encoder = _speaker_encoder(device)
+    emb = np.array([encoder.embed(reader.read(r.start, r.end, None)) for r in regions])
+    centres = np.array([emb[labels == c].mean(0) for c in clusters])
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    rows, cols = linear_sum_assignment(-np.array(refs) @ centres.T)  # most similar overall
+    return {clusters[c]: enrolled[r] for r, c in zip(rows, cols)}
+
+
+def _speaker_encoder(device):
+    global _encoder
+    if _encoder is None:
+        from voli.asr.speakers import SpeakerEncoder
+
+        _encoder = SpeakerEncoder(device)
+    return _encoder
+
+
 def transcribe_recording(rec: Recording, speakers: list[RecordingSpeaker], config: AsrConfig, device,
-                         textgrid_dir: Path | None = None) -> dict[str, pa.Table]:
-    """Transcribe one recording; returns its ``utterances`` and ``words`` tables."""
+                         textgrid_dir: Path | None = None, enrolments: dict[str, Path] | None = None) -> dict[str, pa.Table]:
+    """Transcribe one recording; returns its ``utterances`` and ``words`` tables.
+
+    ``enrolments``: speaker_id -> a clip of that speaker alone; in a mixed (mono) recording,
+    enrolled speakers are found by voice, the others by who asks the questions.
+    """
     reader = SegmentReader(rec)
     try:
-        return _transcribe(rec, speakers, config, device, textgrid_dir, reader)
+        return _transcribe(rec, speakers, config, device, textgrid_dir, reader, enrolments or {})
     finally:
         reader.close()
 
 
-def _transcribe(rec, speakers, config, device, textgrid_dir, reader) -> dict[str, pa.Table]:
+def _transcribe(rec, speakers, config, device, textgrid_dir, reader, enrolments) -> dict[str, pa.Table]:
     from voli.io import audio
 
     model = get_model(config.model, device)
@@ -303,10 +353,20 @@ def _transcribe(rec, speakers, config, device, textgrid_dir, reader) -> dict[str
     if not found:
         raise AudioError(f"{rec.audio_path}: no speech found (voice activity detection and Whisper heard nothing); "
                          "check that this is the right recording, or lower transcribe.vad_threshold")
-    if not mapped:
+    if not mapped and speakers and all(s.speaker_id in enrolments for s in speakers):
+        # everyone has an enrolment clip: each stretch of speech goes to the closest voice
+        labels = nearest_enrolled(reader, [r for _, r, _ in found], speakers, enrolments, device)
+        found = [(speakers[int(lab)], r, ws) for lab, (_, r, ws) in zip(labels, found)]
+    elif not mapped:
         labels = cluster_speakers(reader, [r for _, r, _ in found], len(speakers), device)
         texts = [" ".join(w["word"] for w in ws) for _, _, ws in found]
-        mapping = _assign_roles(labels, texts, [r.end - r.start for _, r, _ in found], speakers, language)
+        fixed = enrolled_mapping(reader, [r for _, r, _ in found], labels, speakers, enrolments, device)
+        taken = {s.speaker_id for s in fixed.values()}
+        left = np.array([lab if lab not in fixed else -1 for lab in labels])
+        rest = _assign_roles(left[left >= 0], [t for t, lab in zip(texts, left) if lab >= 0],
+                             [r.end - r.start for (_, r, _), lab in zip(found, left) if lab >= 0],
+                             [s for s in speakers if s.speaker_id not in taken], language)
+        mapping = {**fixed, **rest}
         found = [(mapping.get(int(lab)), r, ws) for lab, (_, r, ws) in zip(labels, found)]
     utterances, word_rows = [], []
     for index, (speaker, region, ws) in enumerate(found):
