@@ -1,8 +1,9 @@
 """Transcription speed and accuracy: voli (VAD windows, batched) vs openai-whisper's transcribe.
 
 Builds a long interview by joining corpora_sample's recordings of one language (repeated),
-transcribes it with the same model three ways in one run, and prints time, real-time factor,
-WER against the truth and the speed ratio:
+transcribes it with the same model four ways in one run (openai-whisper's transcribe; voli with
+batch 1 and batched, on openai-whisper; voli on faster-whisper's CTranslate2 int8 backend), and
+prints time, real-time factor, WER against the truth and the speed ratio:
 
     .venv/bin/python bench/asr.py --language es --repeat 4 [--model base] [--device cpu]
 """
@@ -69,11 +70,16 @@ def main() -> None:
         out = model.transcribe(str(path), language=args.language, temperature=0.0, condition_on_previous_text=False,
                                word_timestamps=True, fp16=device.type == "cuda")
         rows.append(("openai-whisper transcribe", time.perf_counter() - t0, out["text"]))
-        for batch in (1, args.batch_size):
+        for name, config in ((f"voli, batch 1", AsrConfig(model=args.model, batch_size=1, backend="openai-whisper")),
+                             (f"voli, batch {args.batch_size}",
+                              AsrConfig(model=args.model, batch_size=args.batch_size, backend="openai-whisper")),
+                             ("voli, faster-whisper int8", AsrConfig(model=args.model, backend="faster-whisper"))):
+            if config.backend != "openai-whisper":
+                get_model(args.model, device, config.backend)  # loading is not timed, as for the others
             t0 = time.perf_counter()
-            tables = transcribe_recording(rec, speakers, AsrConfig(model=args.model, batch_size=batch), device)
+            tables = transcribe_recording(rec, speakers, config, device)
             words = tables["words"].to_pandas().sort_values("start").word
-            rows.append((f"voli, batch {batch}", time.perf_counter() - t0, " ".join(words)))
+            rows.append((name, time.perf_counter() - t0, " ".join(words)))
     print(f"{duration / 60:.1f} min of {args.language} speech, Whisper {args.model} on {device}")
     base_time = rows[0][1]
     for name, seconds, text in rows:

@@ -202,3 +202,29 @@ def test_missing_enrolment_clip_is_named(tiny):
     with pytest.raises(CorpusError) as err:
         read_speakers(root)
     assert "line 3" in str(err.value) and "enrol/S1.wav" in str(err.value) and "S1" in str(err.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend,batch", [("openai-whisper", 8), ("openai-whisper", 1), ("faster-whisper", 1)])
+def test_each_backend_transcribes_the_words(backend, batch):
+    """The GPU path (openai-whisper, windows batched), Whisper's own one-window decoding, and the
+    CPU default (faster-whisper int8) on the same recording."""
+    from voli.asr.fillers import FILLERS
+    from voli.asr.transcribe import transcribe_recording
+    from voli.config import AsrConfig
+    from voli.evaluate import wer
+    from voli.io.audio import probe
+    from voli.schema import Recording, RecordingSpeaker
+
+    path = SAMPLE / "audio/es_01.flac"
+    info = probe(path)
+    rec = Recording("es_01", str(path), info.format, "es", info.sample_rate, info.channels, info.n_frames,
+                    info.duration_s, 0.0, 0.0, 0.0, "", None, None)
+    speakers = [RecordingSpeaker("es_01", "INT_ES", "interviewer", None), RecordingSpeaker("es_01", "ES01", "interviewee", None)]
+    words = transcribe_recording(rec, speakers, AsrConfig(backend=backend, batch_size=batch), "cpu")["words"].to_pandas()
+    truth = pd.read_parquet(SAMPLE / "truth/words.parquet")
+    ref = truth[truth.recording_id == "es_01"].sort_values("start")
+    r = wer(list(ref.word), list(words.sort_values("start").word), fillers=FILLERS["es"])
+    print(f"{backend}, batch {batch}: WER {r.wer:.1%}")
+    assert r.wer <= 0.12 and words.probability.between(0, 1).all() and (words.end >= words.start).all()
+    assert set(words.speaker_id) == {"INT_ES", "ES01"}

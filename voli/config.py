@@ -40,6 +40,7 @@ class AsrConfig:
     crosstalk_db: float = 6.0  # multi-channel: a channel's speech counts only if this much louder than the others
     beam_size: int | None = None  # None: greedy decoding (batch_size 1 only)
     batch_size: int = 8  # windows decoded together; 1 = one at a time with Whisper's own fallbacks
+    backend: str = "auto"  # faster-whisper (CTranslate2 int8) on the CPU, batched openai-whisper on a GPU; or name one
 
 
 @dataclass(frozen=True)

@@ -266,3 +266,25 @@ def load_whisper(name: str, device=None):
             f"Whisper {name!r} is not shipped on PyPI and could not be downloaded ({err}); offline, use "
             f"{', '.join(REGISTRY)} (installed from PyPI), or copy {name}.pt into ~/.cache/whisper"
         ) from err
+
+
+def load_faster_whisper(name: str, device=None):
+    """A faster-whisper (CTranslate2) model: int8 on the CPU, float16 on a GPU.
+
+    PyPI-shipped models load from their own CTranslate2 files; other names go to
+    faster-whisper's loader (which downloads where the network allows).
+    """
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError as err:
+        raise ModelError("transcribe.backend = faster-whisper needs the faster-whisper package: "
+                         "pip install faster-whisper==1.2.1 (requirements.lock has it)") from err
+    kind = getattr(device, "type", str(device or "cpu"))
+    index = getattr(device, "index", None) or 0
+    compute = "float16" if kind == "cuda" else "int8"
+    source = str(ct2_dir(name)) if name in REGISTRY else name
+    try:
+        return WhisperModel(source, device=kind, device_index=index, compute_type=compute)
+    except (OSError, RuntimeError, ValueError) as err:
+        raise ModelError(f"faster-whisper could not load {name!r} ({err}); offline, use "
+                         f"{', '.join(REGISTRY)} (installed from PyPI)") from err
