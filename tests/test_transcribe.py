@@ -228,3 +228,20 @@ def test_each_backend_transcribes_the_words(backend, batch):
     print(f"{backend}, batch {batch}: WER {r.wer:.1%}")
     assert r.wer <= 0.12 and words.probability.between(0, 1).all() and (words.end >= words.start).all()
     assert set(words.speaker_id) == {"INT_ES", "ES01"}
+
+
+def test_clustering_of_many_regions_stays_bounded_and_finds_the_voices():
+    """Two voices, 3000 regions (hours of speech): clustered on the longest regions, the rest
+    assigned to the nearest centre; the split matches the planted voices."""
+    from voli.asr.transcribe import cluster_embeddings
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(2, 256))
+    who = rng.integers(0, 2, 3000)
+    emb = centres[who] + rng.normal(scale=0.6, size=(3000, 256))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    labels = cluster_embeddings(emb, 2, weights=rng.uniform(0.5, 10, 3000), max_ward=300)
+    agreement = max(np.mean(labels == who), np.mean(labels != who))
+    assert agreement > 0.98
+    small = cluster_embeddings(emb[:200], 2)
+    assert max(np.mean(small == who[:200]), np.mean(small != who[:200])) > 0.98

@@ -245,12 +245,33 @@ def cluster_speakers(reader: SegmentReader, regions: list[vad.Region], n_speaker
     """A cluster label per region, from GE2E voice embeddings (unit length) and Ward clustering."""
     if n_speakers <= 1 or len(regions) <= 1:
         return np.zeros(len(regions), dtype=int)
-    from sklearn.cluster import AgglomerativeClustering
-
     encoder = _speaker_encoder(device)
     emb = np.array([encoder.embed(reader.read(r.start, r.end, None)) for r in regions])
-    k = min(n_speakers, len(regions))
-    return AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(emb)  # unit vectors: ~cosine
+    return cluster_embeddings(emb, n_speakers, weights=np.array([r.end - r.start for r in regions]))
+
+
+MAX_WARD = 800  # regions clustered directly; Ward's memory grows with the square of this
+
+
+def cluster_embeddings(emb: np.ndarray, n_speakers: int, weights: np.ndarray | None = None,
+                       max_ward: int = MAX_WARD) -> np.ndarray:
+    """Ward clustering of unit voice embeddings into ``n_speakers`` labels.
+
+    Beyond ``max_ward`` regions (a long recording), the longest ``max_ward`` regions are
+    clustered and every region then goes to the nearest cluster centre, so memory stays
+    bounded however long the recording is.
+    """
+    from sklearn.cluster import AgglomerativeClustering
+
+    k = min(n_speakers, len(emb))
+    if k <= 1:
+        return np.zeros(len(emb), dtype=int)
+    if len(emb) <= max_ward:
+        return AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(emb)  # unit vectors: ~cosine
+    order = np.argsort(-(weights if weights is not None else np.ones(len(emb))), kind="stable")[:max_ward]
+    labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(emb[order])
+    centres = np.array([emb[order][labels == c].mean(0) for c in range(k)])
+    return np.argmin(((emb[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
 
 
 # How questions start, per language (Whisper does not always write the question mark)
