@@ -48,7 +48,7 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     args = p.parse_args()
 
-    import soundfile as sf
+    from vad_memory import write_tiled_flac
 
     from voli.io import audio
 
@@ -57,13 +57,7 @@ def main() -> None:
     for minutes in args.minutes:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "long.flac"
-            total = int(minutes * 60 * 16000)
-            with sf.SoundFile(path, "w", samplerate=16000, channels=1, format="FLAC") as fh:
-                written = 0
-                while written < total:
-                    block = piece[: total - written]
-                    fh.write(block)
-                    written += len(block)
+            write_tiled_flac(path, piece, minutes)
             t0 = time.perf_counter()
             out = subprocess.run([sys.executable, "-c", CHILD, str(path), args.model, args.device],
                                  capture_output=True, text=True, check=True)

@@ -29,6 +29,18 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def write_tiled_flac(path: Path, piece: np.ndarray, minutes: float) -> int:
+    """Write ``piece`` (16 kHz) repeated to ``minutes`` of FLAC, a block at a time; returns the sample count."""
+    total = int(minutes * 60 * 16000)
+    with sf.SoundFile(path, "w", samplerate=16000, channels=1, format="FLAC") as fh:
+        written = 0
+        while written < total:
+            block = piece[: total - written]
+            fh.write(block)
+            written += len(block)
+    return total
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=120)
@@ -40,13 +52,7 @@ def main() -> None:
     piece = audio.load(ROOT / "corpora_sample/audio/es_01.flac", sample_rate=16000)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "long.flac"
-        total = int(args.minutes * 60 * 16000)
-        with sf.SoundFile(path, "w", samplerate=16000, channels=1, format="FLAC") as fh:
-            written = 0
-            while written < total:
-                block = piece[: total - written]
-                fh.write(block)
-                written += len(block)
+        total = write_tiled_flac(path, piece, args.minutes)
         vad._load()  # the model, so that its memory is in the baseline
         before = rss_mb()
         t0 = time.perf_counter()

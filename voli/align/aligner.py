@@ -191,6 +191,9 @@ def align_segments(model: hmm.AcousticModel, segments: list[Segment], config: Al
         path, _, frame_ll = r
         g = graphs[i]
         spans = unit_spans(g, path)
+        first_unit = {}
+        for u_index, (w_index, _) in enumerate(g.units):
+            first_unit.setdefault(w_index, u_index)
         word_span: dict[int, list[float]] = {}
         first_word_row = len(words)
         uphones = []
@@ -199,7 +202,7 @@ def align_segments(model: hmm.AcousticModel, segments: list[Segment], config: Al
             label = model_label.split(":", 1)[-1]
             t0 = s.start + max(a - 0.5, 0) * shift
             t1 = s.start + (b - 0.5) * shift
-            k = len([1 for x in g.units[:unit] if x[0] == w])  # position of the phone in its word
+            k = unit - first_unit[w]  # position of the phone in its word (a word's phones are consecutive units)
             stress = s.prons[w].stress[k] if k < len(s.prons[w].stress) else None
             mean_ll = float(frame_ll[a:b].mean())
             mu, sd = durations.get(model_label, (None, None))
