@@ -241,13 +241,10 @@ def decode_windows(model, audios: list[np.ndarray], language: str, config: AsrCo
 _encoder = None
 
 
-def cluster_speakers(reader: SegmentReader, regions: list[vad.Region], n_speakers: int, device=None) -> np.ndarray:
-    """A cluster label per region, from GE2E voice embeddings (unit length) and Ward clustering."""
-    if n_speakers <= 1 or len(regions) <= 1:
-        return np.zeros(len(regions), dtype=int)
+def region_embeddings(reader: SegmentReader, regions: list[vad.Region], device=None) -> np.ndarray:
+    """A unit-length GE2E voice embedding per region (the mix of all channels)."""
     encoder = _speaker_encoder(device)
-    emb = np.array([encoder.embed(reader.read(r.start, r.end, None)) for r in regions])
-    return cluster_embeddings(emb, n_speakers, weights=np.array([r.end - r.start for r in regions]))
+    return np.array([encoder.embed(reader.read(r.start, r.end, None)) for r in regions])
 
 
 MAX_WARD = 800  # regions clustered directly; Ward's memory grows with the square of this
@@ -325,17 +322,14 @@ def _enrolment_embeddings(speakers: list[RecordingSpeaker], enrolments: dict[str
     return np.array(refs)
 
 
-def nearest_enrolled(reader: SegmentReader, regions: list[vad.Region], speakers: list[RecordingSpeaker],
-                     enrolments: dict[str, Path], device=None) -> np.ndarray:
-    """Index into ``speakers`` of the enrolment voice closest (cosine) to each region's voice."""
-    refs = _enrolment_embeddings(speakers, enrolments, device)
-    encoder = _speaker_encoder(device)
-    emb = np.array([encoder.embed(reader.read(r.start, r.end, None)) for r in regions])
-    return np.argmax(emb @ refs.T, axis=1)
+def nearest_enrolled(emb: np.ndarray, speakers: list[RecordingSpeaker], enrolments: dict[str, Path],
+                     device=None) -> np.ndarray:
+    """Index into ``speakers`` of the enrolment voice closest (cosine) to each region's embedding."""
+    return np.argmax(emb @ _enrolment_embeddings(speakers, enrolments, device).T, axis=1)
 
 
-def enrolled_mapping(reader: SegmentReader, regions: list[vad.Region], labels: np.ndarray,
-                     speakers: list[RecordingSpeaker], enrolments: dict[str, Path], device=None) -> dict[int, RecordingSpeaker]:
+def enrolled_mapping(emb: np.ndarray, labels: np.ndarray, speakers: list[RecordingSpeaker],
+                     enrolments: dict[str, Path], device=None) -> dict[int, RecordingSpeaker]:
     """Cluster -> speaker for the speakers that have an enrolment clip: each enrolled speaker gets
     the cluster whose mean voice embedding is closest to their clip's (one cluster each)."""
     from scipy.optimize import linear_sum_assignment
@@ -345,8 +339,6 @@ def enrolled_mapping(reader: SegmentReader, regions: list[vad.Region], labels: n
     if not enrolled or not clusters:
         return {}
     refs = _enrolment_embeddings(enrolled, enrolments, device)
-    encoder = _speaker_encoder(device)
-    emb = np.array([encoder.embed(reader.read(r.start, r.end, None)) for r in regions])
     centres = np.array([emb[labels == c].mean(0) for c in clusters])
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     rows, cols = linear_sum_assignment(-np.array(refs) @ centres.T)  # most similar overall
@@ -420,12 +412,17 @@ def _transcribe(rec, speakers, config, device, textgrid_dir, reader, enrolments)
                          "check that this is the right recording, or lower transcribe.vad_threshold")
     if not mapped and speakers and all(s.speaker_id in enrolments for s in speakers):
         # everyone has an enrolment clip: each stretch of speech goes to the closest voice
-        labels = nearest_enrolled(reader, [r for _, r, _ in found], speakers, enrolments, device)
+        labels = nearest_enrolled(region_embeddings(reader, [r for _, r, _ in found], device), speakers, enrolments,
+                                  device)
         found = [(speakers[int(lab)], r, ws) for lab, (_, r, ws) in zip(labels, found)]
     elif not mapped:
-        labels = cluster_speakers(reader, [r for _, r, _ in found], len(speakers), device)
+        regions = [r for _, r, _ in found]
+        needed = (len(speakers) > 1 and len(regions) > 1) or any(s.speaker_id in enrolments for s in speakers)
+        emb = region_embeddings(reader, regions, device) if needed else None  # once, for clustering and enrolment
+        labels = (cluster_embeddings(emb, len(speakers), weights=np.array([r.end - r.start for r in regions]))
+                  if len(speakers) > 1 and len(regions) > 1 else np.zeros(len(regions), dtype=int))
         texts = [" ".join(w["word"] for w in ws) for _, _, ws in found]
-        fixed = enrolled_mapping(reader, [r for _, r, _ in found], labels, speakers, enrolments, device)
+        fixed = enrolled_mapping(emb, labels, speakers, enrolments, device) if emb is not None else {}
         taken = {s.speaker_id for s in fixed.values()}
         left = np.array([lab if lab not in fixed else -1 for lab in labels])
         rest = _assign_roles(left[left >= 0], [t for t, lab in zip(texts, left) if lab >= 0],
