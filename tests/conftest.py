@@ -93,3 +93,17 @@ def transcribed(tmp_path_factory):
     pd.concat([keep, extra]).to_csv(corpus / "recordings.csv", index=False)
     code = main(["run", str(corpus), "--workdir", str(root / "exp"), "--stop-stage", "transcribe", "-q", "--device", "cpu"])
     return code, root / "exp", corpus
+
+
+@pytest.fixture(scope="session")
+def aligned(transcribed, tmp_path_factory):
+    """The transcribed sample aligned (20 training iterations); the features tests measure it."""
+    from voli.cli import main
+
+    _, exp, corpus = transcribed
+    work = tmp_path_factory.mktemp("al") / "exp"
+    shutil.copytree(exp, work)
+    config = work.parent / "config.yaml"
+    config.write_text("align:\n  iterations: 20\n")
+    code = main(["align", str(corpus), "--workdir", str(work), "--config", str(config), "-q", "--device", "cpu"])
+    return code, work, corpus, config

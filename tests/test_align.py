@@ -119,19 +119,6 @@ def test_gpu_and_cpu_give_the_same_alignment():
 # -- the stage on sample interviews -------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def aligned(transcribed, tmp_path_factory):
-    from voli.cli import main
-
-    _, exp, corpus = transcribed
-    work = tmp_path_factory.mktemp("al") / "exp"
-    shutil.copytree(exp, work)
-    config = work.parent / "config.yaml"
-    config.write_text("align:\n  iterations: 20\n")
-    code = main(["align", str(corpus), "--workdir", str(work), "--config", str(config), "-q", "--device", "cpu"])
-    return code, work, corpus, config
-
-
 @pytest.mark.slow
 def test_alignment_boundaries_against_the_truth(aligned):
     from voli.evaluate import evaluate_workdir

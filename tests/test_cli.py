@@ -49,11 +49,11 @@ def test_run_with_one_bad_recording_finishes_the_others(sample_copy, tmp_path, c
 def test_unimplemented_stage_is_a_clear_error(sample_copy, tmp_path, capsys):
     workdir = tmp_path / "exp"
     assert main(["run", str(sample_copy), "--workdir", str(workdir), "--stage", "prepare", "--stop-stage", "prepare", "-q"]) == 0
-    assert main(["run", str(sample_copy), "--workdir", str(workdir), "--stage", "features", "--stop-stage", "features", "-q"]) == 2
+    assert main(["run", str(sample_copy), "--workdir", str(workdir), "--stage", "profile", "--stop-stage", "profile", "-q"]) == 2
     err = capsys.readouterr().err
-    assert "stage 'features' is not implemented" in err
+    assert "stage 'profile' is not implemented" in err
     assert (workdir / "00_prepare/.done").exists()  # the stages before it kept their work
-    assert not (workdir / "03_features").exists()  # and no fake output
+    assert not (workdir / "04_profile").exists()  # and no fake output
     # a stage whose input is missing names the command to run first
     assert main(["align", str(sample_copy), "--workdir", str(workdir), "-q"]) == 2
     assert "run `voli transcribe" in capsys.readouterr().err

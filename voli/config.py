@@ -57,10 +57,30 @@ class AlignConfig:
 
 
 @dataclass(frozen=True)
+class FeatureConfig:
+    pitch_floor_hz: float = 60.0  # first pitch pass; then each speaker gets 0.75 x Q1 .. 1.5 x Q3 of it
+    pitch_ceiling_hz: float = 700.0
+    adapt_pitch: bool = True  # False: one pass with the floor and ceiling above
+    pitch_step_s: float = 0.01  # pitch frame step
+    formant_ceiling_low_hz: float = 4500.0  # the multiple-ceiling search tries formant_ceilings
+    formant_ceiling_high_hz: float = 7000.0  # ceilings evenly spaced in this range
+    formant_ceilings: int = 12
+    max_formants: int = 5  # LPC order = 2 x this (Praat's "number of formants")
+    formant_window_s: float = 0.025  # Praat's "window length" (the Gaussian window spans twice this)
+    intensity_floor_hz: float = 100.0  # Praat's "minimum pitch" for intensity: window 6.4 / this s
+    min_pause_s: float = 0.2  # a silent gap between words at least this long is a pause
+    token_margin_s: float = 0.04  # audio on each side of a vowel for its formant frames' windows
+    pad_s: float = 0.1  # audio read around each utterance's words
+    pitch_tiers: bool = True  # write Praat PitchTier files (03_features/pitchtiers/)
+    formant_tier: bool = True  # write TextGrids with a formant point tier per speaker (03_features/textgrids/)
+
+
+@dataclass(frozen=True)
 class VoliConfig:
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
     transcribe: AsrConfig = field(default_factory=AsrConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
 
     def section(self, name: str):
         """The config of one stage, or None for a stage without options."""

@@ -46,7 +46,9 @@ from voli import __version__
 from voli.config import VoliConfig, dump_yaml
 from voli.errors import StageNotImplementedError, VoliError
 from voli.io.tables import read_table, write_table, write_text
-from voli.schema import (AlignedUtterance, Failure, Phone, Recording, RecordingSpeaker, Utterance, Word, arrow_schema,
+from voli.schema import (AlignedUtterance, F0Frame, Failure, FormantFrame, IntensityFrame, Phone, Recording,
+                         RecordingSpeaker, SpeakerProsody, SpeakerSettings, Utterance, UtteranceProsody, VowelToken,
+                         Word, arrow_schema,
                          to_table)
 
 log = logging.getLogger(__name__)
@@ -397,6 +399,43 @@ def _align_process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
                            textgrid_dir=ctx.stage_dir(STAGES["align"]) / "textgrids")
 
 
+def _features_plan(ctx: StageContext) -> list[WorkItem]:
+    return upstream_items(ctx, STAGES["align"], dataclasses.asdict(ctx.config.features))
+
+
+def _features_process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
+    from voli.features.measure import measure_recording
+    from voli.schema import from_table
+
+    rec, speakers = _recording(ctx, item.recording_id)
+    part = ctx.stage_dir(STAGES["align"]) / "parts" / item.recording_id
+    words = from_table(read_table(part / "words.parquet"), Word)
+    phones = from_table(read_table(part / "phones.parquet"), Phone)
+    utterances = from_table(read_table(part / "utterances.parquet"), AlignedUtterance)
+    return measure_recording(rec, speakers, utterances, words, phones, ctx.config.features, ctx.device,
+                             output_dir=ctx.stage_dir(STAGES["features"]),
+                             alignment_textgrid=ctx.stage_dir(STAGES["align"]) / "textgrids" / f"{item.recording_id}.TextGrid")
+
+
+def _features_finalize(ctx: StageContext) -> dict[str, pa.Table]:
+    from voli.features.prosody import speaker_prosody
+
+    stage_dir = ctx.stage_dir(STAGES["features"])
+    done = sorted(p.parent.name for p in (stage_dir / "parts").glob("*/.done"))
+    return {"speaker_prosody": to_table(speaker_prosody(stage_dir, done), SpeakerProsody)}
+
+
+def _recording(ctx: StageContext, recording_id: str) -> tuple[Recording, list[RecordingSpeaker]]:
+    """A prepared recording and its speakers."""
+    from voli.schema import from_table
+
+    prepared = ctx.stage_dir(STAGES["prepare"])
+    (rec,) = [r for r in from_table(read_table(prepared / "recordings.parquet"), Recording) if r.recording_id == recording_id]
+    speakers = [s for s in from_table(read_table(prepared / "recording_speakers.parquet"), RecordingSpeaker)
+                if s.recording_id == recording_id]
+    return rec, speakers
+
+
 STAGES: dict[str, Stage] = {
     s.name: s
     for s in (
@@ -411,8 +450,10 @@ STAGES: dict[str, Stage] = {
         Stage("align", 2, "forced alignment of words and phones (HMM trained on the corpus); Praat TextGrids",
               outputs={"words": Word, "phones": Phone, "utterances": AlignedUtterance},
               plan=_align_plan, process=_align_process, needs_device=True),
-        Stage("features", 3, "pitch, formants, intensity; vowel and prosody tables",
-              outputs={}, pending="issue #6, acoustic measurement"),
+        Stage("features", 3, "pitch, formants, intensity; vowel and prosody tables, F0/formant tracks",
+              outputs={"vowels": VowelToken, "prosody": UtteranceProsody, "speaker_settings": SpeakerSettings,
+                       "tracks/f0": F0Frame, "tracks/intensity": IntensityFrame, "tracks/formants": FormantFrame},
+              plan=_features_plan, process=_features_process, finalize=_features_finalize, needs_device=True),
         Stage("profile", 4, "survey join, normalisation, statistics",
               outputs={}, pending="issue #7, socioeconomic profile"),
     )

@@ -112,6 +112,169 @@ class AlignedUtterance:
     status: str  # "aligned", or why not ("too short for its phones": Whisper's times are kept)
 
 
+VOWEL_POINTS = (20, 35, 50, 65, 80)  # % of a vowel's duration at which its formants are read
+DCT_ORDER = 3  # cosine coefficients kept per formant track: level, slope, curvature
+
+
+@dataclass(frozen=True)
+class VowelTokenBase:
+    """The fields of a vowel token that are not formant measurements (see :data:`VowelToken`)."""
+
+    recording_id: str
+    utterance_id: str
+    speaker_id: str
+    role: str
+    language: str
+    word_index: int  # index of the word in the recording's aligned words table
+    word: str
+    phone: str
+    previous_phone: str | None  # None at an utterance's edge
+    next_phone: str | None
+    stress: int | None  # lexical stress where the lexicon has it
+    is_filler: bool  # the vowel of a filled pause (euh, um, eh...)
+    start: float  # s
+    end: float  # s
+    duration_s: float
+    n_frames: int  # formant frames inside the vowel
+    ceiling_hz: float | None  # formant ceiling chosen by the multiple-ceiling search
+    f0_hz: float | None  # at the midpoint; None if unvoiced there
+    intensity_db: float | None  # at the midpoint
+    word_probability: float | None  # ASR confidence of the word (None for user transcripts)
+    log_likelihood: float | None  # aligner: mean per-frame log-likelihood of the phone
+    duration_z: float | None  # aligner: z-score of log duration against this phone in training
+
+
+def _formant_fields() -> list[tuple[str, object]]:
+    fields = [(f"f{k}_{p}_hz", float | None) for k in (1, 2, 3) for p in VOWEL_POINTS]
+    fields += [(f"b{k}_{p}_hz", float | None) for k in (1, 2, 3) for p in VOWEL_POINTS]
+    fields += [(f"f{k}_dct{c}", float | None) for k in (1, 2, 3) for c in range(DCT_ORDER)]
+    return fields
+
+
+# One row per vowel token: VowelTokenBase's fields, then F1-F3 and their bandwidths at each of
+# VOWEL_POINTS (``f2_50_hz``: F2 at the midpoint; ``b1_20_hz``: F1's bandwidth at 20 %), then the
+# cosine coefficients of each formant track over the vowel (``f1_dct0``: level in Hz, ``f1_dct1``:
+# half the fall from start to end, ``f1_dct2``: curvature). Generated, so the column list cannot drift.
+VowelToken = dataclasses.make_dataclass("VowelToken", _formant_fields(), bases=(VowelTokenBase,), frozen=True)
+VowelToken.__doc__ = "A vowel token: context, duration, formants at 20-80 %, F0 and intensity, ASR and aligner scores."
+
+
+@dataclass(frozen=True)
+class UtteranceProsody:
+    """Prosodic measures of one aligned utterance. Rates are syllables (vowel phones) per second."""
+
+    recording_id: str
+    utterance_id: str
+    speaker_id: str
+    role: str
+    language: str
+    start: float  # s, first word's start
+    end: float  # s, last word's end
+    duration_s: float
+    n_words: int
+    n_syllables: int  # vowels of words that are not filled pauses
+    speech_rate: float | None  # syllables / duration_s (pauses included)
+    articulation_rate: float | None  # syllables / time spent in words that are not filled pauses
+    n_pauses: int  # silent gaps between words of at least min_pause_s
+    pause_total_s: float
+    pause_mean_s: float | None
+    n_filled_pauses: int
+    filled_pause_total_s: float
+    filled_pause_f1_hz: float | None  # mean midpoint F1 of the filled pauses' vowels
+    filled_pause_f2_hz: float | None
+    voiced_fraction: float | None  # share of the pitch frames in words that are voiced
+    f0_mean_hz: float | None
+    f0_median_hz: float | None
+    f0_sd_hz: float | None
+    f0_p5_hz: float | None
+    f0_p95_hz: float | None
+    f0_range_st: float | None  # p5 to p95, in semitones
+    f0_mean_st: float | None  # semitones re 100 Hz
+    f0_sd_st: float | None
+    intensity_mean_db: float | None  # energy mean over the frames in words
+    intensity_sd_db: float | None
+
+
+@dataclass(frozen=True)
+class SpeakerProsody:
+    """Prosody of one speaker over the whole corpus (all their utterances, frames pooled)."""
+
+    speaker_id: str
+    role: str  # the role the speaker has in most of their utterances
+    n_recordings: int
+    n_utterances: int
+    speech_s: float  # summed utterance durations
+    n_syllables: int
+    speech_rate: float | None
+    articulation_rate: float | None
+    pauses_per_minute: float | None
+    pause_mean_s: float | None
+    filled_pauses_per_minute: float | None
+    filled_pause_mean_s: float | None
+    filled_pause_f1_hz: float | None
+    filled_pause_f2_hz: float | None
+    f0_mean_hz: float | None
+    f0_median_hz: float | None
+    f0_sd_hz: float | None
+    f0_range_st: float | None
+    f0_median_st: float | None
+    f0_sd_st: float | None
+    intensity_mean_db: float | None
+    pitch_floor_hz: float  # the speaker-adapted limits used by the final pitch pass
+    pitch_ceiling_hz: float
+    formant_ceiling_hz: float | None  # median of the ceilings chosen for the speaker's vowels
+
+
+@dataclass(frozen=True)
+class SpeakerSettings:
+    """The analysis limits one speaker got in one recording (speaker_settings.parquet)."""
+
+    recording_id: str
+    speaker_id: str
+    pitch_floor_hz: float
+    pitch_ceiling_hz: float
+    formant_ceiling_hz: float | None  # median chosen ceiling of the speaker's vowels
+    n_vowels: int
+
+
+@dataclass(frozen=True)
+class F0Frame:
+    """One pitch frame (tracks/f0.parquet); frames of utterances only."""
+
+    recording_id: str
+    speaker_id: str
+    time: float  # s
+    f0_hz: float | None  # None = unvoiced
+    strength: float  # autocorrelation strength of the chosen candidate (0 unvoiced)
+
+
+@dataclass(frozen=True)
+class FormantFrame:
+    """One formant frame (tracks/formants.parquet) at the speaker's median chosen ceiling."""
+
+    recording_id: str
+    speaker_id: str
+    time: float  # s
+    f1_hz: float | None
+    f2_hz: float | None
+    f3_hz: float | None
+    f4_hz: float | None
+    b1_hz: float | None
+    b2_hz: float | None
+    b3_hz: float | None
+    ceiling_hz: float
+
+
+@dataclass(frozen=True)
+class IntensityFrame:
+    """One intensity frame (tracks/intensity.parquet); frames of utterances only."""
+
+    recording_id: str
+    speaker_id: str
+    time: float  # s
+    intensity_db: float
+
+
 @dataclass(frozen=True)
 class Failure:
     """A recording that a stage could not process, and why."""

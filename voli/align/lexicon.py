@@ -55,6 +55,14 @@ from voli.simulate.scripts import FILLER_PHONES
 
 LANGUAGES = tuple(espeak.VOICES)  # fr, es, pt, en
 
+VOWEL_CHARS = frozenset("aeiouyɑɐɒæɔəɘɚɛɜɞɤɨɪʉʊʌʏøœɶɯɵᵻ")  # IPA vowel letters of voli's phone sets
+
+
+def is_vowel(phone: str) -> bool:
+    """Is this phone a vowel, i.e. a syllable nucleus? Diphthongs and nasal vowels count (first letter)."""
+    return bool(phone) and phone[0] in VOWEL_CHARS
+
+
 SPOKEN_NOISE = "spn"  # MFA's label for a token nothing can be said of ("♪", "—"): any sound or none
 STRESS_MARKS = espeak.STRESS_MARKS  # ˈ primary, ˌ secondary
 

@@ -14,13 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-VOWEL_CHARS = set("aeiouyɑɐɒæɔəɘɚɛɜɞɤɨɪʉʊʌʏøœɶɯɵᵻ")
+from voli.align.lexicon import is_vowel  # noqa: F401 - the simulator's vowels are the aligner's
+
 MARGIN_S = 0.05  # context analysed on each side of a token
 FADE_S = 0.01  # cross-fade at each edge of the spliced vowel
-
-
-def is_vowel(phone: str) -> bool:
-    return bool(phone) and phone[0] in VOWEL_CHARS
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,163 @@
+"""The features stage on the aligned sample interviews: vowel, prosody and track tables."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from voli.align.lexicon import is_vowel
+from voli.evaluate import f0_errors, speaker_measures_from_truth
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def featured(aligned, tmp_path_factory):
+    from voli.cli import main
+
+    _, aligned_work, corpus, _ = aligned
+    work = tmp_path_factory.mktemp("ft") / "exp"
+    shutil.copytree(aligned_work, work)
+    code = main(["features", str(corpus), "--workdir", str(work), "-q", "--device", "cpu"])
+    return code, work, corpus
+
+
+def read(work: Path, name: str) -> pd.DataFrame:
+    return pd.read_parquet(work / "03_features" / f"{name}.parquet")
+
+
+def test_every_aligned_recording_gets_its_tables(featured):
+    code, work, _ = featured
+    assert code == 0
+    aligned = set(pd.read_parquet(work / "02_align" / "phones.parquet").recording_id)
+    for name in ("vowels", "prosody", "speaker_settings", "tracks/f0", "tracks/intensity", "tracks/formants"):
+        table = read(work, name)
+        assert set(table.recording_id) == aligned, name
+    assert len(read(work, "failures")) == 0
+
+
+def test_one_row_per_measurable_vowel_with_its_context(featured):
+    _, work, _ = featured
+    phones = pd.read_parquet(work / "02_align" / "phones.parquet")
+    vowels = read(work, "vowels")
+    vowel_phones = phones[phones.phone.map(is_vowel)]
+    assert 0.95 * len(vowel_phones) <= len(vowels) <= len(vowel_phones)
+    assert vowels.phone.map(is_vowel).all()
+    np.testing.assert_allclose(vowels.duration_s, vowels.end - vowels.start)
+    measured = vowels.dropna(subset=["f1_50_hz", "f2_50_hz", "f3_50_hz"])
+    assert len(measured) > 0.9 * len(vowels)
+    assert ((measured.f1_50_hz < measured.f2_50_hz) & (measured.f2_50_hz < measured.f3_50_hz)).all()
+    assert measured.ceiling_hz.between(4500, 7000).all()
+    # the context columns point at the neighbouring phones of the alignment
+    row = vowels[vowels.previous_phone.notna()].iloc[0]
+    utt = phones[phones.utterance_id == row.utterance_id].sort_values("start")
+    before = utt[utt.end <= row.start + 1e-9].iloc[-1]
+    assert before.phone == row.previous_phone
+    assert vowels.word_probability.notna().mean() > 0.9  # Whisper's words
+    assert vowels.log_likelihood.notna().all()
+    assert vowels.f0_hz.notna().mean() > 0.7  # vowels are voiced
+
+
+def test_vowel_formants_match_the_planted_ones(featured):
+    _, work, corpus = featured
+    truth = pd.read_parquet(corpus / "truth" / "vowels.parquet")
+    vowels = read(work, "vowels").dropna(subset=["f1_50_hz", "f2_50_hz"])
+    errors = []
+    for v in vowels.itertuples():
+        mid = 0.5 * (v.start + v.end)
+        t = truth[(truth.recording_id == v.recording_id) & (truth.start <= mid) & (truth.end >= mid)]
+        if len(t):
+            t = t.iloc[0]
+            errors.append((v.f1_50_hz - t.f1_hz * t.f1_ratio, v.f2_50_hz - t.f2_hz * t.f2_ratio))
+    errors = np.abs(np.array(errors))
+    assert len(errors) > 0.8 * len(vowels)
+    assert np.median(errors[:, 0]) < 40, np.median(errors[:, 0])
+    assert np.median(errors[:, 1]) < 100, np.median(errors[:, 1])
+
+
+def test_speaker_measures_rank_speakers_as_the_truth_does(featured):
+    from scipy.stats import spearmanr
+
+    _, work, corpus = featured
+    truth = speaker_measures_from_truth(corpus / "truth").set_index("speaker_id")
+    speakers = read(work, "speaker_prosody").set_index("speaker_id")
+    vowels = read(work, "vowels").dropna(subset=["f1_50_hz", "f2_50_hz"])
+    scale = vowels.groupby("speaker_id").apply(
+        lambda d: np.exp(np.mean(np.r_[np.log(d.f1_50_hz), np.log(d.f2_50_hz)])))
+    both = truth.join(speakers.add_suffix("_ours")).join(scale.rename("scale"))
+    assert spearmanr(both.f0_median_hz, both.f0_median_hz_ours)[0] > 0.9
+    assert spearmanr(both.formant_scale_hz, both.scale)[0] > 0.8
+    np.testing.assert_allclose(both.f0_median_hz_ours, both.f0_median_hz, rtol=0.1)
+
+
+def test_f0_tracks_follow_the_synthesiser(featured):
+    _, work, corpus = featured
+    truth = pd.read_parquet(corpus / "truth" / "f0.parquet")
+    tracks = read(work, "tracks/f0")
+    for rid, t in truth.groupby("recording_id"):
+        got = tracks[tracks.recording_id == rid]
+        err = f0_errors(t.time.to_numpy(), t.f0_hz.to_numpy(), got.time.to_numpy(), got.f0_hz.to_numpy())
+        assert err["frames"] > 500
+        assert err["gross_error_rate"] < 0.05, (rid, err)
+        assert err["median_abs_cents"] < 40, (rid, err)  # the vocoder itself strays ~25 cents from its F0
+
+
+def test_prosody_rates_pauses_and_filled_pauses(featured):
+    _, work, _ = featured
+    prosody = read(work, "prosody")
+    words = pd.read_parquet(work / "02_align" / "words.parquet")
+    rated = prosody.dropna(subset=["speech_rate", "articulation_rate"])
+    assert rated.speech_rate.between(1, 10).all() and rated.articulation_rate.between(1, 12).all()
+    assert (rated.speech_rate <= rated.articulation_rate + 1e-9).all()
+    # pauses: recount one utterance's gaps from its words
+    row = prosody.sort_values("n_pauses").iloc[-1]
+    w = words[words.utterance_id == row.utterance_id].sort_values("start")
+    gaps = w.start.to_numpy()[1:] - w.end.to_numpy()[:-1]
+    assert row.n_pauses == (gaps >= 0.2).sum() > 0
+    assert row.pause_total_s == pytest.approx(gaps[gaps >= 0.2].sum())
+    # the scripts have filled pauses (euh, eh, um): their vowel quality is measured
+    with_fillers = prosody[prosody.n_filled_pauses > 0]
+    assert len(with_fillers) >= 4
+    assert with_fillers.filled_pause_f1_hz.notna().mean() > 0.7
+    f0 = prosody.dropna(subset=["f0_median_hz"])
+    np.testing.assert_allclose(f0.f0_mean_st, 12 * np.log2(f0.f0_mean_hz / 100), atol=1.0)  # mean of log vs log of mean
+    speakers = read(work, "speaker_prosody")
+    assert set(speakers.speaker_id) == set(prosody.speaker_id)
+    assert (speakers.pitch_floor_hz < speakers.f0_median_hz).all() and (speakers.f0_median_hz < speakers.pitch_ceiling_hz).all()
+
+
+def test_praat_opens_the_pitch_tiers_and_the_formant_textgrid(featured, tmp_path):
+    _, work, _ = featured
+    if shutil.which("praat") is None:
+        pytest.skip("Debian's praat is not installed")
+    tier = sorted((work / "03_features" / "pitchtiers").glob("*.PitchTier"))[0]
+    grid = work / "03_features" / "textgrids" / f"{tier.name.split('__')[0]}.TextGrid"
+    script = tmp_path / "check.praat"
+    script.write_text(
+        'form check\n sentence tier\n sentence grid\nendform\n'
+        'p = Read from file: tier$\nn = Get number of points\nwriteInfoLine: n\n'
+        'g = Read from file: grid$\nt = Get number of tiers\nappendInfoLine: t\n'
+        'name$ = Get tier name: t\nappendInfoLine: name$\nk = Get number of points: t\nappendInfoLine: k\n')
+    out = subprocess.run(["praat", "--run", str(script), str(tier), str(grid)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    n_points, n_tiers, name, n_formants = out.stdout.split("\n")[:4]
+    voiced = read(work, "tracks/f0")
+    rid, speaker = tier.stem.split("__")
+    expected = voiced[(voiced.recording_id == rid) & (voiced.speaker_id == speaker)].dropna(subset=["f0_hz"]).time.nunique()
+    assert int(n_points) == expected
+    assert name.endswith(" - formants") and int(n_formants) > 10
+    assert int(n_tiers) > 3
+
+
+def test_rerun_skips_finished_recordings(featured):
+    from voli.runner import run_pipeline
+    from voli.config import VoliConfig
+
+    _, work, corpus = featured
+    (result,) = run_pipeline(corpus, work, VoliConfig(), device="cpu", start="features", progress=False)
+    assert result.processed == 0 and result.skipped > 0

@@ -1,0 +1,311 @@
+"""The features stage for one recording: tracks, vowel tokens and utterance prosody.
+
+Inputs: the recording's aligned words, phones and utterances (02_align). Each utterance's audio
+(its words ± ``pad_s``, on the speaker's own channel in multi-channel files) is read at 16 kHz,
+and all utterances of the recording are analysed together, batched on the device:
+
+1. pitch: a first pass with a wide floor and ceiling, then, per speaker, a second pass with
+   limits adapted to that speaker's first-pass F0 (0.75 × Q1, 1.5 × Q3);
+2. intensity (Praat's method);
+3. formants: every vowel token at ``formant_ceilings`` ceilings, the smoothest plausible one
+   chosen per token (Fast Track's idea); the speaker's formant track at the median of their
+   tokens' ceilings;
+4. tables: one row per vowel token, one per utterance (prosody), per-frame tracks, and the limits
+   and ceiling used per speaker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from voli.align.lexicon import is_vowel
+from voli.config import FeatureConfig
+from voli.errors import VoliError
+from voli.features.formants import FormantSettings, analyse_tokens, ceiling_grid, choose_ceilings, dct_coefficients
+from voli.features.intensity import IntensitySettings, track_intensity
+from voli.features.pitch import PitchSettings, PitchTrack, speaker_limits, track_pitch
+from voli.features.prosody import utterance_prosody
+from voli.schema import (
+    DCT_ORDER,
+    VOWEL_POINTS,
+    AlignedUtterance,
+    F0Frame,
+    FormantFrame,
+    IntensityFrame,
+    Phone,
+    Recording,
+    RecordingSpeaker,
+    SpeakerSettings,
+    VowelToken,
+    UtteranceProsody,
+    Word,
+    to_table,
+)
+
+SR = 16000  # Hz: audio is analysed at this rate (Nyquist 8 kHz: above the highest formant ceiling)
+
+
+@dataclass
+class Stretch:
+    """One utterance with its audio: samples at 16 kHz, ``audio[0]`` at ``start`` s."""
+
+    utterance: AlignedUtterance
+    words: list[Word]
+    phones: list[Phone]
+    start: float
+    audio: np.ndarray
+    role: str
+    language: str
+    filler_words: set[int]  # indexes (in the recording's words table) of the filled pauses
+    pitch: PitchTrack | None = None
+    intensity_times: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    intensity_db: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def speaker_id(self) -> str:
+        return self.utterance.speaker_id
+
+    def frames_in_words(self, times_abs: np.ndarray) -> np.ndarray:
+        """Which of these absolute times fall inside one of the utterance's words."""
+        inside = np.zeros(len(times_abs), dtype=bool)
+        for w in self.words:
+            inside |= (times_abs >= w.start) & (times_abs < w.end)
+        return inside
+
+
+def read_stretches(rec: Recording, speakers: list[RecordingSpeaker], utterances: list[AlignedUtterance],
+                   words: list[Word], phones: list[Phone], config: FeatureConfig) -> list[Stretch]:
+    """Each aligned utterance's words, phones and audio (16 kHz, the speaker's channel)."""
+    from voli.asr.transcribe import SegmentReader
+
+    channel_of = {s.speaker_id: s.channel for s in speakers}
+    words_of: dict[str, list[tuple[int, Word]]] = {}
+    for i, w in enumerate(words):
+        words_of.setdefault(w.utterance_id, []).append((i, w))
+    phones_of: dict[str, list[Phone]] = {}
+    for p in phones:
+        phones_of.setdefault(p.utterance_id, []).append(p)
+    stretches = []
+    reader = SegmentReader(rec)
+    try:
+        for u in sorted(utterances, key=lambda u: u.start):
+            ws = [w for _, w in words_of.get(u.utterance_id, [])]
+            if not ws:
+                continue
+            a = max(0.0, u.start - config.pad_s)
+            b = min(rec.duration_s, u.end + config.pad_s)
+            first = int(a * rec.sample_rate)  # SegmentReader starts at this sample of the file
+            audio = reader.read(a, b, channel_of.get(u.speaker_id)).astype(np.float64)
+            stretches.append(Stretch(
+                u, sorted(ws, key=lambda w: w.start), sorted(phones_of.get(u.utterance_id, []), key=lambda p: p.start),
+                first / rec.sample_rate, audio, role=ws[0].role, language=ws[0].language,
+                filler_words={i for i, w in words_of[u.utterance_id] if w.is_filler}))
+    finally:
+        reader.close()
+    return stretches
+
+
+# -- pitch and intensity -------------------------------------------------------------------------
+
+
+def measure_pitch(stretches: list[Stretch], config: FeatureConfig, device) -> dict[str, PitchSettings]:
+    """Pitch tracks of all stretches (set on each); returns the settings each speaker got."""
+    base = PitchSettings(floor_hz=config.pitch_floor_hz, ceiling_hz=config.pitch_ceiling_hz,
+                         time_step_s=config.pitch_step_s)
+    tracks = track_pitch([s.audio for s in stretches], SR, settings=base, device=device)
+    for s, t in zip(stretches, tracks):
+        s.pitch = t
+    settings = {}
+    for speaker in sorted({s.speaker_id for s in stretches}):
+        own = [s for s in stretches if s.speaker_id == speaker]
+        settings[speaker] = base
+        if not config.adapt_pitch:
+            continue
+        f0 = np.concatenate([s.pitch.f0_hz[s.frames_in_words(s.start + s.pitch.times)] for s in own])
+        floor, ceiling = speaker_limits(f0, default=(base.floor_hz, base.ceiling_hz))
+        adapted = PitchSettings(floor_hz=floor, ceiling_hz=ceiling, time_step_s=config.pitch_step_s)
+        settings[speaker] = adapted
+        for s, t in zip(own, track_pitch([s.audio for s in own], SR, settings=adapted, device=device)):
+            s.pitch = t
+    return settings
+
+
+def measure_intensity(stretches: list[Stretch], config: FeatureConfig, device) -> None:
+    settings = IntensitySettings(floor_hz=config.intensity_floor_hz)
+    for s in stretches:
+        track = track_intensity(s.audio, SR, settings=settings, device=device)
+        s.intensity_times, s.intensity_db = track.times, track.intensity_db
+
+
+def _value_at(times: np.ndarray, values: np.ndarray, t: float, max_gap: float) -> float | None:
+    """The value of the frame nearest ``t`` (None if none within ``max_gap`` s or not finite)."""
+    if not len(times):
+        return None
+    k = int(np.argmin(np.abs(times - t)))
+    v = values[k]
+    return float(v) if abs(times[k] - t) <= max_gap and np.isfinite(v) else None
+
+
+# -- vowels --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Token:
+    stretch: Stretch
+    position: int  # index of the phone in the stretch's phones
+    segment_start: float  # s, absolute time of the segment's first sample
+
+
+def _tokens(stretches: list[Stretch], config: FeatureConfig) -> tuple[list[_Token], list[np.ndarray], list[tuple]]:
+    tokens, segments, spans = [], [], []
+    for s in stretches:
+        for k, p in enumerate(s.phones):
+            if not is_vowel(p.phone):
+                continue
+            a = max(0, int(round((p.start - config.token_margin_s - s.start) * SR)))
+            b = min(len(s.audio), int(round((p.end + config.token_margin_s - s.start) * SR)))
+            if b - a < int(2 * config.formant_window_s * SR) + 1:
+                continue  # not one whole analysis window: no formants can be measured
+            seg_start = s.start + a / SR
+            tokens.append(_Token(s, k, seg_start))
+            segments.append(s.audio[a:b])
+            spans.append((p.start - seg_start, p.end - seg_start))
+    return tokens, segments, spans
+
+
+def _interp(times: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    ok = np.isfinite(values)
+    if not ok.any():
+        return np.full(len(at), np.nan)
+    return np.interp(at, times[ok], values[ok])
+
+
+def _optional(x) -> float | None:
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
+def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureConfig, device) -> tuple[list, dict]:
+    """Vowel token rows, and each speaker's median chosen formant ceiling."""
+    settings = FormantSettings(max_formants=config.max_formants, window_s=config.formant_window_s)
+    grid = ceiling_grid(config.formant_ceiling_low_hz, config.formant_ceiling_high_hz, config.formant_ceilings)
+    tokens, segments, spans = _tokens(stretches, config)
+    if not tokens:
+        return [], {}
+    analysed = analyse_tokens(segments, SR, grid, spans=spans, settings=settings, device=device)
+    best, _ = choose_ceilings(analysed)
+    rows, chosen = [], {}
+    for i, tok in enumerate(tokens):
+        s, p = tok.stretch, tok.stretch.phones[tok.position]
+        n = int(analysed.n_frames[i])
+        measures: dict[str, float | None] = {}
+        if best[i] >= 0:
+            chosen.setdefault(s.speaker_id, []).append(grid[best[i]])
+            times = analysed.times[i, :n] + tok.segment_start
+            at = p.start + np.array(VOWEL_POINTS) / 100 * (p.end - p.start)
+            for k in range(3):
+                freq = analysed.frequencies[i, best[i], :n, k]
+                band = analysed.bandwidths[i, best[i], :n, k]
+                for point, fv, bv in zip(VOWEL_POINTS, _interp(times, freq, at), _interp(times, band, at)):
+                    measures[f"f{k + 1}_{point}_hz"] = _optional(fv)
+                    measures[f"b{k + 1}_{point}_hz"] = _optional(bv)
+                for c, v in enumerate(dct_coefficients(freq, DCT_ORDER)):
+                    measures[f"f{k + 1}_dct{c}"] = _optional(v)
+        word = words[p.word_index] if 0 <= p.word_index < len(words) else None
+        mid = 0.5 * (p.start + p.end)
+        rows.append(VowelToken(
+            recording_id=p.recording_id, utterance_id=p.utterance_id, speaker_id=p.speaker_id,
+            role=s.role, language=s.language, word_index=p.word_index,
+            word=word.word if word is not None else "", phone=p.phone,
+            previous_phone=s.phones[tok.position - 1].phone if tok.position > 0 else None,
+            next_phone=s.phones[tok.position + 1].phone if tok.position + 1 < len(s.phones) else None,
+            stress=p.stress, is_filler=bool(word.is_filler) if word is not None else False,
+            start=p.start, end=p.end, duration_s=p.end - p.start, n_frames=n,
+            ceiling_hz=float(grid[best[i]]) if best[i] >= 0 else None,
+            f0_hz=_value_at(s.start + s.pitch.times, s.pitch.f0_hz, mid, config.pitch_step_s),
+            intensity_db=_value_at(s.start + s.intensity_times, s.intensity_db, mid, IntensitySettings(
+                floor_hz=config.intensity_floor_hz).step_s),
+            word_probability=word.probability if word is not None else None,
+            log_likelihood=p.log_likelihood, duration_z=p.duration_z,
+            **{name: measures.get(name) for name in _MEASURE_COLUMNS},
+        ))
+    return rows, {spk: float(np.median(v)) for spk, v in chosen.items()}
+
+
+_MEASURE_COLUMNS = [f"f{k}_{p}_hz" for k in (1, 2, 3) for p in VOWEL_POINTS] + \
+    [f"b{k}_{p}_hz" for k in (1, 2, 3) for p in VOWEL_POINTS] + \
+    [f"f{k}_dct{c}" for k in (1, 2, 3) for c in range(DCT_ORDER)]
+
+
+def formant_frames(stretches: list[Stretch], ceilings: dict[str, float], config: FeatureConfig, device) -> list:
+    """Each speaker's formant track over their utterances, at their median chosen ceiling."""
+    settings = FormantSettings(max_formants=config.max_formants, window_s=config.formant_window_s)
+    rows = []
+    for speaker, ceiling in sorted(ceilings.items()):
+        own = [s for s in stretches if s.speaker_id == speaker]
+        spans = [(max(s.utterance.start - s.start, config.formant_window_s),
+                  min(s.utterance.end - s.start, len(s.audio) / SR - config.formant_window_s)) for s in own]
+        keep = [i for i, (a, b) in enumerate(spans) if b > a]
+        if not keep:
+            continue
+        tracks = analyse_tokens([own[i].audio for i in keep], SR, [ceiling], spans=[spans[i] for i in keep],
+                                settings=settings, device=device)
+        for j, i in enumerate(keep):
+            s, n = own[i], int(tracks.n_frames[j])
+            f, b = tracks.frequencies[j, 0, :n], tracks.bandwidths[j, 0, :n]
+            for t, fr, bw in zip(tracks.times[j, :n] + s.start, f, b):
+                rows.append(FormantFrame(s.utterance.recording_id, speaker, float(t), *(_optional(v) for v in fr[:4]),
+                                         *(_optional(v) for v in bw[:3]), float(ceiling)))
+    return rows
+
+
+# -- one recording -------------------------------------------------------------------------------
+
+
+def measure_recording(rec: Recording, speakers: list[RecordingSpeaker], utterances: list[AlignedUtterance],
+                      words: list[Word], phones: list[Phone], config: FeatureConfig, device, *,
+                      output_dir: Path | None = None, alignment_textgrid: Path | None = None) -> dict[str, pa.Table]:
+    """All feature tables of one aligned recording (and, with ``output_dir``, its PitchTiers and TextGrid)."""
+    stretches = read_stretches(rec, speakers, utterances, words, phones, config)
+    if not stretches:
+        raise VoliError(f"{rec.recording_id}: no aligned utterance with words to measure; check 02_align for it")
+    pitch_settings = measure_pitch(stretches, config, device)
+    measure_intensity(stretches, config, device)
+    vowels, ceilings = measure_vowels(stretches, words, config, device)
+    by_utt: dict[str, list] = {}
+    for v in vowels:
+        by_utt.setdefault(v.utterance_id, []).append(v)
+    prosody = [utterance_prosody(s, by_utt.get(s.utterance.utterance_id, []), config) for s in stretches]
+    f0_rows, level_rows = [], []
+    for s in stretches:
+        u = s.utterance
+        t = s.start + s.pitch.times
+        keep = (t >= u.start) & (t <= u.end)
+        f0_rows += [F0Frame(rec.recording_id, u.speaker_id, float(a), _optional(b), float(c))
+                    for a, b, c in zip(t[keep], s.pitch.f0_hz[keep], s.pitch.strength[keep])]
+        t = s.start + s.intensity_times
+        keep = (t >= u.start) & (t <= u.end)
+        level_rows += [IntensityFrame(rec.recording_id, u.speaker_id, float(a), float(b))
+                       for a, b in zip(t[keep], s.intensity_db[keep])]
+    settings_rows = [SpeakerSettings(rec.recording_id, spk, st.floor_hz, st.ceiling_hz, ceilings.get(spk),
+                                     sum(1 for v in vowels if v.speaker_id == spk))
+                     for spk, st in sorted(pitch_settings.items())]
+    if output_dir is not None:
+        from voli.features.praat import write_formant_textgrid, write_pitch_tiers
+
+        if config.pitch_tiers:
+            write_pitch_tiers(Path(output_dir) / "pitchtiers", rec, f0_rows)
+        if config.formant_tier and alignment_textgrid is not None and Path(alignment_textgrid).is_file():
+            write_formant_textgrid(Path(output_dir) / "textgrids" / f"{rec.recording_id}.TextGrid",
+                                   Path(alignment_textgrid), vowels)
+    return {
+        "vowels": to_table(vowels, VowelToken),
+        "prosody": to_table(prosody, UtteranceProsody),
+        "speaker_settings": to_table(settings_rows, SpeakerSettings),
+        "tracks/f0": to_table(f0_rows, F0Frame),
+        "tracks/intensity": to_table(level_rows, IntensityFrame),
+        "tracks/formants": to_table(formant_frames(stretches, ceilings, config, device), FormantFrame),
+    }
