@@ -311,7 +311,8 @@ def arrow_schema(record_type: type) -> pa.Schema:
 def to_table(records: typing.Iterable, record_type: type) -> pa.Table:
     """Records (dataclass instances) -> Arrow table with the record's schema."""
     schema = arrow_schema(record_type)
-    rows = [dataclasses.asdict(r) for r in records]
+    names = schema.names
+    rows = [{n: getattr(r, n) for n in names} for r in records]  # fields are scalars: no deep copy (asdict's)
     return pa.Table.from_pylist(rows, schema=schema)
 
 
