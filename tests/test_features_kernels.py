@@ -89,8 +89,11 @@ def test_many_signals_in_one_batch_each_get_their_own_f0():
     assert not tracks[3].voiced.any()  # silence is unvoiced
 
 
-def test_frames_are_placed_as_praat_places_them():
-    x = sawtooth(200.0, 0.73)
+@pytest.mark.parametrize("n_samples", [11680, 232638, 16000 * 3 + 77])
+def test_frames_are_placed_as_praat_places_them(n_samples):
+    # 232638 samples: (duration - window) / step is nearly whole, where a window of whole samples
+    # instead of Praat's nominal 3 / floor seconds adds a frame
+    x = sawtooth(200.0, n_samples / SR)[:n_samples]
     (track,) = track_pitch([x], SR)
     times, _ = praat_pitch(x, SR)
     np.testing.assert_allclose(track.times, times, atol=1e-9)

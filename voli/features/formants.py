@@ -9,10 +9,10 @@ One torch implementation for the CPU and the GPU, batched over frames and over t
    same code runs batched on a GPU), reflected into the unit circle; each root above the real
    axis between 50 Hz and Nyquist − 50 Hz is a formant, bandwidth from its radius.
 
-:func:`search_ceilings` analyses each vowel token at many ceilings (12-20) and keeps the one whose
+:func:`analyse_tokens` analyses each vowel token at many ceilings (12-20) and keeps the one whose
 F1-F3 tracks are smoothest, i.e. best predicted by a low-order cosine regression over the token:
 the idea of Fast Track (Barreda 2021), with its regression error as the criterion plus two
-plausibility checks (F1 below 1200 Hz, F1-F3 present).
+plausibility checks (F1 below 1200 Hz, F1-F3 present): :func:`choose_ceilings`.
 """
 
 from __future__ import annotations

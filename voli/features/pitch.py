@@ -260,7 +260,7 @@ def track_pitch(
         x = torch.as_tensor(np.asarray(signal) if not torch.is_tensor(signal) else signal).to(device=device, dtype=dtype)
         if x.ndim != 1:
             raise VoliError(f"track_pitch: signal {i} has shape {tuple(x.shape)}; pass mono 1-D signals")
-        t = frame_times(len(x), sample_rate, n_window * dx, settings.step_s)
+        t = frame_times(len(x), sample_rate, settings.window_s, settings.step_s)  # Praat: the nominal window
         tensors.append(x - x.mean() if len(x) else x)
         times.append(t)
         # Praat: leftSample = the sample at or before t (1-based index floor((t - x1)/dx) + 1)
@@ -283,25 +283,29 @@ def track_pitch(
     running = torch.zeros(offset + 1, dtype=torch.float64, device=device)
     running[1:] = torch.cumsum(audio.to(torch.float64), 0)
     left_np = np.concatenate(lefts)
-    steps = np.diff(left_np)
-    hop = int(steps[0]) if len(steps) and (steps == steps[0]).all() and steps[0] > 0 else None
-    for lo in range(0, n_frames, chunk_frames):
-        left = left_all[lo: lo + chunk_frames]
-        n = len(left)
+    # chunks never straddle two signals, so each signal's evenly spaced frames can be a strided view
+    bounds = np.cumsum([0] + [len(t) for t in times])
+    chunks = [(lo, min(lo + chunk_frames, b)) for a, b in zip(bounds[:-1], bounds[1:]) for lo in range(a, b, chunk_frames)]
+    span = torch.arange(n_window, device=device)
+    for lo, hi in chunks:
+        left = left_all[lo: hi]
+        n = hi - lo
         local_mean = ((running[left + n_period + 1] - running[left + 1 - n_period]) / (2 * n_period)).to(dtype)
+        steps = np.diff(left_np[lo: hi])
+        hop = int(steps[0]) if len(steps) and steps[0] > 0 and (steps == steps[0]).all() else None
         first_sample = int(left_np[lo]) + 1 - half_window
-        if hop is not None:  # evenly spaced frames (one signal, whole-sample step): a strided view
+        if hop is not None:  # whole-sample step: a strided view, no gather
             raw = audio[first_sample: first_sample + (n - 1) * hop + n_window].unfold(0, n_window, hop)
         else:
-            raw = audio[(left[:, None] + 1 - half_window) + torch.arange(n_window, device=device)]
+            raw = audio[(left[:, None] + 1 - half_window) + span]
         frames = (raw - local_mean[:, None]) * window
         local_peak = frames[:, half_window - half_period: half_window + half_period].abs().amax(dim=1)
-        g = peaks[owner_all[lo: lo + n]]
-        intensity[lo: lo + n] = torch.where(g > 0, (local_peak / g.clamp_min(1e-30)).clamp_max(1.0), torch.zeros_like(g))
+        g = peaks[owner_all[lo: hi]]
+        intensity[lo: hi] = torch.where(g > 0, (local_peak / g.clamp_min(1e-30)).clamp_max(1.0), torch.zeros_like(g))
         f, s = _candidates(frames, window_r, sample_rate=sample_rate, settings=settings, min_lag=min_lag,
                            max_lag=max_lag, torch=torch)
-        freq[lo: lo + n, 1:] = f
-        strength[lo: lo + n, 1:] = s
+        freq[lo: hi, 1:] = f
+        strength[lo: hi, 1:] = s
 
     # local scores: Praat's pathfinder
     unvoiced = (2.0 - intensity / (settings.silence_threshold / (1.0 + settings.voicing_threshold))).clamp_min(0.0)
