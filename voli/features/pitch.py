@@ -160,30 +160,27 @@ def _viterbi_segments(freq, delta, first, lengths, has_prev, has_next, settings:
     ojc = settings.octave_jump_cost * correction
     first_t = torch.as_tensor(first, device=device)
 
-    def frame(t):
-        n = int(active[t])
-        rows = first_t[:n] + t
-        f = freq[rows]
-        v = (f > 0) & (f < settings.ceiling_hz)
-        return rows, v, torch.log2(torch.where(v, f, torch.ones_like(f))), delta[rows]
-
-    rows, voiced, log_f, d = frame(0)
-    score = d - vuc * (voiced & has_prev[:, None])
+    voiced_all = (freq > 0) & (freq < settings.ceiling_hz)
+    log_f_all = torch.log2(torch.where(voiced_all, freq, torch.ones_like(freq)))
+    rows = [first_t[: int(active[t])] + t for t in range(longest)]  # frames at step t of each stretch
+    # transition costs into every frame that has a predecessor, all at once: (frames, prev, cur)
+    later = torch.cat(rows[1:]) if longest > 1 else first_t[:0]
+    vp, vc = voiced_all[later - 1][:, :, None], voiced_all[later][:, None, :]
+    jump = ojc * (log_f_all[later - 1][:, :, None] - log_f_all[later][:, None, :]).abs()
+    transitions = torch.where(vp & vc, jump, (vp ^ vc).to(jump.dtype) * vuc).split([len(r) for r in rows[1:]])
+    del vp, vc, jump
+    score = delta[rows[0]] - vuc * (voiced_all[rows[0]] & has_prev[:, None])
     backs, ends = [], []
     for t in range(1, longest + 1):
         n = int(active[t]) if t < longest else 0
         if n < score.shape[0]:  # stretches ending at t - 1: close them
-            tail = score[n:] - vuc * (voiced[n:] & has_next[n: score.shape[0], None])
+            tail = score[n:] - vuc * (voiced_all[rows[t - 1][n:]] & has_next[n: score.shape[0], None])
             ends.append((n, tail.argmax(dim=1)))
         if n == 0:
             break
-        rows_t, voiced_t, log_f_t, d_t = frame(t)
-        vp, vc = voiced[:n, :, None], voiced_t[:, None, :]
-        jump = ojc * (log_f[:n, :, None] - log_f_t[:, None, :]).abs()
-        cost = torch.where(vp & vc, jump, (vp ^ vc).to(jump.dtype) * vuc)
-        best, arg = (score[:n, :, None] - cost).max(dim=1)
+        best, arg = (score[:n, :, None] - transitions[t - 1]).max(dim=1)
         backs.append(arg)
-        score, voiced, log_f = best + d_t, voiced_t, log_f_t
+        score = best + delta[rows[t]]
     # traceback: every stretch starts from its own end state
     final = torch.zeros(len(first), dtype=torch.long, device=device)
     for n, states in ends:
@@ -194,7 +191,7 @@ def _viterbi_segments(freq, delta, first, lengths, has_prev, has_next, settings:
         n = int(active[t])
         s_t = final[:n].clone()  # stretches ending at t start from their own best end state
         s_t[: state.shape[0]] = state  # the longer ones continue their traceback
-        out_rows.append(first_t[:n] + t)
+        out_rows.append(rows[t])
         out_states.append(s_t)
         if t > 0:
             state = backs[t - 1].gather(1, s_t[:, None])[:, 0]
@@ -279,9 +276,6 @@ def track_pitch(
     freq = torch.zeros((n_frames, n_cand), dtype=dtype, device=device)
     strength = torch.full((n_frames, n_cand), -math.inf, dtype=dtype, device=device)
     intensity = torch.zeros(n_frames, dtype=dtype, device=device)
-    # local mean over one floor period each side (Praat), from a float64 running sum
-    running = torch.zeros(offset + 1, dtype=torch.float64, device=device)
-    running[1:] = torch.cumsum(audio.to(torch.float64), 0)
     left_np = np.concatenate(lefts)
     # chunks never straddle two signals, so each signal's evenly spaced frames can be a strided view
     bounds = np.cumsum([0] + [len(t) for t in times])
@@ -290,7 +284,6 @@ def track_pitch(
     for lo, hi in chunks:
         left = left_all[lo: hi]
         n = hi - lo
-        local_mean = ((running[left + n_period + 1] - running[left + 1 - n_period]) / (2 * n_period)).to(dtype)
         steps = np.diff(left_np[lo: hi])
         hop = int(steps[0]) if len(steps) and steps[0] > 0 and (steps == steps[0]).all() else None
         first_sample = int(left_np[lo]) + 1 - half_window
@@ -298,6 +291,8 @@ def track_pitch(
             raw = audio[first_sample: first_sample + (n - 1) * hop + n_window].unfold(0, n_window, hop)
         else:
             raw = audio[(left[:, None] + 1 - half_window) + span]
+        # local mean over one floor period each side of the centre (Praat): inside the window
+        local_mean = raw[:, half_window - n_period: half_window + n_period].mean(dim=1)
         frames = (raw - local_mean[:, None]) * window
         local_peak = frames[:, half_window - half_period: half_window + half_period].abs().amax(dim=1)
         g = peaks[owner_all[lo: hi]]
