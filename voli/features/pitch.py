@@ -281,6 +281,12 @@ def track_pitch(
     bounds = np.cumsum([0] + [len(t) for t in times])
     chunks = [(lo, min(lo + chunk_frames, b)) for a, b in zip(bounds[:-1], bounds[1:]) for lo in range(a, b, chunk_frames)]
     span = torch.arange(n_window, device=device)
+    # Frames this quiet are unvoiced on the best path whatever their candidates: there the unvoiced
+    # score is at least 1 + 2 x the voiced/unvoiced cost (with its time-step correction), more than
+    # a voiced candidate (score <= 1) can gain by sparing the path two voicing changes. Their
+    # autocorrelation is skipped; the path is exactly the one computing them would give.
+    vuc = settings.voiced_unvoiced_cost * 0.01 / settings.step_s
+    quiet = (settings.voicing_threshold + 1 - 2 * vuc - 1e-6) * settings.silence_threshold / (1 + settings.voicing_threshold)
     for lo, hi in chunks:
         left = left_all[lo: hi]
         n = hi - lo
@@ -297,10 +303,13 @@ def track_pitch(
         local_peak = frames[:, half_window - half_period: half_window + half_period].abs().amax(dim=1)
         g = peaks[owner_all[lo: hi]]
         intensity[lo: hi] = torch.where(g > 0, (local_peak / g.clamp_min(1e-30)).clamp_max(1.0), torch.zeros_like(g))
-        f, s = _candidates(frames, window_r, sample_rate=sample_rate, settings=settings, min_lag=min_lag,
+        loud = intensity[lo: hi] > quiet
+        if not bool(loud.any()):
+            continue
+        f, s = _candidates(frames[loud], window_r, sample_rate=sample_rate, settings=settings, min_lag=min_lag,
                            max_lag=max_lag, torch=torch)
-        freq[lo: hi, 1:] = f
-        strength[lo: hi, 1:] = s
+        freq[lo: hi, 1:][loud] = f
+        strength[lo: hi, 1:][loud] = s
 
     # local scores: Praat's pathfinder
     unvoiced = (2.0 - intensity / (settings.silence_threshold / (1.0 + settings.voicing_threshold))).clamp_min(0.0)
