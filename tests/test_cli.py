@@ -46,17 +46,16 @@ def test_run_with_one_bad_recording_finishes_the_others(sample_copy, tmp_path, c
     assert failures.recording_id.tolist() == ["pt_02"] and failures.stage.tolist() == ["prepare"]
 
 
-def test_unimplemented_stage_is_a_clear_error(sample_copy, tmp_path, capsys):
+def test_a_stage_before_its_input_is_a_clear_error(sample_copy, tmp_path, capsys):
     workdir = tmp_path / "exp"
     assert main(["run", str(sample_copy), "--workdir", str(workdir), "--stage", "prepare", "--stop-stage", "prepare", "-q"]) == 0
-    assert main(["run", str(sample_copy), "--workdir", str(workdir), "--stage", "profile", "--stop-stage", "profile", "-q"]) == 2
-    err = capsys.readouterr().err
-    assert "stage 'profile' is not implemented" in err
-    assert (workdir / "00_prepare/.done").exists()  # the stages before it kept their work
-    assert not (workdir / "04_profile").exists()  # and no fake output
-    # a stage whose input is missing names the command to run first
+    # a stage whose input is missing names the command to run first, and writes nothing
     assert main(["align", str(sample_copy), "--workdir", str(workdir), "-q"]) == 2
     assert "run `voli transcribe" in capsys.readouterr().err
+    assert main(["profile", str(sample_copy), "--workdir", str(workdir), "-q"]) == 2
+    assert "run `voli features" in capsys.readouterr().err
+    assert (workdir / "00_prepare/.done").exists()  # the stages before it kept their work
+    assert not (workdir / "04_profile" / ".done").exists()
 
 
 def test_missing_corpus_dir(tmp_path, capsys):

@@ -76,11 +76,24 @@ class FeatureConfig:
 
 
 @dataclass(frozen=True)
+class ProfileConfig:
+    roles: tuple[str, ...] = ("interviewee",)  # whose speech the statistics describe
+    min_word_probability: float = 0.5  # vowel tokens in words Whisper was less sure of are left out (0: keep all)
+    max_abs_duration_z: float = 3.0  # ... and those whose aligned duration is implausible for the phone
+    min_vowel_s: float = 0.03  # ... and vowels shorter than this (formants of 1-2 frames)
+    pillai_pairs: tuple[str, ...] = ()  # extra vowel pairs for Pillai scores, "language:a-b" (e.g. "fr:e-ɛ")
+    clusters: int = 0  # Ward clusters of the speakers; 0 = chosen by the silhouette (2-6)
+    permutations: int = 200  # permutations behind each prediction p-value
+    word_control: bool = False  # token models: the word as a fixed-effect control (MixedLM has no cheap crossed random effects)
+
+
+@dataclass(frozen=True)
 class VoliConfig:
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
     transcribe: AsrConfig = field(default_factory=AsrConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
+    profile: ProfileConfig = field(default_factory=ProfileConfig)
 
     def section(self, name: str):
         """The config of one stage, or None for a stage without options."""

@@ -425,6 +425,25 @@ def _features_finalize(ctx: StageContext) -> dict[str, pa.Table]:
     return {"speaker_prosody": to_table(speaker_prosody(stage_dir, done), SpeakerProsody)}
 
 
+def _profile_plan(ctx: StageContext) -> list[WorkItem]:
+    require_done(ctx, STAGES["features"])
+    return []  # a corpus-level stage: everything happens in finalize
+
+
+def _profile_finalize(ctx: StageContext) -> dict[str, pa.Table]:
+    from voli.profile.stage import profile, to_arrow
+
+    stage_dir = ctx.stage_dir(STAGES["profile"])
+    tables = profile(ctx.corpus_dir, ctx.stage_dir(STAGES["features"]), ctx.config.profile)
+    try:
+        from voli.profile.report import write_report
+    except ImportError:  # the report lands with its own commit
+        write_report = None
+    if write_report is not None:
+        write_report(stage_dir, tables, corpus=ctx.corpus_dir)
+    return {name: to_arrow(frame) for name, frame in tables.items()}
+
+
 def _recording(ctx: StageContext, recording_id: str) -> tuple[Recording, list[RecordingSpeaker]]:
     """A prepared recording and its speakers."""
     from voli.schema import from_table
@@ -454,8 +473,8 @@ STAGES: dict[str, Stage] = {
               outputs={"vowels": VowelToken, "prosody": UtteranceProsody, "speaker_settings": SpeakerSettings,
                        "tracks/f0": F0Frame, "tracks/intensity": IntensityFrame, "tracks/formants": FormantFrame},
               plan=_features_plan, process=_features_process, finalize=_features_finalize, needs_device=True),
-        Stage("profile", 4, "survey join, normalisation, statistics",
-              outputs={}, pending="issue #7, socioeconomic profile"),
+        Stage("profile", 4, "survey join, normalisation, speaker measures, mixed models, PCA, prediction, report",
+              outputs={}, plan=_profile_plan, finalize=_profile_finalize),
     )
 }
 

@@ -289,6 +289,7 @@ def simulate(out_dir: str | Path, *, spec: EffectSpec | None = None, config: Sim
         "vocal_tract": s.vocal_tract, "centralisation": s.centralisation,
         "vowel_shift": ";".join(f"{v}:F{k}={r:.4f}" for (v, k), r in sorted(s.vowel_shift.items())),
     } for s in speakers]), truth / "speaker_params.parquet")
+    write_text(_survey_yaml(spec), out / "survey.yaml")
     _write_csv(truth / "effects.csv", spec.table_rows() or [{"measure": "", "attribute": ""}])
     write_text(_spec_yaml(spec, config), truth / "spec.yaml")
     return out
@@ -304,13 +305,25 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
     write_text(buf.getvalue(), path)
 
 
+def _attribute_types(spec: EffectSpec) -> dict:
+    return {a.name: ({"levels": list(a.levels), "ordered": a.ordered} if a.levels else {"range": list(a.range)})
+            for a in spec.attributes}
+
+
+def _survey_yaml(spec: EffectSpec) -> str:
+    """The corpus's survey.yaml: the attributes' types, as a researcher would declare them."""
+    import yaml
+
+    header = "# Types of the speakers.csv attributes (voli profile); undeclared columns are inferred.\n"
+    return header + yaml.safe_dump({"attributes": _attribute_types(spec)}, sort_keys=False, allow_unicode=True)
+
+
 def _spec_yaml(spec: EffectSpec, config: SimulationConfig) -> str:
     import yaml
 
     data = {
         "simulation": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
-        "attributes": {a.name: ({"levels": list(a.levels), "ordered": a.ordered} if a.levels else {"range": list(a.range)})
-                       for a in spec.attributes},
+        "attributes": _attribute_types(spec),
         "effects": [{k: v for k, v in asdict(e).items() if v not in (None, {}, 1) or k == "measure"} for e in spec.effects],
         "between_speaker_sd": spec.between_speaker_sd,
     }

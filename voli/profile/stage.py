@@ -1,0 +1,94 @@
+"""The profile stage: speech measures joined to the survey, statistics, tables and the report.
+
+Reads 03_features (vowels, prosody, speaker_prosody) and the corpus's speakers.csv (with
+survey.yaml when present); writes 04_profile/: speakers, tokens (filtered, normalised), models
+(mixed effects), pca_scores, pca_loadings, associations, prediction, problems, and report/.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pyarrow as pa
+
+from voli.config import ProfileConfig
+from voli.errors import CorpusError
+
+log = logging.getLogger("voli")
+
+# speaker measures that describe a speaker's profile (PCA, clusters, prediction)
+PROFILE_COLUMNS = ("articulation_rate", "speech_rate", "pauses_per_minute", "filled_pauses_per_minute", "f0_median_st",
+                   "f0_sd_st", "f0_range_st", "intensity_mean_db", "formant_scale_hz", "category_dispersion_lobanov",
+                   "reduction_index", "vowel_space_area_means_lobanov")
+
+
+def _read_speakers_csv(corpus_dir: Path):
+    from voli.io.survey import read_csv
+
+    import pandas as pd
+
+    columns, rows = read_csv(Path(corpus_dir) / "speakers.csv", required=("speaker_id",))
+    return pd.DataFrame([r.values for r in rows], columns=columns)
+
+
+def profile(corpus_dir: Path, features_dir: Path, config: ProfileConfig) -> dict:
+    """All profile tables (pandas DataFrames) for one corpus."""
+    import pandas as pd
+
+    from voli.profile.models import mixed_effects, pca_clusters, predict_attributes
+    from voli.profile.speakers import speaker_measures
+    from voli.profile.survey import attribute_types, survey_table
+
+    raw = _read_speakers_csv(corpus_dir)
+    types = attribute_types(corpus_dir, raw)
+    survey = survey_table(corpus_dir, raw, types)
+    vowels = pd.read_parquet(features_dir / "vowels.parquet")
+    utterances = pd.read_parquet(features_dir / "prosody.parquet")
+    prosody = pd.read_parquet(features_dir / "speaker_prosody.parquet")
+    unknown = sorted((set(vowels.speaker_id) | set(prosody.speaker_id)) - set(survey.speaker_id))
+    if unknown:
+        raise CorpusError(f"{Path(corpus_dir) / 'speakers.csv'}: the measurements have speaker(s) {', '.join(unknown)} "
+                          "that speakers.csv lacks; add them, or rerun the pipeline if they were renamed")
+    speakers, tokens = speaker_measures(vowels, prosody, config)
+    analysed = survey[survey.speaker_id.isin(speakers.speaker_id)]
+    problems = []
+    with_attributes = survey[survey.drop(columns="speaker_id").notna().any(axis=1)].speaker_id
+    measured = set(prosody.speaker_id)  # in any role
+    for sid in sorted(set(with_attributes) - measured):
+        problems.append({"speaker_id": sid, "problem": "has survey answers but no measurements (its recordings "
+                         "failed or are missing; see the stages' failures.parquet): left out"})
+    for sid in speakers.speaker_id:
+        row = speakers[speakers.speaker_id == sid].iloc[0]
+        if row.get("n_tokens", 0) != row.get("n_tokens", 0) or row.get("n_tokens", 0) < 20:
+            problems.append({"speaker_id": sid, "problem": f"only {int(row.get('n_tokens', 0) or 0)} vowel tokens "
+                             "pass the filters: vowel measures are rough"})
+    for p in problems:
+        log.warning("profile: speaker %s %s", p["speaker_id"], p["problem"])
+    utterances = utterances[utterances.role.isin(config.roles)]
+    columns = [c for c in PROFILE_COLUMNS if c in speakers]
+    models = mixed_effects(tokens, utterances, analysed, types, word_effect=config.word_control, speakers=speakers)
+    pca = pca_clusters(speakers, analysed, types, columns, n_clusters=config.clusters)
+    prediction = predict_attributes(speakers, analysed, types, columns, permutations=config.permutations)
+    table = speakers.merge(analysed.astype({n: object for n, t in types.items() if t.kind != "numeric"}),
+                           on="speaker_id", how="left")
+    out = {"speakers": table, "tokens": tokens, "models": models, "prediction": prediction,
+           "problems": pd.DataFrame(problems, columns=["speaker_id", "problem"]),
+           "attributes": pd.DataFrame([{"attribute": t.name, "kind": t.kind, "levels": "|".join(t.levels),
+                                        "declared": t.declared, "description": t.describe()} for t in types.values()])}
+    if pca is not None:
+        scores, loadings, tests, link = pca
+        out["pca_scores"], out["pca_loadings"], out["associations"] = scores, loadings, tests
+        out["pca_explained"] = pd.DataFrame({"component": [f"pc{i + 1}" for i in range(len(loadings.attrs["explained"]))],
+                                             "explained": loadings.attrs["explained"]})
+        out["linkage"] = pd.DataFrame(link, columns=["left", "right", "distance", "size"])
+    return out
+
+
+def to_arrow(frame) -> pa.Table:
+    """A DataFrame as an Arrow table, categories as strings (Parquet-friendly)."""
+    frame = frame.copy()
+    for col in frame.columns:
+        if str(frame[col].dtype) == "category":
+            frame[col] = frame[col].astype(object)
+    return pa.Table.from_pandas(frame, preserve_index=False)

@@ -1,0 +1,134 @@
+"""Survey attributes: speakers.csv columns with their types, checked.
+
+Types come from ``<corpus>/survey.yaml`` when it exists (the format of the simulator's spec)::
+
+    attributes:
+      gender: {levels: [woman, man]}                      # categorical; the first level is the reference
+      education: {levels: [primary, secondary, bachelor, master], ordered: true}   # ordinal
+      age: {range: [18, 80]}                              # numeric (values outside the range are errors)
+      income: {numeric: true}                             # numeric, no range
+
+and are inferred otherwise: a column whose every filled cell is a number is numeric, any other
+is categorical with its levels in order of first appearance. survey.yaml may declare only some
+columns; the rest are inferred. Empty cells are missing values (interviewers usually have none).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from voli.errors import CorpusError
+
+NOT_ATTRIBUTES = ("speaker_id", "enrolment")  # speakers.csv columns that describe no social position
+
+
+@dataclass(frozen=True)
+class AttributeType:
+    name: str
+    kind: str  # "categorical", "ordinal" or "numeric"
+    levels: tuple[str, ...] = ()  # categorical and ordinal, in order (the first is the reference)
+    range: tuple[float, float] | None = None
+    declared: bool = False  # from survey.yaml, not inferred
+
+    def describe(self) -> str:
+        if self.kind == "numeric":
+            return "numeric" + (f" {self.range[0]:g}-{self.range[1]:g}" if self.range else "")
+        return f"{self.kind}: " + " < ".join(self.levels) if self.kind == "ordinal" else f"categorical: {', '.join(self.levels)}"
+
+
+def _declared(path: Path, columns: list[str]) -> dict[str, AttributeType]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise CorpusError(f"{path}: cannot read the survey types ({err})") from err
+    attrs = data.get("attributes", data)
+    if not isinstance(attrs, dict):
+        raise CorpusError(f"{path}: expected 'attributes:' with one entry per speakers.csv column")
+    out = {}
+    for name, spec in attrs.items():
+        if name not in columns:
+            close = difflib.get_close_matches(name, columns, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; speakers.csv has {', '.join(columns)}"
+            raise CorpusError(f"{path}: attribute {name!r} is not a column of speakers.csv{hint}")
+        spec = spec or {}
+        if "levels" in spec:
+            kind = "ordinal" if spec.get("ordered") else "categorical"
+            out[name] = AttributeType(name, kind, tuple(str(v) for v in spec["levels"]), declared=True)
+        elif "range" in spec:
+            lo, hi = spec["range"]
+            out[name] = AttributeType(name, "numeric", range=(float(lo), float(hi)), declared=True)
+        elif spec.get("numeric"):
+            out[name] = AttributeType(name, "numeric", declared=True)
+        else:
+            raise CorpusError(f"{path}: attribute {name!r} needs 'levels: [...]' (add 'ordered: true' for an "
+                              "ordinal scale), 'range: [low, high]' or 'numeric: true'")
+    return out
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.replace(",", ".")) if text else None
+    except ValueError:
+        return None
+
+
+def attribute_types(corpus_dir: Path, speakers) -> dict[str, AttributeType]:
+    """The type of every attribute column of ``speakers`` (a DataFrame of speakers.csv, as strings)."""
+    columns = [c for c in speakers.columns if c not in NOT_ATTRIBUTES]
+    path = Path(corpus_dir) / "survey.yaml"
+    types = _declared(path, columns) if path.is_file() else {}
+    for name in columns:
+        if name in types:
+            continue
+        filled = [v for v in speakers[name].fillna("").astype(str).str.strip() if v]
+        if filled and all(_number(v) is not None for v in filled):
+            types[name] = AttributeType(name, "numeric")
+        else:
+            types[name] = AttributeType(name, "categorical", tuple(dict.fromkeys(filled)))
+    return {name: types[name] for name in columns}
+
+
+def survey_table(corpus_dir: Path, speakers, types: dict[str, AttributeType]):
+    """speakers.csv with typed columns: numbers as floats, levels checked. Errors name the speaker and value."""
+    import pandas as pd
+
+    source = Path(corpus_dir) / "speakers.csv"
+    out = pd.DataFrame({"speaker_id": speakers["speaker_id"].astype(str)})
+    for name, t in types.items():
+        cells = speakers[name].fillna("").astype(str).str.strip()
+        if t.kind == "numeric":
+            values = []
+            for sid, cell in zip(out.speaker_id, cells):
+                x = _number(cell)
+                if cell and x is None:
+                    raise CorpusError(f"{source}: speaker {sid}, column {name!r}: {cell!r} is not a number "
+                                      "(numbers only, e.g. 42 or 3.5; leave the cell empty when unknown)")
+                if x is not None and t.range and not t.range[0] <= x <= t.range[1]:
+                    raise CorpusError(f"{source}: speaker {sid}, column {name!r}: {x:g} is outside the declared "
+                                      f"range {t.range[0]:g}-{t.range[1]:g} (survey.yaml)")
+                values.append(np.nan if x is None else x)
+            out[name] = np.array(values, dtype=float)
+        else:
+            for sid, cell in zip(out.speaker_id, cells):
+                if cell and cell not in t.levels:
+                    close = difflib.get_close_matches(cell, t.levels, n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    raise CorpusError(f"{source}: speaker {sid}, column {name!r}: {cell!r} is not one of the levels "
+                                      f"{', '.join(t.levels)} declared in survey.yaml{hint}")
+            out[name] = pd.Categorical(cells.where(cells != "", None), categories=list(t.levels),
+                                       ordered=t.kind == "ordinal")
+    return out
+
+
+def encode(values, t: AttributeType):
+    """Model-ready values: numbers as they are, ordinal levels as ranks 0, 1, ..., categorical as labels."""
+    if t.kind == "numeric":
+        return values.astype(float)
+    if t.kind == "ordinal":
+        return values.cat.codes.replace(-1, np.nan).astype(float)
+    return values.astype(object)
