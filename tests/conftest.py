@@ -107,3 +107,15 @@ def aligned(transcribed, tmp_path_factory):
     config.write_text("align:\n  iterations: 20\n")
     code = main(["align", str(corpus), "--workdir", str(work), "--config", str(config), "-q", "--device", "cpu"])
     return code, work, corpus, config
+
+
+@pytest.fixture(scope="session")
+def featured(aligned, tmp_path_factory):
+    """The aligned sample measured by the features stage (a copy of the aligned workdir)."""
+    from voli.cli import main
+
+    _, aligned_work, corpus, _ = aligned
+    work = tmp_path_factory.mktemp("ft") / "exp"
+    shutil.copytree(aligned_work, work)
+    code = main(["features", str(corpus), "--workdir", str(work), "-q", "--device", "cpu"])
+    return code, work, corpus

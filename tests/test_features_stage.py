@@ -16,17 +16,6 @@ from voli.evaluate import f0_errors, speaker_measures_from_truth
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def featured(aligned, tmp_path_factory):
-    from voli.cli import main
-
-    _, aligned_work, corpus, _ = aligned
-    work = tmp_path_factory.mktemp("ft") / "exp"
-    shutil.copytree(aligned_work, work)
-    code = main(["features", str(corpus), "--workdir", str(work), "-q", "--device", "cpu"])
-    return code, work, corpus
-
-
 def read(work: Path, name: str) -> pd.DataFrame:
     return pd.read_parquet(work / "03_features" / f"{name}.parquet")
 

@@ -46,6 +46,8 @@ def _terms(t: AttributeType) -> list[tuple[str, str]]:
 def _prepare(data, measure: str, t: AttributeType):
     """Rows with the measure and the attribute; categorical levels cut to those present. None if < 2 levels."""
     d = data.dropna(subset=[measure, "attr"])
+    if d[measure].nunique() < 2:
+        return None  # a constant measure says nothing
     if t.kind != "categorical":
         return d, t, "attr", _terms(t)
     d = d[d.attr.isin(t.levels)]
@@ -73,17 +75,24 @@ def fit_mixed(data, measure: str, t: AttributeType, controls: str = "", group: s
         warnings.simplefilter("ignore")  # convergence chatter; a failed fit is reported below
         try:
             fit = smf.mixedlm(formula, d, groups=d[group]).fit(reml=True)
-        except (np.linalg.LinAlgError, ValueError) as err:
-            return [{"measure": measure, "attribute": t.name, "term": label, "status": f"not fitted: {err}"}
-                    for _, label in terms]
-    return _coefficient_rows(fit, terms, d, measure, t, n_groups, df,
-                             "converged" if fit.converged else "not converged")
+            status = "converged" if fit.converged else "not converged"
+            spread = float(d[measure].std())
+            usable = all(0 < fit.bse.get(name, np.nan) <= 100 * spread for name, _ in terms)  # NaN fails too
+        except (np.linalg.LinAlgError, ValueError):
+            usable = False
+        if not usable:
+            # no variance left between speakers for a random intercept (e.g. Lobanov values, whose speaker
+            # means are all 0): least squares with standard errors clustered by speaker instead
+            codes = d[group].astype("category").cat.codes.to_numpy()
+            fit = smf.ols(formula, d).fit(cov_type="cluster", cov_kwds={"groups": codes})
+            status = "OLS, speaker-clustered errors (no between-speaker variance)"
+    return _coefficient_rows(fit, terms, d, measure, t, n_groups, df, status)
 
 
 def _coefficient_rows(fit, terms, d, measure, t, n_groups, df, status) -> list[dict]:
     from scipy import stats
 
-    spread = float(d[measure].std()) or 1.0
+    spread = float(d[measure].std())
     scale = float(d[measure].abs().mean()) or 1.0
     rows = []
     for name, label in terms:
@@ -92,7 +101,7 @@ def _coefficient_rows(fit, terms, d, measure, t, n_groups, df, status) -> list[d
         est, se = float(fit.params[name]), float(fit.bse[name])
         row = {"measure": measure, "attribute": t.name, "term": label, "estimate": est, "se": se,
                "relative": est / scale, "n_speakers": int(n_groups), "n_rows": len(d), "df": df, "status": status}
-        if not np.isfinite(se) or se > 100 * spread:
+        if not np.isfinite(se) or se <= 0 or se > 100 * spread:
             # e.g. Lobanov values: normalisation set every speaker's mean to 0, nothing is left between speakers
             rows.append({**row, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p": np.nan,
                          "status": "degenerate: no between-speaker variance left"})
@@ -245,8 +254,22 @@ def pca_clusters(speakers, survey, types, columns, *, n_clusters: int = 0, n_com
     return score_table, loadings, tests, link
 
 
+def _folds(n: int, seed: int) -> list[np.ndarray]:
+    """Test-set indexes: leave one speaker out up to 20 speakers, else 10 folds."""
+    if n <= 20:
+        return [np.array([i]) for i in range(n)]
+    order = np.random.default_rng(seed).permutation(n)
+    return [order[k::10] for k in range(10)]
+
+
 def predict_attributes(speakers, survey, types, columns, *, permutations: int = 200, seed: int = 0):
-    """Leave-one-speaker-out prediction of each attribute from the speech measures, with a permutation p."""
+    """Cross-validated prediction of each attribute from the speech measures, with a permutation p.
+
+    Speakers are the units (one row each): leave-one-speaker-out up to 20 speakers, 10-fold above.
+    Categorical attributes: logistic regression, balanced accuracy (chance = 1 / levels); numeric
+    and ordinal: ridge regression, R² (chance = 0). The p-value is the share of ``permutations``
+    shuffles of the attribute that score at least as well.
+    """
     import pandas as pd
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.metrics import balanced_accuracy_score, r2_score
@@ -256,9 +279,9 @@ def predict_attributes(speakers, survey, types, columns, *, permutations: int = 
     rng = np.random.default_rng(seed)
     rows = []
     for name, t in types.items():
-        y_all = data[name]
-        ok = y_all.notna().to_numpy()
-        xs, y = x.to_numpy()[ok], y_all[ok]
+        ok = data[name].notna().to_numpy()
+        xs, y = x.to_numpy()[ok], data[name][ok]
+        folds = _folds(len(y), seed)
         if t.kind == "categorical":
             y = y.astype(str).to_numpy()
             if len(set(y)) < 2 or min(np.unique(y, return_counts=True)[1]) < 2:
@@ -267,12 +290,12 @@ def predict_attributes(speakers, survey, types, columns, *, permutations: int = 
 
             def score(target):
                 pred = np.empty(len(target), dtype=object)
-                for i in range(len(target)):
-                    train = np.arange(len(target)) != i
+                for test in folds:
+                    train = np.setdiff1d(np.arange(len(target)), test)
                     if len(set(target[train])) < 2:
-                        pred[i] = target[train][0]
+                        pred[test] = target[train][0]
                         continue
-                    pred[i] = LogisticRegression(C=1.0, max_iter=1000).fit(xs[train], target[train]).predict(xs[i: i + 1])[0]
+                    pred[test] = LogisticRegression(C=1.0, max_iter=1000).fit(xs[train], target[train]).predict(xs[test])
                 return balanced_accuracy_score(target, pred.astype(str))
             model, metric, chance = "logistic", "balanced accuracy", 1 / len(set(y))
         else:
@@ -282,13 +305,16 @@ def predict_attributes(speakers, survey, types, columns, *, permutations: int = 
                 continue
 
             def score(target):
-                pred = np.array([Ridge(alpha=1.0).fit(xs[np.arange(len(target)) != i], target[np.arange(len(target)) != i])
-                                 .predict(xs[i: i + 1])[0] for i in range(len(target))])
+                pred = np.empty(len(target))
+                for test in folds:
+                    train = np.setdiff1d(np.arange(len(target)), test)
+                    pred[test] = Ridge(alpha=1.0).fit(xs[train], target[train]).predict(xs[test])
                 return r2_score(target, pred)
             model, metric, chance = "ridge", "R2", 0.0
         observed = score(y)
         null = np.array([score(rng.permutation(y)) for _ in range(permutations)])
         rows.append({"attribute": name, "model": model, "metric": metric, "score": float(observed), "chance": chance,
                      "p": float((1 + np.sum(null >= observed)) / (1 + permutations)), "n_speakers": int(ok.sum()),
-                     "n_measures": xs.shape[1], "status": "ok"})
+                     "n_measures": xs.shape[1], "cv": "leave one out" if len(folds) == len(y) else f"{len(folds)}-fold",
+                     "status": "ok"})
     return pd.DataFrame(rows)

@@ -36,8 +36,6 @@ def profile(corpus_dir: Path, features_dir: Path, config: ProfileConfig) -> dict
     """All profile tables (pandas DataFrames) for one corpus."""
     import pandas as pd
 
-    from voli.profile.models import mixed_effects, pca_clusters, predict_attributes
-    from voli.profile.speakers import speaker_measures
     from voli.profile.survey import attribute_types, survey_table
 
     raw = _read_speakers_csv(corpus_dir)
@@ -46,9 +44,19 @@ def profile(corpus_dir: Path, features_dir: Path, config: ProfileConfig) -> dict
     vowels = pd.read_parquet(features_dir / "vowels.parquet")
     utterances = pd.read_parquet(features_dir / "prosody.parquet")
     prosody = pd.read_parquet(features_dir / "speaker_prosody.parquet")
+    return analyse(survey, types, vowels, utterances, prosody, config, source=Path(corpus_dir) / "speakers.csv")
+
+
+def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *, source="speakers.csv") -> dict:
+    """The statistics on in-memory tables: a typed survey (survey_table) and the features tables."""
+    import pandas as pd
+
+    from voli.profile.models import mixed_effects, pca_clusters, predict_attributes
+    from voli.profile.speakers import speaker_measures
+
     unknown = sorted((set(vowels.speaker_id) | set(prosody.speaker_id)) - set(survey.speaker_id))
     if unknown:
-        raise CorpusError(f"{Path(corpus_dir) / 'speakers.csv'}: the measurements have speaker(s) {', '.join(unknown)} "
+        raise CorpusError(f"{source}: the measurements have speaker(s) {', '.join(unknown)} "
                           "that speakers.csv lacks; add them, or rerun the pipeline if they were renamed")
     speakers, tokens = speaker_measures(vowels, prosody, config)
     analysed = survey[survey.speaker_id.isin(speakers.speaker_id)]
