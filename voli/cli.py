@@ -96,9 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "on a corpus made by `voli simulate`.")
     p.add_argument("corpus", type=Path, help="a corpus written by `voli simulate` (it has truth/)")
     p.add_argument("--workdir", type=Path, default=None, help="the run's work directory (default: exp/<corpus name>)")
-    p = sub.add_parser("report", help="write the HTML report from the profile stage's tables [not implemented yet: issue #7]",
-                       description="Write the HTML report and figures. [not implemented yet: issue #7, socioeconomic profile]")
-    _add_common(p)
+    p = sub.add_parser("report", help="write the HTML report again from the profile stage's tables",
+                       description="Write 04_profile/report/index.html and figures/*.png from the tables of "
+                       "`voli profile` (which writes the report itself; use this after changing the tables or voli).")
+    p.add_argument("corpus", type=Path, help="the corpus directory")
+    p.add_argument("--workdir", type=Path, default=None, help="the run's work directory (default: exp/<corpus name>)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     return parser
 
 
@@ -205,6 +208,26 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    def write():
+        import pandas as pd
+
+        from voli.profile.report import write_report
+        from voli.runner import STAGES, stage_done
+
+        stage_dir = (args.workdir or Path("exp") / args.corpus.resolve().name) / STAGES["profile"].dirname
+        if not stage_done(stage_dir):
+            raise VoliError(f"{stage_dir}: the profile stage has not finished; run `voli profile {args.corpus}` first")
+        tables = {p.stem: pd.read_parquet(p) for p in sorted(stage_dir.glob("*.parquet")) if p.stem != "failures"}
+        return write_report(stage_dir, tables, corpus=args.corpus)
+
+    path, code = _guard(write)
+    if code is not None:
+        return code
+    print(f"report: {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -218,13 +241,11 @@ def main(argv: list[str] | None = None) -> int:
         return _evaluate(args)
     if args.command == "models":
         return _models(args)
+    if args.command == "report":
+        return _report(args)
     workdir = args.workdir or Path("exp") / args.corpus.resolve().name
 
     def run():
-        if args.command == "report":
-            from voli.errors import StageNotImplementedError
-
-            raise StageNotImplementedError("`voli report` is not implemented yet (issue #7, socioeconomic profile)")
         if not args.corpus.is_dir():
             raise VoliError(f"{args.corpus}: corpus directory not found")
         config = load_config(args.config)
