@@ -280,6 +280,7 @@ def recovered_effects(measures: "pd.DataFrame", speakers: "pd.DataFrame", spec) 
     import pandas as pd
 
     by_name = {a.name: a for a in spec.attributes}
+    measures = measures[[c for c in measures.columns if c == "speaker_id" or c not in speakers.columns]]
     data = measures.merge(speakers, on="speaker_id")
     rows = []
     for e in spec.effects:
