@@ -183,3 +183,11 @@ def test_profile_stage_on_the_sample(featured):
     f0 = models[(models.measure == "f0_median_hz") & (models.attribute == "gender") & (models.level == "speaker")].iloc[0]
     assert f0.estimate < 0 and f0.p < 0.01
     assert (out / "pca_scores.parquet").is_file() and (out / "prediction.parquet").is_file()
+    html = (out / "report" / "index.html").read_text(encoding="utf-8")
+    for figure in ("vowels_en", "vowels_fr", "pca_biplot", "dendrogram", "effects_speaker"):
+        assert (out / "figures" / f"{figure}.png").stat().st_size > 5000
+    assert html.count('src="data:image/png;base64,') >= 7 and "8 speakers" in html
+    # `voli report` writes it again from the tables alone
+    (out / "report" / "index.html").unlink()
+    assert main(["report", str(corpus), "--workdir", str(work), "-q"]) == 0
+    assert (out / "report" / "index.html").is_file()
