@@ -182,6 +182,25 @@ def test_ceiling_search_finds_the_ceiling_of_a_short_vocal_tract():
     assert np.abs(low / truth[:3] - 1).max() > 0.03  # the lowest ceiling is wrong: the search mattered
 
 
+def test_a_window_ending_on_a_segments_last_sample_stays_inside_it():
+    x = np.random.default_rng(0).standard_normal(1846)  # at 4500 Hz x 2: 1038.4 samples, windows of 451
+    tokens = analyse_tokens([x], SR, [4500.0], spans=[(0.0905, 0.0905)])  # used to index sample 1038 of 1038
+    assert tokens.n_frames[0] == 1 and np.isfinite(tokens.frequencies[0, 0, 0, 0])
+
+
+def test_tokens_too_short_for_the_ceiling_criterion_are_marked():
+    from voli.features.formants import MIN_RESIDUAL_DOF, TOO_SHORT
+
+    x = synthetic_vowel(VOWELS["a"], BANDWIDTHS, seconds=0.3)
+    step = 0.025 / 4
+    spans = [(0.05, 0.05 + k * step) for k in (1, MIN_RESIDUAL_DOF - 1, MIN_RESIDUAL_DOF + 3, 20)]
+    tokens = analyse_tokens([x] * 4, SR, ceiling_grid(), spans=spans)
+    best, _ = choose_ceilings(tokens)
+    short = tokens.n_frames <= MIN_RESIDUAL_DOF
+    assert short[:2].all() and not short[2:].any()
+    assert (best[short] == TOO_SHORT).all() and (best[~short] >= 0).all()
+
+
 def test_dct_coefficients_describe_level_and_slope():
     falling = np.linspace(800, 600, 20)
     level, slope, curve = dct_coefficients(falling, 3)

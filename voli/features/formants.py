@@ -289,7 +289,7 @@ def span_times(start_s: float, end_s: float, step_s: float) -> np.ndarray:
 
 def analyse_tokens(segments, sample_rate: float, ceilings, *, spans=None,
                    settings: FormantSettings = FormantSettings(), device=None,
-                   batch_tokens: int = 256) -> TokenFormants:
+                   batch_tokens: int = 256, batch_frames: int = 8192) -> TokenFormants:
     """Formants of token segments at each ceiling, batched over tokens, ceilings and frames.
 
     Parameters
@@ -302,6 +302,9 @@ def analyse_tokens(segments, sample_rate: float, ceilings, *, spans=None,
     spans : sequence of (start_s, end_s), optional
         The token inside its segment (s from the segment's first sample); frames are centred in it
         every ``settings.step_s``. Default: the whole segment less ``window_s`` at each end.
+    batch_tokens, batch_frames : int
+        A batch holds at most this many tokens and frames (memory: frames x window samples x 8 bytes
+        per temporary; whole utterances analysed as "tokens" are long).
 
     Returns
     -------
@@ -324,8 +327,7 @@ def analyse_tokens(segments, sample_rate: float, ceilings, *, spans=None,
     for i, t in enumerate(all_times):
         times[i, : len(t)] = t
     order = np.argsort(lengths, kind="stable")  # similar lengths batch together: less padding
-    for lo in range(0, n_tok, batch_tokens):
-        rows = order[lo: lo + batch_tokens]
+    for rows in _batches(order, n_frames, batch_tokens, batch_frames):
         longest = int(lengths[rows].max())
         if longest == 0:
             continue
@@ -342,6 +344,19 @@ def analyse_tokens(segments, sample_rate: float, ceilings, *, spans=None,
             freq[rows[tok], c, pos] = f
             bw[rows[tok], c, pos] = b
     return TokenFormants(ceilings, times, n_frames, freq, bw)
+
+
+def _batches(order: np.ndarray, n_frames: np.ndarray, max_tokens: int, max_frames: int):
+    """Consecutive groups of ``order`` within both budgets (a token longer than the budget goes alone)."""
+    batch, frames = [], 0
+    for r in order:
+        if batch and (len(batch) >= max_tokens or frames + n_frames[r] > max_frames):
+            yield np.array(batch)
+            batch, frames = [], 0
+        batch.append(r)
+        frames += int(n_frames[r])
+    if batch:
+        yield np.array(batch)
 
 
 def _analyse_batch_at(spectrum, n_padded: int, lengths: np.ndarray, tok: np.ndarray, t_all: np.ndarray,
@@ -365,7 +380,8 @@ def _analyse_batch_at(spectrum, n_padded: int, lengths: np.ndarray, tok: np.ndar
     tok_t = torch.as_tensor(tok, device=device)
     limit = torch.as_tensor(np.floor(lengths * ratio).astype(np.int64), device=device)[tok_t]
     idx = start[:, None] + torch.arange(n_window, device=device)
-    inside = (left + 1 - half >= 0).all() and (left + half < np.floor(lengths * ratio)[tok]).all()
+    last = left + 1 - half + n_window - 1  # each frame's last sample
+    inside = (left + 1 - half >= 0).all() and (last < np.floor(lengths * ratio)[tok]).all()
     if inside:  # every window lies in its token's segment (margins of at least window_s)
         frames = x[tok_t[:, None], idx]
     else:  # samples beyond a segment are zeros, as if the segment were the whole sound
@@ -396,25 +412,35 @@ def dct_coefficients(track: np.ndarray, order: int = 3) -> np.ndarray:
     return out
 
 
+TOO_SHORT = -2  # choose_ceilings: too few frames for the smoothness criterion to choose
+MIN_RESIDUAL_DOF = 3  # frames beyond the regression's terms that a choice needs
+
+
 def choose_ceilings(tokens: TokenFormants, *, order: int = 5,
                     max_f1_hz: float = 1200.0) -> tuple[np.ndarray, np.ndarray]:
     """The best ceiling per token, Fast-Track style, and every ceiling's error.
 
-    For each token and ceiling, F1-F3 over the token's frames are fitted
-    by a cosine regression of ``order`` terms; the error is the summed mean absolute residual (Hz).
-    A ceiling with a missing F1-F3 in any frame, or a median F1 above ``max_f1_hz``, is not chosen
-    unless no ceiling is plausible. Returns (best index per token, errors (tokens, ceilings)).
+    For each token and ceiling, F1-F3 over the token's frames are fitted by a cosine regression of
+    ``order`` terms (fewer for short tokens, keeping ``MIN_RESIDUAL_DOF`` frames of residual); the
+    error is the summed mean absolute residual (Hz). A ceiling with a missing F1-F3 in any frame, or
+    a median F1 above ``max_f1_hz``, is not chosen unless no ceiling is plausible. Returns (best
+    index per token, errors (tokens, ceilings)); the index is -1 where no ceiling has F1-F3, and
+    ``TOO_SHORT`` (-2) for tokens with at most ``MIN_RESIDUAL_DOF`` frames, where any track fits
+    perfectly and the criterion cannot choose: give those the speaker's usual ceiling.
     """
     n_tok, n_ceil = tokens.frequencies.shape[:2]
     errors = np.full((n_tok, n_ceil), np.inf)
     plausible = np.zeros((n_tok, n_ceil), dtype=bool)
+    short = np.zeros(n_tok, dtype=bool)
     for i in range(n_tok):
         n = int(tokens.n_frames[i])
-        if n < 1:
+        terms = min(order, n - MIN_RESIDUAL_DOF)
+        if terms < 1:
+            short[i] = n >= 1
             continue
         y = tokens.frequencies[i, :, :n, :TRACK_FORMANTS]  # (ceilings, n, 3)
         complete = np.isfinite(y).all(axis=(1, 2))
-        basis = cosine_basis(n, min(order, n))
+        basis = cosine_basis(n, terms)
         fill = np.where(np.isfinite(y), y, 0.0)
         coef = np.einsum("kn,cnf->ckf", np.linalg.pinv(basis), fill)
         resid = np.abs(np.einsum("nk,ckf->cnf", basis, coef) - fill)
@@ -427,4 +453,5 @@ def choose_ceilings(tokens: TokenFormants, *, order: int = 5,
     ranked[none_plausible] = errors[none_plausible]
     best = np.argmin(ranked, axis=1)
     best[~np.isfinite(ranked).any(axis=1)] = -1
+    best[short] = TOO_SHORT
     return best, errors

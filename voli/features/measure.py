@@ -25,7 +25,8 @@ import pyarrow as pa
 from voli.align.lexicon import is_vowel
 from voli.config import FeatureConfig
 from voli.errors import VoliError
-from voli.features.formants import FormantSettings, analyse_tokens, ceiling_grid, choose_ceilings, dct_coefficients
+from voli.features.formants import (TOO_SHORT, FormantSettings, analyse_tokens, ceiling_grid, choose_ceilings,
+                                   dct_coefficients)
 from voli.features.intensity import IntensitySettings, track_intensity
 from voli.features.pitch import PitchSettings, PitchTrack, speaker_limits, track_pitch
 from voli.features.prosody import utterance_prosody
@@ -197,13 +198,21 @@ def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureC
         return [], {}
     analysed = analyse_tokens(segments, SR, grid, spans=spans, settings=settings, device=device)
     best, _ = choose_ceilings(analysed)
-    rows, chosen = [], {}
+    chosen: dict[str, list[float]] = {}
+    for i, tok in enumerate(tokens):
+        if best[i] >= 0:
+            chosen.setdefault(tok.stretch.speaker_id, []).append(grid[best[i]])
+    ceilings = {spk: float(np.median(v)) for spk, v in chosen.items()}
+    fallback = float(np.median(np.concatenate(list(chosen.values())))) if chosen else 5500.0
+    for i, tok in enumerate(tokens):  # too short to choose: the grid ceiling nearest the speaker's usual one
+        if best[i] == TOO_SHORT:
+            best[i] = int(np.argmin(np.abs(grid - ceilings.get(tok.stretch.speaker_id, fallback))))
+    rows = []
     for i, tok in enumerate(tokens):
         s, p = tok.stretch, tok.stretch.phones[tok.position]
         n = int(analysed.n_frames[i])
         measures: dict[str, float | None] = {}
         if best[i] >= 0:
-            chosen.setdefault(s.speaker_id, []).append(grid[best[i]])
             times = analysed.times[i, :n] + tok.segment_start
             at = p.start + np.array(VOWEL_POINTS) / 100 * (p.end - p.start)
             for k in range(3):
@@ -232,7 +241,7 @@ def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureC
             log_likelihood=p.log_likelihood, duration_z=p.duration_z,
             **{name: measures.get(name) for name in _MEASURE_COLUMNS},
         ))
-    return rows, {spk: float(np.median(v)) for spk, v in chosen.items()}
+    return rows, ceilings
 
 
 _MEASURE_COLUMNS = [f"f{k}_{p}_hz" for k in (1, 2, 3) for p in VOWEL_POINTS] + \
@@ -257,8 +266,9 @@ def formant_frames(stretches: list[Stretch], ceilings: dict[str, float], config:
             s, n = own[i], int(tracks.n_frames[j])
             f, b = tracks.frequencies[j, 0, :n], tracks.bandwidths[j, 0, :n]
             for t, fr, bw in zip(tracks.times[j, :n] + s.start, f, b):
-                rows.append(FormantFrame(s.utterance.recording_id, speaker, float(t), *(_optional(v) for v in fr[:4]),
-                                         *(_optional(v) for v in bw[:3]), float(ceiling)))
+                fr4 = [_optional(v) for v in fr[:4]] + [None] * (4 - len(fr[:4]))  # max_formants may be < 4
+                bw3 = [_optional(v) for v in bw[:3]] + [None] * (3 - len(bw[:3]))
+                rows.append(FormantFrame(s.utterance.recording_id, speaker, float(t), *fr4, *bw3, float(ceiling)))
     return rows
 
 
