@@ -174,7 +174,7 @@ class UtteranceProsody:
     n_words: int
     n_syllables: int  # vowels of words that are not filled pauses
     speech_rate: float | None  # syllables / duration_s (pauses included)
-    articulation_rate: float | None  # syllables / time spent in words that are not filled pauses
+    articulation_rate: float | None  # syllables / (duration_s - silent pauses - filled pauses)
     n_pauses: int  # silent gaps between words of at least min_pause_s
     pause_total_s: float
     pause_mean_s: float | None

@@ -1,8 +1,8 @@
 """Prosody tables: per utterance (from its words, phones and tracks) and per speaker (pooled).
 
 Syllables are counted as vowel phones (nuclei) of words that are not filled pauses. Speech rate
-divides them by the utterance's duration, pauses included; articulation rate by the time spent in
-words that are not filled pauses. A pause is a silent gap of at least ``min_pause_s`` between two
+divides them by the utterance's duration, pauses included; articulation rate by that duration less
+its silent pauses and filled pauses (De Jong & Wempe 2009). A pause is a silent gap of at least ``min_pause_s`` between two
 words of one utterance (gaps between turns are not pauses). F0 statistics use the voiced frames
 inside words, in Hz and in semitones re 100 Hz; the F0 range is the 5th to 95th percentile.
 """
@@ -41,7 +41,7 @@ def utterance_prosody(s, vowels: list, config: FeatureConfig) -> UtteranceProsod
     gaps = [b.start - a.end for a, b in zip(s.words, s.words[1:])]
     pauses = [g for g in gaps if g >= config.min_pause_s]
     duration = u.end - u.start
-    speaking = sum(w.end - w.start for w in s.words if not w.is_filler)
+    speaking = duration - sum(pauses) - filler_time  # phonation time (De Jong & Wempe 2009): pauses and fillers out
     in_words = s.frames_in_words(s.start + s.pitch.times)
     f0 = s.pitch.f0_hz[in_words]
     level = s.intensity_db[s.frames_in_words(s.start + s.intensity_times)]
