@@ -52,6 +52,15 @@ def test_types_are_inferred_and_declared(tmp_path):
     assert list(survey.education.cat.codes[:3]) == [0, 3, 2]
 
 
+def test_missing_codes_and_thousands_separators_are_read_as_people_write_them(tmp_path):
+    speakers = pd.DataFrame({"speaker_id": ["a", "b", "c"], "age": ["34", "NA", "51"],
+                             "income": ["12,500", "48,000", "9,8"], "city": ["Lyon", "-", "Caracas"]})
+    types, survey = typed(tmp_path, speakers)
+    assert types["age"].kind == "numeric" and np.isnan(survey.age[1])
+    assert survey.income.tolist() == [12500.0, 48000.0, 9.8]
+    assert types["city"].levels == ("Lyon", "Caracas") and survey.city.isna().tolist() == [False, True, False]
+
+
 @pytest.mark.parametrize("yaml_text, speakers_change, message", [
     ("attributes:\n  gendre: {levels: [woman, man]}\n", None, "did you mean 'gender'"),
     ("attributes:\n  age: {range: [18, 40]}\n", None, "speaker B, column 'age': 45 is outside"),

@@ -9,13 +9,15 @@ Types come from ``<corpus>/survey.yaml`` when it exists (the format of the simul
       income: {numeric: true}                             # numeric, no range
 
 and are inferred otherwise: a column whose every filled cell is a number is numeric, any other
-is categorical with its levels in order of first appearance. survey.yaml may declare only some
+is categorical with its levels in order of first appearance. Empty cells and the usual codes
+(NA, n/a, -, ...) are missing values; "12,500" reads as twelve thousand five hundred, "3,5" as 3.5. survey.yaml may declare only some
 columns; the rest are inferred. Empty cells are missing values (interviewers usually have none).
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,11 +72,30 @@ def _declared(path: Path, columns: list[str]) -> dict[str, AttributeType]:
     return out
 
 
+MISSING = frozenset({"na", "n/a", "nan", "-", ".", "?", "none", "null", "missing"})  # cells read as empty
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # 12,500 or 1,250,000.5
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")  # 3,5 (French, Spanish, Portuguese spreadsheets)
+
+
+def _cell(text) -> str:
+    """A cell's text, '' when empty or a missing-value code (NA, n/a, -, ...)."""
+    text = "" if text is None else str(text).strip()
+    return "" if text.lower() in MISSING else text
+
+
 def _number(text: str) -> float | None:
+    """The number in a cell, or None. "12,500" is twelve thousand five hundred; "3,5" is three and a half."""
+    if not text:
+        return None
+    if _THOUSANDS.match(text):
+        text = text.replace(",", "")
+    elif _DECIMAL_COMMA.match(text):
+        text = text.replace(",", ".")
     try:
-        return float(text.replace(",", ".")) if text else None
+        x = float(text)
     except ValueError:
         return None
+    return x if np.isfinite(x) else None
 
 
 def attribute_types(corpus_dir: Path, speakers) -> dict[str, AttributeType]:
@@ -85,7 +106,7 @@ def attribute_types(corpus_dir: Path, speakers) -> dict[str, AttributeType]:
     for name in columns:
         if name in types:
             continue
-        filled = [v for v in speakers[name].fillna("").astype(str).str.strip() if v]
+        filled = [v for v in (_cell(x) for x in speakers[name].fillna("")) if v]
         if filled and all(_number(v) is not None for v in filled):
             types[name] = AttributeType(name, "numeric")
         else:
@@ -100,7 +121,7 @@ def survey_table(corpus_dir: Path, speakers, types: dict[str, AttributeType]):
     source = Path(corpus_dir) / "speakers.csv"
     out = pd.DataFrame({"speaker_id": speakers["speaker_id"].astype(str)})
     for name, t in types.items():
-        cells = speakers[name].fillna("").astype(str).str.strip()
+        cells = pd.Series([_cell(x) for x in speakers[name].fillna("")], index=speakers.index)
         if t.kind == "numeric":
             values = []
             for sid, cell in zip(out.speaker_id, cells):
