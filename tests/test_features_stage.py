@@ -150,3 +150,47 @@ def test_rerun_skips_finished_recordings(featured):
     _, work, corpus = featured
     (result,) = run_pipeline(corpus, work, VoliConfig(), device="cpu", start="features", progress=False)
     assert result.processed == 0 and result.skipped > 0
+
+
+def test_sigkill_mid_features_then_resume_gives_identical_tables(featured, tmp_path):
+    """Kill `voli features` after two recordings, rerun: only the rest is redone, tables are byte-identical.
+
+    Every run is a fresh `voli` process: the bytes of float results depend on torch's thread
+    count, which the test session may have changed.
+    """
+    import os
+    import signal
+    import sys
+    import time
+
+    _, aligned, corpus = featured
+
+    def fresh(name):
+        work = tmp_path / name
+        shutil.copytree(aligned, work, ignore=shutil.ignore_patterns("03_features", "04_profile"))
+        return work
+
+    def voli_features(work, **kw):
+        return subprocess.Popen([sys.executable, "-m", "voli", "features", str(corpus), "--workdir", str(work),
+                                 "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+    reference = fresh("reference")
+    assert voli_features(reference).wait(timeout=600) == 0
+    work = fresh("killed")
+    parts = work / "03_features" / "parts"
+    proc = voli_features(work)
+    deadline = time.time() + 300
+    while len(list(parts.glob("*/.done"))) < 2:
+        assert proc.poll() is None and time.time() < deadline, "the stage ended or stalled before 2 recordings"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = {p.parent.name for p in parts.glob("*/.done")}
+    assert not (work / "03_features" / ".done").exists() and 2 <= len(done_before) < 8
+    resumed = voli_features(work)
+    output, _ = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, output
+    assert f"{8 - len(done_before)} processed, {len(done_before)} already done" in output
+    for table in sorted((reference / "03_features").rglob("*.parquet")):
+        rel = table.relative_to(reference)
+        assert (work / rel).read_bytes() == table.read_bytes(), rel
