@@ -96,6 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
                        "on a corpus made by `voli simulate`.")
     p.add_argument("corpus", type=Path, help="a corpus written by `voli simulate` (it has truth/)")
     p.add_argument("--workdir", type=Path, default=None, help="the run's work directory (default: exp/<corpus name>)")
+    p = sub.add_parser("anonymize", help="write a pseudonymised copy of the work directory for sharing",
+                       description="Copy every stage's tables and TextGrids to <workdir>/anonymized with speaker IDs "
+                       "replaced by pseudonyms (the key goes to <workdir>/anonymized_speaker_map.csv) and names, "
+                       "places and other proper nouns replaced by [NAME]; optionally silence them in the audio.")
+    p.add_argument("corpus", type=Path, help="the corpus directory")
+    p.add_argument("--workdir", type=Path, default=None, help="the run's work directory (default: exp/<corpus name>)")
+    p.add_argument("--names", type=Path, default=None, help="text file: one name or place to mask per line")
+    p.add_argument("--out", type=Path, default=None, help="where to write the copy (default: <workdir>/anonymized)")
+    p.add_argument("--mask-audio", action="store_true", help="also copy the audio with the masked words silenced")
+    p.add_argument("--no-detect", action="store_true", help="mask only the listed names, not detected proper nouns")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     p = sub.add_parser("report", help="write the HTML report again from the profile stage's tables",
                        description="Write 04_profile/report/index.html and figures/*.png from the tables of "
                        "`voli profile` (which writes the report itself; use this after changing the tables or voli).")
@@ -208,6 +219,18 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _anonymize(args) -> int:
+    from voli.anonymize import anonymize
+
+    workdir = args.workdir or Path("exp") / args.corpus.resolve().name
+    out, code = _guard(lambda: anonymize(args.corpus, workdir, names_file=args.names, out=args.out,
+                                         mask_audio=args.mask_audio, detect_proper_nouns=not args.no_detect))
+    if code is not None:
+        return code
+    print(f"anonymized: {out} (speaker key: {out.parent / (out.name + '_speaker_map.csv')}, keep it private)")
+    return 0
+
+
 def _report(args) -> int:
     def write():
         import pandas as pd
@@ -243,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         return _models(args)
     if args.command == "report":
         return _report(args)
+    if args.command == "anonymize":
+        return _anonymize(args)
     workdir = args.workdir or Path("exp") / args.corpus.resolve().name
 
     def run():
