@@ -23,22 +23,14 @@ PROFILE_COLUMNS = ("articulation_rate", "speech_rate", "pauses_per_minute", "fil
                    "reduction_index", "vowel_space_area_means_lobanov")
 
 
-def _read_speakers_csv(corpus_dir: Path):
-    from voli.io.survey import read_csv
-
-    import pandas as pd
-
-    columns, rows = read_csv(Path(corpus_dir) / "speakers.csv", required=("speaker_id",))
-    return pd.DataFrame([r.values for r in rows], columns=columns)
-
-
 def profile(corpus_dir: Path, features_dir: Path, config: ProfileConfig) -> dict:
     """All profile tables (pandas DataFrames) for one corpus."""
     import pandas as pd
 
+    from voli.corpus import speakers_table
     from voli.profile.survey import attribute_types, survey_table
 
-    raw = _read_speakers_csv(corpus_dir)
+    raw = speakers_table(Path(corpus_dir)).to_pandas()  # speakers.csv with prepare's checks (IDs, duplicates)
     types = attribute_types(corpus_dir, raw)
     survey = survey_table(corpus_dir, raw, types)
     vowels = pd.read_parquet(features_dir / "vowels.parquet")

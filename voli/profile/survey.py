@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from voli.corpus import ENROLMENT_COLUMN
 from voli.errors import CorpusError
 
-NOT_ATTRIBUTES = ("speaker_id", "enrolment")  # speakers.csv columns that describe no social position
+NOT_ATTRIBUTES = ("speaker_id", ENROLMENT_COLUMN)  # speakers.csv columns that describe no social position
 
 
 @dataclass(frozen=True)
