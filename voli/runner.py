@@ -364,17 +364,22 @@ def _transcribe_plan(ctx: StageContext) -> list[WorkItem]:
     return upstream_items(ctx, STAGES["prepare"], {**dataclasses.asdict(ctx.config.transcribe), "enrolment": clips})
 
 
-def _transcribe_process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
-    from voli.asr.transcribe import transcribe_recording
+def prepared_recording(ctx: StageContext, recording_id: str) -> tuple[Recording, list[RecordingSpeaker]]:
+    """A prepared recording and its speakers."""
     from voli.schema import from_table
 
     prepared = ctx.stage_dir(STAGES["prepare"])
-    recordings = read_table(prepared / "recordings.parquet")
-    (rec,) = [r for r in from_table(recordings, Recording) if r.recording_id == item.recording_id]
+    (rec,) = [r for r in from_table(read_table(prepared / "recordings.parquet"), Recording) if r.recording_id == recording_id]
     speakers = [s for s in from_table(read_table(prepared / "recording_speakers.parquet"), RecordingSpeaker)
-                if s.recording_id == item.recording_id]
+                if s.recording_id == recording_id]
+    return rec, speakers
+
+
+def _transcribe_process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
+    from voli.asr.transcribe import transcribe_recording
     from voli.corpus import enrolment_clips
 
+    rec, speakers = prepared_recording(ctx, item.recording_id)
     return transcribe_recording(rec, speakers, ctx.config.transcribe, ctx.device,
                                 textgrid_dir=ctx.stage_dir(STAGES["transcribe"]) / "textgrids",
                                 enrolments=enrolment_clips(ctx.corpus_dir))
@@ -407,7 +412,7 @@ def _features_process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
     from voli.features.measure import measure_recording
     from voli.schema import from_table
 
-    rec, speakers = _recording(ctx, item.recording_id)
+    rec, speakers = prepared_recording(ctx, item.recording_id)
     part = ctx.stage_dir(STAGES["align"]) / "parts" / item.recording_id
     words = from_table(read_table(part / "words.parquet"), Word)
     phones = from_table(read_table(part / "phones.parquet"), Phone)
@@ -442,17 +447,6 @@ def _profile_finalize(ctx: StageContext) -> dict[str, pa.Table]:
     if write_report is not None:
         write_report(stage_dir, tables, corpus=ctx.corpus_dir)
     return {name: to_arrow(frame) for name, frame in tables.items()}
-
-
-def _recording(ctx: StageContext, recording_id: str) -> tuple[Recording, list[RecordingSpeaker]]:
-    """A prepared recording and its speakers."""
-    from voli.schema import from_table
-
-    prepared = ctx.stage_dir(STAGES["prepare"])
-    (rec,) = [r for r in from_table(read_table(prepared / "recordings.parquet"), Recording) if r.recording_id == recording_id]
-    speakers = [s for s in from_table(read_table(prepared / "recording_speakers.parquet"), RecordingSpeaker)
-                if s.recording_id == recording_id]
-    return rec, speakers
 
 
 STAGES: dict[str, Stage] = {

@@ -110,12 +110,9 @@ def recording_segments(rec: Recording, speakers: list[RecordingSpeaker], utteran
 
 def load_transcription(ctx, recording_id: str):
     """(Recording, its speakers, utterances, words) from the prepare and transcribe stages."""
-    from voli.runner import STAGES
+    from voli.runner import STAGES, prepared_recording
 
-    prepared = ctx.stage_dir(STAGES["prepare"])
-    (rec,) = [r for r in from_table(read_table(prepared / "recordings.parquet"), Recording) if r.recording_id == recording_id]
-    speakers = [s for s in from_table(read_table(prepared / "recording_speakers.parquet"), RecordingSpeaker)
-                if s.recording_id == recording_id]
+    rec, speakers = prepared_recording(ctx, recording_id)
     part = ctx.stage_dir(STAGES["transcribe"]) / "parts" / recording_id
     utterances = from_table(read_table(part / "utterances.parquet"), Utterance)
     words = from_table(read_table(part / "words.parquet"), Word)
