@@ -88,17 +88,18 @@ def anonymize(corpus_dir: Path, workdir: Path, *, names_file: Path | None = None
         writer = csv.writer(fh)
         writer.writerow(["speaker_id", "pseudonym"])
         writer.writerows(sorted(pseudonym.items()))
-    # which words to mask: decided on the aligned words (or the transcript's), by utterance
-    spans = {}
+    # which words to mask: decided per utterance in each words table; the aligned one (first found)
+    # also gives the spans to silence
+    masked_keys: set[str] = set()
+    silence = None
     for stage in ("02_align", "01_transcribe"):
         path = workdir / stage / "words.parquet"
         if path.is_file():
             w = pd.read_parquet(path)
             m = masked_words(w, names, detect_proper_nouns=detect_proper_nouns)
-            spans.setdefault("by_key", set()).update(_key(x) for x in w.word[m])
-            if stage == "02_align" or "rows" not in spans:
-                spans["rows"] = w[m][["recording_id", "start", "end"]]
-    masked_keys = spans.get("by_key", set())
+            masked_keys.update(_key(x) for x in w.word[m])
+            if silence is None:
+                silence = w[m][["recording_id", "start", "end"]]
     n_tables = 0
     for path in sorted(workdir.glob("0*_*/**/*.parquet")):
         rel = path.relative_to(workdir)
@@ -121,8 +122,8 @@ def anonymize(corpus_dir: Path, workdir: Path, *, names_file: Path | None = None
     for grid in sorted(workdir.glob("0*_*/textgrids/*.TextGrid")):
         rel = grid.relative_to(workdir)
         _anonymize_textgrid(grid, out / rel, pseudonym, masked_keys)
-    if mask_audio and "rows" in spans:
-        _mask_audio(workdir, out, spans["rows"])
+    if mask_audio and silence is not None:
+        _mask_audio(workdir, out, silence)
     if (out / "04_profile" / "speakers.parquet").is_file():
         from voli.profile.report import write_report
 
