@@ -16,7 +16,7 @@ and all utterances of the recording are analysed together, batched on the device
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +128,7 @@ def measure_pitch(stretches: list[Stretch], config: FeatureConfig, device) -> di
             continue
         f0 = np.concatenate([s.pitch.f0_hz[s.frames_in_words(s.start + s.pitch.times)] for s in own])
         floor, ceiling = speaker_limits(f0, default=(base.floor_hz, base.ceiling_hz))
-        adapted = PitchSettings(floor_hz=floor, ceiling_hz=ceiling, time_step_s=config.pitch_step_s)
+        adapted = replace(base, floor_hz=floor, ceiling_hz=ceiling)
         settings[speaker] = adapted
         for s, t in zip(own, track_pitch([s.audio for s in own], SR, settings=adapted, device=device)):
             s.pitch = t
@@ -207,6 +207,7 @@ def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureC
     for i, tok in enumerate(tokens):  # too short to choose: the grid ceiling nearest the speaker's usual one
         if best[i] == TOO_SHORT:
             best[i] = int(np.argmin(np.abs(grid - ceilings.get(tok.stretch.speaker_id, fallback))))
+    intensity_step = IntensitySettings(floor_hz=config.intensity_floor_hz).step_s
     rows = []
     for i, tok in enumerate(tokens):
         s, p = tok.stretch, tok.stretch.phones[tok.position]
@@ -235,8 +236,7 @@ def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureC
             start=p.start, end=p.end, duration_s=p.end - p.start, n_frames=n,
             ceiling_hz=float(grid[best[i]]) if best[i] >= 0 else None,
             f0_hz=_value_at(s.start + s.pitch.times, s.pitch.f0_hz, mid, config.pitch_step_s),
-            intensity_db=_value_at(s.start + s.intensity_times, s.intensity_db, mid, IntensitySettings(
-                floor_hz=config.intensity_floor_hz).step_s),
+            intensity_db=_value_at(s.start + s.intensity_times, s.intensity_db, mid, intensity_step),
             word_probability=word.probability if word is not None else None,
             log_likelihood=p.log_likelihood, duration_z=p.duration_z,
             **{name: measures.get(name) for name in _MEASURE_COLUMNS},
