@@ -244,6 +244,7 @@ def speaker_measures_from_truth(truth_dir: Path) -> "pd.DataFrame":
     """
     import pandas as pd
 
+    from voli.profile.speakers import formant_scale_hz, vowel_dispersion_hz
     from voli.simulate.vowels import is_vowel
 
     truth_dir = Path(truth_dir)
@@ -262,9 +263,8 @@ def speaker_measures_from_truth(truth_dir: Path) -> "pd.DataFrame":
             row["f0_sd_st"] = float(np.std(12 * np.log2(hz / 100.0)))
         v = vowels[(vowels.speaker_id == sid) & np.isfinite(vowels.f1_hz) & np.isfinite(vowels.f2_hz)]
         f1, f2 = v.f1_hz * v.f1_ratio, v.f2_hz * v.f2_ratio
-        row["formant_scale_hz"] = float(np.exp(np.mean(np.log(np.r_[f1, f2]))))
-        centre = np.array([f1.mean(), f2.mean()])
-        row["vowel_dispersion_hz"] = float(np.median(np.hypot(f1 - centre[0], f2 - centre[1])))
+        row["formant_scale_hz"] = formant_scale_hz(f1, f2)  # the pipeline's definitions, on the planted values
+        row["vowel_dispersion_hz"] = vowel_dispersion_hz(f1, f2)
         rows.append(row)
     return pd.DataFrame(rows)
 

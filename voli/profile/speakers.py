@@ -49,6 +49,17 @@ def vowel_tokens(vowels, config):
     return normalise(v)
 
 
+def formant_scale_hz(f1, f2) -> float:
+    """Geometric mean of the F1 and F2 values (Hz): it follows vocal-tract length."""
+    return float(np.exp(np.mean(np.log(np.r_[np.asarray(f1, float), np.asarray(f2, float)]))))
+
+
+def vowel_dispersion_hz(f1, f2) -> float:
+    """Median distance (Hz) of the (F1, F2) points from their mean."""
+    f1, f2 = np.asarray(f1, float), np.asarray(f2, float)
+    return float(np.median(np.hypot(f1 - f1.mean(), f2 - f2.mean())))
+
+
 def _hull_area(points: np.ndarray) -> float:
     from scipy.spatial import ConvexHull, QhullError
 
@@ -84,12 +95,11 @@ def vowel_measures(t, pairs) -> dict:
     in_cats = t[t.phone.isin(cats)]
     means_raw = in_cats.groupby("phone")[["f1_hz", "f2_hz"]].mean().to_numpy(float)
     means_z = in_cats.groupby("phone")[["f1_lobanov", "f2_lobanov"]].mean().to_numpy(float)
-    centre = raw.mean(axis=0)
     row = {
         "n_tokens": len(t), "n_categories": len(cats),
-        "formant_scale_hz": float(np.exp(np.mean(np.log(raw)))),
+        "formant_scale_hz": formant_scale_hz(raw[:, 0], raw[:, 1]),
         "f1_mean_hz": float(raw[:, 0].mean()), "f2_mean_hz": float(raw[:, 1].mean()),
-        "vowel_dispersion_hz": float(np.median(np.hypot(*(raw - centre).T))),
+        "vowel_dispersion_hz": vowel_dispersion_hz(raw[:, 0], raw[:, 1]),
         "category_dispersion_lobanov": float(np.mean(np.hypot(*means_z.T))) if len(means_z) >= 3 else np.nan,
         "vowel_space_area_hull_hz": _hull_area(raw), "vowel_space_area_means_hz": _hull_area(means_raw),
         "vowel_space_area_hull_lobanov": _hull_area(z), "vowel_space_area_means_lobanov": _hull_area(means_z),
