@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,23 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "corpora_sample"
+
+# Float results (torch, CTranslate2) depend on the number of threads a reduction is split over,
+# so runs whose bytes are compared (resume after a kill, Ray against local) use the same count.
+THREADS_ENV = {**os.environ, "OMP_NUM_THREADS": "2"}
+
+
+def voli_process(*args, **popen) -> subprocess.Popen:
+    """`python -m voli ARGS` in a fresh process with a fixed thread count; output merged into stdout."""
+    return subprocess.Popen([sys.executable, "-m", "voli", *map(str, args)], env=THREADS_ENV, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
+
+
+def run_voli(*args, timeout: float = 900) -> tuple[int, str]:
+    """Run `python -m voli ARGS` to the end (see voli_process); its exit code and output."""
+    proc = voli_process(*args)
+    output, _ = proc.communicate(timeout=timeout)
+    return proc.returncode, output
 
 
 def pytest_collection_modifyitems(config, items):
@@ -78,9 +98,8 @@ def sample_copy(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def transcribed(tmp_path_factory):
     """prepare + transcribe on the eight sample interviews (MP3, WAV and FLAC mono, stereo) and a
-    noise-only file; es_02's language is left to be detected. Alignment tests train on it."""
-    from voli.cli import main
-
+    noise-only file; es_02's language is left to be detected. Alignment tests train on it.
+    Like the fixtures after it, it runs in a fresh `voli` process, as the crash and Ray tests do."""
     root = tmp_path_factory.mktemp("tr")
     corpus = root / "corpus"
     shutil.copytree(SAMPLE, corpus)
@@ -91,31 +110,37 @@ def transcribed(tmp_path_factory):
     sf.write(corpus / "audio" / "noise.wav", noise, 16000)
     extra = pd.DataFrame([{**keep.iloc[0].to_dict(), "recording_id": "noise", "audio": "audio/noise.wav"}])
     pd.concat([keep, extra]).to_csv(corpus / "recordings.csv", index=False)
-    code = main(["run", str(corpus), "--workdir", str(root / "exp"), "--stop-stage", "transcribe", "-q", "--device", "cpu"])
+    code, _ = run_voli("run", corpus, "--workdir", root / "exp", "--stop-stage", "transcribe", "-q", "--device", "cpu")
     return code, root / "exp", corpus
 
 
 @pytest.fixture(scope="session")
 def aligned(transcribed, tmp_path_factory):
     """The transcribed sample aligned (20 training iterations); the features tests measure it."""
-    from voli.cli import main
-
     _, exp, corpus = transcribed
     work = tmp_path_factory.mktemp("al") / "exp"
     shutil.copytree(exp, work)
     config = work.parent / "config.yaml"
     config.write_text("align:\n  iterations: 20\n")
-    code = main(["align", str(corpus), "--workdir", str(work), "--config", str(config), "-q", "--device", "cpu"])
+    code, _ = run_voli("align", corpus, "--workdir", work, "--config", config, "-q", "--device", "cpu")
     return code, work, corpus, config
 
 
 @pytest.fixture(scope="session")
 def featured(aligned, tmp_path_factory):
     """The aligned sample measured by the features stage (a copy of the aligned workdir)."""
-    from voli.cli import main
-
     _, aligned_work, corpus, _ = aligned
     work = tmp_path_factory.mktemp("ft") / "exp"
     shutil.copytree(aligned_work, work)
-    code = main(["features", str(corpus), "--workdir", str(work), "-q", "--device", "cpu"])
+    code, _ = run_voli("features", corpus, "--workdir", work, "-q", "--device", "cpu")
+    return code, work, corpus
+
+
+@pytest.fixture(scope="session")
+def profiled(featured, tmp_path_factory):
+    """The measured sample through the profile stage (a copy of the featured workdir)."""
+    _, featured_work, corpus = featured
+    work = tmp_path_factory.mktemp("pr") / "exp"
+    shutil.copytree(featured_work, work, ignore=shutil.ignore_patterns("04_profile"))
+    code, _ = run_voli("profile", corpus, "--workdir", work, "-q", "--device", "cpu")
     return code, work, corpus

@@ -33,7 +33,13 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto",
                    help="compute device: auto (a GPU if torch sees one, else the CPU), cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--jobs", type=int, default=1,
-                   help="recordings processed in parallel, each in its own process (default: 1)")
+                   help="recordings processed in parallel, each in its own process or Ray worker (default: 1)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: processes on this machine; ray: Ray tasks and actors (pip install ray), "
+                   "a local Ray instance unless --ray-address is given (default: local)")
+    p.add_argument("--ray-address", default=None,
+                   help="join this Ray cluster (e.g. auto or ray://head:10001); its nodes must see the corpus "
+                   "and the work directory at the same paths")
     p.add_argument("--force", action="store_true",
                    help="redo every recording, even those already finished with the same inputs and config")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug detail, including tracebacks of failures")
@@ -279,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             start = stop = args.command
         return run_pipeline(args.corpus, workdir, config, device=args.device, start=start, stop=stop,
-                            force=args.force, jobs=args.jobs, progress=not args.quiet)
+                            force=args.force, jobs=args.jobs, executor=args.executor,
+                            ray_address=args.ray_address, progress=not args.quiet)
 
     results, code = _guard(run, interrupted="voli: interrupted; rerun the same command to resume")
     if code is not None:

@@ -87,6 +87,7 @@ class Stage:
     process: Callable[[WorkItem, StageContext], dict[str, pa.Table]] | None = None
     finalize: Callable[[StageContext], dict[str, pa.Table]] | None = None
     needs_device: bool = False
+    keeps_model: bool = False  # loads a model per process (ASR, alignment): Ray runs it on long-lived actors
     pending: str | None = None  # for a stage not implemented yet: where it is planned
 
     @property
@@ -130,7 +131,8 @@ class LocalExecutor:
             raise VoliError(f"--jobs must be at least 1, got {jobs}")
         self.jobs = jobs
 
-    def map_unordered(self, fn: Callable, calls: list[tuple]) -> Iterator:
+    def map_unordered(self, fn: Callable, calls: list[tuple], *, keeps_model: bool = False,
+                      uses_gpu: bool = False) -> Iterator:
         if self.jobs == 1 or len(calls) <= 1:
             for args in calls:
                 yield fn(*args)
@@ -141,6 +143,101 @@ class LocalExecutor:
             futures = [pool.submit(fn, *args) for args in calls]
             for future in as_completed(futures):
                 yield future.result()
+
+    def close(self) -> None:
+        pass
+
+
+class _RayWorker:
+    """A Ray actor that runs work items one after another; the models a stage loads stay in its
+    process (voli's model caches are per process), so each worker loads Whisper or the HMM once."""
+
+    def run(self, fn: Callable, *args):
+        return fn(*args)
+
+
+class RayExecutor:
+    """Runs work items on Ray: stages that load a model (ASR, alignment) on a pool of ``workers``
+    long-lived actors, the others (prepare, features) as one Ray task per recording.
+
+    Without ``address`` it starts a Ray instance on this machine with ``workers`` CPUs (and the
+    GPUs torch sees); with one (``auto``, ``ray://head:10001``) it joins that cluster, whose nodes
+    must have the same voli installed and see the corpus and the work directory at the same paths.
+    A task or actor asks for one CPU, and on a GPU run a share of the GPUs (workers split them).
+    Each gets as many torch threads as CPUs (Ray's OMP_NUM_THREADS), unless OMP_NUM_THREADS is set.
+    """
+
+    def __init__(self, workers: int = 1, address: str | None = None):
+        if workers < 1:
+            raise VoliError(f"--jobs must be at least 1, got {workers}")
+        try:
+            import ray
+        except ImportError as err:
+            raise VoliError("--executor ray needs Ray: pip install 'ray[default]==2.60.0' (or pip install 'voli[ray]')") from err
+        import os
+
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray reports usage over the network unless told not to
+        self.workers = workers
+        self._started = not ray.is_initialized()
+        if self._started:
+            if address:
+                ray.init(address=address, logging_level=logging.WARNING)
+            else:
+                import torch
+
+                # voli's tasks return a small outcome and write their tables to the work directory
+                # themselves, so Ray's shared-memory object store can stay small
+                ray.init(num_cpus=workers, num_gpus=torch.cuda.device_count(), include_dashboard=False,
+                         object_store_memory=256 * 2**20, logging_level=logging.WARNING)
+        log.info("ray: %s", ray.cluster_resources())
+
+    def _gpu_share(self, n: int) -> float:
+        import ray
+
+        gpus = ray.cluster_resources().get("GPU", 0)
+        if not gpus:
+            raise VoliError("the stage runs on a GPU but the Ray cluster has none; use --device cpu or add GPU nodes")
+        return min(1.0, gpus / n)
+
+    def map_unordered(self, fn: Callable, calls: list[tuple], *, keeps_model: bool = False,
+                      uses_gpu: bool = False) -> Iterator:
+        import ray
+        from ray.util import ActorPool
+
+        if not calls:
+            return
+        n = min(self.workers, len(calls))
+        resources = {"num_cpus": 1, "num_gpus": self._gpu_share(n) if uses_gpu else 0}
+        if keeps_model:
+            actors = [ray.remote(**resources)(_RayWorker).remote() for _ in range(n)]
+            try:
+                yield from ActorPool(actors).map_unordered(lambda actor, args: actor.run.remote(fn, *args), calls)
+            finally:
+                for actor in actors:
+                    ray.kill(actor)
+            return
+        task = ray.remote(**resources)(fn)
+        pending = [task.remote(*args) for args in calls]  # Ray runs as many at once as CPUs allow
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(done[0])
+
+    def close(self) -> None:
+        import ray
+
+        if self._started:
+            ray.shutdown()
+
+
+def make_executor(kind: str = "local", jobs: int = 1, ray_address: str | None = None):
+    """The executor named on the command line: ``local`` (processes on this machine) or ``ray``."""
+    if kind == "local":
+        if ray_address:
+            raise VoliError("--ray-address needs --executor ray")
+        return LocalExecutor(jobs)
+    if kind == "ray":
+        return RayExecutor(jobs, ray_address)
+    raise VoliError(f"unknown executor {kind!r}; use local or ray")
 
 
 # -- markers -----------------------------------------------------------------------
@@ -220,7 +317,7 @@ def run_stage(
     ctx: StageContext,
     *,
     force: bool = False,
-    executor: LocalExecutor | None = None,
+    executor: LocalExecutor | RayExecutor | None = None,
     progress: bool = True,
 ) -> StageResult:
     """Run one stage over every recording in its plan; see the module docstring."""
@@ -252,7 +349,8 @@ def run_stage(
     if result.skipped:
         log.info("%s: %d recording(s) already done, %d to process", stage.name, result.skipped, len(todo))
     calls = [(stage, item, ctx, str(parts_root / item.recording_id)) for item in todo]
-    outcomes = executor.map_unordered(_process_item, calls)
+    uses_gpu = stage.needs_device and getattr(ctx.device, "type", "cpu") == "cuda"
+    outcomes = executor.map_unordered(_process_item, calls, keeps_model=stage.keeps_model, uses_gpu=uses_gpu)
     if progress and todo:
         from tqdm import tqdm
 
@@ -459,10 +557,10 @@ STAGES: dict[str, Stage] = {
         ),
         Stage("transcribe", 1, "Whisper transcription with word timings, fillers, speakers and roles",
               outputs={"utterances": Utterance, "words": Word},
-              plan=_transcribe_plan, process=_transcribe_process, needs_device=True),
+              plan=_transcribe_plan, process=_transcribe_process, needs_device=True, keeps_model=True),
         Stage("align", 2, "forced alignment of words and phones (HMM trained on the corpus); Praat TextGrids",
               outputs={"words": Word, "phones": Phone, "utterances": AlignedUtterance},
-              plan=_align_plan, process=_align_process, needs_device=True),
+              plan=_align_plan, process=_align_process, needs_device=True, keeps_model=True),
         Stage("features", 3, "pitch, formants, intensity; vowel and prosody tables, F0/formant tracks",
               outputs={"vowels": VowelToken, "prosody": UtteranceProsody, "speaker_settings": SpeakerSettings,
                        "tracks/f0": F0Frame, "tracks/intensity": IntensityFrame, "tracks/formants": FormantFrame},
@@ -491,6 +589,8 @@ def run_pipeline(
     stop: str | None = None,
     force: bool = False,
     jobs: int = 1,
+    executor: str = "local",
+    ray_address: str | None = None,
     progress: bool = True,
 ) -> list[StageResult]:
     """Run stages ``start`` .. ``stop`` in order (``stop`` defaults to ``start``).
@@ -509,15 +609,18 @@ def run_pipeline(
         raise VoliError(f"stage {start!r} comes after {stop!r}; choose a start stage before the stop stage")
     ctx = StageContext(Path(corpus_dir).resolve(), Path(workdir).resolve(), config)
     results = []
-    executor = LocalExecutor(jobs)
     with WorkdirLock(ctx.workdir):
-        for name in selected:
-            stage = STAGES[name]
-            if stage.needs_device and ctx.device is None and stage.implemented:
-                from voli.device import describe_device, resolve_device
+        workers = make_executor(executor, jobs, ray_address)
+        try:
+            for name in selected:
+                stage = STAGES[name]
+                if stage.needs_device and ctx.device is None and stage.implemented:
+                    from voli.device import describe_device, resolve_device
 
-                ctx = dataclasses.replace(ctx, device=resolve_device(device))
-                log.info("device: %s", describe_device(ctx.device))
-            log.info("stage %s: %s", stage.dirname, stage.summary)
-            results.append(run_stage(stage, ctx, force=force, executor=executor, progress=progress))
+                    ctx = dataclasses.replace(ctx, device=resolve_device(device))
+                    log.info("device: %s", describe_device(ctx.device))
+                log.info("stage %s: %s", stage.dirname, stage.summary)
+                results.append(run_stage(stage, ctx, force=force, executor=workers, progress=progress))
+        finally:
+            workers.close()
     return results
