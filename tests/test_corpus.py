@@ -227,3 +227,49 @@ def test_parsers():
         parse_channel_map("1=A;2=A")
     with pytest.raises(ValueError, match="not a channel number"):
         parse_channel_map("0=A")
+
+
+def test_unusual_but_valid_audio_is_accepted_with_warnings(tiny, tmp_path, caplog):
+    """Clipped, 8 kHz, 96 kHz, six-channel (with a map), MP3 and FLAC recordings all prepare; the
+    clipped and the telephone-band ones are named in a warning that says what it costs and the fix."""
+    clipped = np.clip(4 * tone(250, 1.0), -1, 1)  # a tone driven four times past full scale
+    sf.write(tiny.root / "audio/r1.wav", clipped, 16000)
+    sf.write(tiny.root / "audio/r2.wav", tone(300, 1.0, 8000), 8000)
+    sf.write(tiny.root / "audio/r3.wav", tone(350, 1.0, 96000), 96000)
+    six = np.zeros((16000, 6), np.float32)
+    six[:, 0], six[:, 3] = tone(200, 1.0), tone(400, 1.0)
+    sf.write(tiny.root / "audio/r4.flac", six, 16000)
+    sf.write(tiny.root / "audio/r5.mp3", tone(220, 1.0, 44100), 44100)
+    sf.write(tiny.root / "audio/r6.flac", tone(230, 1.0), 16000)
+    base = tiny.recordings[0]
+    tiny.recordings += [
+        {**base, "recording_id": "r4", "audio": "audio/r4.flac", "interviewee": "S1", "channels": "1=I1;4=S1"},
+        {**base, "recording_id": "r5", "audio": "audio/r5.mp3", "interviewee": "S2"},
+        {**base, "recording_id": "r6", "audio": "audio/r6.flac", "interviewee": "S3"},
+    ]
+    with caplog.at_level("WARNING"):
+        result = prepare(tiny.save(), tmp_path)
+    assert result.ok and result.processed == 6
+    rec = read_table(result.stage_dir / "recordings.parquet").to_pandas().set_index("recording_id")
+    assert rec.sample_rate.to_dict() == {"r1": 16000, "r2": 8000, "r3": 96000, "r4": 16000, "r5": 44100, "r6": 16000}
+    assert rec.channels["r4"] == 6 and rec.audio_format["r5"] == "MP3" and rec.audio_format["r6"] == "FLAC"
+    assert rec.clipped_fraction["r1"] > 0.5 and rec.clipped_fraction["r6"] == 0
+    assert rec.duration_s["r5"] == pytest.approx(1.0, abs=0.06)
+    text = caplog.text
+    assert "r1.wav is clipped" in text and "unclipped copy" in text
+    assert "r2.wav is sampled at 8000 Hz" in text and "formants above 4000 Hz are missing" in text
+    assert "r3.wav" not in text and "r6.flac" not in text  # 96 kHz and clean FLAC: nothing to say
+    from voli.io import audio
+    from test_audio import peak_hz
+
+    assert peak_hz(audio.load(tiny.root / "audio/r3.wav", sample_rate=16000), 16000) == pytest.approx(350, abs=1)
+    assert peak_hz(audio.load(tiny.root / "audio/r4.flac", sample_rate=16000, channel=4), 16000) == pytest.approx(400, abs=1)
+
+
+def test_extra_csv_columns_are_named_and_ignored(tiny, tmp_path, caplog):
+    for r in tiny.recordings:
+        r["notes"] = "interviewed at home"
+    with caplog.at_level("WARNING"):
+        result = prepare(tiny.save(), tmp_path)
+    assert result.ok
+    assert "recordings.csv: ignoring column(s) ['notes']" in caplog.text

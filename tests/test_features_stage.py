@@ -152,45 +152,54 @@ def test_rerun_skips_finished_recordings(featured):
     assert result.processed == 0 and result.skipped > 0
 
 
-def test_sigkill_mid_features_then_resume_gives_identical_tables(featured, tmp_path):
-    """Kill `voli features` after two recordings, rerun: only the rest is redone, tables are byte-identical.
 
-    Every run is a fresh `voli` process: the bytes of float results depend on torch's thread
-    count, which the test session may have changed.
-    """
-    import os
-    import signal
-    import sys
-    import time
+def test_telephone_band_recording_keeps_pitch_and_loses_only_formants(aligned, featured, tmp_path, caplog):
+    """An 8 kHz copy of es_01 (nothing above 4 kHz): no formant ceiling fits under its Nyquist
+    frequency, so its vowels have no formants, a warning names the file and the config fix, and
+    its F0 still matches the 16 kHz original's."""
+    import soundfile as sf
 
-    _, aligned, corpus = featured
+    from voli.config import VoliConfig
+    from voli.io import audio
+    from voli.io.tables import read_table, write_table
+    from voli.runner import run_pipeline
 
-    def fresh(name):
-        work = tmp_path / name
-        shutil.copytree(aligned, work, ignore=shutil.ignore_patterns("03_features", "04_profile"))
-        return work
+    _, aligned_work, corpus, _ = aligned
+    work = tmp_path / "exp"
+    shutil.copytree(aligned_work, work, ignore=shutil.ignore_patterns("03_features", "04_profile"))
+    phone_line = tmp_path / "es_01_8k.wav"
+    sf.write(phone_line, audio.load(corpus / "audio/es_01.flac", sample_rate=8000), 8000)
+    table = work / "00_prepare" / "recordings.parquet"
+    rec = read_table(table).to_pandas()
+    info = audio.probe(phone_line)
+    row = rec.recording_id == "es_01"
+    rec.loc[row, ["audio_path", "sample_rate", "n_frames", "audio_format", "channels"]] = \
+        [str(phone_line), 8000, info.n_frames, "WAV", 1]
+    write_table(__import__("pyarrow").Table.from_pandas(rec, schema=read_table(table).schema, preserve_index=False), table)
+    with caplog.at_level("WARNING"):
+        (result,) = run_pipeline(corpus, work, VoliConfig(), device="cpu", start="features", progress=False)
+    assert result.ok
+    assert "es_01_8k.wav (recording es_01): sampled at 8000 Hz" in caplog.text
+    assert "formant_ceiling_low_hz" in caplog.text
+    vowels = pd.read_parquet(work / "03_features/vowels.parquet")
+    es01, others = vowels[vowels.recording_id == "es_01"], vowels[vowels.recording_id != "es_01"]
+    assert len(es01) > 50 and es01.f1_50_hz.isna().all() and es01.ceiling_hz.isna().all()
+    assert others.f1_50_hz.notna().mean() > 0.9
+    original = read(featured[1], "vowels")
+    original = original[original.recording_id == "es_01"]
+    assert es01.f0_hz.notna().mean() > 0.6
+    for speaker, f0 in es01.groupby("speaker_id").f0_hz.median().items():
+        assert f0 == pytest.approx(original[original.speaker_id == speaker].f0_hz.median(), rel=0.03), speaker
 
-    def voli_features(work, **kw):
-        return subprocess.Popen([sys.executable, "-m", "voli", "features", str(corpus), "--workdir", str(work),
-                                 "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
-    reference = fresh("reference")
-    assert voli_features(reference).wait(timeout=600) == 0
-    work = fresh("killed")
-    parts = work / "03_features" / "parts"
-    proc = voli_features(work)
-    deadline = time.time() + 300
-    while len(list(parts.glob("*/.done"))) < 2:
-        assert proc.poll() is None and time.time() < deadline, "the stage ended or stalled before 2 recordings"
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    done_before = {p.parent.name for p in parts.glob("*/.done")}
-    assert not (work / "03_features" / ".done").exists() and 2 <= len(done_before) < 8
-    resumed = voli_features(work)
-    output, _ = resumed.communicate(timeout=600)
-    assert resumed.returncode == 0, output
-    assert f"{8 - len(done_before)} processed, {len(done_before)} already done" in output
-    for table in sorted((reference / "03_features").rglob("*.parquet")):
-        rel = table.relative_to(reference)
-        assert (work / rel).read_bytes() == table.read_bytes(), rel
+def test_ceilings_above_the_nyquist_frequency_are_not_tried(caplog):
+    from voli.features.formants import ceiling_grid
+    from voli.features.measure import usable_ceilings
+
+    grid = ceiling_grid(4500, 7000, 12)
+    assert len(usable_ceilings(grid, 16000, "a.wav")) == 12 and not caplog.text
+    with caplog.at_level("WARNING"):
+        assert usable_ceilings(grid, 11025, "b.wav").max() <= 5512.5
+        assert len(usable_ceilings(grid, 8000, "c.wav")) == 0
+    assert "b.wav: sampled at 11025 Hz: formant ceilings above 5512 Hz are not tried" in caplog.text
+    assert "c.wav: sampled at 8000 Hz, it holds nothing above 4000 Hz" in caplog.text

@@ -43,6 +43,8 @@ RECORDING_COLUMNS = {
 REQUIRED_RECORDING_COLUMNS = ("recording_id", "audio", "interviewee")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 TEXTGRID_TOLERANCE_S = 0.05  # a transcript may run this far past the audio's end
+CLIPPED_WARNING = 0.001  # fraction of clipped samples above which prepare warns
+LOW_SAMPLE_RATE = 16000  # Hz: prepare warns below this rate (Whisper's; formants need up to 5-7 kHz)
 
 # Language names and codes users write, mapped to voli's codes.
 _LANGUAGE_ALIASES = {
@@ -293,6 +295,15 @@ def check_recording(row: RecordingRow, *, clip_level: float = audio.CLIP_LEVEL) 
         raise AudioError(f"{where}: {err}") from err
     if stats.peak_dbfs == float("-inf"):
         raise AudioError(f"{where}: {row.audio_path} is digital silence (every sample is 0); check the recording")
+    if stats.clipped_fraction > CLIPPED_WARNING:
+        log.warning("%s: %s is clipped (%.2f %% of samples at full scale): F0, intensity and formants of the "
+                    "clipped stretches are distorted; use an unclipped copy if there is one, and see "
+                    "clipped_fraction in recordings.parquet", where, row.audio_path, 100 * stats.clipped_fraction)
+    if info.sample_rate < LOW_SAMPLE_RATE:
+        log.warning("%s: %s is sampled at %d Hz, below %d Hz: Whisper and the aligner work at 16 kHz, but "
+                    "formants above %d Hz are missing (telephone band); features tries only ceilings under it. "
+                    "Use a higher-rate original if there is one", where, row.audio_path, info.sample_rate,
+                    LOW_SAMPLE_RATE, info.sample_rate // 2)
     transcript_format = None
     if row.transcript_path:
         transcript_format = _check_transcript(row, where, info.duration_s)

@@ -17,6 +17,7 @@ and all utterances of the recording are analysed together, batched on the device
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,8 @@ from voli.schema import (
 )
 
 SR = 16000  # Hz: audio is analysed at this rate (Nyquist 8 kHz: above the highest formant ceiling)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -189,15 +192,43 @@ def _optional(x) -> float | None:
     return float(x) if x is not None and np.isfinite(x) else None
 
 
-def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureConfig, device) -> tuple[list, dict]:
-    """Vowel token rows, and each speaker's median chosen formant ceiling."""
+def usable_ceilings(grid: np.ndarray, sample_rate: int, where: str) -> np.ndarray:
+    """The ceilings of ``grid`` that a recording sampled at ``sample_rate`` can have formants under.
+
+    A ceiling above the file's Nyquist frequency would look for formants in a band the recording
+    never had (8 kHz telephone audio stops at 4 kHz), so it is not tried; with none left, the
+    recording's vowels get no formants and the log says how to measure them anyway.
+    """
+    usable = grid[grid <= sample_rate / 2]
+    if len(usable) == 0:
+        log.warning("%s: sampled at %d Hz, it holds nothing above %d Hz, below every formant ceiling "
+                    "(%.0f-%.0f Hz): its vowels get no formant measures. To measure them at a lower ceiling, set "
+                    "features.formant_ceiling_low_hz and formant_ceiling_high_hz at or below %d in the config",
+                    where, sample_rate, sample_rate // 2, grid[0], grid[-1], sample_rate // 2)
+    elif len(usable) < len(grid):
+        log.warning("%s: sampled at %d Hz: formant ceilings above %d Hz are not tried", where, sample_rate,
+                    sample_rate // 2)
+    return usable
+
+
+def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureConfig, device, *,
+                   sample_rate: int = SR, where: str = "recording") -> tuple[list, dict]:
+    """Vowel token rows, and each speaker's median chosen formant ceiling.
+
+    ``sample_rate`` is the recording's own rate (before it was resampled to ``SR``): ceilings above
+    its Nyquist frequency are not tried (:func:`usable_ceilings`).
+    """
     settings = FormantSettings(max_formants=config.max_formants, window_s=config.formant_window_s)
     grid = ceiling_grid(config.formant_ceiling_low_hz, config.formant_ceiling_high_hz, config.formant_ceilings)
+    grid = usable_ceilings(grid, sample_rate, where)
     tokens, segments, spans = _tokens(stretches, config)
     if not tokens:
         return [], {}
-    analysed = analyse_tokens(segments, SR, grid, spans=spans, settings=settings, device=device)
-    best, _ = choose_ceilings(analysed)
+    if len(grid):
+        analysed = analyse_tokens(segments, SR, grid, spans=spans, settings=settings, device=device)
+        best, _ = choose_ceilings(analysed)
+    else:
+        analysed, best = None, np.full(len(tokens), -1)
     chosen: dict[str, list[float]] = {}
     for i, tok in enumerate(tokens):
         if best[i] >= 0:
@@ -211,7 +242,7 @@ def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureC
     rows = []
     for i, tok in enumerate(tokens):
         s, p = tok.stretch, tok.stretch.phones[tok.position]
-        n = int(analysed.n_frames[i])
+        n = int(analysed.n_frames[i]) if analysed is not None else 0
         measures: dict[str, float | None] = {}
         if best[i] >= 0:
             times = analysed.times[i, :n] + tok.segment_start
@@ -284,7 +315,8 @@ def measure_recording(rec: Recording, speakers: list[RecordingSpeaker], utteranc
         raise VoliError(f"{rec.recording_id}: no aligned utterance with words to measure; check 02_align for it")
     pitch_settings = measure_pitch(stretches, config, device)
     measure_intensity(stretches, config, device)
-    vowels, ceilings = measure_vowels(stretches, words, config, device)
+    vowels, ceilings = measure_vowels(stretches, words, config, device, sample_rate=rec.sample_rate,
+                                      where=f"{rec.audio_path} (recording {rec.recording_id})")
     by_utt: dict[str, list] = {}
     for v in vowels:
         by_utt.setdefault(v.utterance_id, []).append(v)
