@@ -186,3 +186,26 @@ def test_rerun_reuses_the_model_and_a_saved_model_aligns_another_workdir(aligned
     a = pd.read_parquet(work / "02_align/phones.parquet")
     b = pd.read_parquet(other / "02_align/phones.parquet")
     assert np.allclose(a.start, b.start) and list(a.phone) == list(b.phone)
+
+
+def test_times_never_pass_the_end_of_the_audio():
+    """The last frame of an utterance that runs to the end of the recording may reach past the audio
+    (frames are centred on multiples of the shift); word, phone and utterance times stop at its end."""
+    from voli.align.aligner import Segment, align_segments
+    from voli.align.lexicon import Pron
+    from voli.config import AlignConfig
+    from voli.schema import Utterance, Word
+
+    feats, prons, _ = _toy_corpus(20)
+    model = hmm.train(feats, prons, hmm.TrainOptions(iterations=4, max_components=1))
+    rng = np.random.default_rng(3)
+    x = np.concatenate([np.zeros((6, D)), np.tile([3, 0, 0, 0.], (8, 1)), np.tile([0, 3, 0, 0.], (8, 1))])
+    audio_end = 0.215  # 22 frames at 10 ms reach 0.215 s; the recording stops there, mid-phone
+    u = Utterance("r-000000", "r", "S", "interviewee", 0.0, audio_end, "ab", "fr")
+    word = Word("r", u.utterance_id, "S", "interviewee", 0.05, audio_end, "ab", 0.9, False, "fr")
+    segment = Segment(u, [word], 0.0, [Pron(("a", "b"), (None, None))],
+                      torch.tensor(x + rng.normal(0, 0.3, x.shape), dtype=torch.float32), end=0.2)
+    words, phones, utts = align_segments(model, [segment], AlignConfig(frame_shift_ms=10))
+    assert [p.phone for p in phones] == ["a", "b"]
+    assert phones[-1].end == words[-1].end == utts[-1].end == pytest.approx(0.2)
+    assert phones[0].end < phones[-1].end

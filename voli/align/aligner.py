@@ -47,6 +47,7 @@ class Segment:
     start: float  # s, where the audio stretch (frame 0) begins
     prons: list  # one lexicon pronunciation (.phones, .stress) per word
     feats: torch.Tensor | None = None
+    end: float | None = None  # s, where the audio stretch ends (the recording's end at the latest)
 
     def word_frames(self, shift: float) -> list[tuple[int, int]]:
         return [(int(round((w.start - self.start) / shift)), int(round((w.end - self.start) / shift))) for w in self.words]
@@ -95,7 +96,8 @@ def recording_segments(rec: Recording, speakers: list[RecordingSpeaker], utteran
     try:
         for s in segments:
             end = min(rec.duration_s, max(w.end for w in s.words) + config.pad_s)
-            wave = reader.read(s.start, end if end > s.start else s.start + shift, channel_of.get(s.utterance.speaker_id))
+            s.end = end if end > s.start else s.start + shift
+            wave = reader.read(s.start, s.end, channel_of.get(s.utterance.speaker_id))
             s.feats = features.mfcc(torch.from_numpy(wave).to(device), shift)
     finally:
         reader.close()
@@ -197,8 +199,9 @@ def align_segments(model: hmm.AcousticModel, segments: list[Segment], config: Al
         for unit, a, b in spans:
             w, model_label = g.units[unit]
             label = model_label.split(":", 1)[-1]
-            t0 = s.start + max(a - 0.5, 0) * shift
-            t1 = s.start + (b - 0.5) * shift
+            # frame k is centred at k * shift; the last frame may reach past the audio, never the times
+            t0 = min(s.start + max(a - 0.5, 0) * shift, s.end or math.inf)
+            t1 = min(s.start + (b - 0.5) * shift, s.end or math.inf)
             k = unit - first_unit[w]  # position of the phone in its word (a word's phones are consecutive units)
             stress = s.prons[w].stress[k] if k < len(s.prons[w].stress) else None
             mean_ll = float(frame_ll[a:b].mean())
