@@ -40,3 +40,12 @@ def test_interview_recipe_runs_a_stage_and_reruns_safely(sample_copy, tmp_path):
     again = run(*args)
     assert again.returncode == 0 and "0 processed, 8 already done" in again.stdout
     assert not (work / "01_transcribe").exists()  # --stop-stage gates the rest
+
+
+def test_interview_recipe_passes_the_executor_to_voli(sample_copy, tmp_path):
+    pytest.importorskip("ray")
+    work = tmp_path / "exp"
+    out = run(INTERVIEWS / "run.sh", sample_copy, "--conf", INTERVIEWS / "conf" / "cpu.yaml", "--workdir", work,
+              "--stop-stage", "prepare", "--device", "cpu", "--executor", "ray", "--jobs", "2")
+    assert out.returncode == 0, out.stderr
+    assert "prepare: 8 processed" in out.stdout and "ray: 2 CPU(s), 0 GPU(s), 2 worker(s)" in out.stderr

@@ -189,7 +189,8 @@ class RayExecutor:
                 # themselves, so Ray's shared-memory object store can stay small
                 ray.init(num_cpus=workers, num_gpus=torch.cuda.device_count(), include_dashboard=False,
                          object_store_memory=256 * 2**20, logging_level=logging.WARNING)
-        log.info("ray: %s", ray.cluster_resources())
+        resources = ray.cluster_resources()
+        log.info("ray: %g CPU(s), %g GPU(s), %d worker(s)", resources.get("CPU", 0), resources.get("GPU", 0), workers)
 
     def _gpu_share(self, n: int) -> float:
         import ray

@@ -12,6 +12,7 @@
 #
 # Usage:   recipes/interviews/run.sh CORPUS [--conf FILE] [--workdir DIR] [--stage N] [--stop-stage N]
 #                                           [--device auto|cpu|cuda:N] [--jobs N]
+#                                           [--executor local|ray] [--ray-address ADDR]
 # Stages:  0 prepare, 1 transcribe, 2 align, 3 features, 4 profile (names work too)
 #
 # Safe to rerun: a finished recording is skipped, an interrupted stage resumes where it stopped,
@@ -22,7 +23,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 here="$(cd "$(dirname "$0")" && pwd)"
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 [ $# -ge 1 ] || { usage >&2; exit 2; }
 case "$1" in -h|--help) usage; exit 0 ;; esac
 corpus=$1; shift
@@ -33,6 +34,8 @@ stage=0
 stop_stage=4
 device=auto
 jobs=1
+executor=local
+ray_address=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --conf) conf=$2; shift 2 ;;
@@ -41,6 +44,8 @@ while [ $# -gt 0 ]; do
     --stop-stage) stop_stage=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
+    --executor) executor=$2; shift 2 ;;   # ray: GPU actors for ASR and alignment, CPU tasks for the rest
+    --ray-address) ray_address=(--ray-address "$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -60,7 +65,8 @@ voli="$root/.venv/bin/voli"
 for i in "${!stages[@]}"; do
   if [ "$i" -ge "$first" ] && [ "$i" -le "$last" ]; then
     echo "== stage $i: ${stages[$i]}"
-    "$voli" "${stages[$i]}" "$corpus" --workdir "$workdir" --config "$conf" --device "$device" --jobs "$jobs"
+    "$voli" "${stages[$i]}" "$corpus" --workdir "$workdir" --config "$conf" --device "$device" --jobs "$jobs" \
+      --executor "$executor" ${ray_address[@]+"${ray_address[@]}"}
   fi
 done
 echo "== done: $workdir"
