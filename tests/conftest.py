@@ -35,6 +35,19 @@ def run_voli(*args, timeout: float = 900) -> tuple[int, str]:
     return proc.returncode, output
 
 
+@pytest.fixture(autouse=True)
+def voli_logs_reach_caplog():
+    """`voli.cli.main` gives the voli logger its own stderr handler and stops propagation; undo that
+    after each test, so a later test's caplog still sees voli's warnings."""
+    import logging
+
+    yield
+    logger = logging.getLogger("voli")
+    logger.handlers[:] = []
+    logger.propagate = True
+    logger.setLevel(logging.NOTSET)
+
+
 def pytest_collection_modifyitems(config, items):
     cuda = None
     for item in items:

@@ -2,7 +2,8 @@
 
 Run as a script (``python stage_fixture.py WORKDIR``) it runs the stage; with
 VOLI_TEST_HANG=<recording_id> it writes ``<workdir>/hanging`` on reaching that
-recording and then sleeps, so a test can kill it mid-stage.
+recording and then sleeps, so a test can kill it mid-stage; with VOLI_TEST_CRASH=<recording_id>
+the process handling that recording exits at once (a Ray worker dying).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def process(item: WorkItem, ctx: StageContext):
     log = ctx.workdir / "processed.log"
     with open(log, "a") as fh:
         fh.write(item.recording_id + "\n")
+    if os.environ.get("VOLI_TEST_CRASH") == item.recording_id:
+        os._exit(1)  # the worker process dies, as on running out of memory
     if os.environ.get("VOLI_TEST_FAIL") == item.recording_id:
         raise ValueError(f"{item.recording_id}: broken on purpose")
     if os.environ.get("VOLI_TEST_HANG") == item.recording_id:

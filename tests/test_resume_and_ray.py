@@ -12,6 +12,8 @@ import shutil
 import signal
 import time
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -64,7 +66,7 @@ def test_sigkill_mid_stage_then_resume_gives_identical_tables(stage, request, tm
     stage_dir = work / STAGE_DIRS[stage]
     args = (stage, corpus, "--workdir", work, "--device", "cpu", *extra)
 
-    proc = voli_process(*args)
+    proc = voli_process(*args, "-q")
     parts = stage_dir / "parts"
     deadline = time.time() + 600
     while True:  # per-recording stages: kill after the first finished recording; profile: while it writes
@@ -117,3 +119,32 @@ def test_ray_options_are_checked(tmp_path):
         make_executor("spark", 1)
     with pytest.raises(VoliError, match="--jobs must be at least 1"):
         make_executor("ray", 0)
+
+
+@pytest.mark.slow
+def test_a_dead_ray_worker_costs_only_its_recording(tmp_path, monkeypatch):
+    """A Ray worker that dies (here: exits mid-recording, as when it runs out of memory) becomes a
+    failure of that recording, naming the cause and the fix; the other recordings finish, on
+    tasks and on actors (whose dead member is replaced)."""
+    import dataclasses
+
+    import stage_fixture
+    from voli.runner import RayExecutor, run_stage
+
+    pytest.importorskip("ray")
+    monkeypatch.setenv("VOLI_TEST_CRASH", "rec2")  # before Ray starts: its workers inherit it,
+    monkeypatch.setenv("PYTHONPATH", str(Path(stage_fixture.__file__).parent))  # and import the toy stage
+    executor = RayExecutor(2)
+    try:
+        for keeps_model in (False, True):
+            work = tmp_path / f"keeps_model_{keeps_model}"
+            stage = dataclasses.replace(stage_fixture.TOY, keeps_model=keeps_model)
+            ctx = stage_fixture.StageContext(work, work, stage_fixture.VoliConfig())
+            result = run_stage(stage, ctx, executor=executor, progress=False)
+            assert result.processed == 4 and [f.recording_id for f in result.failures] == ["rec2"]
+            assert "the Ray worker processing it was lost" in result.failures[0].message
+            assert "check the node's memory" in result.failures[0].message
+            rows = pd.read_parquet(work / "07_toy" / "rows.parquet")
+            assert rows.recording_id.tolist() == ["rec0", "rec1", "rec3", "rec4"]
+    finally:
+        executor.close()

@@ -31,8 +31,10 @@ import hashlib
 import importlib.metadata
 import json
 import logging
+import math
 import multiprocessing
 import platform
+import re
 import shutil
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -132,7 +134,7 @@ class LocalExecutor:
         self.jobs = jobs
 
     def map_unordered(self, fn: Callable, calls: list[tuple], *, keeps_model: bool = False,
-                      uses_gpu: bool = False) -> Iterator:
+                      uses_gpu: bool = False, lost: Callable | None = None) -> Iterator:
         if self.jobs == 1 or len(calls) <= 1:
             for args in calls:
                 yield fn(*args)
@@ -148,12 +150,25 @@ class LocalExecutor:
         pass
 
 
+def _on_ray_worker(fn: Callable, *args):
+    """Call ``fn`` in a Ray worker. Ray shows a worker only the GPU it was given, as cuda:0, so a
+    stage context resolved to cuda:N in the driver is moved to that one."""
+    moved = []
+    for arg in args:
+        if isinstance(arg, StageContext) and getattr(arg.device, "type", None) == "cuda":
+            import torch
+
+            arg = dataclasses.replace(arg, device=torch.device("cuda", 0))
+        moved.append(arg)
+    return fn(*moved)
+
+
 class _RayWorker:
     """A Ray actor that runs work items one after another; the models a stage loads stay in its
     process (voli's model caches are per process), so each worker loads Whisper or the HMM once."""
 
     def run(self, fn: Callable, *args):
-        return fn(*args)
+        return _on_ray_worker(fn, *args)
 
 
 class RayExecutor:
@@ -163,8 +178,10 @@ class RayExecutor:
     Without ``address`` it starts a Ray instance on this machine with ``workers`` CPUs (and the
     GPUs torch sees); with one (``auto``, ``ray://head:10001``) it joins that cluster, whose nodes
     must have the same voli installed and see the corpus and the work directory at the same paths.
-    A task or actor asks for one CPU, and on a GPU run a share of the GPUs (workers split them).
+    A task or actor asks for one CPU, and on a GPU run a share of one GPU (workers split them).
     Each gets as many torch threads as CPUs (Ray's OMP_NUM_THREADS), unless OMP_NUM_THREADS is set.
+    A worker that dies (out of memory, a crash) costs the recording it held, which ``lost`` turns
+    into a failure; its actor is replaced and the others go on.
     """
 
     def __init__(self, workers: int = 1, address: str | None = None):
@@ -173,7 +190,7 @@ class RayExecutor:
         try:
             import ray
         except ImportError as err:
-            raise VoliError("--executor ray needs Ray: pip install 'ray[default]==2.60.0' (or pip install 'voli[ray]')") from err
+            raise VoliError("--executor ray needs Ray: pip install 'ray==2.60.0' (or pip install 'voli[ray]')") from err
         import os
 
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray reports usage over the network unless told not to
@@ -185,43 +202,70 @@ class RayExecutor:
             else:
                 import torch
 
+                # address="local": a new instance, even where RAY_ADDRESS or `ray start` names a cluster.
                 # voli's tasks return a small outcome and write their tables to the work directory
                 # themselves, so Ray's shared-memory object store can stay small
-                ray.init(num_cpus=workers, num_gpus=torch.cuda.device_count(), include_dashboard=False,
+                ray.init(address="local", num_cpus=workers, num_gpus=torch.cuda.device_count(), include_dashboard=False,
                          object_store_memory=256 * 2**20, logging_level=logging.WARNING)
         resources = ray.cluster_resources()
         log.info("ray: %g CPU(s), %g GPU(s), %d worker(s)", resources.get("CPU", 0), resources.get("GPU", 0), workers)
 
     def _gpu_share(self, n: int) -> float:
+        """The fraction of a GPU each of ``n`` workers asks for; a fraction must fit on one GPU."""
         import ray
 
         gpus = ray.cluster_resources().get("GPU", 0)
         if not gpus:
             raise VoliError("the stage runs on a GPU but the Ray cluster has none; use --device cpu or add GPU nodes")
-        return min(1.0, gpus / n)
+        return 1.0 / math.ceil(n / gpus)
 
     def map_unordered(self, fn: Callable, calls: list[tuple], *, keeps_model: bool = False,
-                      uses_gpu: bool = False) -> Iterator:
+                      uses_gpu: bool = False, lost: Callable | None = None) -> Iterator:
         import ray
-        from ray.util import ActorPool
+        from ray.exceptions import RayError
 
         if not calls:
             return
         n = min(self.workers, len(calls))
-        resources = {"num_cpus": 1, "num_gpus": self._gpu_share(n) if uses_gpu else 0}
-        if keeps_model:
-            actors = [ray.remote(**resources)(_RayWorker).remote() for _ in range(n)]
-            try:
-                yield from ActorPool(actors).map_unordered(lambda actor, args: actor.run.remote(fn, *args), calls)
-            finally:
-                for actor in actors:
-                    ray.kill(actor)
+        options = {"num_cpus": 1, "num_gpus": self._gpu_share(n) if uses_gpu else 0}
+
+        def failed(err: Exception, args: tuple):
+            if lost is None:
+                raise err
+            return lost(args, err)
+
+        if not keeps_model:
+            task = ray.remote(**options)(_on_ray_worker)
+            running = {task.remote(fn, *args): args for args in calls}  # Ray runs as many at once as CPUs allow
+            while running:
+                (ref,), _ = ray.wait(list(running), num_returns=1)
+                args = running.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except RayError as err:
+                    result = failed(err, args)
+                yield result
             return
-        task = ray.remote(**resources)(fn)
-        pending = [task.remote(*args) for args in calls]  # Ray runs as many at once as CPUs allow
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
+        worker = ray.remote(**options)(_RayWorker)
+        idle, queue, running = [worker.remote() for _ in range(n)], list(calls), {}
+        try:
+            while queue or running:
+                while queue and idle:
+                    actor, args = idle.pop(), queue.pop(0)
+                    running[actor.run.remote(fn, *args)] = (actor, args)
+                (ref,), _ = ray.wait(list(running), num_returns=1)
+                actor, args = running.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except RayError as err:
+                    ray.kill(actor)  # dead or broken: a fresh one takes its place
+                    actor = worker.remote()
+                    result = failed(err, args)
+                idle.append(actor)
+                yield result
+        finally:
+            for actor in idle + [a for a, _ in running.values()]:
+                ray.kill(actor)
 
     def close(self) -> None:
         import ray
@@ -300,6 +344,15 @@ def _process_item(stage: Stage, item: WorkItem, ctx: StageContext, part_dir: str
         return _ItemOutcome(item.recording_id, type(err).__name__, str(err), traceback.format_exc())
 
 
+def _lost_on_ray(call: tuple, err: Exception) -> _ItemOutcome:
+    """The failure of a recording whose Ray worker died under it (the call is _process_item's arguments)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()  # Ray colours its messages
+    first_line = text.splitlines()[0] if text else type(err).__name__
+    return _ItemOutcome(call[1].recording_id, type(err).__name__,
+                        f"the Ray worker processing it was lost ({first_line}); check the node's memory and that "
+                        "voli is installed there, then rerun to retry it", traceback.format_exc())
+
+
 def _combine(stage: Stage, stage_dir: Path, recording_ids: Iterable[str]) -> dict[str, pa.Table]:
     tables = {}
     for name, record_type in stage.outputs.items():
@@ -351,7 +404,8 @@ def run_stage(
         log.info("%s: %d recording(s) already done, %d to process", stage.name, result.skipped, len(todo))
     calls = [(stage, item, ctx, str(parts_root / item.recording_id)) for item in todo]
     uses_gpu = stage.needs_device and getattr(ctx.device, "type", "cpu") == "cuda"
-    outcomes = executor.map_unordered(_process_item, calls, keeps_model=stage.keeps_model, uses_gpu=uses_gpu)
+    outcomes = executor.map_unordered(_process_item, calls, keeps_model=stage.keeps_model, uses_gpu=uses_gpu,
+                                      lost=_lost_on_ray)
     if progress and todo:
         from tqdm import tqdm
 

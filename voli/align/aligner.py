@@ -189,6 +189,7 @@ def align_segments(model: hmm.AcousticModel, segments: list[Segment], config: Al
             continue
         path, _, frame_ll = r
         g = graphs[i]
+        last = math.floor(s.end * 1e4) / 1e4 if s.end is not None else math.inf
         spans = unit_spans(g, path)
         first_unit = {}
         for u_index, (w_index, _) in enumerate(g.units):
@@ -199,9 +200,10 @@ def align_segments(model: hmm.AcousticModel, segments: list[Segment], config: Al
         for unit, a, b in spans:
             w, model_label = g.units[unit]
             label = model_label.split(":", 1)[-1]
-            # frame k is centred at k * shift; the last frame may reach past the audio, never the times
-            t0 = min(s.start + max(a - 0.5, 0) * shift, s.end or math.inf)
-            t1 = min(s.start + (b - 0.5) * shift, s.end or math.inf)
+            # frame k is centred at k * shift; the last frame may reach past the audio, never the
+            # times, which are rounded to 0.1 ms below the audio's end
+            t0 = min(s.start + max(a - 0.5, 0) * shift, last)
+            t1 = min(s.start + (b - 0.5) * shift, last)
             k = unit - first_unit[w]  # position of the phone in its word (a word's phones are consecutive units)
             stress = s.prons[w].stress[k] if k < len(s.prons[w].stress) else None
             mean_ll = float(frame_ll[a:b].mean())

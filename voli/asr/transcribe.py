@@ -65,6 +65,9 @@ def resolve_backend(backend: str, device) -> str:
     return backend
 
 
+RANDOM_SEED = 0  # for the sampling of faster-whisper's temperature fallback
+
+
 def decode_window_ct2(model, audio: np.ndarray, language: str, config: AsrConfig, *, rest_s: float = 2.0,
                       tries: int = 3) -> list[dict]:
     """faster-whisper on one window (its own temperature fallbacks, no VAD of its own):
@@ -73,9 +76,14 @@ def decode_window_ct2(model, audio: np.ndarray, language: str, config: AsrConfig
     Whisper sometimes stops before the end of a window; when the last word ends more than
     ``rest_s`` before it, the rest of the window is decoded again (at most ``tries`` times).
     """
+    import ctranslate2
+
     words: list[dict] = []
     offset = 0.0
     for _ in range(tries):
+        # a window that falls back to temperature > 0 is sampled: a fixed seed per window makes the
+        # transcript the same in every process, whatever was decoded before (resume, Ray workers)
+        ctranslate2.set_random_seed(RANDOM_SEED)
         segments, _ = model.transcribe(
             audio[int(offset * SR):], language=language, task="transcribe", beam_size=config.beam_size or 1,
             condition_on_previous_text=False, word_timestamps=True, vad_filter=False,
