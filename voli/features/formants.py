@@ -327,7 +327,7 @@ def analyse_tokens(segments, sample_rate: float, ceilings, *, spans=None,
     for i, t in enumerate(all_times):
         times[i, : len(t)] = t
     order = np.argsort(lengths, kind="stable")  # similar lengths batch together: less padding
-    for rows in _batches(order, n_frames, batch_tokens, batch_frames):
+    for rows in token_batches(order, n_frames, batch_tokens, batch_frames):
         longest = int(lengths[rows].max())
         if longest == 0:
             continue
@@ -346,7 +346,7 @@ def analyse_tokens(segments, sample_rate: float, ceilings, *, spans=None,
     return TokenFormants(ceilings, times, n_frames, freq, bw)
 
 
-def _batches(order: np.ndarray, n_frames: np.ndarray, max_tokens: int, max_frames: int):
+def token_batches(order: np.ndarray, n_frames: np.ndarray, max_tokens: float, max_frames: float):
     """Consecutive groups of ``order`` within both budgets (a token longer than the budget goes alone)."""
     batch, frames = [], 0
     for r in order:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from voli.align.lexicon import is_vowel
 from voli.config import FeatureConfig
 from voli.errors import VoliError
 from voli.features.formants import (TOO_SHORT, FormantSettings, analyse_tokens, ceiling_grid, choose_ceilings,
-                                   dct_coefficients)
+                                   dct_coefficients, span_times, token_batches)
 from voli.features.intensity import IntensitySettings, track_intensity
 from voli.features.pitch import PitchSettings, PitchTrack, speaker_limits, track_pitch
 from voli.features.prosody import utterance_prosody
@@ -51,6 +52,12 @@ from voli.schema import (
 SR = 16000  # Hz: audio is analysed at this rate (Nyquist 8 kHz: above the highest formant ceiling)
 
 log = logging.getLogger(__name__)
+
+# Memory bounds for long recordings: kernels run on groups of stretches or tokens, never on a whole
+# 2-hour interview at once (results do not depend on the grouping, except for float rounding in
+# the FFT resampling of formant analysis, whose padding follows a group's longest token).
+PITCH_GROUP_S = 600.0  # audio tracked together at most (pitch candidates and path scores per frame)
+FORMANT_GROUP_FRAMES = 65536  # analysis frames together at most (formant arrays are padded per group)
 
 
 @dataclass
@@ -120,8 +127,7 @@ def measure_pitch(stretches: list[Stretch], config: FeatureConfig, device) -> di
     """Pitch tracks of all stretches (set on each); returns the settings each speaker got."""
     base = PitchSettings(floor_hz=config.pitch_floor_hz, ceiling_hz=config.pitch_ceiling_hz,
                          time_step_s=config.pitch_step_s)
-    tracks = track_pitch([s.audio for s in stretches], SR, settings=base, device=device)
-    for s, t in zip(stretches, tracks):
+    for s, t in zip(stretches, _track_pitch_in_groups([s.audio for s in stretches], base, device)):
         s.pitch = t
     settings = {}
     for speaker in sorted({s.speaker_id for s in stretches}):
@@ -133,9 +139,19 @@ def measure_pitch(stretches: list[Stretch], config: FeatureConfig, device) -> di
         floor, ceiling = speaker_limits(f0, default=(base.floor_hz, base.ceiling_hz))
         adapted = replace(base, floor_hz=floor, ceiling_hz=ceiling)
         settings[speaker] = adapted
-        for s, t in zip(own, track_pitch([s.audio for s in own], SR, settings=adapted, device=device)):
+        for s, t in zip(own, _track_pitch_in_groups([s.audio for s in own], adapted, device)):
             s.pitch = t
     return settings
+
+
+def _track_pitch_in_groups(signals: list[np.ndarray], settings: PitchSettings, device) -> list[PitchTrack]:
+    """track_pitch on consecutive groups of at most PITCH_GROUP_S of audio (each signal's track is
+    independent of the others)."""
+    lengths = np.array([len(x) for x in signals])
+    tracks = []
+    for group in token_batches(np.arange(len(signals)), lengths, math.inf, PITCH_GROUP_S * SR):
+        tracks += track_pitch([signals[i] for i in group], SR, settings=settings, device=device)
+    return tracks
 
 
 def measure_intensity(stretches: list[Stretch], config: FeatureConfig, device) -> None:
@@ -224,11 +240,23 @@ def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureC
     tokens, segments, spans = _tokens(stretches, config)
     if not tokens:
         return [], {}
+    best = np.full(len(tokens), -1)
+    n_frames = np.zeros(len(tokens), dtype=np.int64)
+    # per token: frame times (s in its segment), F1-F3 and B1-B3 (ceilings kept, frames, 3): the
+    # chosen ceiling only, or every ceiling for a token too short to choose (decided below)
+    tracks: list[tuple | None] = [None] * len(tokens)
     if len(grid):
-        analysed = analyse_tokens(segments, SR, grid, spans=spans, settings=settings, device=device)
-        best, _ = choose_ceilings(analysed)
-    else:
-        analysed, best = None, np.full(len(tokens), -1)
+        expected = np.array([len(span_times(a, b, settings.step_s)) for a, b in spans])
+        for group in token_batches(np.argsort(expected, kind="stable"), expected, math.inf, FORMANT_GROUP_FRAMES):
+            analysed = analyse_tokens([segments[i] for i in group], SR, grid, spans=[spans[i] for i in group],
+                                      settings=settings, device=device)
+            chosen_here, _ = choose_ceilings(analysed)
+            for k, i in enumerate(group):
+                n, b = int(analysed.n_frames[k]), int(chosen_here[k])
+                best[i], n_frames[i] = b, n
+                kept = slice(b, b + 1) if b >= 0 else slice(None) if b == TOO_SHORT else slice(0, 0)
+                tracks[i] = (analysed.times[k, :n].copy(), analysed.frequencies[k, kept, :n, :3].copy(),
+                             analysed.bandwidths[k, kept, :n, :3].copy())
     chosen: dict[str, list[float]] = {}
     for i, tok in enumerate(tokens):
         if best[i] >= 0:
@@ -238,18 +266,20 @@ def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureC
     for i, tok in enumerate(tokens):  # too short to choose: the grid ceiling nearest the speaker's usual one
         if best[i] == TOO_SHORT:
             best[i] = int(np.argmin(np.abs(grid - ceilings.get(tok.stretch.speaker_id, fallback))))
+            t, f, b = tracks[i]
+            tracks[i] = (t, f[best[i]: best[i] + 1], b[best[i]: best[i] + 1])
     intensity_step = IntensitySettings(floor_hz=config.intensity_floor_hz).step_s
     rows = []
     for i, tok in enumerate(tokens):
         s, p = tok.stretch, tok.stretch.phones[tok.position]
-        n = int(analysed.n_frames[i]) if analysed is not None else 0
+        n = int(n_frames[i])
         measures: dict[str, float | None] = {}
         if best[i] >= 0:
-            times = analysed.times[i, :n] + tok.segment_start
+            t, f, b = tracks[i]
+            times = t + tok.segment_start
             at = p.start + np.array(VOWEL_POINTS) / 100 * (p.end - p.start)
             for k in range(3):
-                freq = analysed.frequencies[i, best[i], :n, k]
-                band = analysed.bandwidths[i, best[i], :n, k]
+                freq, band = f[0, :, k], b[0, :, k]
                 for point, fv, bv in zip(VOWEL_POINTS, _interp(times, freq, at), _interp(times, band, at)):
                     measures[f"f{k + 1}_{point}_hz"] = _optional(fv)
                     measures[f"b{k + 1}_{point}_hz"] = _optional(bv)
@@ -291,12 +321,18 @@ def formant_frames(stretches: list[Stretch], ceilings: dict[str, float], config:
         keep = [i for i, (a, b) in enumerate(spans) if b > a]
         if not keep:
             continue
-        tracks = analyse_tokens([own[i].audio for i in keep], SR, [ceiling], spans=[spans[i] for i in keep],
-                                settings=settings, device=device)
-        for j, i in enumerate(keep):
-            s, n = own[i], int(tracks.n_frames[j])
-            f, b = tracks.frequencies[j, 0, :n], tracks.bandwidths[j, 0, :n]
-            for t, fr, bw in zip(tracks.times[j, :n] + s.start, f, b):
+        expected = np.array([len(span_times(*spans[i], settings.step_s)) for i in keep])
+        found = {}  # utterance (index in own) -> (times, frequencies, bandwidths)
+        for group in token_batches(np.argsort(expected, kind="stable"), expected, math.inf, FORMANT_GROUP_FRAMES):
+            tracks = analyse_tokens([own[keep[j]].audio for j in group], SR, [ceiling],
+                                    spans=[spans[keep[j]] for j in group], settings=settings, device=device)
+            for k, j in enumerate(group):
+                n = int(tracks.n_frames[k])
+                found[keep[j]] = (tracks.times[k, :n].copy(), tracks.frequencies[k, 0, :n].copy(),
+                                  tracks.bandwidths[k, 0, :n].copy())
+        for i in keep:
+            s, (times, f, b) = own[i], found[i]
+            for t, fr, bw in zip(times + s.start, f, b):
                 fr4 = [_optional(v) for v in fr[:4]] + [None] * (4 - len(fr[:4]))  # max_formants may be < 4
                 bw3 = [_optional(v) for v in bw[:3]] + [None] * (3 - len(bw[:3]))
                 rows.append(FormantFrame(s.utterance.recording_id, speaker, float(t), *fr4, *bw3, float(ceiling)))
