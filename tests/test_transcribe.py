@@ -181,7 +181,7 @@ def test_enrolment_clips_decide_who_is_who(tmp_path):
     results = {}
     for name, clips in (("none", {}), ("right", {"INT_EN": "enrol/INT_EN.wav", "EN01": "enrol/EN01.wav"}),
                         ("swapped", {"INT_EN": "enrol/EN01.wav", "EN01": "enrol/INT_EN.wav"})):
-        speakers["enrolment"] = speakers.speaker_id.map(clips).fillna("")
+        speakers["enrolment"] = speakers.speaker_id.map(clips).astype(object).fillna("")
         speakers.to_csv(corpus / "speakers.csv", index=False)
         exp = tmp_path / name
         assert main(["run", str(corpus), "--workdir", str(exp), "--stop-stage", "transcribe", "-q", "--device", "cpu"]) == 0
