@@ -210,3 +210,47 @@ def test_times_never_pass_the_end_of_the_audio():
     # times are rounded to 0.1 ms: down, at the end of the audio (0.2001 would pass it)
     assert phones[-1].end == words[-1].end == utts[-1].end == 0.2
     assert phones[0].end < phones[-1].end
+
+
+def test_a_rare_phone_gets_a_broad_model_not_a_needle():
+    """A phone seen in a few frames gets a variance pulled toward the global one (a MAP prior worth
+    `variance_prior_frames` frames), so it cannot outscore silence on frames that merely resemble
+    its handful of examples; a phone seen in hundreds of frames keeps its own."""
+    feats, prons, _ = _toy_corpus(30)
+    rng = np.random.default_rng(1)
+    sil, rare = np.zeros(D), np.array([0, 0, 0, 3.])
+    x = np.concatenate([sil + rng.normal(0, 1, (8, D)), rare + rng.normal(0, 0.05, (4, D)), sil + rng.normal(0, 1, (8, D))])
+    feats.append(torch.tensor(x, dtype=torch.float32))
+    prons.append([("d",)])  # "d": one utterance, 4 frames, nearly constant
+    needle = hmm.train(feats, prons, hmm.TrainOptions(iterations=4, max_components=1, variance_prior_frames=0))
+    broad = hmm.train(feats, prons, hmm.TrainOptions(iterations=4, max_components=1))
+    d = needle.phones.index("d") * hmm.STATES_PER_PHONE
+    global_var = torch.cat(feats).var(0)
+    assert (needle.variances[d: d + 3, 0] < 0.05 * global_var).any()  # its own few frames: a needle
+    assert (broad.variances[d: d + 3, 0] > 0.5 * global_var).all()  # with the prior: broad
+    a = broad.phones.index("a") * hmm.STATES_PER_PHONE + 1  # hundreds of frames: its own width, roughly
+    assert (broad.variances[a, 0] < 2 * needle.variances[a, 0]).all()
+
+
+def test_the_short_pause_has_its_own_self_loop_and_old_models_load():
+    """sp shares silence's middle-state Gaussians but not its self-loop (edge silence passes that
+    state in a frame, which would make every pause frame cost about 3 nats); a model saved before
+    the pause had its own loop loads with silence's, as it was."""
+    feats, prons, _ = _toy_corpus(10)
+    model = hmm.train(feats, prons, hmm.TrainOptions(iterations=2, max_components=1))
+    assert len(model.log_self_loop) == model.n_states + 1 and model.sp_loop == model.n_states
+    g = hmm.compile_graph(model, [("a",), ("b",)])
+    sp_positions = [i for i, u in enumerate(g.unit) if g.units[u][1] == hmm.SP]
+    assert [int(g.states[i]) for i in sp_positions] == [model.sp_state] and [int(g.loops[i]) for i in sp_positions] == [model.sp_loop]
+
+
+def test_a_model_saved_with_one_loop_per_state_still_loads(tmp_path):
+    feats, prons, _ = _toy_corpus(10)
+    model = hmm.train(feats, prons, hmm.TrainOptions(iterations=2, max_components=1))
+    model.save(tmp_path / "m")
+    data = torch.load(tmp_path / "m" / "model.pt", weights_only=True)
+    data["log_self_loop"] = data["log_self_loop"][:-1]  # the format before the pause's own loop
+    torch.save(data, tmp_path / "m" / "model.pt")
+    old = hmm.AcousticModel.load(tmp_path / "m")
+    assert len(old.log_self_loop) == old.n_states + 1
+    assert old.log_self_loop[old.sp_loop] == old.log_self_loop[old.sp_state]

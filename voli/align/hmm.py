@@ -52,6 +52,11 @@ class Graph:
     can_end: np.ndarray  # (S,) bool
     unit: np.ndarray  # (S,) index of the phone unit (into units) each position belongs to
     units: list[tuple[int, str]]  # (word index or -1 for silence, phone label) per unit
+    loops: np.ndarray | None = None  # (S,) index into the model's self-loops (default: states)
+
+    def __post_init__(self):
+        if self.loops is None:
+            self.loops = self.states
 
     @property
     def n_emitting_min(self) -> int:
@@ -68,7 +73,7 @@ class AcousticModel:
     means: torch.Tensor  # (K, M, D)
     variances: torch.Tensor  # (K, M, D)
     log_weights: torch.Tensor  # (K, M); -inf marks an unused component
-    log_self_loop: torch.Tensor  # (K,)
+    log_self_loop: torch.Tensor  # (K + 1,): each state's, then the short pause's own (see sp_loop)
     info: dict = field(default_factory=dict)  # training data, options and scores, for the model card
 
     @property
@@ -79,6 +84,13 @@ class AcousticModel:
     def sp_state(self) -> int:
         """The short pause shares silence's middle state (HTK's "tee" model tied to sil)."""
         return self.state(SIL, 1)
+
+    @property
+    def sp_loop(self) -> int:
+        """The short pause's self-loop: its own, not silence's middle state's. Edge silence passes
+        that state in a frame or two, so a pause tied to its loop would cost about 3 nats a frame
+        and the path would rather stretch the phones around a pause than pause."""
+        return self.n_states
 
     def state(self, phone: str, j: int) -> int:
         return self._index[phone] * STATES_PER_PHONE + j
@@ -147,8 +159,10 @@ class AcousticModel:
             raise ModelError(f"{directory}: no alignment model here (model.pt); train one with `voli align`, "
                              "which saves it under <workdir>/02_align/model")
         data = torch.load(path, map_location=device, weights_only=True)
-        return cls(data["phones"], data["means"], data["variances"], data["log_weights"], data["log_self_loop"],
-                   data.get("info", {}))
+        loops = data["log_self_loop"]
+        if len(loops) == len(data["means"]):  # saved before the pause had its own loop: it had silence's
+            loops = torch.cat([loops, loops[STATES_PER_PHONE * data["phones"].index(SIL) + 1:][:1]])
+        return cls(data["phones"], data["means"], data["variances"], data["log_weights"], loops, data.get("info", {}))
 
 
 # -- graphs ------------------------------------------------------------------------------------
@@ -159,11 +173,13 @@ def compile_graph(model_or_phones, prons: list[tuple[str, ...]]) -> Graph:
     index = (model_or_phones._index if isinstance(model_or_phones, AcousticModel)
              else {p: i for i, p in enumerate(model_or_phones)})
     sp_state = index[SIL] * STATES_PER_PHONE + 1  # tied to silence's middle state
-    states, skip, unit, units = [], [], [], []
+    sp_loop = len(index) * STATES_PER_PHONE  # but with a self-loop of its own (AcousticModel.sp_loop)
+    states, skip, unit, units, loops = [], [], [], [], []
 
     def add_phone(label: str, word: int):
         for j in range(STATES_PER_PHONE):
             states.append(index[label] * STATES_PER_PHONE + j)
+            loops.append(states[-1])
             skip.append(False)
             unit.append(len(units))
         units.append((word, label))
@@ -172,6 +188,7 @@ def compile_graph(model_or_phones, prons: list[tuple[str, ...]]) -> Graph:
     for w, pron in enumerate(prons):
         if w > 0:
             states.append(sp_state)
+            loops.append(sp_loop)
             skip.append(False)
             unit.append(len(units))
             units.append((-1, SP))
@@ -185,7 +202,7 @@ def compile_graph(model_or_phones, prons: list[tuple[str, ...]]) -> Graph:
     can_start[[0, STATES_PER_PHONE]] = True
     can_end = np.zeros(S, bool)
     can_end[[S - 1, S - 1 - STATES_PER_PHONE]] = True
-    return Graph(np.array(states), np.array(skip), can_start, can_end, np.array(unit), units)
+    return Graph(np.array(states), np.array(skip), can_start, can_end, np.array(unit), units, np.array(loops))
 
 
 def _share(positions: np.ndarray, n_frames: int) -> np.ndarray:
@@ -254,6 +271,7 @@ def viterbi(model: AcousticModel, feats: list[torch.Tensor], graphs: list[Graph]
     S = max(len(g.states) for g in graphs)
     lengths = torch.tensor([len(f) for f in feats], device=device)
     idx = torch.zeros(B, S, dtype=torch.long, device=device)
+    loop_idx = torch.zeros(B, S, dtype=torch.long, device=device)
     valid = torch.zeros(B, S, dtype=torch.bool, device=device)
     skip = torch.zeros(B, S, dtype=torch.bool, device=device)
     start = torch.zeros(B, S, dtype=torch.bool, device=device)
@@ -261,6 +279,7 @@ def viterbi(model: AcousticModel, feats: list[torch.Tensor], graphs: list[Graph]
     for b, g in enumerate(graphs):
         n = len(g.states)
         idx[b, :n] = torch.from_numpy(g.states)
+        loop_idx[b, :n] = torch.from_numpy(g.loops)
         valid[b, :n] = True
         skip[b, :n] = torch.from_numpy(g.skippable_from)
         start[b, :n] = torch.from_numpy(g.can_start)
@@ -270,9 +289,8 @@ def viterbi(model: AcousticModel, feats: list[torch.Tensor], graphs: list[Graph]
     loglik = torch.full((B, T, len(needed)), NEG_INF, device=device)
     for b, f in enumerate(feats):
         loglik[b, : len(f)] = model.state_loglik(f, needed)
-    stay_all = model.log_self_loop[needed]
-    stay = stay_all[idx]
-    leave = torch.log1p(-stay_all.exp().clamp(max=1 - 1e-6))[idx]
+    stay = model.log_self_loop[loop_idx]
+    leave = torch.log1p(-stay.exp().clamp(max=1 - 1e-6))
     neg = torch.full((B, 1), NEG_INF, device=device)
     neg2 = torch.full((B, 2), NEG_INF, device=device)
     delta = torch.where(start & valid, loglik[:, 0].gather(1, idx), torch.full_like(stay, NEG_INF))
@@ -330,6 +348,7 @@ class TrainOptions:
     split_every: int = 3  # iterations between mixture splits after that
     min_frames_per_component: int = 20  # a state's mixture doubles only with this many frames per new component
     variance_floor: float = 0.01  # times the global variance
+    variance_prior_frames: float = 30.0  # a component's variance is pulled toward the global one as if by this many frames (MAP)
     batch_size: int = 16
     restart: bool = True  # train again from a flat start that keeps only the first pass's pauses
 
@@ -343,11 +362,11 @@ def _initial_model(phones: list[str], feats: torch.Tensor, max_components: int) 
     log_weights = torch.full((K, max_components), NEG_INF, device=feats.device)
     log_weights[:, 0] = 0.0
     return AcousticModel(list(phones), means, variances, log_weights,
-                         torch.full((K,), math.log(0.6), device=feats.device))
+                         torch.full((K + 1,), math.log(0.6), device=feats.device))
 
 
 def reestimate(model: AcousticModel, frames: torch.Tensor, states: torch.Tensor, var_floor: torch.Tensor,
-               chunk: int = 20000) -> AcousticModel:
+               chunk: int = 20000, var_prior: torch.Tensor | None = None, prior_frames: float = 0.0) -> AcousticModel:
     """One EM update of every state's mixture from frames hard-assigned to states."""
     K, M, D = model.means.shape
     used = int(torch.isfinite(model.log_weights).sum(1).max())  # components are filled in order
@@ -369,7 +388,10 @@ def reestimate(model: AcousticModel, frames: torch.Tensor, states: torch.Tensor,
     seen = occ > 1.0
     safe = occ.clamp_min(1e-6)[..., None]
     new_means = torch.where(seen[..., None], sx / safe, model.means)
-    new_vars = torch.where(seen[..., None], (sxx / safe - new_means ** 2).clamp_min(0) , model.variances)
+    own_vars = (sxx / safe - new_means ** 2).clamp_min(0)
+    if var_prior is not None and prior_frames > 0:
+        own_vars = (occ[..., None] * own_vars + prior_frames * var_prior) / (occ[..., None] + prior_frames)
+    new_vars = torch.where(seen[..., None], own_vars, model.variances)
     new_vars = torch.maximum(new_vars, var_floor)
     state_occ = occ.sum(1, keepdim=True)
     active = torch.isfinite(model.log_weights)
@@ -401,7 +423,7 @@ def _self_loops(paths: list[np.ndarray], graphs: list[Graph], K: int, device) ->
     stays = np.zeros(K)
     visits = np.zeros(K)
     for path, g in zip(paths, graphs):
-        st = g.states[path]
+        st = g.loops[path]
         same = path[1:] == path[:-1]
         np.add.at(stays, st[1:][same], 1)
         np.add.at(visits, st, 1)
@@ -434,16 +456,17 @@ def pause_anchored(graph: Graph, path: np.ndarray) -> np.ndarray:
 
 def _train_pass(feats, graphs, paths, phones, allf, var_floor, options, log):
     model = _initial_model(phones, allf, options.max_components)
+    prior = dict(var_prior=allf.var(0), prior_frames=options.variance_prior_frames)
     history = []
     for it in range(options.iterations):
         states = torch.from_numpy(np.concatenate([g.states[p] for p, g in zip(paths, graphs)])).to(allf.device)
         for _ in range(2 if it == 0 else 1):
-            model = reestimate(model, allf, states, var_floor)
-        model.log_self_loop = _self_loops(paths, graphs, model.n_states, allf.device)
+            model = reestimate(model, allf, states, var_floor, **prior)
+        model.log_self_loop = _self_loops(paths, graphs, model.n_states + 1, allf.device)
         if it >= options.first_split and (it - options.first_split) % options.split_every == 0:
             counts = torch.bincount(states, minlength=model.n_states)
             model = split_mixtures(model, counts, options.min_frames_per_component)
-            model = reestimate(model, allf, states, var_floor)
+            model = reestimate(model, allf, states, var_floor, **prior)
         results = align_batches(model, feats, graphs, options.batch_size)
         total = sum(r[1] for r in results if r is not None)
         history.append(total / len(allf))
