@@ -156,7 +156,7 @@ def test_rerun_skips_finished_recordings(featured):
 def test_telephone_band_recording_keeps_pitch_and_loses_only_formants(aligned, featured, tmp_path, caplog):
     """An 8 kHz copy of es_01 (nothing above 4 kHz): no formant ceiling fits under its Nyquist
     frequency, so its vowels have no formants, a warning names the file and the config fix, and
-    its F0 still matches the 16 kHz original's."""
+    its speakers' median F0 stays within a semitone of the 16 kHz original's."""
     import soundfile as sf
 
     from voli.config import VoliConfig
@@ -189,7 +189,8 @@ def test_telephone_band_recording_keeps_pitch_and_loses_only_formants(aligned, f
     original = original[original.recording_id == "es_01"]
     assert es01.f0_hz.notna().mean() > 0.6
     for speaker, f0 in es01.groupby("speaker_id").f0_hz.median().items():
-        assert f0 == pytest.approx(original[original.speaker_id == speaker].f0_hz.median(), rel=0.03), speaker
+        semitones = 12 * np.log2(f0 / original[original.speaker_id == speaker].f0_hz.median())
+        assert abs(semitones) < 1, (speaker, semitones)
 
 
 def test_ceilings_above_the_nyquist_frequency_are_not_tried(caplog):
