@@ -227,6 +227,15 @@ def usable_ceilings(grid: np.ndarray, sample_rate: int, where: str) -> np.ndarra
     return usable
 
 
+def _analysed_in_groups(segments: list, spans: list[tuple], ceilings, settings: FormantSettings, device):
+    """analyse_tokens on length-sorted groups of at most FORMANT_GROUP_FRAMES frames (its arrays are
+    padded to the longest token it is given): (indices into ``segments``, TokenFormants) per group."""
+    expected = np.array([len(span_times(a, b, settings.step_s)) for a, b in spans])
+    for group in token_batches(np.argsort(expected, kind="stable"), expected, math.inf, FORMANT_GROUP_FRAMES):
+        yield group, analyse_tokens([segments[i] for i in group], SR, ceilings, spans=[spans[i] for i in group],
+                                    settings=settings, device=device)
+
+
 def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureConfig, device, *,
                    sample_rate: int = SR, where: str = "recording") -> tuple[list, dict]:
     """Vowel token rows, and each speaker's median chosen formant ceiling.
@@ -246,10 +255,7 @@ def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureC
     # chosen ceiling only, or every ceiling for a token too short to choose (decided below)
     tracks: list[tuple | None] = [None] * len(tokens)
     if len(grid):
-        expected = np.array([len(span_times(a, b, settings.step_s)) for a, b in spans])
-        for group in token_batches(np.argsort(expected, kind="stable"), expected, math.inf, FORMANT_GROUP_FRAMES):
-            analysed = analyse_tokens([segments[i] for i in group], SR, grid, spans=[spans[i] for i in group],
-                                      settings=settings, device=device)
+        for group, analysed in _analysed_in_groups(segments, spans, grid, settings, device):
             chosen_here, _ = choose_ceilings(analysed)
             for k, i in enumerate(group):
                 n, b = int(analysed.n_frames[k]), int(chosen_here[k])
@@ -321,11 +327,9 @@ def formant_frames(stretches: list[Stretch], ceilings: dict[str, float], config:
         keep = [i for i, (a, b) in enumerate(spans) if b > a]
         if not keep:
             continue
-        expected = np.array([len(span_times(*spans[i], settings.step_s)) for i in keep])
         found = {}  # utterance (index in own) -> (times, frequencies, bandwidths)
-        for group in token_batches(np.argsort(expected, kind="stable"), expected, math.inf, FORMANT_GROUP_FRAMES):
-            tracks = analyse_tokens([own[keep[j]].audio for j in group], SR, [ceiling],
-                                    spans=[spans[keep[j]] for j in group], settings=settings, device=device)
+        for group, tracks in _analysed_in_groups([own[i].audio for i in keep], [spans[i] for i in keep], [ceiling],
+                                                 settings, device):
             for k, j in enumerate(group):
                 n = int(tracks.n_frames[k])
                 found[keep[j]] = (tracks.times[k, :n].copy(), tracks.frequencies[k, 0, :n].copy(),
