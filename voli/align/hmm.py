@@ -52,11 +52,7 @@ class Graph:
     can_end: np.ndarray  # (S,) bool
     unit: np.ndarray  # (S,) index of the phone unit (into units) each position belongs to
     units: list[tuple[int, str]]  # (word index or -1 for silence, phone label) per unit
-    loops: np.ndarray | None = None  # (S,) index into the model's self-loops (default: states)
-
-    def __post_init__(self):
-        if self.loops is None:
-            self.loops = self.states
+    loops: np.ndarray  # (S,) index into the model's self-loops: the state's own, or the short pause's
 
     @property
     def n_emitting_min(self) -> int:
@@ -161,7 +157,8 @@ class AcousticModel:
         data = torch.load(path, map_location=device, weights_only=True)
         loops = data["log_self_loop"]
         if len(loops) == len(data["means"]):  # saved before the pause had its own loop: it had silence's
-            loops = torch.cat([loops, loops[STATES_PER_PHONE * data["phones"].index(SIL) + 1:][:1]])
+            sp_state = STATES_PER_PHONE * data["phones"].index(SIL) + 1
+            loops = torch.cat([loops, loops[sp_state: sp_state + 1]])
         return cls(data["phones"], data["means"], data["variances"], data["log_weights"], loops, data.get("info", {}))
 
 
@@ -454,9 +451,10 @@ def pause_anchored(graph: Graph, path: np.ndarray) -> np.ndarray:
     return out
 
 
-def _train_pass(feats, graphs, paths, phones, allf, var_floor, options, log):
+def _train_pass(feats, graphs, paths, phones, allf, global_var, options, log):
     model = _initial_model(phones, allf, options.max_components)
-    prior = dict(var_prior=allf.var(0), prior_frames=options.variance_prior_frames)
+    var_floor = options.variance_floor * global_var
+    prior = dict(var_prior=global_var, prior_frames=options.variance_prior_frames)
     history = []
     for it in range(options.iterations):
         states = torch.from_numpy(np.concatenate([g.states[p] for p, g in zip(paths, graphs)])).to(allf.device)
@@ -494,16 +492,16 @@ def train(feats: list[torch.Tensor], prons: list[list[tuple[str, ...]]], options
 
         raise AlignmentError("no utterance long enough to train an alignment model (each phone needs 3 frames)")
     allf = torch.cat(feats)
-    var_floor = options.variance_floor * allf.var(0)
+    global_var = allf.var(0)
     paths = [equal_alignment(g, len(f), w) for f, g, w in zip(feats, graphs, spans)]
     first = dataclasses.replace(options, iterations=options.first_pass_iterations) if options.restart else options
-    model, paths, history = _train_pass(feats, graphs, paths, phones, allf, var_floor, first, log)
+    model, paths, history = _train_pass(feats, graphs, paths, phones, allf, global_var, first, log)
     if options.restart:
         # Whisper's word times run early (about 55 ms on simulated speech), and a model started from
         # them keeps part of that shift. The second pass starts flat again, keeping only where the
         # first pass found silence; between pauses the frames are shared out equally.
         paths = [pause_anchored(g, p) for g, p in zip(graphs, paths)]
-        model, paths, more = _train_pass(feats, graphs, paths, phones, allf, var_floor, options, log)
+        model, paths, more = _train_pass(feats, graphs, paths, phones, allf, global_var, options, log)
         history += more
     model.info = {"training": {"utterances": len(feats), "frames": int(len(allf)),
                                "iterations": options.iterations, "loglik_per_frame": history},
