@@ -83,6 +83,36 @@ def test_optional_pause_is_used_only_where_there_is_silence():
         assert abs(sp_frames - pause) <= 1
 
 
+def test_word_windows_keep_a_word_near_its_asr_times():
+    """One word "a" and two stretches of "a" in the audio: the acoustics cannot tell which is the
+    word, the word's window (from Whisper's times) can, and a window-less user word goes free."""
+    from voli.align.aligner import Segment
+    from voli.schema import Utterance, Word
+
+    feats, prons, _ = _toy_corpus(30)
+    model = hmm.train(feats, prons, hmm.TrainOptions(iterations=6, max_components=1))
+    rng = np.random.default_rng(7)
+    sil, a = np.zeros(D), np.array([3, 0, 0, 0.])
+    chunks = [sil] * 8 + [a] * 8 + [sil] * 20 + [a] * 8 + [sil] * 8  # a at frames 8-16 and 36-44
+    x = torch.tensor(np.stack(chunks) + rng.normal(0, 0.5, (len(chunks), D)), dtype=torch.float32)
+    g = hmm.compile_graph(model, [("a",)])
+
+    def word_frames(windows):
+        (path, _, _), = hmm.viterbi(model, [x], [g], [hmm.position_windows(g, windows)])
+        return [t for t, p in enumerate(path) if g.units[g.unit[p]][1] == "a"]
+
+    def asr_word(start, end, probability=0.9):
+        return Word("r", "u", "s", "interviewee", start, end, "a", probability, False, "en")
+
+    utt = Utterance("u", "r", "s", "interviewee", 0.0, 0.52, "a", "en")
+    shift, early, late = 0.01, 0.05, 0.05
+    for asr_start, block in ((0.08, range(8, 16)), (0.36, range(36, 44))):
+        windows = Segment(utt, [asr_word(asr_start, asr_start + 0.08)], 0.0, []).word_windows(shift, early, late)
+        assert word_frames(windows) == list(block)
+    user = Segment(utt, [asr_word(0.36, 0.44, probability=None)], 0.0, []).word_windows(shift, early, late)
+    assert user == [None] and len(word_frames(user)) == 8
+
+
 def test_too_short_utterance_is_reported_not_aligned():
     feats, prons, _ = _toy_corpus(10)
     model = hmm.train(feats, prons, hmm.TrainOptions(iterations=2, max_components=1))
@@ -132,7 +162,8 @@ def test_alignment_boundaries_against_the_truth(aligned):
     assert set(phones.index) == {"es", "fr", "en", "pt"}
     for lang in ("es", "fr", "en", "pt"):
         assert phones.loc[lang, "n"] > 150
-        assert phones.loc[lang, "median_ms"] < 30 and phones.loc[lang, "within_50ms"] > 0.7
+        # the issue's target on Kokoro speech (its truth has a 25 ms grid)
+        assert phones.loc[lang, "mean_ms"] < 25 and phones.loc[lang, "within_50ms"] > 0.85
 
 
 @pytest.mark.slow

@@ -54,6 +54,13 @@ class AlignConfig:
     batch_size: int = 16  # utterances aligned together
     share_phones: bool = True  # languages share the models of phones with the same IPA label
     max_train_hours: float = 10.0  # speech used for training at most (utterances spread over the corpus)
+    # A Whisper word stays near its ASR times: its phones pay a penalty before (start - early_slack_s)
+    # or after (end + late_slack_s). Whisper's word times run early, seldom late, so the early
+    # slack is the tighter one. Words below window_min_probability (likely misheard) and words a
+    # user's transcript adds have no such limit.
+    early_slack_s: float = 0.3
+    late_slack_s: float = 0.8
+    window_min_probability: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,19 @@ class Segment:
     def word_frames(self, shift: float) -> list[tuple[int, int]]:
         return [(int(round((w.start - self.start) / shift)), int(round((w.end - self.start) / shift))) for w in self.words]
 
+    def word_windows(self, shift: float, early_s: float, late_s: float,
+                     min_probability: float = 0.0) -> list[tuple[int, int] | None]:
+        """Each ASR word's frames: from ``early_s`` before its ASR start to ``late_s`` after
+        its ASR end; None (no limit) for a word without ASR times (a user's transcript) or
+        whose ASR probability is below ``min_probability`` (a misheard word's times are loose)."""
+        return [(max(0, int(math.floor((w.start - early_s - self.start) / shift))),
+                 int(math.ceil((w.end + late_s - self.start) / shift)))
+                if w.probability is not None and w.probability >= min_probability else None
+                for w in self.words]
+
+    def config_windows(self, config: AlignConfig, shift: float) -> list[tuple[int, int] | None]:
+        return self.word_windows(shift, config.early_slack_s, config.late_slack_s, config.window_min_probability)
+
 
 def _lexicon(language: str, config: AlignConfig):
     from voli.align.lexicon import Lexicon
@@ -134,12 +147,15 @@ def train_model(segments: list[Segment], config: AlignConfig, progress=None) -> 
         segments = [s for i, s in enumerate(segments) if int(i / step) != int((i - 1) / step) or i == 0]
     options = hmm.TrainOptions(iterations=config.iterations, max_components=config.max_components,
                                batch_size=config.batch_size)
+    windows = [s.config_windows(config, shift) for s in segments]
     model = hmm.train([s.feats for s in segments], [[p.phones for p in s.prons] for s in segments], options,
-                      word_frames=[s.word_frames(shift) for s in segments], log=progress)
+                      word_frames=[s.word_frames(shift) for s in segments], log=progress, word_windows=windows)
     # duration statistics per phone, for the duration z-scores of later alignments
     graphs = [hmm.compile_graph(model, [p.phones for p in s.prons]) for s in segments]
     logdur: dict[str, list[float]] = {}
-    for s, g, r in zip(segments, graphs, hmm.align_batches(model, [s.feats for s in segments], graphs, config.batch_size)):
+    aligned = hmm.align_batches(model, [s.feats for s in segments], graphs, config.batch_size,
+                                [hmm.position_windows(g, w) for g, w in zip(graphs, windows)])
+    for s, g, r in zip(segments, graphs, aligned):
         if r is None:
             continue
         for unit, a, b in unit_spans(g, r[0]):
@@ -174,8 +190,9 @@ def align_segments(model: hmm.AcousticModel, segments: list[Segment], config: Al
         missing.append(unknown)
         graphs.append(hmm.compile_graph(model, [p.phones for p in s.prons]) if not unknown else None)
     todo = [i for i, g in enumerate(graphs) if g is not None]
+    windows = [hmm.position_windows(graphs[i], segments[i].config_windows(config, shift)) for i in todo]
     results = dict(zip(todo, hmm.align_batches(model, [segments[i].feats for i in todo], [graphs[i] for i in todo],
-                                               config.batch_size)))
+                                               config.batch_size, windows)))
     words, phones, utts = [], [], []
     for i, s in enumerate(segments):
         u = s.utterance

@@ -34,12 +34,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-MODEL_VERSION = 4  # bump when training changes: saved models retrain on the next run
+MODEL_VERSION = 5  # bump when training changes: saved models retrain on the next run
 SIL = "sil"
 SP = "sp"
 STATES_PER_PHONE = 3
 LOG_2PI = math.log(2 * math.pi)
 NEG_INF = float("-inf")
+OUTSIDE_WINDOW = 10.0  # nats per frame a word's state pays outside the word's window (see position_windows)
 
 
 @dataclass
@@ -255,10 +256,27 @@ def equal_alignment(graph: Graph, n_frames: int, word_frames: list[tuple[int, in
 # -- Viterbi -----------------------------------------------------------------------------------
 
 
-def viterbi(model: AcousticModel, feats: list[torch.Tensor], graphs: list[Graph]) -> list[tuple | None]:
+def position_windows(graph: Graph, windows: list[tuple[int, int] | None]) -> np.ndarray:
+    """(S, 2) first and last frame each graph position may occupy without paying
+    :data:`OUTSIDE_WINDOW`: a word's states get the word's window (None: no limit),
+    silences and pauses are free."""
+    out = np.tile(np.array([0, np.iinfo(np.int32).max], dtype=np.int64), (len(graph.states), 1))
+    word_of = np.array([graph.units[u][0] for u in graph.unit])
+    for w, window in enumerate(windows):
+        if window is not None:
+            out[word_of == w] = window
+    return out
+
+
+def viterbi(model: AcousticModel, feats: list[torch.Tensor], graphs: list[Graph],
+            windows: list[np.ndarray | None] | None = None) -> list[tuple | None]:
     """Best path through each graph: (graph position per frame, total log-likelihood, the
     emission log-likelihood of each frame on the path), or None where the utterance has
     fewer frames than its graph needs.
+
+    ``windows``: per utterance, None or the (S, 2) frame window of each position
+    (:func:`position_windows`); a frame outside it costs :data:`OUTSIDE_WINDOW` (not counted
+    in the returned emission log-likelihoods).
 
     All utterances advance one frame per step together; tensors are (batch, positions).
     """
@@ -281,6 +299,12 @@ def viterbi(model: AcousticModel, feats: list[torch.Tensor], graphs: list[Graph]
         skip[b, :n] = torch.from_numpy(g.skippable_from)
         start[b, :n] = torch.from_numpy(g.can_start)
         end[b, :n] = torch.from_numpy(g.can_end)
+    lo = torch.zeros(B, S, dtype=torch.long, device=device)
+    hi = torch.full((B, S), T, dtype=torch.long, device=device)
+    for b, w in enumerate(windows or []):
+        if w is not None:
+            lo[b, : len(w)] = torch.from_numpy(w[:, 0])
+            hi[b, : len(w)] = torch.from_numpy(np.minimum(w[:, 1], T))
     # emissions only for the states this batch uses (one language's phones, not the whole model)
     needed, idx = torch.unique(idx, return_inverse=True)
     loglik = torch.full((B, T, len(needed)), NEG_INF, device=device)
@@ -290,7 +314,10 @@ def viterbi(model: AcousticModel, feats: list[torch.Tensor], graphs: list[Graph]
     leave = torch.log1p(-stay.exp().clamp(max=1 - 1e-6))
     neg = torch.full((B, 1), NEG_INF, device=device)
     neg2 = torch.full((B, 2), NEG_INF, device=device)
-    delta = torch.where(start & valid, loglik[:, 0].gather(1, idx), torch.full_like(stay, NEG_INF))
+    def outside(t: int) -> torch.Tensor:
+        return ((t < lo) | (t > hi)) * OUTSIDE_WINDOW
+
+    delta = torch.where(start & valid, loglik[:, 0].gather(1, idx) - outside(0), torch.full_like(stay, NEG_INF))
     back = torch.zeros(B, T, S, dtype=torch.int8, device=device)
     for t in range(1, T):
         out = delta + leave
@@ -298,7 +325,7 @@ def viterbi(model: AcousticModel, feats: list[torch.Tensor], graphs: list[Graph]
                              torch.cat([neg, out[:, :-1]], 1),
                              torch.where(skip, torch.cat([neg2, out[:, :-2]], 1), NEG_INF)], 0)
         best, arg = cands.max(0)
-        new = torch.where(valid, best + loglik[:, t].gather(1, idx), NEG_INF)
+        new = torch.where(valid, best + loglik[:, t].gather(1, idx) - outside(t), NEG_INF)
         live = (t < lengths)[:, None]
         delta = torch.where(live, new, delta)
         back[:, t] = torch.where(live, arg.to(torch.int8), 0)
@@ -320,15 +347,18 @@ def viterbi(model: AcousticModel, feats: list[torch.Tensor], graphs: list[Graph]
     return out
 
 
-def align_batches(model: AcousticModel, feats: list[torch.Tensor], graphs: list[Graph], batch_size: int = 16):
+def align_batches(model: AcousticModel, feats: list[torch.Tensor], graphs: list[Graph], batch_size: int = 16,
+                  windows: list[np.ndarray | None] | None = None):
     """:func:`viterbi` over batches of utterances of similar length (less padding)."""
+    windows = windows or [None] * len(feats)
     order = sorted(range(len(feats)), key=lambda i: len(feats[i]))
     results: list = [None] * len(feats)
     for k in range(0, len(order), batch_size):
         chunk = order[k: k + batch_size]
         fits = [i for i in chunk if len(feats[i]) >= graphs[i].n_emitting_min]
         if fits:
-            for i, r in zip(fits, viterbi(model, [feats[i] for i in fits], [graphs[i] for i in fits])):
+            for i, r in zip(fits, viterbi(model, [feats[i] for i in fits], [graphs[i] for i in fits],
+                                           [windows[i] for i in fits])):
                 results[i] = r
     return results
 
@@ -451,7 +481,7 @@ def pause_anchored(graph: Graph, path: np.ndarray) -> np.ndarray:
     return out
 
 
-def _train_pass(feats, graphs, paths, phones, allf, global_var, options, log):
+def _train_pass(feats, graphs, paths, phones, allf, global_var, options, log, windows=None):
     model = _initial_model(phones, allf, options.max_components)
     var_floor = options.variance_floor * global_var
     prior = dict(var_prior=global_var, prior_frames=options.variance_prior_frames)
@@ -465,7 +495,7 @@ def _train_pass(feats, graphs, paths, phones, allf, global_var, options, log):
             counts = torch.bincount(states, minlength=model.n_states)
             model = split_mixtures(model, counts, options.min_frames_per_component)
             model = reestimate(model, allf, states, var_floor, **prior)
-        results = align_batches(model, feats, graphs, options.batch_size)
+        results = align_batches(model, feats, graphs, options.batch_size, windows)
         total = sum(r[1] for r in results if r is not None)
         history.append(total / len(allf))
         paths = [r[0] if r is not None else p for r, p in zip(results, paths)]
@@ -476,17 +506,21 @@ def _train_pass(feats, graphs, paths, phones, allf, global_var, options, log):
 
 
 def train(feats: list[torch.Tensor], prons: list[list[tuple[str, ...]]], options: TrainOptions = TrainOptions(),
-          word_frames: list | None = None, log=None) -> AcousticModel:
+          word_frames: list | None = None, log=None, word_windows: list | None = None) -> AcousticModel:
     """Flat-start Viterbi training of a monophone model on utterances (features, word pronunciations).
 
     ``word_frames``: for each utterance, rough (start, end) frames of its words
     (Whisper's), used only to share out frames at the flat start.
+    ``word_windows``: for each utterance, None or each word's (first, last) allowed
+    frame or None (see :func:`position_windows`), kept in every training alignment.
     """
     phones = [SIL] + sorted({p for utt in prons for w in utt for p in w} - {SIL})
     graphs = [compile_graph(phones, p) for p in prons]
     keep = [i for i, (f, g) in enumerate(zip(feats, graphs)) if len(f) >= g.n_emitting_min and len(g.units) > 2]
     feats, graphs = [feats[i] for i in keep], [graphs[i] for i in keep]
     spans = [word_frames[i] for i in keep] if word_frames is not None else [None] * len(keep)
+    windows = [position_windows(g, word_windows[i]) if word_windows is not None and word_windows[i] is not None
+               else None for g, i in zip(graphs, keep)]
     if not feats:
         from voli.errors import AlignmentError
 
@@ -495,13 +529,13 @@ def train(feats: list[torch.Tensor], prons: list[list[tuple[str, ...]]], options
     global_var = allf.var(0)
     paths = [equal_alignment(g, len(f), w) for f, g, w in zip(feats, graphs, spans)]
     first = dataclasses.replace(options, iterations=options.first_pass_iterations) if options.restart else options
-    model, paths, history = _train_pass(feats, graphs, paths, phones, allf, global_var, first, log)
+    model, paths, history = _train_pass(feats, graphs, paths, phones, allf, global_var, first, log, windows)
     if options.restart:
         # Whisper's word times run early (about 55 ms on simulated speech), and a model started from
         # them keeps part of that shift. The second pass starts flat again, keeping only where the
         # first pass found silence; between pauses the frames are shared out equally.
         paths = [pause_anchored(g, p) for g, p in zip(graphs, paths)]
-        model, paths, more = _train_pass(feats, graphs, paths, phones, allf, global_var, options, log)
+        model, paths, more = _train_pass(feats, graphs, paths, phones, allf, global_var, options, log, windows)
         history += more
     model.info = {"training": {"utterances": len(feats), "frames": int(len(allf)),
                                "iterations": options.iterations, "loglik_per_frame": history},
