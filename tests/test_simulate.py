@@ -43,6 +43,26 @@ def test_espeak_word_onsets_are_sample_exact():
     assert all(a.end <= b.start + 1e-9 for a, b in zip(phones, phones[1:]))
 
 
+@pytest.mark.parametrize("text, language", [("la petite tasse de café", "fr"), ("o trabalho é pago por tarefa", "pt"),
+                                            ("we put a cup at the top", "en")])
+def test_espeak_stop_closures_belong_to_the_stop(text, language):
+    """A vowel before a voiceless stop ends where its sound ends: the stop's closure (silence in
+    fr/en, a faint voice bar in pt) is the start of the stop, as in TIMIT, not the vowel's tail."""
+    speech = EspeakEngine().speak(spoken_words(text, language), language, VoiceParams())
+    sr, audio = speech.sample_rate, speech.audio
+
+    def level(a, b):  # dB of the loudest sample in [a, b) s
+        return 20 * np.log10(np.abs(audio[int(a * sr): int(b * sr)]).max() + 1e-9)
+
+    pairs = [(v, s) for v, s in zip(speech.phones, speech.phones[1:])
+             if s.phone in ("p", "t", "k") and v.phone[0] in "aeiouɛɔəɪʊæʌɐ" and abs(v.end - s.start) < 1e-9]
+    assert len(pairs) >= 2
+    for v, s in pairs:
+        assert s.end - s.start > 0.04, f"{s.phone} after {v.phone} lasts {s.end - s.start:.3f} s: no closure"
+        assert level(v.end - 0.015, v.end) > level(s.start + 0.005, s.start + 0.02) + 10, \
+            f"{v.phone} ends in the closure of {s.phone} at {v.end:.3f} s"
+
+
 def test_kokoro_durations_sum_to_the_audio_and_times_are_ordered(kokoro):
     model: Kokoro = kokoro.model
     words = spoken_words("Sí, me pagan en dólares, y eso ayuda mucho.", "es")

@@ -4,7 +4,8 @@
   a 25 ms grid from the model's own durations, and the true F0 track. The
   default for corpora.
 * :class:`EspeakEngine` — robotic speech whose word and phoneme times are
-  exact to the sample (libespeak-ng's events). For unit tests of alignment.
+  exact to the sample (libespeak-ng's events; a stop's closure moved from the
+  phone before it into the stop). For unit tests of alignment.
 
 ``speak(words, language, voice)`` returns a :class:`Speech` either way.
 """
@@ -139,6 +140,7 @@ def _espeak_timings(syn: espeak.Synthesis, words: list[SpokenWord], offsets: lis
     phones_by_group: dict[int, list] = {g: [] for g, _ in starts}
     phonemes = [e for e in syn.events if e.kind == "phoneme"]
     pending = ""
+    spans: list[list] = []  # [first sample, end sample, label, group]
     for k, e in enumerate(phonemes):
         label = e.value.replace("-", "").replace("ˈ", "").replace("ˌ", "")
         end = phonemes[k + 1].sample if k + 1 < len(phonemes) else len(syn.audio)
@@ -148,8 +150,11 @@ def _espeak_timings(syn: espeak.Synthesis, words: list[SpokenWord], offsets: lis
             pending += label
             continue
         group = max((g for g, s0 in starts if s0 <= e.sample), default=starts[0][0])
-        phones_by_group[group].append((e.sample / sr, end / sr, pending + label))
+        spans.append([e.sample, end, pending + label, group])
         pending = ""
+    _give_stops_their_closures(spans, syn.audio, sr)
+    for a, b, label, group in spans:
+        phones_by_group[group].append((a / sr, b / sr, label))
     phones: list[TimedPhone] = []
     for g, _ in starts:
         members = [i for i, o in enumerate(owner) if o == g]
@@ -174,6 +179,39 @@ def _espeak_timings(syn: espeak.Synthesis, words: list[SpokenWord], offsets: lis
         mine = [p for p in phones if p.word_index == w]
         timed_words.append(TimedWord(mine[0].start, mine[-1].end, word.word))
     return Speech(syn.audio, sr, timed_words, phones)
+
+
+STOP_ONSETS = set("pbtdkgɡcɟq")  # first letter of a plosive's or an affricate's label
+CLOSURE_DROP_DB = 10.0  # the closure is at least this much quieter than the 10 ms before it
+CLOSURE_MAX_S = 0.08  # searched for in the preceding phone's last 80 ms
+
+
+def _give_stops_their_closures(spans: list[list], audio: np.ndarray, sample_rate: int) -> None:
+    """Move the start of each stop that follows another phone back to its closure's start.
+
+    espeak-ng's phoneme event for a stop marks its release: the closure before it
+    (30-50 ms of silence, or of a faint voice bar) falls at the end of the
+    preceding phone. Phonetic corpora (TIMIT) and aligners put the closure in the
+    stop. The closure starts at the earliest millisecond after which the signal
+    stays ``CLOSURE_DROP_DB`` below the 10 ms before it until the release. After
+    a pause the closure cannot be told from the pause: the stop keeps its event time.
+    """
+    ms = max(1, sample_rate // 1000)
+    n = len(audio) // ms
+    peak = float(np.abs(audio).max(initial=0.0)) or 1.0
+    level = 20 * np.log10(np.abs(audio[: n * ms]).reshape(n, ms).max(1) / peak + 1e-5)  # dB per millisecond
+    for prev, cur in zip(spans, spans[1:]):
+        if cur[2][:1] not in STOP_ONSETS or prev[1] != cur[0]:
+            continue
+        release = cur[0] // ms - 2  # a blip just before the release is part of it
+        first = max(prev[0] // ms + 10, release - int(CLOSURE_MAX_S * 1000))
+        if release - first < 5:
+            continue
+        after = np.maximum.accumulate(level[first:release][::-1])[::-1]  # loudest from each ms to the release
+        for c in range(first, release - 5):
+            if after[c - first] <= np.median(level[c - 10: c]) - CLOSURE_DROP_DB:
+                prev[1] = cur[0] = c * ms
+                break
 
 
 def make_engine(name: str):
