@@ -18,6 +18,7 @@ from voli.align.lexicon import (
     write_dictionary,
 )
 from voli.errors import VoliError
+from voli.espeak import respell
 from voli.simulate.scripts import FILLER_PHONES, INTERVIEWS
 from voli.simulate.text import spoken_words
 
@@ -34,6 +35,8 @@ def one(language: str, word: str) -> tuple[str, ...]:
     ("es", "dinero", lambda p: p == ("d", "i", "n", "e", "ɾ", "o")),
     ("pt", "dinheiro", lambda p: "ɲ" in p and p[0] == "dʒ"),
     ("pt", "não", lambda p: p[-1] == "ɐ̃ʊ̃"),
+    ("pt", "casa", lambda p: p == ("k", "a", "z", "ɐ")),  # espeak-ng's [æ] for the reduced a, respelt
+    ("pt", "cidade", lambda p: p[-2:] == ("dʒ", "ɪ")),  # and its [y] for the raised final e
     ("en", "money", lambda p: p[0] == "m" and p[-1] == "i"),
     ("en", "week", lambda p: p == ("w", "iː", "k")),
 ])
@@ -196,7 +199,8 @@ def test_sample_scripts_phones_in_set_and_equal_to_simulation_labels():
         assert len(prons) == len(spoken)
         for word, pron in zip(spoken, prons):
             assert set(pron.phones) <= set(PHONES[language]), (language, word.word, pron.phones)
-            if pron.phones != word.phones or pron.stress != word.stress:
+            truth = tuple(respell(x, language) for x in word.phones)  # as the simulator writes its truth
+            if pron.phones != truth or pron.stress != word.stress:
                 differences.append((language, word.word.lower()))
                 assert word.word.lower() in lexicon.overridden, (language, word.word, pron, word.phones)
         unknown.update(lexicon.unknown)

@@ -36,6 +36,17 @@ _PHONEME_MODE_IPA = 0x02
 STRESS_MARKS = {"ˈ": 1, "ˌ": 2}
 VOICES = {"fr": "fr", "es": "es", "pt": "pt-br", "en": "en-us"}  # voli language -> espeak-ng voice
 
+# espeak-ng's own symbols written in the IPA a phonetician expects: its pt-br voice writes the
+# reduced unstressed a (casa, semana) as [æ] and the raised final e (cidade, noite) as [y].
+# The lexicon and the simulated corpora's truth use the respelt labels; the synthesisers
+# (espeak-ng, Kokoro) still get espeak-ng's.
+RESPELLINGS = {"pt": {"æ": "ɐ", "y": "ɪ"}}
+
+
+def respell(label: str, language: str) -> str:
+    """An espeak-ng phone label as voli writes it (see :data:`RESPELLINGS`)."""
+    return RESPELLINGS.get(language, {}).get(label, label)
+
 
 class _EventId(ctypes.Union):
     _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]

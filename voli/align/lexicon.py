@@ -17,8 +17,10 @@ Digits ("100", "25%", "3,5", "1er") and the abbreviations of
 expansion belong to the one written word.
 
 Labels are espeak-ng's IPA with its "-" (syllable-boundary marker) removed,
-exactly the labels of the simulated corpus truth; :data:`PHONES` lists every
-label the lexicon can emit per language.
+and two of its pt-br symbols respelt (:data:`voli.espeak.RESPELLINGS`: the
+reduced final a [æ] -> ɐ, the raised final e [y] -> ɪ), exactly the labels
+of the simulated corpus truth; :data:`PHONES` lists every label the lexicon
+can emit per language.
 
 Tables at the top of this module (edit them, keep the reason):
 
@@ -88,8 +90,8 @@ PHONES: dict[str, tuple[str, ...]] = {
     ),
     "pt": (
         "a", "aɪ", "aʊ", "aː", "b", "d", "dʒ", "e", "eɪ", "eʊ", "f", "i", "iʊ", "j", "k", "l", "m", "n",
-        "o", "oɪ", "õ", "p", "r", "s", "spn", "t", "ts", "tʃ", "u", "uɪ", "ũ", "v", "w", "x", "y", "z",
-        "æ", "ŋ", "ũː", "ɐ̃", "ɐ̃ʊ̃", "ɔ", "ɔɪ", "ə", "ɛ", "ɛɪ", "ɛʊ", "ɛː", "ɡ", "ɲ", "ɾ", "ʃ", "ʊ", "ʎ",
+        "o", "oɪ", "õ", "p", "r", "s", "spn", "t", "ts", "tʃ", "u", "uɪ", "ũ", "v", "w", "x", "z",
+        "ŋ", "ũː", "ɐ", "ɐ̃", "ɐ̃ʊ̃", "ɔ", "ɔɪ", "ə", "ɛ", "ɛɪ", "ɛʊ", "ɛː", "ɡ", "ɪ", "ɲ", "ɾ", "ʃ", "ʊ", "ʎ",
         "ʒ",
     ),
     "en": (
@@ -108,7 +110,7 @@ _PHONE_SET = {language: frozenset(labels) for language, labels in PHONES.items()
 PHONE_VARIANTS: dict[str, dict[str, str]] = {
     "fr": {"ɪː": "i", "ɪ": "i", "iː": "i"},
     "es": {"ə": "e", "dʒ": "ʝ", "h": "x"},
-    "pt": {"ɪ": "i", "iː": "i", "ɹ": "r", "h": "x"},
+    "pt": {"iː": "i", "ɹ": "r", "h": "x", **espeak.RESPELLINGS["pt"]},
     "en": {"ææ": "æ", "ɐɐ": "ɐ", "iːː": "iː", "ɑ̃": "ɑː", "r": "ɹ"},
 }
 
@@ -765,6 +767,7 @@ def derive_phone_sets(min_count: int = 2) -> dict[str, tuple[str, ...]]:
         counts = phone_inventory(sorted(set(vocabulary) | set(checked)), language)
         labels = {p for p, n in counts.items() if n >= min_count} | set(phone_inventory(checked, language))
         labels -= set(PHONE_VARIANTS[language])
+        labels |= set(PHONE_VARIANTS[language].values())
         labels |= {p for phones in FILLER_PHONES.get(language, {}).values() for p in phones}
         labels |= {p for phones in FILLER_OVERRIDES[language].values() for p in phones}
         labels |= {_split_label(p)[0] for phones in OVERRIDES[language].values() for p in phones.split()}

@@ -19,12 +19,13 @@ from __future__ import annotations
 import csv
 import shutil
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from voli import espeak
 from voli.errors import ConfigError
 from voli.io import audio as audio_io
 from voli.io.tables import write_table, write_text
@@ -219,6 +220,7 @@ def simulate(out_dir: str | Path, *, spec: EffectSpec | None = None, config: Sim
             spk = by_id[int_id if role == "interviewer" else ee_id]
             words = spoken_words(text, lang)
             speech = engine.speak(words, lang, spk.voice)
+            speech.phones = [replace(ph, phone=espeak.respell(ph.phone, lang)) for ph in speech.phones]
             speech.audio = _change_vocal_tract(speech.audio, speech.sample_rate, spk.vocal_tract,
                                                seed=zlib.crc32(f"{config.seed}-{rid}-{t}".encode()))
             turns.append((spk, speech, words))
