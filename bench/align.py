@@ -10,6 +10,15 @@ It prints word- and phone-boundary errors per method and language, the accuracy 
 Whisper, and the time of voli's training + alignment scaled to one hour of speech:
 
     .venv/bin/python bench/align.py [--corpus corpora_sample] [--workdir exp/bench-align] [--device cpu]
+                                    [--save-model models/align-sample]
+
+On espeak-ng speech (exact truth) with the true words as user transcripts:
+
+    .venv/bin/voli simulate exp/espeak --engine espeak --transcripts -q
+    .venv/bin/python bench/align.py --corpus exp/espeak --workdir exp/bench-align-espeak
+
+``--save-model DIR`` keeps the trained model with its card, the card extended
+by the boundary errors measured here (``scores``).
 
 The transcription (prepare + transcribe) is run first when the work directory lacks it; it is
 not part of the timings.
@@ -82,6 +91,7 @@ def main(argv=None) -> None:
     parser.add_argument("--workdir", type=Path, default=ROOT / "exp" / "bench-align")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for voli align (default: one core)")
+    parser.add_argument("--save-model", type=Path, help="copy the trained model here, its card with these scores")
     args = parser.parse_args(argv)
 
     import torch
@@ -136,6 +146,26 @@ def main(argv=None) -> None:
           f"for {hours * 3600:.0f} s of speech on {args.threads} thread(s): "
           f"{voli_s / hours / 60:.1f} min per hour of speech (target < 10)")
     print(ps_note)
+    if args.save_model:
+        save_model(args.workdir / "02_align/model", args.save_model, card, args.corpus, tables, voli_s / hours / 60)
+
+
+def save_model(source: Path, target: Path, card: dict, corpus: Path, tables: dict, minutes_per_hour: float) -> None:
+    import json
+    import shutil
+
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source / "model.pt", target / "model.pt")
+    card["scores"] = {
+        "corpus": corpus.name,
+        "measured_by": "bench/align.py (boundary errors against the corpus truth; speed on one CPU thread)",
+        "training_and_alignment_min_per_hour": round(minutes_per_hour, 2),
+        **{name: {r["language"]: {"n": int(r["n"]), "mean_ms": round(float(r["mean_ms"]), 1),
+                                   "within_20ms": round(float(r["within_20ms"]), 3)} for _, r in table.iterrows()}
+           for name, table in tables.items()},
+    }
+    (target / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"model and card -> {target}")
 
 
 if __name__ == "__main__":
