@@ -139,6 +139,16 @@ def test_gpu_and_cpu_give_the_same_alignment():
     gpu = hmm.align_batches(model.to("cuda"), [f.to("cuda") for f in feats], graphs)
     for c, g in zip(cpu, gpu):
         assert np.array_equal(c[0], g[0]) and np.isclose(c[1], g[1], rtol=1e-4)
+    # with word windows (each word held to +-3 frames of its place on the CPU path)
+    windows = []
+    for g, c in zip(graphs, cpu):
+        word_of = np.array([g.units[u][0] for u in g.unit])[c[0]]
+        words = [np.flatnonzero(word_of == w) for w in range(word_of.max() + 1)]
+        windows.append(hmm.position_windows(g, [(int(f[0]) - 3, int(f[-1]) + 3) for f in words]))
+    cpu_w = hmm.align_batches(model, feats, graphs, windows=windows)
+    gpu_w = hmm.align_batches(model.to("cuda"), [f.to("cuda") for f in feats], graphs, windows=windows)
+    for c, g in zip(cpu_w, gpu_w):
+        assert np.array_equal(c[0], g[0]) and np.isclose(c[1], g[1], rtol=1e-4)
     trained_gpu = hmm.train([f.to("cuda") for f in feats], prons,
                             hmm.TrainOptions(iterations=4, max_components=2, first_split=2))
     paths_gpu = hmm.align_batches(trained_gpu, [f.to("cuda") for f in feats], graphs)
