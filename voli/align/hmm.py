@@ -21,6 +21,11 @@ An utterance's *graph* is its chain of HMM states::
 
 Each state is entered from the state before it or, when the state before is
 an optional ``sp``, from the one before that.
+
+A word may also carry a frame window (from Whisper's word times, see
+:func:`position_windows`): its states pay :data:`OUTSIDE_WINDOW` per frame
+outside it, so acoustics that could fit two places (a filler's vowel, a pause)
+cannot carry the word far from where the recogniser heard it.
 """
 
 from __future__ import annotations
