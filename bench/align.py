@@ -97,6 +97,7 @@ def main(argv=None) -> None:
     import torch
 
     from voli.config import VoliConfig
+    from voli.evaluate import truth_phones
     from voli.runner import run_pipeline
 
     if not (args.workdir / "01_transcribe" / ".done").is_file():
@@ -112,8 +113,7 @@ def main(argv=None) -> None:
 
     truth_dir = args.corpus / "truth"
     twords = pd.read_parquet(truth_dir / "words.parquet")
-    tphones = pd.read_parquet(truth_dir / "phones.parquet").merge(
-        twords[["recording_id", "language"]].drop_duplicates(), on="recording_id")
+    tphones = truth_phones(truth_dir)
     languages = twords.groupby("recording_id").language.first()
     whisper_words = pd.read_parquet(args.workdir / "01_transcribe/words.parquet")
     voli_words = pd.read_parquet(args.workdir / "02_align/words.parquet")
@@ -147,10 +147,12 @@ def main(argv=None) -> None:
           f"{voli_s / hours / 60:.1f} min per hour of speech (target < 10)")
     print(ps_note)
     if args.save_model:
-        save_model(args.workdir / "02_align/model", args.save_model, card, args.corpus, tables, voli_s / hours / 60)
+        save_model(args.workdir / "02_align/model", args.save_model, card, args.corpus, tables, voli_s / hours / 60,
+                   f"{args.threads} thread(s) on {args.device}")
 
 
-def save_model(source: Path, target: Path, card: dict, corpus: Path, tables: dict, minutes_per_hour: float) -> None:
+def save_model(source: Path, target: Path, card: dict, corpus: Path, tables: dict, minutes_per_hour: float,
+               where: str) -> None:
     import json
     import shutil
 
@@ -158,7 +160,7 @@ def save_model(source: Path, target: Path, card: dict, corpus: Path, tables: dic
     shutil.copyfile(source / "model.pt", target / "model.pt")
     card["scores"] = {
         "corpus": corpus.name,
-        "measured_by": "bench/align.py (boundary errors against the corpus truth; speed on one CPU thread)",
+        "measured_by": f"bench/align.py (boundary errors against the corpus truth; speed on {where})",
         "training_and_alignment_min_per_hour": round(minutes_per_hour, 2),
         **{name: {r["language"]: {"n": int(r["n"]), "mean_ms": round(float(r["mean_ms"]), 1),
                                    "within_20ms": round(float(r["within_20ms"]), 3)} for _, r in table.iterrows()}

@@ -88,3 +88,18 @@ def test_planted_effects_recovered_from_the_truth():
     assert effects.same_sign.all()
     f0 = effects.set_index("measure").loc["f0_range"]
     assert f0.recovered == pytest.approx(f0.planted, rel=0.5)
+
+
+def test_truth_phones_of_an_older_corpus_are_labelled_as_the_lexicon_labels_them(tmp_path):
+    """pt truth simulated before the respelling (espeak-ng's æ and y) still meets the aligner's ɐ and ɪ."""
+    import pandas as pd
+
+    from voli.evaluate import truth_phones
+
+    pd.DataFrame({"recording_id": ["pt_01", "fr_01"], "language": ["pt", "fr"], "word": ["casa", "tu"],
+                  "start": [0.0, 0.0], "end": [0.3, 0.2]}).to_parquet(tmp_path / "words.parquet")
+    pd.DataFrame({"recording_id": ["pt_01"] * 4 + ["fr_01"] * 2, "phone": ["k", "a", "z", "æ", "t", "y"],
+                  "start": [0, .1, .2, .25, 0, .1], "end": [.1, .2, .25, .3, .1, .2]}).to_parquet(tmp_path / "phones.parquet")
+    phones = truth_phones(tmp_path)
+    assert list(phones.phone) == ["k", "a", "z", "ɐ", "t", "y"]  # French [y] stays
+    assert list(phones.language) == ["pt"] * 4 + ["fr"] * 2

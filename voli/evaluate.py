@@ -139,6 +139,21 @@ def speaker_attribution(truth: "pd.DataFrame", words: "pd.DataFrame", *, toleran
     return pd.DataFrame(rows)
 
 
+def truth_phones(truth_dir: Path) -> "pd.DataFrame":
+    """A simulated corpus's true phones with their language, labelled as voli's lexicon labels
+    them (a corpus simulated before :data:`voli.espeak.RESPELLINGS` has espeak-ng's own pt labels)."""
+    import pandas as pd
+
+    from voli.espeak import respell
+
+    words = pd.read_parquet(Path(truth_dir) / "words.parquet")
+    phones = pd.read_parquet(Path(truth_dir) / "phones.parquet")
+    if "language" not in phones:
+        phones = phones.merge(words[["recording_id", "language"]].drop_duplicates(), on="recording_id")
+    phones["phone"] = [respell(p, lang) for p, lang in zip(phones.phone, phones.language)]
+    return phones
+
+
 def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
     """Evaluate every stage output that exists in ``workdir`` against ``corpus_dir/truth``.
 
@@ -177,12 +192,10 @@ def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
         if not pred_path.is_file():
             results[f"{level}_boundaries"] = "no alignment yet: run `voli align`"
             continue
-        true_tab = pd.read_parquet(truth / f"{level}.parquet")
+        true_tab = true_words if level == "words" else truth_phones(truth)
         pred_tab = pd.read_parquet(pred_path)
         label = "word" if level == "words" else "phone"
         rows = []
-        if "language" not in true_tab:
-            true_tab = true_tab.merge(true_words[["recording_id", "language"]].drop_duplicates(), on="recording_id")
         for lang, group in true_tab.groupby("language"):
             errs = []
             for rid, t in group.groupby("recording_id"):

@@ -162,6 +162,9 @@ def train_model(segments: list[Segment], config: AlignConfig, progress=None) -> 
             logdur.setdefault(g.units[unit][1], []).append(math.log((b - a) * shift))
     model.info["durations"] = {p: [float(np.mean(v)), float(np.std(v)) if len(v) > 1 else 0.5] for p, v in logdur.items()}
     model.info["frame_shift_ms"] = config.frame_shift_ms
+    model.info["word_windows"] = {"early_slack_s": config.early_slack_s, "late_slack_s": config.late_slack_s,
+                                  "min_probability": config.window_min_probability,
+                                  "outside_penalty_per_frame": hmm.OUTSIDE_WINDOW}
     model.info["languages"] = sorted({s.utterance.language for s in segments})
     model.info["speech_hours"] = round(sum(len(s.feats) for s in segments) * shift / 3600, 3)
     return model

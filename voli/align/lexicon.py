@@ -75,7 +75,8 @@ STRESS_MARKS = espeak.STRESS_MARKS  # ˈ primary, ˌ secondary
 # twice over ~29,000 Latin-script words (Whisper's multilingual vocabulary, >= 3 letters), the
 # sample interview scripts, num2words 0-100 and thousands, and AUDIT_WORDS (every label of these
 # last three is kept, whatever its count); minus the labels
-# folded by PHONE_VARIANTS; plus filler phones, the override phones (pt ʎ) and SPOKEN_NOISE.
+# folded by PHONE_VARIANTS, plus the labels they fold onto; plus filler phones, the override phones
+# (pt ʎ) and SPOKEN_NOISE.
 # ---------------------------------------------------------------------------------------------
 PHONES: dict[str, tuple[str, ...]] = {
     "fr": (
@@ -104,9 +105,9 @@ PHONES: dict[str, tuple[str, ...]] = {
 
 _PHONE_SET = {language: frozenset(labels) for language, labels in PHONES.items()}
 
-# Rare espeak-ng labels folded onto a label of the set (they come from spellings that look
-# foreign, like fr "dream", or from letter runs like en "aaaa"). Also accepted in user
-# dictionaries.
+# espeak-ng labels folded onto a label of the set: rare ones (from spellings that look foreign,
+# like fr "dream", or from letter runs like en "aaaa"), and the pt-br symbols that voli respells
+# (voli.espeak.RESPELLINGS: æ -> ɐ, y -> ɪ). Also accepted in user dictionaries.
 PHONE_VARIANTS: dict[str, dict[str, str]] = {
     "fr": {"ɪː": "i", "ɪ": "i", "iː": "i"},
     "es": {"ə": "e", "dʒ": "ʝ", "h": "x"},
