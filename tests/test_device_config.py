@@ -45,6 +45,9 @@ def test_config_defaults_and_override(tmp_path):
     ("prepar:\n  clip_level: 0.9\n", r"unknown key 'prepar'; did you mean 'prepare'\?"),
     ("prepare:\n  clip_level: loud\n", r"c.yaml.prepare.clip_level: 'loud' is not a valid float"),
     ("prepare: [1, 2\n", r"c.yaml: not valid YAML"),
+    ("align:\n  early_slack_s: -0.5\n", r"c.yaml.align.early_slack_s = -0.5: must be at least 0.0 \(the default is 0.3\)"),
+    ("align:\n  window_min_probability: 2\n", r"align.window_min_probability = 2.0: must be between 0.0 and 1.0"),
+    ("align:\n  frame_shift_ms: 0\n", r"align.frame_shift_ms = 0.0: must be between 1.0 and 50.0"),
 ])
 def test_config_errors_name_file_and_key(tmp_path, text, message):
     path = tmp_path / "c.yaml"

@@ -62,6 +62,17 @@ class AlignConfig:
     late_slack_s: float = 0.8
     window_min_probability: float = 0.5
 
+    def __post_init__(self):
+        limits = {"iterations": (1, None), "max_components": (1, None), "frame_shift_ms": (1.0, 50.0),
+                  "pad_s": (0.0, None), "batch_size": (1, None), "max_train_hours": (0.0, None),
+                  "early_slack_s": (0.0, None), "late_slack_s": (0.0, None), "window_min_probability": (0.0, 1.0)}
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for name, (low, high) in limits.items():
+            value = getattr(self, name)
+            if value < low or (high is not None and value > high):
+                allowed = f"between {low} and {high}" if high is not None else f"at least {low}"
+                raise ConfigError(f"{name} = {value}: must be {allowed} (the default is {defaults[name]})")
+
 
 @dataclass(frozen=True)
 class FeatureConfig:
@@ -144,7 +155,10 @@ def _build(cls, data: dict, where: str):
             kwargs[key] = _build(hints[key], value or {}, f"{where}.{key}")
         else:
             kwargs[key] = _coerce(value, hints[key], f"{where}.{key}")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as err:
+        raise ConfigError(f"{where}.{err}") from None
 
 
 def load_config(path: str | Path | None = None) -> VoliConfig:
