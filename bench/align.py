@@ -116,6 +116,8 @@ def main(argv=None) -> None:
     tphones = truth_phones(truth_dir)
     languages = twords.groupby("recording_id").language.first()
     whisper_words = pd.read_parquet(args.workdir / "01_transcribe/words.parquet")
+    # with user transcripts, a word Whisper did not hear has shared-out times, not Whisper's
+    whisper_words = whisper_words[whisper_words.probability.notna()]
     voli_words = pd.read_parquet(args.workdir / "02_align/words.parquet")
     voli_phones = pd.read_parquet(args.workdir / "02_align/phones.parquet")
 
