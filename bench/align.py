@@ -113,7 +113,7 @@ def main(argv=None) -> None:
 
     truth_dir = args.corpus / "truth"
     twords = pd.read_parquet(truth_dir / "words.parquet")
-    tphones = truth_phones(truth_dir)
+    tphones = truth_phones(truth_dir, twords)
     languages = twords.groupby("recording_id").language.first()
     whisper_words = pd.read_parquet(args.workdir / "01_transcribe/words.parquet")
     # with user transcripts, a word Whisper did not hear has shared-out times, not Whisper's

@@ -143,7 +143,7 @@ def test_gpu_and_cpu_give_the_same_alignment():
     # start on the free path, so the windowed paths differ from the free ones
     windows = []
     for g, c in zip(graphs, cpu):
-        word_of = np.array([g.units[u][0] for u in g.unit])[c[0]]
+        word_of = g.word_of[c[0]]
         words = [np.flatnonzero(word_of == w) for w in range(word_of.max() + 1)]
         windows.append(hmm.position_windows(g, [(int(f[0]) + 2, int(f[-1]) + 6) for f in words]))
     cpu_w = hmm.align_batches(model, feats, graphs, windows=windows)

@@ -139,14 +139,16 @@ def speaker_attribution(truth: "pd.DataFrame", words: "pd.DataFrame", *, toleran
     return pd.DataFrame(rows)
 
 
-def truth_phones(truth_dir: Path) -> "pd.DataFrame":
+def truth_phones(truth_dir: Path, words: "pd.DataFrame | None" = None) -> "pd.DataFrame":
     """A simulated corpus's true phones with their language, labelled as voli's lexicon labels
-    them (a corpus simulated before :data:`voli.espeak.RESPELLINGS` has espeak-ng's own pt labels)."""
+    them (a corpus simulated before :data:`voli.espeak.RESPELLINGS` has espeak-ng's own pt labels).
+    ``words``: the truth's words table, if already read."""
     import pandas as pd
 
     from voli.espeak import respell
 
-    words = pd.read_parquet(Path(truth_dir) / "words.parquet")
+    if words is None:
+        words = pd.read_parquet(Path(truth_dir) / "words.parquet")
     phones = pd.read_parquet(Path(truth_dir) / "phones.parquet")
     if "language" not in phones:
         phones = phones.merge(words[["recording_id", "language"]].drop_duplicates(), on="recording_id")
@@ -192,7 +194,7 @@ def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
         if not pred_path.is_file():
             results[f"{level}_boundaries"] = "no alignment yet: run `voli align`"
             continue
-        true_tab = true_words if level == "words" else truth_phones(truth)
+        true_tab = true_words if level == "words" else truth_phones(truth, true_words)
         pred_tab = pd.read_parquet(pred_path)
         label = "word" if level == "words" else "phone"
         rows = []

@@ -61,6 +61,11 @@ class Graph:
     loops: np.ndarray  # (S,) index into the model's self-loops: the state's own, or the short pause's
 
     @property
+    def word_of(self) -> np.ndarray:
+        """(S,) the word index of each position, -1 for silences and pauses."""
+        return np.array([self.units[u][0] for u in self.unit])
+
+    @property
     def n_emitting_min(self) -> int:
         """The fewest frames this graph can take (every state at least once, optional parts skipped)."""
         mandatory = [u for u in range(len(self.units)) if self.units[u][1] not in (SIL, SP)]
@@ -161,11 +166,12 @@ class AcousticModel:
             raise ModelError(f"{directory}: no alignment model here (model.pt); train one with `voli align`, "
                              "which saves it under <workdir>/02_align/model")
         data = torch.load(path, map_location=device, weights_only=True)
-        loops = data["log_self_loop"]
-        if len(loops) == len(data["means"]):  # saved before the pause had its own loop: it had silence's
-            sp_state = STATES_PER_PHONE * data["phones"].index(SIL) + 1
-            loops = torch.cat([loops, loops[sp_state: sp_state + 1]])
-        return cls(data["phones"], data["means"], data["variances"], data["log_weights"], loops, data.get("info", {}))
+        model = cls(data["phones"], data["means"], data["variances"], data["log_weights"], data["log_self_loop"],
+                    data.get("info", {}))
+        loops = model.log_self_loop
+        if len(loops) == model.n_states:  # saved before the pause had its own loop: it had silence's
+            model.log_self_loop = torch.cat([loops, loops[model.sp_state: model.sp_state + 1]])
+        return model
 
 
 # -- graphs ------------------------------------------------------------------------------------
@@ -213,7 +219,7 @@ def _share(positions: np.ndarray, n_frames: int) -> np.ndarray:
 
 
 def _fill_from_words(graph: Graph, n_frames: int, word_frames: list[tuple[int, int]]) -> np.ndarray | None:
-    word_of = np.array([graph.units[u][0] for u in graph.unit])
+    word_of = graph.word_of
     if len(word_frames) != word_of.max() + 1:
         return None
     spans, prev = [], 0
@@ -266,7 +272,7 @@ def position_windows(graph: Graph, windows: list[tuple[int, int] | None]) -> np.
     :data:`OUTSIDE_WINDOW`: a word's states get the word's window (None: no limit),
     silences and pauses are free."""
     out = np.tile(np.array([0, np.iinfo(np.int32).max], dtype=np.int64), (len(graph.states), 1))
-    word_of = np.array([graph.units[u][0] for u in graph.unit])
+    word_of = graph.word_of
     for w, window in enumerate(windows):
         if window is not None:
             out[word_of == w] = window
@@ -319,8 +325,10 @@ def viterbi(model: AcousticModel, feats: list[torch.Tensor], graphs: list[Graph]
     leave = torch.log1p(-stay.exp().clamp(max=1 - 1e-6))
     neg = torch.full((B, 1), NEG_INF, device=device)
     neg2 = torch.full((B, 2), NEG_INF, device=device)
-    def outside(t: int) -> torch.Tensor:
-        return ((t < lo) | (t > hi)) * OUTSIDE_WINDOW
+    windowed = any(w is not None for w in windows or [])
+
+    def outside(t: int) -> torch.Tensor | float:
+        return ((t < lo) | (t > hi)) * OUTSIDE_WINDOW if windowed else 0.0
 
     delta = torch.where(start & valid, loglik[:, 0].gather(1, idx) - outside(0), torch.full_like(stay, NEG_INF))
     back = torch.zeros(B, T, S, dtype=torch.int8, device=device)
