@@ -11,26 +11,14 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from voli.text import normalise_words, strip_punctuation  # noqa: F401 - part of this module's interface
+
 GROSS_F0_ERROR = 0.2  # relative deviation counted as a gross (octave-type) error
-_NON_WORD = re.compile(r"[^\w']+")
-
-
-def strip_punctuation(token: str) -> str:
-    """A word as written, without the punctuation ASR attaches to it ("¿Cuántas" -> "Cuántas")."""
-    return token.strip(" ,.;:!?¿¡\"“”«»")
-
-
-def normalise_words(text: str) -> list[str]:
-    """Lower case, NFC, apostrophes unified, punctuation and hyphens to spaces."""
-    text = unicodedata.normalize("NFC", text).lower().replace("’", "'").replace("-", " ")
-    return [w.strip("'") for w in _NON_WORD.sub(" ", text).split() if w.strip("'")]
 
 
 def align_sequences(ref: list, hyp: list, same=lambda a, b: a == b):

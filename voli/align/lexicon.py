@@ -52,6 +52,7 @@ from pathlib import Path
 
 from voli import espeak
 from voli.asr.fillers import FILLERS
+from voli.text import NUM2WORDS_LANG, spell_number
 from voli.errors import VoliError
 from voli.simulate.scripts import FILLER_PHONES
 
@@ -180,15 +181,6 @@ ABBREVIATIONS: dict[str, dict[str, str]] = {
            "vs.": "versus"},
 }
 _NEEDS_DOT = {"fr": {"m."}}  # bare "m" is not expanded (except the capital "M" of "M Dupont")
-
-PERCENT = {"fr": "pour cent", "es": "por ciento", "pt": "por cento", "en": "percent"}
-_DECIMAL_MARK = {"fr": ",", "es": ",", "pt": ",", "en": "."}
-_ORDINAL_RE = {  # digits + ordinal suffix
-    "fr": re.compile(r"(\d+)(?:er|re|ère|e|ème|eme|è)"),
-    "es": re.compile(r"(\d+)\.?([ºª°])"),
-    "pt": re.compile(r"(\d+)\.?([ºª°])"),
-    "en": re.compile(r"(\d+)(?:st|nd|rd|th)"),
-}
 
 # words whose espeak-ng output was checked for the overrides above, also part of the phone-set
 # derivation (the common words of interviews about platform work)
@@ -388,35 +380,6 @@ _CLAUSE_END = set(",.?!;:")  # as voli.simulate.text.KEPT_PUNCTUATION: a clause 
 _VOWEL_LETTERS = set("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœ")
 
 
-def _expand_number(token: str, language: str) -> str | None:
-    """Digits in words ("25" -> "vingt-cinq", "3,5%" -> "trois virgule cinq pour cent"), else None."""
-    from num2words import num2words
-
-    from voli.asr.transcribe import NUM2WORDS_LANG
-
-    lang = NUM2WORDS_LANG[language]
-    ordinal = _ORDINAL_RE[language].fullmatch(token)
-    if ordinal:
-        words = num2words(int(ordinal.group(1)), lang=lang, to="ordinal")
-        if len(ordinal.groups()) > 1 and ordinal.group(2) == "ª":  # es/pt feminine: primero -> primera
-            words = re.sub(r"o\b", "a", words)
-        return words.replace("-", " ")
-    percent = token.endswith("%")
-    number = token.rstrip("%").strip()
-    decimal = _DECIMAL_MARK[language]
-    thousands = "." if decimal == "," else ","
-    if re.fullmatch(rf"\d{{1,3}}(?:[{re.escape(thousands)}\u00a0\u202f ]\d{{3}})+", number):
-        value: float | int = int(re.sub(r"\D", "", number))
-    elif re.fullmatch(r"\d+", number):
-        value = int(number)
-    elif re.fullmatch(rf"\d+{re.escape(decimal)}\d+", number):
-        value = float(number.replace(decimal, "."))
-    else:
-        return None
-    words = num2words(value, lang=lang).replace("-", " ")
-    return f"{words} {PERCENT[language]}" if percent else words
-
-
 def _expand_abbreviation(written: str, language: str) -> str | None:
     table = ABBREVIATIONS[language]
     lower = written.lower()
@@ -436,7 +399,7 @@ def _digit_runs(token: str, language: str) -> str | None:
     parts = []
     for run in re.findall(r"\d+|\D+", token):
         if run.isdigit():
-            parts.append(_expand_number(run, language) or run)
+            parts.append(spell_number(run, language) or run)
         elif run.strip("-'’"):
             parts.append(run.strip("-'’"))
     return " ".join(parts)
@@ -562,7 +525,7 @@ class Lexicon:
         if abbreviation is not None:
             return abbreviation
         if re.search(r"\d", stripped):
-            number = _expand_number(stripped, self.language)
+            number = spell_number(stripped, self.language)
             if number is not None:
                 return number
             self.unknown[item.key] = "mixes letters and digits; digit runs read as numbers, the rest by espeak-ng"
@@ -734,7 +697,6 @@ def checked_words(language: str) -> list[str]:
     and num2words' number words."""
     from num2words import num2words
 
-    from voli.asr.transcribe import NUM2WORDS_LANG
     from voli.simulate.scripts import INTERVIEWS
 
     words = set(AUDIT_WORDS[language].split())

@@ -6,7 +6,7 @@ Whisper tends to drop hesitations; an initial prompt written with them
 
 from __future__ import annotations
 
-from voli.evaluate import normalise_words
+from voli.text import normalise_words
 
 FILLERS = {
     "fr": ("euh", "heu", "hum", "hm", "ben"),
