@@ -30,6 +30,24 @@ def test_numbers_are_spoken_in_the_recording_language():
     assert _expand_number("30", "es") == ["treinta"]
     assert _expand_number("21", "en") == ["twenty", "one"]
     assert _expand_number("plataforma", "es") == ["plataforma"]
+    # decimals, thousands and percentages as each language writes and reads them
+    assert _expand_number("3,5", "fr") == ["trois", "virgule", "cinq"]
+    assert _expand_number("1.5", "en") == ["one", "point", "five"]
+    assert _expand_number("2.000", "es") == ["dos", "mil"]
+    assert _expand_number("10%", "pt") == ["dez", "por", "cento"]
+    assert _expand_number("25,", "fr") == ["vingt", "cinq"]  # Whisper's punctuation is not a decimal mark
+
+
+def test_language_detection_keeps_to_voli_languages():
+    """Whisper may prefer a language voli cannot align (Galician for Brazilian Portuguese): the
+    most probable of voli's languages is taken."""
+    from voli.asr.transcribe import detect_language_ct2
+
+    class Model:  # faster-whisper's detect_language: (language, probability, all probabilities)
+        def detect_language(self, audio):
+            return "gl", 0.5, [("gl", 0.5), ("pt", 0.3), ("es", 0.15), ("en", 0.05)]
+
+    assert detect_language_ct2(Model(), np.zeros(16000, np.float32)) == "pt"
 
 
 def test_fillers_and_questions():

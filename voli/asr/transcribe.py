@@ -20,7 +20,6 @@ Per recording:
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +30,13 @@ from voli.asr import vad
 from voli.asr.fillers import PROMPTS, is_filler
 from voli.config import AsrConfig
 from voli.errors import AudioError
-from voli.evaluate import normalise_words, strip_punctuation
+from voli.io.audio import quiet_decoder
+from voli.text import normalise_words, spell_number, strip_punctuation
 from voli.io.textgrid import sequential, speaker_tiers, write_textgrid
 from voli.schema import LANGUAGES, Recording, RecordingSpeaker, Utterance, Word, to_table
 
 SR = vad.SAMPLE_RATE
 MIN_WORD_S = 0.02  # shortest word duration written (Whisper's timestamps can collapse a word to 0 s)
-NUM2WORDS_LANG = {"fr": "fr", "es": "es", "pt": "pt_BR", "en": "en"}
 _models: dict = {}
 
 
@@ -100,8 +99,8 @@ def decode_window_ct2(model, audio: np.ndarray, language: str, config: AsrConfig
 class SegmentReader:
     """Reads [start, end) stretches of one recording at 16 kHz, moving forward through the file.
 
-    WAV and FLAC seek exactly; MP3 seeking in libsndfile is approximate (and
-    libmpg123 complains), so MP3 is decoded forward from the last position.
+    WAV and FLAC seek exactly; MP3 seeking in libsndfile is approximate, so MP3 is
+    decoded forward from the last position (with libmpg123's messages silenced).
     """
 
     def __init__(self, rec: Recording):
@@ -126,16 +125,17 @@ class SegmentReader:
                 self.fh.close()
             self._open()
         try:
-            if rec.audio_format == "MP3":
-                while self.pos < a:  # decode forward to the start
-                    skipped = len(self.fh.read(min(a - self.pos, 1 << 18), dtype="float32", always_2d=True))
-                    if not skipped:
-                        break
-                    self.pos += skipped
-            else:
-                self.fh.seek(a)
-                self.pos = a
-            x = self.fh.read(max(0, b - a), dtype="float32", always_2d=True)
+            with quiet_decoder(rec.audio_format):
+                if rec.audio_format == "MP3":
+                    while self.pos < a:  # decode forward to the start
+                        skipped = len(self.fh.read(min(a - self.pos, 1 << 18), dtype="float32", always_2d=True))
+                        if not skipped:
+                            break
+                        self.pos += skipped
+                else:
+                    self.fh.seek(a)
+                    self.pos = a
+                x = self.fh.read(max(0, b - a), dtype="float32", always_2d=True)
             self.pos += len(x)
         except (sf.LibsndfileError, RuntimeError) as err:
             raise AudioError(f"{rec.audio_path}: cannot read {start:.1f}-{end:.1f} s ({err})") from err
@@ -176,13 +176,18 @@ def detect_language(model, audio: np.ndarray) -> str:
     return max(LANGUAGES, key=lambda lang: probs.get(lang, 0.0))
 
 
-def _expand_number(token: str, language: str) -> list[str]:
-    digits = re.sub(r"[^\d]", "", token)
-    if not digits or not re.fullmatch(r"[\d.,]+%?", token.strip(".,")):
-        return [token]
-    from num2words import num2words
+def detect_language_ct2(model, audio: np.ndarray) -> str:
+    """The most probable of voli's languages (faster-whisper): Whisper's own first choice may be
+    a language voli cannot align (Galician for Portuguese, Catalan for Spanish)."""
+    _, _, probs = model.detect_language(audio)
+    probs = dict(probs)
+    return max(LANGUAGES, key=lambda lang: probs.get(lang, 0.0))
 
-    return num2words(int(digits), lang=NUM2WORDS_LANG[language]).replace("-", " ").split()
+
+def _expand_number(token: str, language: str) -> list[str]:
+    """A written number as the words said ("3,5" -> trois virgule cinq), else the token itself."""
+    spelt = spell_number(strip_punctuation(token), language)
+    return spelt.split() if spelt else [token]
 
 
 def decode_window(model, audio: np.ndarray, language: str, config: AsrConfig, fp16: bool) -> list[dict]:
@@ -398,7 +403,7 @@ def _transcribe(rec, speakers, config, device, textgrid_dir, reader, enrolments)
             audios = [reader.read(w.start, w.end, channel) for w in wins[b: b + step]]
             if language is None:
                 language = (detect_language(model, audios[0]) if config.backend == "openai-whisper"
-                            else model.detect_language(audios[0])[0])
+                            else detect_language_ct2(model, audios[0]))
             if config.backend == "faster-whisper":
                 decoded.extend(decode_window_ct2(model, x, language, config) for x in audios)
             elif config.batch_size > 1:

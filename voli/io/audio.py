@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -43,6 +45,30 @@ class AudioStats:
     rms_dbfs: float
     clipped_fraction: float
     sha256: str
+
+
+@contextmanager
+def quiet_decoder(audio_format: str | None):
+    """Silence the C decoder's own messages on standard error while an MP3 is read.
+
+    libsndfile decodes MP3 with libmpg123, which prints "part2_3_length ... too large" when a read
+    starts inside a frame whose bit reservoir lies in the previous one, although the samples it
+    returns are right (checked against ffmpeg: 1e-6 apart). Only file descriptor 2 is redirected,
+    only for MP3 and only around the call; Python's own stderr is flushed first.
+    """
+    if audio_format != "MP3":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _convert_hint(path: Path) -> str:
@@ -83,7 +109,8 @@ def iter_blocks(path: str | os.PathLike, *, block_s: float = BLOCK_S) -> Iterato
     try:
         with sf.SoundFile(str(path)) as fh:
             while True:
-                block = fh.read(blocksize, dtype="float32", always_2d=True)
+                with quiet_decoder(info.format):
+                    block = fh.read(blocksize, dtype="float32", always_2d=True)
                 if len(block) == 0:
                     return
                 yield block
