@@ -23,9 +23,11 @@ THREADS_ENV = {**os.environ, "OMP_NUM_THREADS": "2"}
 
 
 def voli_process(*args, **popen) -> subprocess.Popen:
-    """`python -m voli ARGS` in a fresh process with a fixed thread count; output merged into stdout."""
+    """`python -m voli ARGS` in a fresh process with a fixed thread count; output merged into stdout
+    unless ``stderr`` is given."""
+    popen.setdefault("stderr", subprocess.STDOUT)
     return subprocess.Popen([sys.executable, "-m", "voli", *map(str, args)], env=THREADS_ENV, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
+                            stdout=subprocess.PIPE, **popen)
 
 
 def run_voli(*args, timeout: float = 900) -> tuple[int, str]:
@@ -33,6 +35,17 @@ def run_voli(*args, timeout: float = 900) -> tuple[int, str]:
     proc = voli_process(*args)
     output, _ = proc.communicate(timeout=timeout)
     return proc.returncode, output
+
+
+# what the session fixtures' voli processes wrote on standard error, by fixture
+FIXTURE_STDERR: dict[str, str] = {}
+
+
+def run_fixture_stage(name: str, *args, timeout: float = 900) -> int:
+    """Run `python -m voli ARGS` for a session fixture; its standard error is kept in FIXTURE_STDERR."""
+    proc = voli_process(*args, stderr=subprocess.PIPE)
+    _, FIXTURE_STDERR[name] = proc.communicate(timeout=timeout)
+    return proc.returncode
 
 
 @pytest.fixture(autouse=True)
@@ -123,7 +136,8 @@ def transcribed(tmp_path_factory):
     sf.write(corpus / "audio" / "noise.wav", noise, 16000)
     extra = pd.DataFrame([{**keep.iloc[0].to_dict(), "recording_id": "noise", "audio": "audio/noise.wav"}])
     pd.concat([keep, extra]).to_csv(corpus / "recordings.csv", index=False)
-    code, _ = run_voli("run", corpus, "--workdir", root / "exp", "--stop-stage", "transcribe", "-q", "--device", "cpu")
+    code = run_fixture_stage("transcribed", "run", corpus, "--workdir", root / "exp", "--stop-stage", "transcribe", "-q",
+                             "--device", "cpu")
     return code, root / "exp", corpus
 
 
@@ -135,7 +149,7 @@ def aligned(transcribed, tmp_path_factory):
     shutil.copytree(exp, work)
     config = work.parent / "config.yaml"
     config.write_text("align:\n  iterations: 20\n")
-    code, _ = run_voli("align", corpus, "--workdir", work, "--config", config, "-q", "--device", "cpu")
+    code = run_fixture_stage("aligned", "align", corpus, "--workdir", work, "--config", config, "-q", "--device", "cpu")
     return code, work, corpus, config
 
 
@@ -145,7 +159,7 @@ def featured(aligned, tmp_path_factory):
     _, aligned_work, corpus, _ = aligned
     work = tmp_path_factory.mktemp("ft") / "exp"
     shutil.copytree(aligned_work, work)
-    code, _ = run_voli("features", corpus, "--workdir", work, "-q", "--device", "cpu")
+    code = run_fixture_stage("featured", "features", corpus, "--workdir", work, "-q", "--device", "cpu")
     return code, work, corpus
 
 
@@ -155,5 +169,5 @@ def profiled(featured, tmp_path_factory):
     _, featured_work, corpus = featured
     work = tmp_path_factory.mktemp("pr") / "exp"
     shutil.copytree(featured_work, work, ignore=shutil.ignore_patterns("04_profile"))
-    code, _ = run_voli("profile", corpus, "--workdir", work, "-q", "--device", "cpu")
+    code = run_fixture_stage("profiled", "profile", corpus, "--workdir", work, "-q", "--device", "cpu")
     return code, work, corpus

@@ -47,6 +47,34 @@ def test_run_with_one_bad_recording_finishes_the_others(sample_copy, tmp_path, c
     assert failures.recording_id.tolist() == ["pt_02"] and failures.stage.tolist() == ["prepare"]
 
 
+def test_a_bug_reaches_the_user_as_a_bug_not_as_internals(tiny, tmp_path, capsys, monkeypatch):
+    """A crash inside one recording fails that recording, with a message naming the stage, the
+    recording and voli as the culprit; a crash outside any recording stops the run the same way.
+    Neither shows a traceback unless -v."""
+    import voli.corpus
+
+    corpus, workdir = tiny.save(), tmp_path / "exp"
+    real = voli.corpus.check_recording
+
+    def broken(row, **kw):
+        if row.recording_id == "r2":
+            raise ZeroDivisionError("division by zero")
+        return real(row, **kw)
+
+    monkeypatch.setattr(voli.corpus, "check_recording", broken)
+    assert main(["prepare", str(corpus), "--workdir", str(workdir)]) == 1
+    err = capsys.readouterr().err
+    assert ("prepare: recording r2 failed: stage prepare, recording r2: ZeroDivisionError: division by zero; "
+            "this is a bug in voli, please report it") in err
+    assert "prepare: r2 failed on a bug in voli" in err and "Traceback" not in err
+    monkeypatch.setattr(voli.corpus, "read_speakers", lambda corpus_dir: {}["speakers"])
+    assert main(["prepare", str(corpus), "--workdir", str(workdir), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "voli error: prepare: KeyError: 'speakers'; this is a bug in voli" in err and "Traceback" not in err
+    assert main(["prepare", str(corpus), "--workdir", str(workdir), "--force", "-v"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
 def test_a_stage_before_its_input_is_a_clear_error(sample_copy, tmp_path, capsys):
     workdir = tmp_path / "exp"
     assert main(["run", str(sample_copy), "--workdir", str(workdir), "--stage", "prepare", "--stop-stage", "prepare", "-q"]) == 0
@@ -69,3 +97,18 @@ def test_console_script_runs(tmp_path):
     bin_dir = __import__("pathlib").Path(sys.executable).parent
     out = subprocess.run([str(bin_dir / "voli"), "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("voli ")
+
+
+@pytest.mark.slow
+def test_stderr_holds_voli_lines_only(transcribed, aligned, featured, profiled):
+    """Every stage on corpora_sample (MP3 es_02 included) writes only voli's own lines on standard
+    error: no decoder chatter (libmpg123), no library warnings, no tracebacks."""
+    import re
+
+    from conftest import FIXTURE_STDERR
+
+    own = re.compile(rf"^(voli (ERROR|WARNING|INFO|DEBUG|error): |({'|'.join(STAGES)}): )")
+    assert set(FIXTURE_STDERR) == {"transcribed", "aligned", "featured", "profiled"}
+    for fixture, err in FIXTURE_STDERR.items():
+        foreign = [line for line in err.splitlines() if line.strip() and not own.match(line)]
+        assert not foreign, (fixture, foreign[:5])

@@ -276,3 +276,28 @@ def test_gpu_and_cpu_give_the_same_measures():
     np.testing.assert_allclose(gpu.frequencies, cpu.frequencies, rtol=1e-6, equal_nan=True)
     np.testing.assert_allclose(track_intensity(x, sr, device=cuda).intensity_db, track_intensity(x, sr).intensity_db,
                                atol=1e-6)
+
+
+def test_an_unaligned_utterance_has_no_rates_not_zero_rates():
+    """An utterance the aligner could not align keeps its words but has no phones: its syllables
+    and rates are unknown (None), and the speaker's rates pool the aligned utterances only."""
+    from voli.config import FeatureConfig
+    from voli.features.measure import Stretch
+    from voli.features.pitch import PitchTrack
+    from voli.features.prosody import utterance_prosody
+    from voli.schema import AlignedUtterance, Phone, Word
+
+    def stretch(uid, aligned):
+        words = [Word("r", uid, "S", "interviewee", 1.0, 1.4, "casa", 0.9, False, "pt"),
+                 Word("r", uid, "S", "interviewee", 1.5, 2.0, "grande", 0.9, False, "pt")]
+        phones = [Phone("r", uid, "S", 0, 1.0 + 0.1 * k, 1.1 + 0.1 * k, p, None) for k, p in enumerate("kaza")]
+        u = AlignedUtterance(uid, "r", "S", 1.0, 2.0, 2, len(phones) if aligned else 0, None,
+                             "aligned" if aligned else "too short for its phones")
+        times = np.arange(0, 1.2, 0.01)
+        return Stretch(u, words, phones if aligned else [], 0.9, np.zeros(19200, np.float32), "interviewee", "pt",
+                       set(), PitchTrack(times, np.full(len(times), np.nan), np.zeros(len(times))))
+
+    done, left = (utterance_prosody(stretch(uid, ok), [], FeatureConfig()) for uid, ok in (("u1", True), ("u2", False)))
+    assert done.n_syllables == 2 and done.speech_rate == pytest.approx(2.0)
+    assert left.n_syllables is None and left.speech_rate is None and left.articulation_rate is None
+    assert left.n_words == 2 and left.n_pauses == 0

@@ -79,7 +79,8 @@ def synthetic_tables(n_speakers: int = 12, seed: int = 0) -> dict[str, pd.DataFr
         "pca_loadings": pd.DataFrame({"measure": measures, "pc1": vt[0], "pc2": vt[1], "pc3": vt[2]}),
         "pca_explained": pd.DataFrame({"component": ["pc1", "pc2", "pc3"], "explained": explained[:3]}),
         "linkage": pd.DataFrame(link, columns=["left", "right", "distance", "size"]),
-        "problems": pd.DataFrame({"speaker_id": ["S03"], "problem": ["only 12 vowel tokens <pass> the filters"]}),
+        "problems": pd.DataFrame({"stage": ["profile"], "recording_id": [None], "speaker_id": ["S03"], "kind": ["few_tokens"],
+                                  "message": ["only 12 vowel tokens <pass> the filters"]}),
         "attributes": pd.DataFrame({"attribute": ["gender", "age"], "kind": ["categorical", "numeric"],
                                     "levels": ["woman|man", ""], "declared": [True, False],
                                     "description": ["categorical: woman, man", "numeric 20-70"]}),
@@ -145,7 +146,7 @@ def test_report_without_pca(tmp_path, tables):
 def test_report_minimal_tables(tmp_path, tables):
     """No categorical attribute (colours per speaker), no models, no prediction: still a page."""
     minimal = {"speakers": tables["speakers"].drop(columns="gender"), "tokens": tables["tokens"],
-               "models": pd.DataFrame(), "problems": pd.DataFrame(columns=["speaker_id", "problem"]),
+               "models": pd.DataFrame(), "problems": pd.DataFrame(columns=["stage", "recording_id", "speaker_id", "kind", "message"]),
                "attributes": tables["attributes"].iloc[1:]}
     page = write_report(tmp_path, minimal, corpus=tmp_path / "c").read_text(encoding="utf-8")
     assert {p.stem for p in (tmp_path / "figures").glob("*.png")} == {"vowels_es", "vowels_fr"}

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -53,6 +54,33 @@ def test_one_failure_does_not_stop_the_others(tmp_path, monkeypatch):
     again = stage_fixture.run(tmp_path)  # the fixed recording alone is redone
     assert again.processed == 1 and again.skipped == 4 and again.ok
     assert pq.read_table(stage_dir / "failures.parquet").num_rows == 0
+
+
+def test_a_bug_is_said_to_be_a_bug(tmp_path, monkeypatch, capsys):
+    """An exception voli did not raise on purpose fails its recording only, and says it is voli's
+    fault, naming the stage and the recording; failures.parquet keeps the traceback."""
+    monkeypatch.setenv("VOLI_TEST_BUG", "rec1")
+    monkeypatch.setenv("VOLI_TEST_FAIL", "rec3")
+    result = stage_fixture.run(tmp_path)
+    assert result.processed == 3
+    failures = pq.read_table(tmp_path / "07_toy/failures.parquet").to_pandas().set_index("recording_id")
+    bug, fault = failures.loc["rec1"], failures.loc["rec3"]
+    assert bug.bug and bug.error_type == "KeyError"
+    assert bug.message.startswith("stage toy, recording rec1: KeyError: 'no such key'; this is a bug in voli")
+    assert "stage_fixture.py" in bug.traceback and "{}[\"no such key\"]" in bug.traceback
+    assert not fault.bug and fault.message == "rec3: broken on purpose" and pd.isna(fault.traceback)
+
+
+def test_problems_are_collected_and_kept_on_resume(tmp_path, monkeypatch):
+    monkeypatch.setenv("VOLI_TEST_PROBLEM", "rec2")
+    result = stage_fixture.run(tmp_path)
+    assert result.ok and [(p.recording_id, p.kind) for p in result.problems] == [("rec2", "toy_fallback")]
+    table = pq.read_table(tmp_path / "07_toy/problems.parquet")
+    assert table.to_pylist() == [{"stage": "toy", "recording_id": "rec2", "speaker_id": None,
+                                         "kind": "toy_fallback", "message": "a fallback that changes the result"}]
+    monkeypatch.delenv("VOLI_TEST_PROBLEM")
+    again = stage_fixture.run(tmp_path)  # rec2 is not redone, and its problem still stands
+    assert again.skipped == 5 and [p.recording_id for p in again.problems] == ["rec2"]
 
 
 def test_sigkill_mid_stage_then_resume_gives_identical_tables(tmp_path):

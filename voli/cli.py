@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from voli import __version__
-from voli.errors import CorpusError, VoliError
+from voli.errors import CorpusError, VoliError, bug_message
 
 log = logging.getLogger("voli")
 
@@ -154,8 +154,11 @@ def _print_error(err: VoliError) -> None:
         print(f"voli error: {err}", file=sys.stderr)
 
 
-def _guard(action, *, interrupted: str = "voli: interrupted"):
-    """Run ``action``; returns (result, None), or (None, exit code) after printing why it stopped."""
+def _guard(action, *, interrupted: str = "voli: interrupted", where: str = "voli"):
+    """Run ``action``; returns (result, None), or (None, exit code) after printing why it stopped.
+
+    An exception that is not a VoliError is a bug in voli: it is said so, in one line, and the
+    traceback is logged (shown with -v)."""
     try:
         return action(), None
     except KeyboardInterrupt:
@@ -163,6 +166,10 @@ def _guard(action, *, interrupted: str = "voli: interrupted"):
         return None, 130
     except VoliError as err:
         _print_error(err)
+        return None, 2
+    except Exception as err:  # noqa: BLE001 - reported as a bug, with the traceback in the debug log
+        log.debug("traceback:", exc_info=True)
+        print(f"voli error: {bug_message(err, where)}", file=sys.stderr)
         return None, 2
 
 
@@ -185,7 +192,7 @@ def _simulate(args) -> int:
             write_user_transcripts(out)
         return out
 
-    out, code = _guard(run)
+    out, code = _guard(run, where="simulate")
     if code is not None:
         return code
     print(f"corpus: {out.resolve()}  (truth: {(out / 'truth').resolve()})")
@@ -205,7 +212,7 @@ def _models(args) -> int:
     if not args.name:
         print("voli error: say which model to install, e.g. `voli models install base`", file=sys.stderr)
         return 2
-    path, code = _guard(lambda: install(args.name))
+    path, code = _guard(lambda: install(args.name), where="models install")
     if code is not None:
         return code
     print(f"{args.name}: {path}")
@@ -216,7 +223,7 @@ def _evaluate(args) -> int:
     from voli.evaluate import evaluate_workdir
 
     workdir = args.workdir or Path("exp") / args.corpus.resolve().name
-    results, code = _guard(lambda: evaluate_workdir(args.corpus, workdir))
+    results, code = _guard(lambda: evaluate_workdir(args.corpus, workdir), where="evaluate")
     if code is not None:
         return code
     for section, value in results.items():
@@ -230,7 +237,7 @@ def _anonymize(args) -> int:
 
     workdir = args.workdir or Path("exp") / args.corpus.resolve().name
     out, code = _guard(lambda: anonymize(args.corpus, workdir, names_file=args.names, out=args.out,
-                                         mask_audio=args.mask_audio, detect_proper_nouns=not args.no_detect))
+                                         mask_audio=args.mask_audio, detect_proper_nouns=not args.no_detect), where="anonymize")
     if code is not None:
         return code
     print(f"anonymized: {out} (speaker key: {out.parent / (out.name + '_speaker_map.csv')}, keep it private)")
@@ -250,7 +257,7 @@ def _report(args) -> int:
         tables = {p.stem: pd.read_parquet(p) for p in sorted(stage_dir.glob("*.parquet")) if p.stem != "failures"}
         return write_report(stage_dir, tables, corpus=args.corpus)
 
-    path, code = _guard(write)
+    path, code = _guard(write, where="report")
     if code is not None:
         return code
     print(f"report: {path}")
@@ -288,16 +295,25 @@ def main(argv: list[str] | None = None) -> int:
                             force=args.force, jobs=args.jobs, executor=args.executor,
                             ray_address=args.ray_address, progress=not args.quiet)
 
-    results, code = _guard(run, interrupted="voli: interrupted; rerun the same command to resume")
+    results, code = _guard(run, interrupted="voli: interrupted; rerun the same command to resume", where=args.command)
     if code is not None:
         return code
     failed = 0
     for r in results:
-        print(f"{r.stage}: {r.processed} processed, {r.skipped} already done, {len(r.failures)} failed -> {r.stage_dir}")
+        noted = f", {len(r.problems)} problem{'s' if len(r.problems) != 1 else ''}" if r.problems else ""
+        print(f"{r.stage}: {r.processed} processed, {r.skipped} already done, {len(r.failures)} failed{noted} "
+              f"-> {r.stage_dir}")
         if r.failures:
             ids = ", ".join(f.recording_id for f in r.failures)
             print(f"{r.stage}: failed recordings: {ids} (reasons above and in {r.stage_dir / 'failures.parquet'}); "
                   "fix them and rerun: finished recordings are kept", file=sys.stderr)
+        bugs = [f.recording_id for f in r.failures if f.bug]
+        if bugs:
+            print(f"{r.stage}: {', '.join(bugs)} failed on a bug in voli, not in the recording; please report it "
+                  f"with {r.stage_dir / 'failures.parquet'} (it holds the traceback)", file=sys.stderr)
+        if r.problems:
+            print(f"{r.stage}: results to check: {r.stage_dir / 'problems.parquet'} (what each problem changes and "
+                  "how to avoid it)", file=sys.stderr)
         failed += len(r.failures)
     print(f"outputs: {workdir.resolve()}")
     return 1 if failed else 0

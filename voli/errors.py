@@ -45,3 +45,12 @@ class DeviceError(VoliError):
 
 class StageNotImplementedError(VoliError):
     """A pipeline stage that this version of voli does not provide yet."""
+
+
+BUG_NOTE = "this is a bug in voli, please report it with the log (rerun with -v to see the traceback)"
+
+
+def bug_message(err: BaseException, where: str) -> str:
+    """The message of an exception that voli did not raise on purpose (anything but a VoliError):
+    where it happened, what it was, and that it is voli's fault, not the user's."""
+    return f"{where}: {type(err).__name__}: {err}; {BUG_NOTE}"

@@ -44,13 +44,13 @@ from typing import Callable, Iterable, Iterator
 
 import pyarrow as pa
 
-from voli import __version__
+from voli import __version__, problems
 from voli.config import VoliConfig, dump_yaml
-from voli.errors import StageNotImplementedError, VoliError
+from voli.errors import StageNotImplementedError, VoliError, bug_message
 from voli.io.tables import read_table, write_table, write_text
-from voli.schema import (AlignedUtterance, F0Frame, Failure, FormantFrame, IntensityFrame, Phone, Recording,
+from voli.schema import (AlignedUtterance, F0Frame, Failure, FormantFrame, IntensityFrame, Phone, Problem, Recording,
                          RecordingSpeaker, SpeakerProsody, SpeakerSettings, Utterance, UtteranceProsody, VowelToken,
-                         Word, arrow_schema,
+                         Word, arrow_schema, from_table,
                          to_table)
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ class StageResult:
     processed: int = 0
     skipped: int = 0
     failures: list = dataclasses.field(default_factory=list)
+    problems: list = dataclasses.field(default_factory=list)  # Problem records: results that need a look
 
     @property
     def ok(self) -> bool:
@@ -120,6 +121,7 @@ class _ItemOutcome:
     error_type: str | None = None
     message: str | None = None
     traceback: str | None = None
+    bug: bool = False
 
 
 # -- executors ---------------------------------------------------------------------
@@ -325,23 +327,33 @@ def library_versions() -> dict[str, str]:
 
 
 def _process_item(stage: Stage, item: WorkItem, ctx: StageContext, part_dir: str) -> _ItemOutcome:
-    """Process one recording and write its part; never raises for a bad recording."""
+    """Process one recording and write its part; never raises for a bad recording.
+
+    A VoliError is the recording's fault and its message says how to fix it; any other
+    exception is voli's, and its message says so (the traceback goes to failures.parquet).
+    """
     part = Path(part_dir)
     if part.exists():
         shutil.rmtree(part)  # its .done goes first: a crash below leaves it unfinished
     try:
-        tables = stage.process(item, ctx)
+        with problems.collecting(stage.name, item.recording_id) as found:
+            tables = stage.process(item, ctx)
         unknown = set(tables) - set(stage.outputs)
         if unknown:
             raise VoliError(f"stage {stage.name} returned unknown table(s) {sorted(unknown)}")
         for name, table in tables.items():
             write_table(table, part / f"{name}.parquet")
+        if found:
+            write_table(to_table(found, Problem), part / "problems.parquet")
         write_text(json.dumps({"fingerprint": item.fingerprint}), part / ".done")
         return _ItemOutcome(item.recording_id)
     except KeyboardInterrupt:
         raise
-    except Exception as err:  # noqa: BLE001 - one bad recording must not stop the corpus; it is recorded
+    except VoliError as err:
         return _ItemOutcome(item.recording_id, type(err).__name__, str(err), traceback.format_exc())
+    except Exception as err:  # noqa: BLE001 - one recording's crash must not stop the corpus; it is recorded as a bug
+        message = bug_message(err, f"stage {stage.name}, recording {item.recording_id}")
+        return _ItemOutcome(item.recording_id, type(err).__name__, message, traceback.format_exc(), bug=True)
 
 
 def _lost_on_ray(call: tuple, err: Exception) -> _ItemOutcome:
@@ -355,7 +367,7 @@ def _lost_on_ray(call: tuple, err: Exception) -> _ItemOutcome:
 
 def _combine(stage: Stage, stage_dir: Path, recording_ids: Iterable[str]) -> dict[str, pa.Table]:
     tables = {}
-    for name, record_type in stage.outputs.items():
+    for name, record_type in {**stage.outputs, "problems": Problem}.items():
         schema = arrow_schema(record_type)
         pieces = []
         for rid in recording_ids:
@@ -386,7 +398,8 @@ def run_stage(
         shutil.rmtree(stage_dir)  # everything is redone, corpus-level products (a trained model) included
     stage_dir.mkdir(parents=True, exist_ok=True)
     (stage_dir / ".done").unlink(missing_ok=True)
-    items = stage.plan(ctx)
+    with problems.collecting(stage.name) as stage_problems:  # corpus-level ones (a model trained on it)
+        items = stage.plan(ctx)
     planned = {it.recording_id for it in items}
     parts_root = stage_dir / "parts"
     if parts_root.exists():
@@ -414,14 +427,19 @@ def run_stage(
         if outcome.error_type is None:
             result.processed += 1
             continue
-        result.failures.append(Failure(stage.name, outcome.recording_id, outcome.error_type, outcome.message))
+        result.failures.append(Failure(stage.name, outcome.recording_id, outcome.error_type, outcome.message,
+                                       outcome.bug, outcome.traceback if outcome.bug else None))
         log.error("%s: recording %s failed: %s", stage.name, outcome.recording_id, outcome.message)
         log.debug("%s", outcome.traceback)
     failed = {f.recording_id for f in result.failures}
     finished = sorted(rid for rid in planned if rid not in failed)
     tables = _combine(stage, stage_dir, finished)
     if stage.finalize is not None:
-        tables.update(stage.finalize(ctx))
+        with problems.collecting(stage.name) as found:
+            tables.update(stage.finalize(ctx))
+        stage_problems.extend(found)
+    tables["problems"] = pa.concat_tables([to_table(stage_problems, Problem), tables["problems"]])
+    result.problems = from_table(tables["problems"], Problem)
     for name, table in tables.items():
         write_table(table, stage_dir / f"{name}.parquet")
     result.failures.sort(key=lambda f: f.recording_id)
@@ -437,7 +455,8 @@ def run_stage(
         }),
         stage_dir / "config.yaml",
     )
-    write_text(json.dumps({"stage": stage.name, "recordings": len(finished), "failed": len(failed)}), stage_dir / ".done")
+    write_text(json.dumps({"stage": stage.name, "recordings": len(finished), "failed": len(failed),
+                           "problems": len(result.problems)}), stage_dir / ".done")
     return result
 
 
@@ -589,16 +608,17 @@ def _profile_plan(ctx: StageContext) -> list[WorkItem]:
 
 
 def _profile_finalize(ctx: StageContext) -> dict[str, pa.Table]:
+    import pandas as pd
+
+    from voli.profile.report import write_report
     from voli.profile.stage import profile, to_arrow
 
     stage_dir = ctx.stage_dir(STAGES["profile"])
-    tables = profile(ctx.corpus_dir, ctx.stage_dir(STAGES["features"]), ctx.config.profile)
-    try:
-        from voli.profile.report import write_report
-    except ImportError:  # the report lands with its own commit
-        write_report = None
-    if write_report is not None:
-        write_report(stage_dir, tables, corpus=ctx.corpus_dir)
+    with problems.collecting("profile") as found:
+        tables = profile(ctx.corpus_dir, ctx.stage_dir(STAGES["features"]), ctx.config.profile)
+        shown = {**tables, "problems": pd.DataFrame([dataclasses.asdict(p) for p in found],
+                                                    columns=[f.name for f in dataclasses.fields(Problem)])}
+        write_report(stage_dir, shown, corpus=ctx.corpus_dir)
     return {name: to_arrow(frame) for name, frame in tables.items()}
 
 

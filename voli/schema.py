@@ -172,7 +172,7 @@ class UtteranceProsody:
     end: float  # s, last word's end
     duration_s: float
     n_words: int
-    n_syllables: int  # vowels of words that are not filled pauses
+    n_syllables: int | None  # vowels of words that are not filled pauses; None: the utterance has no aligned phones
     speech_rate: float | None  # syllables / duration_s (pauses included)
     articulation_rate: float | None  # syllables / (duration_s - silent pauses - filled pauses)
     n_pauses: int  # silent gaps between words of at least min_pause_s
@@ -283,6 +283,19 @@ class Failure:
     recording_id: str
     error_type: str
     message: str
+    bug: bool = False  # an exception voli did not raise on purpose: please report it, with the traceback
+    traceback: str | None = None  # where it happened (bugs only)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A result that stands but needs the user's attention (see :mod:`voli.problems`)."""
+
+    stage: str
+    recording_id: str | None  # None: the stage as a whole (a model trained on the corpus, the report)
+    speaker_id: str | None
+    kind: str  # short stable code: left_out_of_training, model_fallback, figure_failed, ...
+    message: str  # what happened, what it changes, how to avoid it
 
 
 _ARROW_TYPES = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}

@@ -29,9 +29,10 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from voli import problems
 from voli.align import features, hmm
 from voli.config import AlignConfig
-from voli.errors import AlignmentError
+from voli.errors import AlignmentError, VoliError, bug_message
 from voli.io.tables import read_table
 from voli.schema import AlignedUtterance, Phone, Recording, RecordingSpeaker, Utterance, Word, from_table, to_table
 
@@ -311,15 +312,22 @@ def ensure_model(ctx, recording_ids: list[str], upstream_fingerprints: list[str]
         training = {k: v for k, v in dataclasses.asdict(config).items() if k != "batch_size"}
         digest = fingerprint(sorted(upstream_fingerprints), training, hmm.MODEL_VERSION)
         card = model_dir / "card.json"
-        if card.is_file() and json.loads(card.read_text(encoding="utf-8")).get("fingerprint") == digest:
+        info = json.loads(card.read_text(encoding="utf-8")) if card.is_file() else {}
+        if info.get("fingerprint") == digest:
+            for rid, why in sorted(info.get("left_out", {}).items()):  # said again on every run that uses the model
+                _left_out(rid, why)
             return model_dir, digest
-    segments = []
+    segments, left_out = [], {}
     for rid in recording_ids:
         try:
             rec, speakers, utterances, words = load_transcription(ctx, rid)
             segments.extend(recording_segments(rec, speakers, utterances, words, config, ctx.device))
-        except Exception as err:  # noqa: BLE001 - the recording fails again, and is recorded, when aligned
-            log.warning("align: %s left out of training: %s", rid, err)
+        except VoliError as err:  # the recording fails again, and is recorded, when aligned
+            left_out[rid] = str(err)
+        except Exception as err:  # noqa: BLE001 - a bug; the recording fails again (as a bug) when aligned
+            left_out[rid] = bug_message(err, "reading its transcription for training")
+    for rid, why in left_out.items():
+        _left_out(rid, why)
     _write_lexicon(stage_dir)
     if config.model:
         return model_dir, digest
@@ -329,9 +337,15 @@ def ensure_model(ctx, recording_ids: list[str], upstream_fingerprints: list[str]
     log.info("align: training on %d utterances from %d recordings", len(segments), len(recording_ids))
     model = train_model(segments, config, progress=log.info)
     model.info["fingerprint"] = digest
-    model.info["recordings"] = len(recording_ids)
+    model.info["recordings"] = len(recording_ids) - len(left_out)
+    model.info["left_out"] = left_out
     model.save(model_dir)
     return model_dir, digest
+
+
+def _left_out(recording_id: str, why: str) -> None:
+    problems.report("left_out_of_training", f"left out of the alignment model's training ({why}); the model was "
+                    "trained on the other recordings", recording_id=recording_id)
 
 
 def _write_lexicon(stage_dir: Path) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from voli import problems
 from voli.align.lexicon import is_vowel
 from voli.config import FeatureConfig
 from voli.errors import VoliError
@@ -361,6 +362,12 @@ def measure_recording(rec: Recording, speakers: list[RecordingSpeaker], utteranc
     for v in vowels:
         by_utt.setdefault(v.utterance_id, []).append(v)
     prosody = [utterance_prosody(s, by_utt.get(s.utterance.utterance_id, []), config) for s in stretches]
+    unaligned = [s.utterance for s in stretches if not s.phones]
+    if unaligned:
+        why = sorted({u.status for u in unaligned})
+        problems.report("unaligned_utterances", f"{len(unaligned)} of {len(stretches)} utterances have no aligned "
+                        f"phones ({'; '.join(why)}; see 02_align/utterances.parquet): their syllable counts and "
+                        "rates are left empty, and the speaker's rates pool the other utterances")
     f0_rows, level_rows = [], []
     for s in stretches:
         u = s.utterance

@@ -1,6 +1,8 @@
 """Prosody tables: per utterance (from its words, phones and tracks) and per speaker (pooled).
 
-Syllables are counted as vowel phones (nuclei) of words that are not filled pauses. Speech rate
+Syllables are counted as vowel phones (nuclei) of words that are not filled pauses; an utterance
+the aligner could not align has no phones, so its syllable count and rates are left empty (not 0)
+and the speaker's rates pool the aligned utterances only. Speech rate
 divides them by the utterance's duration, pauses included; articulation rate by that duration less
 its silent pauses and filled pauses (De Jong & Wempe 2009). A pause is a silent gap of at least ``min_pause_s`` between two
 words of one utterance (gaps between turns are not pauses). F0 statistics use the voiced frames
@@ -37,7 +39,8 @@ def utterance_prosody(s, vowels: list, config: FeatureConfig) -> UtteranceProsod
     u = s.utterance
     fillers = [w for w in s.words if w.is_filler]
     filler_time = sum(w.end - w.start for w in fillers)
-    syllables = sum(1 for p in s.phones if is_vowel(p.phone) and p.word_index not in s.filler_words)
+    # an utterance the aligner could not align keeps its words but has no phones: its syllables are unknown
+    syllables = sum(1 for p in s.phones if is_vowel(p.phone) and p.word_index not in s.filler_words) if s.phones else None
     gaps = [b.start - a.end for a, b in zip(s.words, s.words[1:])]
     pauses = [g for g in gaps if g >= config.min_pause_s]
     duration = u.end - u.start
@@ -53,8 +56,8 @@ def utterance_prosody(s, vowels: list, config: FeatureConfig) -> UtteranceProsod
         recording_id=u.recording_id, utterance_id=u.utterance_id, speaker_id=u.speaker_id,
         role=s.role, language=s.language, start=u.start, end=u.end, duration_s=duration,
         n_words=len(s.words), n_syllables=syllables,
-        speech_rate=syllables / duration if duration > 0 else None,
-        articulation_rate=syllables / speaking if speaking > 0 else None,
+        speech_rate=syllables / duration if syllables is not None and duration > 0 else None,
+        articulation_rate=syllables / speaking if syllables is not None and speaking > 0 else None,
         n_pauses=len(pauses), pause_total_s=float(sum(pauses)),
         pause_mean_s=float(np.mean(pauses)) if pauses else None,
         n_filled_pauses=len(fillers), filled_pause_total_s=float(filler_time),
@@ -81,8 +84,10 @@ def speaker_prosody(stage_dir: Path, recording_ids: list[str]) -> list[SpeakerPr
     for speaker, u in utts.groupby("speaker_id"):
         speech = float(u.duration_s.sum())
         minutes = speech / 60
-        syllables = int(u.n_syllables.sum())
-        speaking = float((u.n_syllables / u.articulation_rate).where(u.articulation_rate > 0).sum())
+        rated = u[u.n_syllables.notna()]  # utterances with aligned phones: rates count these only
+        rated_s = float(rated.duration_s.sum())
+        syllables = int(rated.n_syllables.sum())
+        speaking = float((rated.n_syllables / rated.articulation_rate).where(rated.articulation_rate > 0).sum())
         hz = f0[(f0.speaker_id == speaker)].f0_hz.dropna().to_numpy(dtype=float)
         summary = f0_summary(hz)
         lim = limits[limits.speaker_id == speaker]
@@ -91,7 +96,7 @@ def speaker_prosody(stage_dir: Path, recording_ids: list[str]) -> list[SpeakerPr
         rows.append(SpeakerProsody(
             speaker_id=str(speaker), role=str(u.role.mode().iloc[0]), n_recordings=int(u.recording_id.nunique()),
             n_utterances=len(u), speech_s=speech, n_syllables=syllables,
-            speech_rate=syllables / speech if speech > 0 else None,
+            speech_rate=syllables / rated_s if rated_s > 0 else None,
             articulation_rate=syllables / speaking if speaking > 0 else None,
             pauses_per_minute=float(u.n_pauses.sum() / minutes) if minutes > 0 else None,
             pause_mean_s=float(u.pause_total_s.sum() / u.n_pauses.sum()) if u.n_pauses.sum() else None,

@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 
+from voli import problems
 from voli.profile.survey import AttributeType, encode
 
 
@@ -71,21 +72,29 @@ def fit_mixed(data, measure: str, t: AttributeType, controls: str = "", group: s
     if df < 1 or d.groupby(group).attr.first().nunique() < 2:
         return []
     formula = f"{measure} ~ {term}" + (f" + {controls}" if controls else "")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence chatter; a failed fit is reported below
+    with warnings.catch_warnings(record=True) as caught:  # kept, and reported with the fit they concern
+        warnings.simplefilter("always")
         try:
             fit = smf.mixedlm(formula, d, groups=d[group]).fit(reml=True)
             status = "converged" if fit.converged else "not converged"
             spread = float(d[measure].std())
             usable = all(0 < fit.bse.get(name, np.nan) <= 100 * spread for name, _ in terms)  # NaN fails too
-        except (np.linalg.LinAlgError, ValueError):
-            usable = False
+        except (np.linalg.LinAlgError, ValueError) as err:
+            usable, status = False, f"failed ({err})"
+        said = "; ".join(sorted({str(w.message).split("\n")[0] for w in caught}))
         if not usable:
             # no variance left between speakers for a random intercept (e.g. Lobanov values, whose speaker
             # means are all 0): least squares with standard errors clustered by speaker instead
             codes = d[group].astype("category").cat.codes.to_numpy()
             fit = smf.ols(formula, d).fit(cov_type="cluster", cov_kwds={"groups": codes})
+            problems.report("model_fallback", f"{formula} (by {t.name}): the mixed model was unusable ({status}"
+                            + (f"; statsmodels said: {said}" if said else "") + "); least squares with "
+                            "speaker-clustered errors stands in (liberal with few speakers)")
             status = "OLS, speaker-clustered errors (no between-speaker variance)"
+        elif status != "converged":
+            problems.report("not_converged", f"{formula} (by {t.name}): the mixed model did not converge"
+                            + (f" (statsmodels said: {said})" if said else "") + "; its estimates are kept: treat "
+                            "them with care")
     return _coefficient_rows(fit, terms, d, measure, t, n_groups, df, status)
 
 

@@ -23,6 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from voli import problems
+from voli.errors import bug_message
+
 log = logging.getLogger("voli")
 
 FIGURE_DPI = 110
@@ -64,6 +67,10 @@ def _esc(value) -> str:
 
 def _has(frame, *columns) -> bool:
     return frame is not None and len(frame) > 0 and all(c in frame.columns for c in columns)
+
+
+def _filled(value) -> bool:
+    return value is not None and value == value and str(value) != ""
 
 
 def _safe_name(name: str) -> str:
@@ -639,9 +646,13 @@ def _header(tables, corpus: Path) -> str:
                  else '<p class="note">No survey attributes.</p>')
     problems = tables.get("problems")
     parts.append("<h2 id=\"problems\">Problems</h2>")
-    if _has(problems, "problem"):
-        items = "".join(f"<li><b>{_esc(r.get('speaker_id', ''))}</b>: {_esc(r['problem'])}</li>"
-                        for _, r in problems.iterrows())
+    if _has(problems, "message"):
+        def who(r) -> str:
+            named = [f"speaker {r['speaker_id']}" if _filled(r.get("speaker_id")) else "",
+                     f"recording {r['recording_id']}" if _filled(r.get("recording_id")) else ""]
+            return ", ".join(x for x in named if x) or "the corpus"
+
+        items = "".join(f"<li><b>{_esc(who(r))}</b>: {_esc(r['message'])}</li>" for _, r in problems.iterrows())
         parts.append(f'<ul class="problems">{items}</ul>')
     else:
         parts.append("<p>None found.</p>")
@@ -689,8 +700,10 @@ def write_report(stage_dir: Path, tables: dict, *, corpus: Path) -> Path:
     for build in (_vowel_section, _pca_section, _effects_section):
         try:
             sections.append(build(tables, fig_dir, written))
-        except Exception as err:  # a figure must not sink the stage: say so in the page and the log
-            log.exception("report: %s failed", build.__name__)
+        except Exception as err:  # noqa: BLE001 - a figure must not sink the stage: it is a problem, in the page too
+            log.debug("report: %s failed", build.__name__, exc_info=True)
+            problems.report("figure_failed", f"the report's {build.__name__.strip('_').replace('_', ' ')} could not be "
+                            f"drawn ({bug_message(err, 'report')})")
             sections.append(f'<p class="note">This section could not be drawn: {_esc(type(err).__name__)}: '
                             f"{_esc(err)}</p>")
     sections.append(_prediction_section(tables))

@@ -2,7 +2,8 @@
 
 Reads 03_features (vowels, prosody, speaker_prosody) and the corpus's speakers.csv (with
 survey.yaml when present); writes 04_profile/: speakers, tokens (filtered, normalised), models
-(mixed effects), pca_scores, pca_loadings, associations, prediction, problems, and report/.
+(mixed effects), pca_scores, pca_loadings, associations, prediction, and report/;
+problems found on the way (speakers left out, models that fell back) go to problems.parquet.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from voli import problems
 from voli.config import ProfileConfig
 from voli.errors import CorpusError
 
@@ -52,19 +54,16 @@ def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *
                           "that speakers.csv lacks; add them, or rerun the pipeline if they were renamed")
     speakers, tokens = speaker_measures(vowels, prosody, config)
     analysed = survey[survey.speaker_id.isin(speakers.speaker_id)]
-    problems = []
     with_attributes = survey[survey.drop(columns="speaker_id").notna().any(axis=1)].speaker_id
     measured = set(prosody.speaker_id)  # in any role
     for sid in sorted(set(with_attributes) - measured):
-        problems.append({"speaker_id": sid, "problem": "has survey answers but no measurements (its recordings "
-                         "failed or are missing; see the stages' failures.parquet): left out"})
+        problems.report("speaker_left_out", "has survey answers but no measurements (its recordings failed or are "
+                        "missing; see the stages' failures.parquet): left out", speaker_id=sid)
     for sid in speakers.speaker_id:
         row = speakers[speakers.speaker_id == sid].iloc[0]
         if row.get("n_tokens", 0) != row.get("n_tokens", 0) or row.get("n_tokens", 0) < 20:
-            problems.append({"speaker_id": sid, "problem": f"only {int(row.get('n_tokens', 0) or 0)} vowel tokens "
-                             "pass the filters: vowel measures are rough"})
-    for p in problems:
-        log.warning("profile: speaker %s %s", p["speaker_id"], p["problem"])
+            problems.report("few_tokens", f"only {int(row.get('n_tokens', 0) or 0)} vowel tokens pass the filters: "
+                            "vowel measures are rough", speaker_id=sid)
     utterances = utterances[utterances.role.isin(config.roles)]
     columns = [c for c in PROFILE_COLUMNS if c in speakers]
     models = mixed_effects(tokens, utterances, analysed, types, word_effect=config.word_control, speakers=speakers)
@@ -73,7 +72,6 @@ def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *
     table = speakers.merge(analysed.astype({n: object for n, t in types.items() if t.kind != "numeric"}),
                            on="speaker_id", how="left")
     out = {"speakers": table, "tokens": tokens, "models": models, "prediction": prediction,
-           "problems": pd.DataFrame(problems, columns=["speaker_id", "problem"]),
            "attributes": pd.DataFrame([{"attribute": t.name, "kind": t.kind, "levels": "|".join(t.levels),
                                         "declared": t.declared, "description": t.describe()} for t in types.values()])}
     if pca is not None:
