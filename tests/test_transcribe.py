@@ -41,7 +41,7 @@ def test_numbers_are_spoken_in_the_recording_language():
 def test_language_detection_keeps_to_voli_languages():
     """Whisper may prefer a language voli cannot align (Galician for Brazilian Portuguese): the
     most probable of voli's languages is taken."""
-    from voli.asr.transcribe import detect_language_ct2
+    from voli.asr.decoding import detect_language_ct2
 
     class Model:  # faster-whisper's detect_language: (language, probability, all probabilities)
         def detect_language(self, audio):

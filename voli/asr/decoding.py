@@ -1,0 +1,129 @@
+"""Whisper decoding of speech windows: one window at a time (faster-whisper on the CPU, openai-whisper
+with its fallbacks) or a batch of windows at once (openai-whisper, the GPU path), with word times
+and probabilities; and language detection restricted to voli's languages.
+
+Light on imports (numpy; torch, whisper and faster-whisper inside the functions), so that it runs
+wherever Whisper does, the GPU check machine included.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from voli.asr.fillers import PROMPTS
+from voli.config import AsrConfig
+
+SR = 16000  # Hz, Whisper's sample rate
+
+RANDOM_SEED = 0  # for the sampling of faster-whisper's temperature fallback
+
+
+def decode_window_ct2(model, audio: np.ndarray, language: str, config: AsrConfig, *, rest_s: float = 2.0,
+                      tries: int = 3) -> list[dict]:
+    """faster-whisper on one window (its own temperature fallbacks, no VAD of its own):
+    [{word, start, end, probability}] with times in the window.
+
+    Whisper sometimes stops before the end of a window; when the last word ends more than
+    ``rest_s`` before it, the rest of the window is decoded again (at most ``tries`` times).
+    """
+    import ctranslate2
+
+    words: list[dict] = []
+    offset = 0.0
+    for _ in range(tries):
+        # a window that falls back to temperature > 0 is sampled: a fixed seed per window makes the
+        # transcript the same in every process, whatever was decoded before (resume, Ray workers)
+        ctranslate2.set_random_seed(RANDOM_SEED)
+        segments, _ = model.transcribe(
+            audio[int(offset * SR):], language=language, task="transcribe", beam_size=config.beam_size or 1,
+            condition_on_previous_text=False, word_timestamps=True, vad_filter=False,
+            initial_prompt=PROMPTS[language] if config.keep_fillers else None)
+        new = [{"word": w.word, "start": offset + float(w.start), "end": offset + float(w.end),
+                "probability": float(w.probability)} for seg in segments for w in (seg.words or [])]
+        words.extend(new)
+        if not new or len(audio) / SR - words[-1]["end"] <= rest_s:
+            break
+        offset = words[-1]["end"]
+    return words
+
+
+def detect_language(model, audio: np.ndarray) -> str:
+    """The most probable of voli's languages for a stretch of speech."""
+    import whisper
+
+    from voli.schema import LANGUAGES
+
+    mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio), model.dims.n_mels).to(model.device)
+    _, probs = model.detect_language(mel)
+    return max(LANGUAGES, key=lambda lang: probs.get(lang, 0.0))
+
+
+def detect_language_ct2(model, audio: np.ndarray) -> str:
+    """The most probable of voli's languages (faster-whisper): Whisper's own first choice may be
+    a language voli cannot align (Galician for Portuguese, Catalan for Spanish)."""
+    _, _, probs = model.detect_language(audio)
+    probs = dict(probs)
+    from voli.schema import LANGUAGES
+
+    return max(LANGUAGES, key=lambda lang: probs.get(lang, 0.0))
+
+
+def decode_window(model, audio: np.ndarray, language: str, config: AsrConfig, fp16: bool) -> list[dict]:
+    """Whisper on one window: [{word, start, end, probability}] with times in the window."""
+    options = dict(language=language, task="transcribe", temperature=0.0, condition_on_previous_text=False,
+                   word_timestamps=True, fp16=fp16, verbose=None)
+    if config.keep_fillers:
+        options["initial_prompt"] = PROMPTS[language]
+    if config.beam_size:
+        options["beam_size"] = config.beam_size
+    result = model.transcribe(audio, **options)
+    return [w for seg in result["segments"] for w in seg.get("words", [])]
+
+
+# a batched result is decoded again, one window at a time with fallbacks, when it looks like a
+# repetition loop (whisper.transcribe's thresholds), a low-confidence guess, or a truncation
+COMPRESSION_RATIO_MAX = 2.4
+LOGPROB_MIN = -1.0
+MIN_WORDS_PER_S = 1.0  # speech windows hold 2-4 words a second
+PREPEND_PUNCTUATION = "\"'“¿([{-"
+APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
+
+
+def decode_windows(model, audios: list[np.ndarray], language: str, config: AsrConfig, fp16: bool) -> list[list[dict]]:
+    """Whisper on a batch of windows at once (greedy), then word times per window from the
+    cross-attention alignment: [[{word, start, end, probability}] per window].
+
+    The batch goes through the encoder and the decoder together, which is
+    what makes a GPU (and, less so, a CPU) worth it; the word timings use
+    the same alignment heads and DTW as ``whisper.transcribe``.
+    """
+    import torch
+    import whisper
+    from whisper.audio import HOP_LENGTH, N_SAMPLES
+    from whisper.timing import find_alignment, merge_punctuations
+    from whisper.tokenizer import get_tokenizer
+
+    tokenizer = get_tokenizer(model.is_multilingual, num_languages=model.num_languages, language=language, task="transcribe")
+    mels = torch.stack([whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(a), N_SAMPLES), model.dims.n_mels)
+                        for a in audios]).to(model.device)
+    options = whisper.DecodingOptions(language=language, task="transcribe", temperature=0.0, without_timestamps=True,
+                                      fp16=fp16, prompt=PROMPTS[language] if config.keep_fillers else None)
+    results = whisper.decode(model, mels, options)
+    out = []
+    for audio, mel, result in zip(audios, mels, results):
+        tokens = [t for t in result.tokens if t < tokenizer.eot]
+        if not tokens or result.no_speech_prob > 0.6 and result.avg_logprob < -1.0:
+            out.append([])
+            continue
+        seconds = len(audio) / SR
+        if (result.compression_ratio > COMPRESSION_RATIO_MAX or result.avg_logprob < LOGPROB_MIN
+                or len(result.text.split()) < MIN_WORDS_PER_S * seconds):
+            # a loop, a low-confidence guess or a truncated window: decode it again with
+            # Whisper's own temperature fallback, as whisper.transcribe would
+            out.append(decode_window(model, audio, language, config, fp16))
+            continue
+        timings = find_alignment(model, tokenizer, tokens, mel, len(audio) // HOP_LENGTH)
+        merge_punctuations(timings, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
+        out.append([{"word": t.word, "start": float(t.start), "end": float(t.end), "probability": float(t.probability)}
+                    for t in timings if t.word.strip()])
+    return out
