@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         noted = f", {len(r.problems)} problem{'s' if len(r.problems) != 1 else ''}" if r.problems else ""
         print(f"{r.stage}: {r.processed} processed, {r.skipped} already done, {len(r.failures)} failed{noted} "
-              f"-> {r.stage_dir}")
+              f"in {r.seconds:.1f} s -> {r.stage_dir}")
         if r.failures:
             ids = ", ".join(f.recording_id for f in r.failures)
             print(f"{r.stage}: failed recordings: {ids} (reasons above and in {r.stage_dir / 'failures.parquet'}); "

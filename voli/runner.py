@@ -36,6 +36,7 @@ import multiprocessing
 import platform
 import re
 import shutil
+import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from voli import __version__, problems
 from voli.config import VoliConfig, dump_yaml
 from voli.errors import StageNotImplementedError, VoliError, bug_message
 from voli.io.tables import read_table, write_table, write_text
+from voli.reproducibility import machine_description
 from voli.schema import (AlignedUtterance, F0Frame, Failure, FormantFrame, IntensityFrame, Phone, Problem, Recording,
                          RecordingSpeaker, SpeakerProsody, SpeakerSettings, Utterance, UtteranceProsody, VowelToken,
                          Word, arrow_schema, from_table,
@@ -109,6 +111,7 @@ class StageResult:
     skipped: int = 0
     failures: list = dataclasses.field(default_factory=list)
     problems: list = dataclasses.field(default_factory=list)  # Problem records: results that need a look
+    seconds: float = 0.0  # wall time of the stage's pass
 
     @property
     def ok(self) -> bool:
@@ -392,6 +395,7 @@ def run_stage(
             f"stage '{stage.name}' is not implemented in voli {__version__} yet ({stage.pending}); "
             "earlier stages' outputs are in " + str(ctx.workdir)
         )
+    started = time.perf_counter()
     executor = executor or LocalExecutor()
     stage_dir = ctx.stage_dir(stage)
     if force and stage_dir.exists():
@@ -452,9 +456,11 @@ def run_stage(
             "device": str(ctx.device) if ctx.device is not None else None,
             "config": dataclasses.asdict(section) if section is not None else {},
             "versions": library_versions(),
+            "machine": machine_description(),
         }),
         stage_dir / "config.yaml",
     )
+    result.seconds = time.perf_counter() - started
     write_text(json.dumps({"stage": stage.name, "recordings": len(finished), "failed": len(failed),
                            "problems": len(result.problems)}), stage_dir / ".done")
     return result
