@@ -54,6 +54,9 @@ class AlignConfig:
     batch_size: int = 16  # utterances aligned together
     share_phones: bool = True  # languages share the models of phones with the same IPA label
     max_train_hours: float = 10.0  # speech used for training at most (utterances spread over the corpus)
+    # a Gaussian's variance is pulled toward the global one as if by this many frames (0: no pull; a
+    # phone seen a few times then gets needle-thin Gaussians that outscore silence)
+    variance_prior_frames: float = 30.0
     # A Whisper word stays near its ASR times: its phones pay a penalty before (start - early_slack_s)
     # or after (end + late_slack_s). Whisper's word times run early, seldom late, so the early
     # slack is the tighter one. Words below window_min_probability (likely misheard) and words a
@@ -65,6 +68,7 @@ class AlignConfig:
     def __post_init__(self):
         limits = {"iterations": (1, None), "max_components": (1, None), "frame_shift_ms": (1.0, 50.0),
                   "pad_s": (0.0, None), "batch_size": (1, None), "max_train_hours": (0.0, None),
+                  "variance_prior_frames": (0.0, None),
                   "early_slack_s": (0.0, None), "late_slack_s": (0.0, None), "window_min_probability": (0.0, 1.0)}
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
         for name, (low, high) in limits.items():

@@ -147,7 +147,7 @@ def train_model(segments: list[Segment], config: AlignConfig, progress=None) -> 
         step = total / limit
         segments = [s for i, s in enumerate(segments) if int(i / step) != int((i - 1) / step) or i == 0]
     options = hmm.TrainOptions(iterations=config.iterations, max_components=config.max_components,
-                               batch_size=config.batch_size)
+                               batch_size=config.batch_size, variance_prior_frames=config.variance_prior_frames)
     windows = [s.config_windows(config, shift) for s in segments]
     model = hmm.train([s.feats for s in segments], [[p.phones for p in s.prons] for s in segments], options,
                       word_frames=[s.word_frames(shift) for s in segments], log=progress, word_windows=windows)
