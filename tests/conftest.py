@@ -148,7 +148,8 @@ def aligned(transcribed, tmp_path_factory):
     work = tmp_path_factory.mktemp("al") / "exp"
     shutil.copytree(exp, work)
     config = work.parent / "config.yaml"
-    config.write_text("align:\n  iterations: 20\n")
+    # fewer training iterations and permutations than the defaults (30, 200): the suite's time
+    config.write_text("align:\n  iterations: 20\nprofile:\n  permutations: 20\n")
     code = run_fixture_stage("aligned", "align", corpus, "--workdir", work, "--config", config, "-q", "--device", "cpu")
     return code, work, corpus, config
 
@@ -156,18 +157,19 @@ def aligned(transcribed, tmp_path_factory):
 @pytest.fixture(scope="session")
 def featured(aligned, tmp_path_factory):
     """The aligned sample measured by the features stage (a copy of the aligned workdir)."""
-    _, aligned_work, corpus, _ = aligned
+    _, aligned_work, corpus, config = aligned
     work = tmp_path_factory.mktemp("ft") / "exp"
     shutil.copytree(aligned_work, work)
-    code = run_fixture_stage("featured", "features", corpus, "--workdir", work, "-q", "--device", "cpu")
+    code = run_fixture_stage("featured", "features", corpus, "--workdir", work, "--config", config, "-q", "--device", "cpu")
     return code, work, corpus
 
 
 @pytest.fixture(scope="session")
-def profiled(featured, tmp_path_factory):
+def profiled(featured, aligned, tmp_path_factory):
     """The measured sample through the profile stage (a copy of the featured workdir)."""
     _, featured_work, corpus = featured
+    config = aligned[3]
     work = tmp_path_factory.mktemp("pr") / "exp"
     shutil.copytree(featured_work, work, ignore=shutil.ignore_patterns("04_profile"))
-    code = run_fixture_stage("profiled", "profile", corpus, "--workdir", work, "-q", "--device", "cpu")
+    code = run_fixture_stage("profiled", "profile", corpus, "--workdir", work, "--config", config, "-q", "--device", "cpu")
     return code, work, corpus

@@ -64,7 +64,12 @@ def test_flat_start_training_finds_the_planted_boundaries():
         # boundaries between two different phones (the edge between two identical ones is unknowable)
         errors += [abs(got[k][1] - t[k][1]) for k in range(len(t) - 1) if t[k][2] != t[k + 1][2]]
         errors += [abs(got[0][0] - t[0][0]), abs(got[-1][1] - t[-1][1])]
-        assert np.isclose(frame_ll.sum(), score, rtol=0, atol=abs(score) * 0.5)  # emissions are most of the score
+        # the score is the path's emissions plus its transitions: a stay costs the state's self-loop,
+        # a move the rest of its probability
+        stay = model.log_self_loop[torch.from_numpy(g.loops[path])].double().numpy()
+        moved = path[1:] != path[:-1]
+        transitions = np.where(moved, np.log1p(-np.exp(stay[:-1]).clip(max=1 - 1e-6)), stay[1:]).sum()
+        assert frame_ll.sum() + transitions == pytest.approx(score, rel=1e-5)
     assert np.mean(errors) < 0.5 and max(errors) <= 3  # frames
 
 
@@ -174,8 +179,10 @@ def test_alignment_boundaries_against_the_truth(aligned):
     assert set(phones.index) == {"es", "fr", "en", "pt"}
     for lang in ("es", "fr", "en", "pt"):
         assert phones.loc[lang, "n"] > 150
-        # the target on Kokoro speech (its truth has a 25 ms grid)
-        assert phones.loc[lang, "mean_ms"] < 25 and phones.loc[lang, "within_50ms"] > 0.85
+        # the target on Kokoro speech (its truth has a 25 ms grid); README, with the default 30
+        # training iterations: 15-22 ms, 62-77 % within 20 ms (this fixture trains 20 iterations)
+        assert phones.loc[lang, "mean_ms"] < 25 and phones.loc[lang, "within_20ms"] > 0.55
+        assert phones.loc[lang, "within_50ms"] > 0.85
 
 
 @pytest.mark.slow
@@ -187,7 +194,8 @@ def test_alignment_tables_carry_scores_and_speakers(aligned):
     asr = pd.read_parquet(work / "01_transcribe/words.parquet")
     assert len(words) == len(asr) and list(words.word) == list(asr.word)  # the transcript's words, retimed
     assert (phones.end > phones.start).all() and phones.log_likelihood.notna().all() and phones.duration_z.notna().all()
-    assert (utts.status == "aligned").mean() > 0.9
+    print(utts.status.value_counts().to_string())
+    assert (utts.status == "aligned").mean() > 0.97
     for rid, mine in phones.groupby("recording_id"):  # word_index: the word's row in its recording's words
         rec_words = words[words.recording_id == rid].reset_index(drop=True)
         for _, p in mine.sample(20, random_state=0).iterrows():

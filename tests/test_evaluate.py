@@ -86,8 +86,12 @@ def test_planted_effects_recovered_from_the_truth():
     print(effects.to_string())
     assert set(effects.measure) == {"speech_rate", "f0_range", "vocal_tract", "centralisation"}
     assert effects.same_sign.all()
+    # with 8 (12 for gender) speakers and between-speaker noise, each effect is seen within a factor
+    # of 2 of its planted size; the README quotes F0 range: planted -0.006, recovered -0.007
+    ratio = (effects.recovered / effects.planted).to_numpy()
+    assert ((ratio > 0.5) & (ratio < 2)).all(), ratio
     f0 = effects.set_index("measure").loc["f0_range"]
-    assert f0.recovered == pytest.approx(f0.planted, rel=0.5)
+    assert f0.recovered == pytest.approx(-0.007, abs=0.0005)
 
 
 def test_truth_phones_of_an_older_corpus_are_labelled_as_the_lexicon_labels_them(tmp_path):

@@ -109,18 +109,24 @@ def test_speaker_adapted_limits_follow_the_voice():
     assert np.nanmedian(second.f0_hz) == pytest.approx(90.0, rel=0.01)
 
 
+AGREEMENT_FILES = sorted((SAMPLE / "audio").iterdir()) + [LIBRIVOX]  # the 8 sample interviews and real speech
+
+
 @pytest.mark.slow
 def test_pitch_agrees_with_praat_on_sample_and_real_speech():
-    files = [SAMPLE / "audio" / f"{r}.flac" for r in ("en_01", "fr_01", "pt_02")] + [LIBRIVOX]
-    for path in files:
+    """README: gross differences 0-0.14 % of frames both call voiced, median 0.03-0.5 cents, voicing
+    decisions differ on <= 0.64 % of frames (asserted with a margin of 2-3x)."""
+    for path in AGREEMENT_FILES:
         x, sr = read_mono(path)
         (track,) = track_pitch([x], sr)
         times, reference = praat_pitch(x, sr)
         np.testing.assert_allclose(track.times, times, atol=1e-9)
         gross, cents = pitch_agreement(track.f0_hz, reference)
-        assert gross <= 0.02, f"{path.name}: gross error rate {gross:.3f}"
-        assert cents <= 10, f"{path.name}: median {cents:.1f} cents"
-        assert (np.isfinite(track.f0_hz) != np.isfinite(reference)).mean() < 0.02, path.name
+        voicing = (np.isfinite(track.f0_hz) != np.isfinite(reference)).mean()
+        print(f"{path.name}: gross {gross:.3%}, median {cents:.2f} cents, voicing differs on {voicing:.2%} of frames")
+        assert gross <= 0.005, f"{path.name}: gross error rate {gross:.4f}"
+        assert cents <= 1.5, f"{path.name}: median {cents:.2f} cents"
+        assert voicing < 0.015, path.name
 
 
 # -- formants ----------------------------------------------------------------------------------
@@ -211,26 +217,26 @@ def test_dct_coefficients_describe_level_and_slope():
 
 @pytest.mark.slow
 def test_formants_agree_with_praat_on_sample_vowels_and_real_speech():
+    """README: F1 1-2 Hz and F2 2-6 Hz median difference from Praat's Burg (5500 Hz) at the sample's
+    vowel midpoints and at every 5th voiced frame of the LibriVox reading (asserted: 5 and 12 Hz)."""
     import parselmouth
 
     phones = pd.read_parquet(SAMPLE / "truth" / "vowels.parquet")
-    cases = []
-    for rid in ("en_02", "es_01", "fr_02"):
-        path = next((SAMPLE / "audio").glob(f"{rid}.*"))
-        mids = ((phones.start + phones.end) / 2)[phones.recording_id == rid].to_numpy()
-        cases.append((path, mids))
-    x, sr = read_mono(LIBRIVOX)
-    times, f0 = praat_pitch(x, sr)
-    cases.append((LIBRIVOX, times[np.isfinite(f0)][::5]))
-    for path, at in cases:
+    for path in AGREEMENT_FILES:
         x, sr = read_mono(path)
+        if path == LIBRIVOX:
+            times, f0 = praat_pitch(x, sr)
+            at = times[np.isfinite(f0)][::5]
+        else:
+            at = ((phones.start + phones.end) / 2)[phones.recording_id == path.stem].to_numpy()
         ours = track_formants(x, sr, settings=FormantSettings(ceiling_hz=5500))
         praat = parselmouth.Sound(x, sr).to_formant_burg(maximum_formant=5500)
-        for k, limit in ((0, 20.0), (1, 50.0)):
+        for k, limit in ((0, 5.0), (1, 12.0)):
             mine = np.interp(at, ours.times, ours.frequencies[:, k])
             theirs = np.array([praat.get_value_at_time(k + 1, t) for t in at])
-            diff = np.abs(mine - theirs)
-            assert np.nanmedian(diff) <= limit, f"{path.name}: F{k + 1} median |diff| {np.nanmedian(diff):.1f} Hz"
+            diff = np.nanmedian(np.abs(mine - theirs))
+            print(f"{path.name}: F{k + 1} median |voli - Praat| {diff:.2f} Hz over {len(at)} points")
+            assert diff <= limit, f"{path.name}: F{k + 1} median |diff| {diff:.1f} Hz"
 
 
 # -- intensity ---------------------------------------------------------------------------------

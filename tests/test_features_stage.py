@@ -31,17 +31,29 @@ def test_every_aligned_recording_gets_its_tables(featured):
 
 
 def test_one_row_per_measurable_vowel_with_its_context(featured):
-    _, work, _ = featured
+    _, work, corpus = featured
     phones = pd.read_parquet(work / "02_align" / "phones.parquet")
     vowels = read(work, "vowels")
     vowel_phones = phones[phones.phone.map(is_vowel)]
     assert 0.95 * len(vowel_phones) <= len(vowels) <= len(vowel_phones)
     assert vowels.phone.map(is_vowel).all()
-    np.testing.assert_allclose(vowels.duration_s, vowels.end - vowels.start)
     measured = vowels.dropna(subset=["f1_50_hz", "f2_50_hz", "f3_50_hz"])
     assert len(measured) > 0.9 * len(vowels)
-    assert ((measured.f1_50_hz < measured.f2_50_hz) & (measured.f2_50_hz < measured.f3_50_hz)).all()
-    assert measured.ceiling_hz.between(4500, 7000).all()
+    # each token's ceiling follows its voice: the men's (vocal tract x0.88) lower than the women's
+    gender = pd.read_csv(corpus / "speakers.csv").set_index("speaker_id").gender
+    ceilings = measured.groupby(measured.speaker_id.map(gender)).ceiling_hz.median()
+    print(f"median formant ceiling: men {ceilings['man']:.0f} Hz, women {ceilings['woman']:.0f} Hz")
+    assert ceilings["woman"] - ceilings["man"] > 400
+    # vowel durations against the true phones (on Kokoro's 25 ms grid)
+    truth = pd.read_parquet(corpus / "truth" / "phones.parquet")
+    errors = []
+    for v in vowels.itertuples():
+        mid = (v.start + v.end) / 2
+        t = truth[(truth.recording_id == v.recording_id) & (truth.start <= mid) & (truth.end >= mid)]
+        if len(t):
+            errors.append(abs(v.duration_s - (t.end.iloc[0] - t.start.iloc[0])))
+    print(f"vowel durations: median |error| {np.median(errors) * 1000:.0f} ms over {len(errors)} tokens")
+    assert len(errors) > 0.9 * len(vowels) and np.median(errors) < 0.03
     # the context columns point at the neighbouring phones of the alignment
     row = vowels[vowels.previous_phone.notna()].iloc[0]
     utt = phones[phones.utterance_id == row.utterance_id].sort_values("start")
@@ -64,6 +76,7 @@ def test_vowel_formants_match_the_planted_ones(featured):
             t = t.iloc[0]
             errors.append((v.f1_50_hz - t.f1_hz * t.f1_ratio, v.f2_50_hz - t.f2_hz * t.f2_ratio))
     errors = np.abs(np.array(errors))
+    print(f"vowels: median |measured - planted| F1 {np.median(errors[:, 0]):.0f} Hz, F2 {np.median(errors[:, 1]):.0f} Hz")
     assert len(errors) > 0.8 * len(vowels)
     assert np.median(errors[:, 0]) < 40, np.median(errors[:, 0])
     assert np.median(errors[:, 1]) < 100, np.median(errors[:, 1])
@@ -79,9 +92,13 @@ def test_speaker_measures_rank_speakers_as_the_truth_does(featured):
     scale = vowels.groupby("speaker_id").apply(
         lambda d: np.exp(np.mean(np.r_[np.log(d.f1_50_hz), np.log(d.f2_50_hz)])))
     both = truth.join(speakers.add_suffix("_ours")).join(scale.rename("scale"))
-    assert spearmanr(both.f0_median_hz, both.f0_median_hz_ours)[0] > 0.9
-    assert spearmanr(both.formant_scale_hz, both.scale)[0] > 0.8
-    np.testing.assert_allclose(both.f0_median_hz_ours, both.f0_median_hz, rtol=0.1)
+    rho_f0, rho_scale = spearmanr(both.f0_median_hz, both.f0_median_hz_ours)[0], spearmanr(both.formant_scale_hz, both.scale)[0]
+    print(f"speakers ranked as the truth ranks them: F0 Spearman {rho_f0:.2f}, formant scale {rho_scale:.2f}")
+    assert rho_f0 > 0.9 and rho_scale > 0.8
+    # within 3.5 % (the vocoder strays ~25 cents, 1.5 %); en_01's EN01 gets some of the interviewer's
+    # words (two similar voices in one channel: 34 % of its words to the right speaker), so its F0 less
+    clean = both.drop(index="EN01")
+    np.testing.assert_allclose(clean.f0_median_hz_ours, clean.f0_median_hz, rtol=0.035)
 
 
 def test_f0_tracks_follow_the_synthesiser(featured):
@@ -97,27 +114,49 @@ def test_f0_tracks_follow_the_synthesiser(featured):
 
 
 def test_prosody_rates_pauses_and_filled_pauses(featured):
-    _, work, _ = featured
+    """Utterance measures against the truth of the simulated interviews: the pauses the simulator
+    left between words, the syllables (vowels) it spoke, the F0 it drove the voice with."""
+    _, work, corpus = featured
     prosody = read(work, "prosody")
-    words = pd.read_parquet(work / "02_align" / "words.parquet")
+    words = pd.read_parquet(corpus / "truth" / "words.parquet")
+    phones = pd.read_parquet(corpus / "truth" / "phones.parquet")
+    f0 = pd.read_parquet(corpus / "truth" / "f0.parquet")
     rated = prosody.dropna(subset=["speech_rate", "articulation_rate"])
-    assert rated.speech_rate.between(1, 10).all() and rated.articulation_rate.between(1, 12).all()
-    assert (rated.speech_rate <= rated.articulation_rate + 1e-9).all()
-    # pauses: recount one utterance's gaps from its words
-    row = prosody.sort_values("n_pauses").iloc[-1]
-    w = words[words.utterance_id == row.utterance_id].sort_values("start")
-    gaps = w.start.to_numpy()[1:] - w.end.to_numpy()[:-1]
-    assert row.n_pauses == (gaps >= 0.2).sum() > 0
-    assert row.pause_total_s == pytest.approx(gaps[gaps >= 0.2].sum())
+    assert len(rated) > 0.9 * len(prosody)
+    pause_errors, syllable_errors, f0_errors = [], [], []
+    for u in prosody.itertuples():
+        inside = lambda t, margin: t[(t.recording_id == u.recording_id) & (t.speaker_id == u.speaker_id)  # noqa: E731
+                                     & (t.start >= u.start - margin) & (t.end <= u.end + margin)]
+        said = inside(words, 0.3).sort_values("start")
+        gaps = said.start.to_numpy()[1:] - said.end.to_numpy()[:-1]
+        pause_errors.append(abs(u.pause_total_s - gaps[gaps >= 0.2].sum()))
+        if u.n_syllables == u.n_syllables and u.n_syllables is not None:
+            true = sum(map(is_vowel, inside(phones, 0.1).phone))
+            syllable_errors.append(abs(u.n_syllables - true) / max(true, 1))
+        driven = f0[(f0.recording_id == u.recording_id) & (f0.speaker_id == u.speaker_id)
+                    & f0.time.between(u.start, u.end)].f0_hz.dropna()
+        if u.f0_mean_st == u.f0_mean_st and len(driven) > 10:
+            f0_errors.append(abs(u.f0_mean_st - np.mean(12 * np.log2(driven / 100))))
+    print(f"pauses: median |error| {np.median(pause_errors):.3f} s, {np.mean(np.array(pause_errors) < 0.15):.0%} "
+          f"within 0.15 s; syllables: median relative error {np.median(syllable_errors):.2f}; "
+          f"mean F0: median |error| {np.median(f0_errors):.2f} st")
+    assert np.median(pause_errors) < 0.05 and np.mean(np.array(pause_errors) < 0.15) > 0.65
+    assert np.median(syllable_errors) <= 0.1
+    assert np.median(f0_errors) < 0.6  # the vocoder strays from the F0 it is driven by (see f0 tracks)
     # the scripts have filled pauses (euh, eh, um): their vowel quality is measured
     with_fillers = prosody[prosody.n_filled_pauses > 0]
     assert len(with_fillers) >= 4
     assert with_fillers.filled_pause_f1_hz.notna().mean() > 0.7
-    f0 = prosody.dropna(subset=["f0_median_hz"])
-    np.testing.assert_allclose(f0.f0_mean_st, 12 * np.log2(f0.f0_mean_hz / 100), atol=1.0)  # mean of log vs log of mean
-    speakers = read(work, "speaker_prosody")
-    assert set(speakers.speaker_id) == set(prosody.speaker_id)
-    assert (speakers.pitch_floor_hz < speakers.f0_median_hz).all() and (speakers.f0_median_hz < speakers.pitch_ceiling_hz).all()
+    # each speaker's pitch limits were adapted to the voice (Hirst: 0.75 x Q1 .. 1.5 x Q3 of a
+    # first pass): they hold the middle half of the driven F0 and follow the voices' ranking
+    from scipy.stats import spearmanr
+
+    speakers = read(work, "speaker_prosody").set_index("speaker_id")
+    assert set(speakers.index) == set(prosody.speaker_id)
+    quartiles = f0.dropna().groupby("speaker_id").f0_hz.quantile([0.25, 0.75]).unstack()
+    both = speakers.join(quartiles)
+    assert ((both.pitch_floor_hz < both[0.25]) & (both.pitch_ceiling_hz > both[0.75])).all()
+    assert spearmanr(both.pitch_floor_hz, both[0.25])[0] > 0.8
 
 
 def test_praat_opens_the_pitch_tiers_and_the_formant_textgrid(featured, tmp_path):

@@ -28,8 +28,10 @@ def test_the_whole_pipeline_runs_with_the_network_blocked_and_logs_no_transcript
     recordings = pd.read_csv(sample_copy / "recordings.csv", dtype=str, keep_default_na=False)
     recordings[recordings.recording_id.isin(["fr_01", "fr_02"])].to_csv(sample_copy / "recordings.csv", index=False)
     work = tmp_path / "exp"
+    config = tmp_path / "config.yaml"
+    config.write_text("profile:\n  permutations: 20\n")  # the default 200 only costs the suite time
     out = subprocess.run([sys.executable, "-c", BLOCK_AND_RUN, "run", str(sample_copy), "--workdir", str(work),
-                          "--device", "cpu", "-v"], capture_output=True, text=True, timeout=900)
+                          "--config", str(config), "--device", "cpu", "-v"], capture_output=True, text=True, timeout=900)
     log = out.stdout + out.stderr
     assert "network access attempted" not in log
     assert out.returncode == 0, log[-3000:]

@@ -139,10 +139,11 @@ def test_planted_effects_are_found_with_their_sign(tmp_path):
     found("speaker", "reduction_index", "age", +1)
     # the vocal-tract ratio shows in Hz and is gone after normalisation
     lobanov = m.loc[("token", "f1_lobanov", "gender")]
-    assert not (lobanov.q < 0.05) and abs(lobanov.estimate) < 0.1
-    # the attribute with no planted effect is found in nothing
-    assert not (m.xs("shoe_size", level="attribute").q < 0.05).any()
-    # and speech predicts gender and platform dependence better than chance
+    assert abs(lobanov.estimate) < 0.1 and not (lobanov.q < 0.05)  # a NaN q (no fit) is no finding either
+    # the attribute with no planted effect is tested (finite q) and found in nothing
+    null = m.xs("shoe_size", level="attribute")
+    assert null.q.notna().sum() >= 10 and not (null.q < 0.05).any()
+    # and speech predicts gender better than chance
     pred = out["prediction"].set_index("attribute")
     assert pred.loc["gender", "p"] < 0.05 and pred.loc["gender", "score"] > 0.8
 
@@ -162,11 +163,14 @@ def test_a_null_attribute_is_significant_at_the_nominal_rate():
         ut = t["prosody"].assign(attr=lambda d: d.speaker_id.map(attr))
         (row,) = fit_speaker_level(sp, "articulation_rate", numeric)
         hits["speaker OLS"] += row["p"] < 0.05
+        assert np.isfinite(row["p"])
         (row,) = fit_mixed(ut, "articulation_rate", numeric)
         hits["utterance mixed model"] += row["p"] < 0.05
+        assert np.isfinite(row["p"])  # every run is a real test: a failed fit would look like "no effect"
+    print(", ".join(f"{name}: {k} of {runs} significant" for name, k in hits.items()))
     for name, k in hits.items():
-        # nominal 5 %: over 400 runs, more than 7.5 % (30) happens by chance about 1 % of the time
-        assert k / runs <= 0.075, f"{name}: {k} of {runs} significant"
+        # nominal 5 %: over 400 runs, outside 2.5-7.5 % (10-30) happens by chance about 1 % of the time
+        assert 0.025 <= k / runs <= 0.075, f"{name}: {k} of {runs} significant"
 
 
 # -- the stage on the sample --------------------------------------------------------------------
@@ -182,12 +186,18 @@ def test_profile_stage_on_the_sample(profiled):
     speakers = pd.read_parquet(out / "speakers.parquet")
     interviewees = pd.read_csv(corpus / "speakers.csv").dropna(subset=["age"]).speaker_id
     assert set(speakers.speaker_id) == set(interviewees)
-    for column in ("articulation_rate", "f0_median_hz", "f0_sd_st", "formant_scale_hz", "vowel_dispersion_hz",
-                   "category_dispersion_lobanov", "gender", "education"):
-        assert column in speakers
+    for column in ("articulation_rate", "f0_median_hz", "f0_sd_st", "gender", "education"):
+        assert speakers[column].notna().all(), column
+    # vowel measures for every speaker with tokens enough; the others are named in problems.parquet
+    # (en_01's EN01: most of its words go to the interviewer's similar voice)
+    problems = pd.read_parquet(out / "problems.parquet")
+    few = set(problems[problems.kind == "few_tokens"].speaker_id)
+    assert few == set(speakers[speakers.n_tokens < 20].speaker_id) and len(few) <= 1
+    for column in ("formant_scale_hz", "vowel_dispersion_hz", "category_dispersion_lobanov"):
+        assert speakers[~speakers.speaker_id.isin(few)][column].notna().all(), column
     models = pd.read_parquet(out / "models.parquet")
     assert set(models.level) == {"token", "utterance", "speaker"}
-    assert models.q.notna().sum() > 20
+    assert models.q.notna().mean() > 0.8
     # the sample's women and men differ in F0 and formant scale (8 speakers: strong effects only)
     f0 = models[(models.measure == "f0_median_hz") & (models.attribute == "gender") & (models.level == "speaker")].iloc[0]
     assert f0.estimate < 0 and f0.p < 0.01
@@ -200,3 +210,24 @@ def test_profile_stage_on_the_sample(profiled):
     (out / "report" / "index.html").unlink()
     assert main(["report", str(corpus), "--workdir", str(work), "-q"]) == 0
     assert (out / "report" / "index.html").is_file()
+
+
+@pytest.mark.slow
+def test_the_pipeline_recovers_the_samples_planted_effects(profiled):
+    """From audio to speaker table, the four effects planted in corpora_sample come back with their
+    sign and near their size (README: +5.0 % speech rate per education level, planted +6 %; F0 range
+    -0.65 % per point of platform dependence, -0.6 %; vowels 0.6 % more central per year, 0.8 %;
+    men's formant scale x0.75 as the truth-level oracle measures it, x0.88 planted)."""
+    from voli.evaluate import evaluate_workdir
+
+    _, work, corpus = profiled
+    result = evaluate_workdir(corpus, work)
+    pipeline = result["effects_pipeline"].set_index("measure")
+    oracle = result["effects_oracle"].set_index("measure")
+    print(pipeline.to_string())
+    assert pipeline.same_sign.all()
+    for measure in ("speech_rate", "f0_range", "centralisation"):
+        ratio = pipeline.loc[measure, "recovered"] / pipeline.loc[measure, "planted"]
+        assert 0.5 < ratio < 2, (measure, ratio)
+    # the voices themselves differ beyond the plant: the pipeline sees what the truth shows
+    assert pipeline.loc["vocal_tract", "recovered"] == pytest.approx(oracle.loc["vocal_tract", "recovered"], rel=0.05)

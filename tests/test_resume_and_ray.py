@@ -41,11 +41,12 @@ def stage_inputs(stage, request):
     if stage in ("prepare", "transcribe"):
         _, work, corpus = request.getfixturevalue("transcribed")
         return work, corpus, []
+    config = request.getfixturevalue("aligned")[3]  # align iterations, profile permutations
     if stage == "align":
-        _, work, corpus, config = request.getfixturevalue("aligned")
+        _, work, corpus, _ = request.getfixturevalue("aligned")
         return work, corpus, ["--config", config]
     _, work, corpus = request.getfixturevalue("featured" if stage == "features" else "profiled")
-    return work, corpus, []
+    return work, corpus, ["--config", config]
 
 
 def counts(output, stage):

@@ -86,7 +86,7 @@ def test_kokoro_f0_gain_is_measured_by_praat(kokoro, gain):
     assert len(scaled.audio) == len(base.audio)  # durations untouched
     measured = np.median(praat_pitch(scaled.audio, 24000)) / np.median(praat_pitch(base.audio, 24000))
     print(f"requested F0 x{gain}, Praat measured x{measured:.3f}")
-    assert measured == pytest.approx(gain, rel=0.05)
+    assert measured == pytest.approx(gain, rel=0.01)  # README: x0.801 and x1.244
 
 
 def test_kokoro_f0_range_scales_excursions(kokoro):
@@ -97,7 +97,7 @@ def test_kokoro_f0_range_scales_excursions(kokoro):
         st[r] = np.std(12 * np.log2(f0))
     ratio = st[1.5] / st[1.0]
     print(f"F0 range x1.5 requested, semitone SD x{ratio:.2f}")
-    assert 1.3 < ratio < 1.7
+    assert 1.4 < ratio < 1.55  # README: x1.47
 
 
 @pytest.mark.slow
@@ -181,7 +181,11 @@ def test_simulated_espeak_corpus_passes_prepare(tmp_path):
     tg = read_textgrid(out / "truth" / "pt_01.TextGrid")
     assert {"INT_PT - words", "INT_PT - phones", "PT01 - words", "PT01 - phones", "PT01 - utterances"} <= set(tg.tierNames)
     words = pd.read_parquet(out / "truth" / "words.parquet")
-    assert "trabalho" in set(words.word.str.lower()) or len(words) > 20
+    from voli.simulate.scripts import INTERVIEWS
+    from voli.text import normalise_words
+
+    said = [w for _, text in INTERVIEWS["pt"][0] for w in normalise_words(text)]  # pt_01 speaks the first script
+    assert normalise_words(" ".join(words.word)) == said  # every word, in order, and nothing else
     assert words.is_filler.any()  # "é" is marked as a filled pause
     roles = pd.read_parquet(tmp_path / "exp/00_prepare/recording_speakers.parquet")
     assert roles.set_index("speaker_id").channel.to_dict() == {"INT_PT": 1, "PT01": 2}

@@ -58,22 +58,33 @@ def test_fillers_and_questions():
     assert not looks_like_question("Sí, me pagan en dólares.", "es")
 
 
+# WER per language on corpora_sample (Whisper base, CPU, CTranslate2 on its AVX2 kernels): measured
+# en 1.6 %, es 3.5 %, fr 17.1 %, pt 5.7 %; without the pins, AVX-512 gave es 4.4 %, fr 17.8 %,
+# pt 8.1 % and an AVX2-only AMD EPYC fr 21.7 % (issue #14). The limits hold all of these.
+SAMPLE_WER_LIMITS = {"en": 0.04, "es": 0.07, "fr": 0.25, "pt": 0.11}
+
+
 @pytest.mark.slow
 def test_transcripts_hold_the_spoken_words(transcribed):
-    from voli.evaluate import wer
-    from voli.asr.fillers import FILLERS
+    from voli.evaluate import evaluate_workdir
 
-    code, exp, _ = transcribed
+    code, exp, corpus = transcribed
+    result = evaluate_workdir(corpus, exp)
+    per_language = result["wer"].set_index("language")
+    print(per_language.to_string())
+    for lang, limit in SAMPLE_WER_LIMITS.items():
+        assert per_language.loc[lang, "wer"] <= limit, (lang, per_language.loc[lang, "wer"])
     words = pd.read_parquet(exp / "01_transcribe/words.parquet")
     truth = pd.read_parquet(SAMPLE / "truth/words.parquet")
-    for rid in ("es_02", "fr_01", "en_02"):
-        got, ref = words[words.recording_id == rid], truth[truth.recording_id == rid].sort_values("start")
-        lang = ref.language.iloc[0]
-        r = wer(list(ref.word), list(got.sort_values("start").word), fillers=FILLERS[lang])
-        print(f"{rid}: WER {r.wer:.1%} over {r.words} words")
-        assert r.wer <= (0.30 if lang == "fr" else 0.15)  # Kokoro's accented French is the hardest
-        assert (got.end > got.start).all() and got.probability.between(0, 1).all()
-        assert got.is_filler.any() == ref.is_filler.any()  # fillers kept and marked
+    # filled pauses are kept and marked: most of those spoken are written, and those written were spoken
+    def near(table, w):
+        return (table.recording_id == w.recording_id) & table.is_filler & ((table.start - w.start).abs() < 0.3)
+
+    spoken, written = truth[truth.is_filler], words[words.is_filler]
+    recall = np.mean([near(words, w).any() for w in spoken.itertuples()])
+    precision = np.mean([near(truth, w).any() for w in written.itertuples()])
+    print(f"filled pauses: {recall:.0%} of {len(spoken)} spoken are written; {precision:.0%} of {len(written)} written are real")
+    assert recall >= 0.55 and precision >= 0.75
     assert set(words[words.recording_id == "es_02"].language) == {"es"}  # detected
     assert code == 1  # the noise-only file failed, the others finished
     failures = pd.read_parquet(exp / "01_transcribe/failures.parquet")
@@ -88,9 +99,9 @@ def test_words_are_given_to_the_right_speaker(transcribed):
     from voli.evaluate import speaker_attribution
 
     accuracy = speaker_attribution(truth, words).set_index("recording_id").speaker_accuracy
-    for rid, minimum in (("en_02", 0.95), ("es_02", 0.85), ("fr_01", 0.85)):  # stereo by channel, mono by voice
-        print(f"{rid}: {accuracy[rid]:.1%} of words to the right speaker")
-        assert accuracy[rid] >= minimum
+    print(accuracy.to_string())
+    # en_02 by channel, the others mono by voice; en_01's two similar voices are not told apart yet (34 %)
+    assert (accuracy.drop(index="en_01") >= 0.97).all()
     roles = words.groupby("speaker_id").role.first().to_dict()
     assert roles["INT_EN"] == "interviewer" and roles["EN02"] == "interviewee"
 
@@ -243,9 +254,12 @@ def test_each_backend_transcribes_the_words(backend, batch):
     truth = pd.read_parquet(SAMPLE / "truth/words.parquet")
     ref = truth[truth.recording_id == "es_01"].sort_values("start")
     r = wer(list(ref.word), list(words.sort_values("start").word), fillers=FILLERS["es"])
-    print(f"{backend}, batch {batch}: WER {r.wer:.1%}")
-    assert r.wer <= 0.12 and words.probability.between(0, 1).all() and (words.end >= words.start).all()
-    assert set(words.speaker_id) == {"INT_ES", "ES01"}
+    from voli.evaluate import speaker_attribution
+
+    right = speaker_attribution(truth, words.assign(recording_id="es_01")).speaker_accuracy.iloc[0]
+    print(f"{backend}, batch {batch}: WER {r.wer:.1%}, {right:.0%} of words to the right speaker")
+    assert r.wer <= 0.12  # measured 3.5-5.3 % across the backends
+    assert right >= 0.95
 
 
 def test_clustering_of_many_regions_stays_bounded_and_finds_the_voices():
