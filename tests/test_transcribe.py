@@ -58,10 +58,11 @@ def test_fillers_and_questions():
     assert not looks_like_question("Sí, me pagan en dólares.", "es")
 
 
-# WER per language on corpora_sample (Whisper base, CPU, CTranslate2 on its AVX2 kernels): measured
-# en 1.6 %, es 3.5 %, fr 17.1 %, pt 5.7 %; without the pins, AVX-512 gave es 4.4 %, fr 17.8 %,
-# pt 8.1 % and an AVX2-only AMD EPYC fr 21.7 % (issue #14). The limits hold all of these.
-SAMPLE_WER_LIMITS = {"en": 0.04, "es": 0.07, "fr": 0.25, "pt": 0.11}
+# WER per language on corpora_sample (Whisper base, CPU): measured on an AVX-512 EPYC with voli's
+# AVX2 pins en 1.6 %, es 3.5 %, fr 17.1 %, pt 5.7 %; without the pins es 4.4 %, fr 17.8 %, pt 8.1 %;
+# under an emulated AVX2-only EPYC (qemu-x86_64 -cpu EPYC-Rome, the same windows) en 1.6 %, es 5.3 %,
+# fr 24.0 %, pt 6.5 %; on a real AVX2-only EPYC fr 21.7 % (issue #14). The limits hold all of these.
+SAMPLE_WER_LIMITS = {"en": 0.04, "es": 0.08, "fr": 0.27, "pt": 0.11}
 
 
 @pytest.mark.slow
@@ -277,3 +278,19 @@ def test_clustering_of_many_regions_stays_bounded_and_finds_the_voices():
     assert agreement > 0.98
     small = cluster_embeddings(emb[:200], 2)
     assert max(np.mean(small == who[:200]), np.mean(small != who[:200])) > 0.98
+
+
+def test_a_transcript_tier_voli_cannot_read_is_a_problem_not_silence(tmp_path):
+    """A TextGrid tier named for nobody in the recording is not read, and the user is told which."""
+    from voli import problems
+    from voli.asr.user_transcripts import read_user_transcript
+    from voli.io.textgrid import Interval, write_textgrid
+    from voli.schema import RecordingSpeaker
+
+    path = tmp_path / "r1.TextGrid"
+    write_textgrid(path, {"S01 - utterances": [Interval(0.0, 1.0, "bonjour à tous")],
+                          "transcript": [Interval(1.0, 2.0, "et merci")]}, duration_s=2.0)
+    with problems.collecting("transcribe", "r1") as found:
+        spans = read_user_transcript(path, [RecordingSpeaker("r1", "S01", "interviewee", None)])
+    assert [s.words for s in spans] == [["bonjour", "à", "tous"]]
+    assert [p.kind for p in found] == ["transcript_tier_ignored"] and "'transcript'" in found[0].message

@@ -146,6 +146,9 @@ def train_model(segments: list[Segment], config: AlignConfig, progress=None) -> 
     if total > limit:
         step = total / limit
         segments = [s for i, s in enumerate(segments) if int(i / step) != int((i - 1) / step) or i == 0]
+        problems.report("training_subsampled", f"{total * shift / 3600:.1f} h of speech: the model trains on "
+                        f"{len(segments)} utterances spread over the corpus (align.max_train_hours = "
+                        f"{config.max_train_hours}); all are aligned")
     options = hmm.TrainOptions(iterations=config.iterations, max_components=config.max_components,
                                batch_size=config.batch_size, variance_prior_frames=config.variance_prior_frames)
     windows = [s.config_windows(config, shift) for s in segments]

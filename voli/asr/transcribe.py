@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import soundfile as sf
 
+from voli import problems
 from voli.asr import vad
 from voli.asr.decoding import decode_window, decode_window_ct2, decode_windows, detect_language, detect_language_ct2
 from voli.asr.fillers import is_filler
@@ -334,6 +335,10 @@ def _transcribe(rec, speakers, config, device, textgrid_dir, reader, enrolments)
                              [s for s in speakers if s.speaker_id not in taken], language)
         mapping = {**fixed, **rest}
         found = [(mapping.get(int(lab)), r, ws) for lab, (_, r, ws) in zip(labels, found)]
+    unassigned = sum(len(ws) for speaker, _, ws in found if speaker is None)
+    if unassigned:
+        problems.report("speaker_unknown", f"{unassigned} words could not be given to any of the recording's "
+                        "speakers and are written with speaker_id 'unknown'; list every speaker in recordings.csv")
     utterances, word_rows = [], []
     for index, (speaker, region, ws) in enumerate(found):
         uid = f"{rec.recording_id}-{index:06d}"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from voli.asr.fillers import is_filler
+from voli import problems
 from voli.text import normalise_words, strip_punctuation
 from voli.io.textgrid import read_textgrid
 from voli.schema import RecordingSpeaker, Utterance, Word
@@ -42,6 +43,10 @@ def read_user_transcript(path: str | Path, speakers: list[RecordingSpeaker]) -> 
     for name in names:
         speaker, _, kind = name.partition(" - ")
         if speaker not in known or (kind and kind not in ("utterances", "words")):
+            if kind not in ("phones",):  # a phones tier is expected to go unread
+                problems.report("transcript_tier_ignored", f"{path}: tier {name!r} is not read: voli reads tiers "
+                                f"named '<speaker> - utterances' or '<speaker> - words' for this recording's speakers "
+                                f"({', '.join(sorted(known))}); rename the tier to keep its words")
             continue
         if kind == "words" and f"{speaker} - utterances" in names:
             continue  # the utterance tier carries the same words

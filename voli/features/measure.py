@@ -138,6 +138,10 @@ def measure_pitch(stretches: list[Stretch], config: FeatureConfig, device) -> di
             continue
         f0 = np.concatenate([s.pitch.f0_hz[s.frames_in_words(s.start + s.pitch.times)] for s in own])
         floor, ceiling = speaker_limits(f0, default=(base.floor_hz, base.ceiling_hz))
+        if (floor, ceiling) == (base.floor_hz, base.ceiling_hz):
+            problems.report("pitch_not_adapted", f"too few voiced frames ({int(np.isfinite(f0).sum())}) to adapt the "
+                            f"pitch range to this voice: it keeps {floor:.0f}-{ceiling:.0f} Hz, where octave errors are "
+                            "likelier", speaker_id=speaker)
         adapted = replace(base, floor_hz=floor, ceiling_hz=ceiling)
         settings[speaker] = adapted
         for s, t in zip(own, _track_pitch_in_groups([s.audio for s in own], adapted, device)):
@@ -270,6 +274,9 @@ def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureC
             chosen.setdefault(tok.stretch.speaker_id, []).append(grid[best[i]])
     ceilings = {spk: float(np.median(v)) for spk, v in chosen.items()}
     fallback = float(np.median(np.concatenate(list(chosen.values())))) if chosen else 5500.0
+    for spk in sorted({tok.stretch.speaker_id for tok in tokens} - set(ceilings)):
+        problems.report("formant_ceiling_imputed", f"no vowel was long enough to choose a formant ceiling: its vowels "
+                        f"are measured at {fallback:.0f} Hz, the recording's median (5500 Hz without one)", speaker_id=spk)
     for i, tok in enumerate(tokens):  # too short to choose: the grid ceiling nearest the speaker's usual one
         if best[i] == TOO_SHORT:
             best[i] = int(np.argmin(np.abs(grid - ceilings.get(tok.stretch.speaker_id, fallback))))
