@@ -318,3 +318,26 @@ def test_the_shipped_sample_model_loads_with_its_card():
     assert set(model.phones) <= labels and len(model.phones) > 60
     card = json.loads((root / "card.json").read_text(encoding="utf-8"))
     assert set(card["scores"]["phones: voli align"]) == {"en", "es", "fr", "pt"}
+
+
+@pytest.mark.slow
+def test_the_shipped_model_aligns_the_sample_as_its_card_says(transcribed, tmp_path):
+    """Aligning corpora_sample's transcription with models/align-sample (no training) gives the
+    phone-boundary errors its card records, within 3 ms per language."""
+    from voli.evaluate import evaluate_workdir
+
+    root = Path(__file__).resolve().parent.parent / "models" / "align-sample"
+    card = json.loads((root / "card.json").read_text(encoding="utf-8"))["scores"]["phones: voli align"]
+    _, exp, corpus = transcribed
+    work = tmp_path / "exp"
+    shutil.copytree(exp, work, ignore=shutil.ignore_patterns("02_align", "03_features", "04_profile", ".lock"))
+    config = tmp_path / "c.yaml"
+    config.write_text(f"align:\n  model: {root}\n")
+    from voli.cli import main
+
+    assert main(["align", str(corpus), "--workdir", str(work), "--config", str(config), "-q", "--device", "cpu"]) == 0
+    phones = evaluate_workdir(corpus, work)["phones_boundaries"].set_index("language")
+    print(phones.mean_ms.round(1).to_dict(), "card:", {k: v["mean_ms"] for k, v in card.items()})
+    for lang, scores in card.items():
+        assert abs(phones.loc[lang, "mean_ms"] - scores["mean_ms"]) < 3.0, lang
+

@@ -12,11 +12,12 @@ What is reproducible where (measured; the README says the same):
   different paths. At import, voli pins each of these libraries to its AVX2 path (:data:`PINS`),
   which every x86-64 CPU of the last ten years has, so that all machines run the same kernels.
   Measured on an AVX-512 AMD EPYC (corpora_sample, Whisper base): the pins change 1.1 % of the
-  words and cost neither accuracy (WER es 3.5 / fr 17.1 / pt 6.5 % pinned, 4.4 / 17.8 / 8.9 %
-  native) nor speed. They do not make transcripts identical across CPUs: under an emulated
-  AVX2-only EPYC (``qemu-x86_64 -cpu EPYC-Rome``) some words still differ (the README gives the
-  count), as oneDNN also sizes its blocks by the CPU's caches and CPUs round approximate
-  instructions differently. Tests on Whisper output therefore assert the spoken words and WER
+  words and cost no accuracy (WER es 3.5 / fr 17.1 / pt 6.5 % pinned, 4.4 / 17.8 / 8.9 % native)
+  and hardly any speed (7.3x against 7.6x real time on one thread; bench/cpu_paths.py). They do not make transcripts identical across CPUs: under an emulated
+  AVX2-only EPYC (``qemu-x86_64 -cpu EPYC-Rome``) 4.8 % of the words still differ from the pinned
+  run (bench/cpu_paths.py), as oneDNN also sizes its blocks by the CPU's caches, CPUs round approximate
+  instructions differently, and a small difference tips a window over one of Whisper's decoding
+  thresholds. Tests on Whisper output therefore assert the spoken words and WER
   within margins that hold on both. ``VOLI_NATIVE_CPU=1`` turns the pins off.
 * **What cannot be pinned**: onnxruntime's MLAS kernels (Kokoro speech synthesis in ``voli
   simulate``) and numpy's OpenBLAS choose per CPU with no switch that holds across CPUs, so a
