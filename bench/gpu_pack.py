@@ -41,7 +41,8 @@ def pack(checkpoint: dict) -> dict:
 def load_packed_whisper(path: str | Path, device="cpu"):
     """The openai-whisper model of a packed checkpoint, in float32 on ``device`` (alignment heads set)."""
     import torch
-    from whisper.model import ModelDimensions, Whisper
+
+    from voli.asr.models import whisper_from_state
 
     data = torch.load(path, map_location="cpu", weights_only=False)
     if data.get("format") != FORMAT:
@@ -53,15 +54,7 @@ def load_packed_whisper(path: str | Path, device="cpu"):
             state[name] = (q.reshape(q.shape[0], -1).float() * scale[:, None]).reshape(q.shape)
         else:
             state[name] = value.float()
-    model = Whisper(ModelDimensions(**data["dims"]))
-    model.load_state_dict(state)
-    heads = data.get("alignment_heads")
-    if heads:
-        mask = torch.zeros(model.dims.n_text_layer, model.dims.n_text_head, dtype=torch.bool)
-        for layer, head in heads:
-            mask[layer, head] = True
-        model.register_buffer("alignment_heads", mask.to_sparse(), persistent=False)
-    return model.to(device)
+    return whisper_from_state(data["dims"], state, data.get("alignment_heads")).to(device)
 
 
 def main() -> None:

