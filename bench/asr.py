@@ -49,7 +49,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=8)
     args = p.parse_args()
 
-    from voli.asr.fillers import FILLERS
+    from voli import languages
     from voli.asr.transcribe import get_model, transcribe_recording
     from voli.config import AsrConfig
     from voli.device import resolve_device
@@ -83,7 +83,7 @@ def main() -> None:
     print(f"{duration / 60:.1f} min of {args.language} speech, Whisper {args.model} on {device}")
     base_time = rows[0][1]
     for name, seconds, text in rows:
-        r = wer(ref, text, fillers=FILLERS[args.language])
+        r = wer(ref, text, fillers=languages.get(args.language).fillers)
         print(f"{name:28s} {seconds:7.1f} s  RTF {seconds / duration:.3f}  WER {r.wer:6.1%}  speed x{base_time / seconds:.2f}")
     print(f"peak memory (this process, all runs): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 

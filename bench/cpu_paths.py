@@ -72,7 +72,7 @@ def decode(workdir: Path, out: Path) -> None:
 def report(runs: dict[str, Path]) -> None:
     import pandas as pd
 
-    from voli.asr.fillers import FILLERS
+    from voli import languages
     from voli.evaluate import wer
     from voli.text import normalise_words
 
@@ -91,7 +91,7 @@ def report(runs: dict[str, Path]) -> None:
         for rid, hyp in per.items():
             ref = truth[truth.recording_id == rid].sort_values("start")
             lang = ref.language.iloc[0]
-            r = wer(list(ref.word), hyp, fillers=FILLERS[lang])
+            r = wer(list(ref.word), hyp, fillers=languages.get(lang).fillers)
             e, n = errors.get(lang, (0.0, 0))
             errors[lang] = (e + r.wer * r.words, n + r.words)
         said = {rid: normalise_words(" ".join(w)) for rid, w in words[base].items()}

@@ -19,7 +19,7 @@ SAMPLE = ROOT / "corpora_sample"
 
 
 def main() -> None:
-    from voli.asr.fillers import FILLERS
+    from voli import languages
     from voli.asr.models import load_whisper
     from voli.evaluate import wer
     from voli.io import audio
@@ -34,7 +34,7 @@ def main() -> None:
             out = model.transcribe(x, language=lang, temperature=0.0, condition_on_previous_text=False, fp16=False)
             hyp.append(out["text"])
             ref.extend(words[words.recording_id == rec.recording_id].sort_values("start").word)
-        r = wer(ref, hyp, fillers=FILLERS[lang])
+        r = wer(ref, hyp, fillers=languages.get(lang).fillers)
         print(f"Whisper base WER {lang}: {r.wer:.1%} over {r.words} words (S={r.substitutions} D={r.deletions} "
               f"I={r.insertions})", flush=True)
 

@@ -54,7 +54,7 @@ ROW_DEFECTS = {
     "unsupported type": (lambda c: c.recordings[1].update(audio="audio/r2.m4a"), "r2",
                          ["line 3", "r2.m4a"]),
     "unknown language": (lambda c: c.recordings[1].update(language="de"), "r2",
-                         ["recordings.csv, line 3", "unknown language 'de'", "fr, es, pt, en"]),
+                         ["recordings.csv, line 3", "unknown language 'de'", "voli supports en, es, fr"]),
     "speaker absent from speakers.csv": (lambda c: c.recordings[2].update(interviewee="S9"), "r3",
                                          ["line 4", "'S9' is not in speakers.csv", "add a row"]),
     "no interviewee": (lambda c: c.recordings[0].update(interviewee=""), "r1", ["line 2", "no interviewee"]),

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from voli import languages
 from voli.align.lexicon import (
-    FOREIGN_PHONES,
-    OVERRIDES,
-    PHONE_VARIANTS,
-    PHONES,
     SPOKEN_NOISE,
     Lexicon,
     LexiconError,
@@ -19,7 +16,9 @@ from voli.align.lexicon import (
 )
 from voli.errors import VoliError
 from voli.espeak import respell
-from voli.simulate.scripts import FILLER_PHONES, INTERVIEWS
+
+PHONES = {spec.code: spec.phones for spec in languages.all_languages()}
+FILLER_PHONES = {spec.code: spec.filler_phones for spec in languages.all_languages() if spec.filler_phones}
 from voli.simulate.text import spoken_words
 
 
@@ -177,14 +176,19 @@ def test_normalise_phone():
 def test_tables_use_only_labels_of_the_set():
     for language, labels in PHONES.items():
         assert len(labels) == len(set(labels))
-        assert set(PHONE_VARIANTS[language].values()) <= set(labels)
-        assert {p for phones in FOREIGN_PHONES[language].values() for p in phones} <= set(labels)
+        spec = languages.get(language)
+        assert set(spec.phone_variants.values()) | set(spec.respellings.values()) <= set(labels)
+        assert {p for phones in spec.foreign_phones.values() for p in phones} <= set(labels)
+        assert {p for pair in spec.pillai_pairs for p in pair} <= set(labels), language
+        assert set(spec.corner_vowels) <= set(labels), language
+        assert set(spec.vowels) == {p for p in labels if languages.is_vowel(p)}, language  # every vowel classed
         assert {p for phones in FILLER_PHONES.get(language, {}).values() for p in phones} <= set(labels)
 
 
 def _sample_turns():
-    for language, interviews in INTERVIEWS.items():
-        for turns in interviews:
+    for spec in languages.all_languages():
+        language = spec.code
+        for turns in spec.interviews:
             for _, text in turns:
                 yield language, text
 
@@ -210,12 +214,12 @@ def test_sample_scripts_phones_in_set_and_equal_to_simulation_labels():
 
 
 def test_override_words_are_in_phone_set():
-    for language, words in OVERRIDES.items():
+    for language, words in ((spec.code, spec.g2p_overrides) for spec in languages.all_languages()):
         lexicon = Lexicon(language)
         for word in words:
             assert set(lexicon.pronounce([word])[0].phones) <= set(PHONES[language])
 
 
 def test_bad_language():
-    with pytest.raises(LexiconError, match="fr, es, pt, en"):
+    with pytest.raises(LexiconError, match="voli's languages are en, es, fr"):
         Lexicon("de")

@@ -104,12 +104,12 @@ def test_kokoro_f0_range_scales_excursions(kokoro):
 def test_audio_lead_matches_praat_voicing(kokoro):
     """Kokoro's audio runs ahead of its duration alignment; AUDIO_LEAD_S is that lead."""
     from voli.simulate.kokoro import calibrate_lead
-    from voli.simulate.scripts import INTERVIEWS
+    from voli import languages
 
     samples = []
     for lang in ("fr", "es", "pt", "en"):
         for voice, speed in ((VoiceParams(), 1.0), (VoiceParams(kokoro=Voice.of(jm_kumo=0.8, jf_nezumi=0.2), rate=1.2), 1.2)):
-            words = spoken_words(INTERVIEWS[lang][0][1][1], lang)
+            words = spoken_words(languages.get(lang).interviews[0][1][1], lang)
             samples.append(kokoro.speak(words, lang, voice))
     lead, agreement = calibrate_lead(samples)
     print(f"lead {lead * 1000:.1f} ms (constant {AUDIO_LEAD_S * 1000:.1f} ms), voicing agreement {agreement:.3f}")
@@ -181,10 +181,10 @@ def test_simulated_espeak_corpus_passes_prepare(tmp_path):
     tg = read_textgrid(out / "truth" / "pt_01.TextGrid")
     assert {"INT_PT - words", "INT_PT - phones", "PT01 - words", "PT01 - phones", "PT01 - utterances"} <= set(tg.tierNames)
     words = pd.read_parquet(out / "truth" / "words.parquet")
-    from voli.simulate.scripts import INTERVIEWS
+    from voli import languages
     from voli.text import normalise_words
 
-    said = [w for _, text in INTERVIEWS["pt"][0] for w in normalise_words(text)]  # pt_01 speaks the first script
+    said = [w for _, text in languages.get("pt").interviews[0] for w in normalise_words(text)]  # pt_01 speaks the first script
     assert normalise_words(" ".join(words.word)) == said  # every word, in order, and nothing else
     assert words.is_filler.any()  # "é" is marked as a filled pause
     roles = pd.read_parquet(tmp_path / "exp/00_prepare/recording_speakers.parquet")

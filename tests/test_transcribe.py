@@ -12,8 +12,8 @@ import pytest
 import soundfile as sf
 
 from conftest import SAMPLE
-from voli.asr.fillers import is_filler
 from voli.asr.transcribe import _expand_number, looks_like_question
+from voli.text import is_filler
 from voli.asr.vad import Region, windows
 
 
@@ -239,7 +239,7 @@ def test_missing_enrolment_clip_is_named(tiny):
 def test_each_backend_transcribes_the_words(backend, batch):
     """The GPU path (openai-whisper, windows batched), Whisper's own one-window decoding, and the
     CPU default (faster-whisper int8) on the same recording."""
-    from voli.asr.fillers import FILLERS
+    from voli import languages
     from voli.asr.transcribe import transcribe_recording
     from voli.config import AsrConfig
     from voli.evaluate import wer
@@ -254,7 +254,7 @@ def test_each_backend_transcribes_the_words(backend, batch):
     words = transcribe_recording(rec, speakers, AsrConfig(backend=backend, batch_size=batch), "cpu")["words"].to_pandas()
     truth = pd.read_parquet(SAMPLE / "truth/words.parquet")
     ref = truth[truth.recording_id == "es_01"].sort_values("start")
-    r = wer(list(ref.word), list(words.sort_values("start").word), fillers=FILLERS["es"])
+    r = wer(list(ref.word), list(words.sort_values("start").word), fillers=languages.get("es").fillers)
     from voli.evaluate import speaker_attribution
 
     right = speaker_attribution(truth, words.assign(recording_id="es_01")).speaker_accuracy.iloc[0]

@@ -27,7 +27,8 @@ import pyarrow as pa
 from voli.errors import AudioError, CorpusError
 from voli.io import audio
 from voli.io.survey import CsvRow, read_csv
-from voli.schema import LANGUAGES, Recording, RecordingSpeaker, to_table
+from voli import languages
+from voli.schema import Recording, RecordingSpeaker, to_table
 
 log = logging.getLogger(__name__)
 
@@ -46,26 +47,9 @@ TEXTGRID_TOLERANCE_S = 0.05  # a transcript may run this far past the audio's en
 CLIPPED_WARNING = 0.001  # fraction of clipped samples above which prepare warns
 LOW_SAMPLE_RATE = 16000  # Hz: prepare warns below this rate (Whisper's; formants need up to 5-7 kHz)
 
-# Language names and codes users write, mapped to voli's codes.
-_LANGUAGE_ALIASES = {
-    "fr": "fr", "fra": "fr", "fre": "fr", "french": "fr", "francais": "fr", "français": "fr",
-    "es": "es", "spa": "es", "spanish": "es", "espanol": "es", "español": "es", "castellano": "es",
-    "pt": "pt", "por": "pt", "portuguese": "pt", "portugues": "pt", "português": "pt",
-    "en": "en", "eng": "en", "english": "en",
-}
-
-
 def normalise_language(value: str) -> str | None:
-    """'pt-BR' -> 'pt', 'French' -> 'fr', '' -> None; raise ValueError otherwise."""
-    v = value.strip().lower().replace("_", "-")
-    if not v:
-        return None
-    base = v.split("-")[0]
-    if base in _LANGUAGE_ALIASES:
-        return _LANGUAGE_ALIASES[base]
-    if v in _LANGUAGE_ALIASES:
-        return _LANGUAGE_ALIASES[v]
-    raise ValueError(f"unknown language {value!r}; voli supports {', '.join(LANGUAGES)} (or leave it empty to detect it)")
+    """'pt-BR' -> 'pt', 'French' -> 'fr', '' -> None; raise ValueError otherwise (voli.languages)."""
+    return languages.resolve(value)
 
 
 def parse_channel_map(value: str) -> dict[str, int]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from voli import languages
 from voli.errors import ModelError
 
 # speak_lib.h constants
@@ -34,18 +35,13 @@ _PARAM_RATE, _PARAM_VOLUME, _PARAM_PITCH, _PARAM_RANGE = 1, 2, 3, 4
 _PHONEME_MODE_IPA = 0x02
 
 STRESS_MARKS = {"ˈ": 1, "ˌ": 2}
-VOICES = {"fr": "fr", "es": "es", "pt": "pt-br", "en": "en-us"}  # voli language -> espeak-ng voice
-
-# espeak-ng's own symbols written in the IPA a phonetician expects: its pt-br voice writes the
-# reduced unstressed a (casa, semana) as [æ] and the raised final e (cidade, noite) as [y].
-# The lexicon and the simulated corpora's truth use the respelt labels; the synthesisers
-# (espeak-ng, Kokoro) still get espeak-ng's.
-RESPELLINGS = {"pt": {"æ": "ɐ", "y": "ɪ"}}
 
 
 def respell(label: str, language: str) -> str:
-    """An espeak-ng phone label as voli writes it (see :data:`RESPELLINGS`)."""
-    return RESPELLINGS.get(language, {}).get(label, label)
+    """An espeak-ng phone label as voli writes it: the language file's ``respellings`` (espeak-ng's
+    own symbols in the IPA a phonetician expects, e.g. pt-br [æ] -> ɐ). The lexicon and simulated
+    truth use the respelt labels; the synthesisers (espeak-ng, Kokoro) still get espeak-ng's."""
+    return languages.get(language).respellings.get(label, label)
 
 
 class _EventId(ctypes.Union):
@@ -115,9 +111,7 @@ def _on_audio(wav, n, events):
 
 
 def _set_voice(lib, language: str, variant: str | None):
-    if language not in VOICES:
-        raise ModelError(f"no espeak-ng voice for language {language!r}; voli's languages are {', '.join(VOICES)}")
-    name = VOICES[language] + (f"+{variant}" if variant else "")
+    name = languages.get(language).espeak_voice + (f"+{variant}" if variant else "")
     if lib.espeak_SetVoiceByName(name.encode()) != 0:
         raise ModelError(f"espeak-ng has no voice {name!r}; list them with `espeak-ng --voices`")
 

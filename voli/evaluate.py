@@ -129,7 +129,7 @@ def speaker_attribution(truth: "pd.DataFrame", words: "pd.DataFrame", *, toleran
 
 def truth_phones(truth_dir: Path, words: "pd.DataFrame | None" = None) -> "pd.DataFrame":
     """A simulated corpus's true phones with their language, labelled as voli's lexicon labels
-    them (a corpus simulated before :data:`voli.espeak.RESPELLINGS` has espeak-ng's own pt labels).
+    them (a corpus simulated before the language files' ``respellings`` has espeak-ng's own pt labels).
     ``words``: the truth's words table, if already read."""
     import pandas as pd
 
@@ -151,7 +151,7 @@ def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
     """
     import pandas as pd
 
-    from voli.simulate.scripts import FILLERS
+    from voli import languages
 
     truth = Path(corpus_dir) / "truth"
     if not (truth / "words.parquet").is_file():
@@ -168,7 +168,7 @@ def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
             total = WerResult(0, 0, 0, 0)
             for rid, ref in group.groupby("recording_id"):
                 r = wer(list(ref.sort_values("start").word), list(hyp[hyp.recording_id == rid].sort_values("start").word),
-                        fillers=FILLERS.get(lang, ()))
+                        fillers=languages.get(lang).fillers)
                 total = WerResult(*(a + b for a, b in zip(
                     (total.words, total.substitutions, total.deletions, total.insertions),
                     (r.words, r.substitutions, r.deletions, r.insertions))))

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 ROLES = ("interviewer", "interviewee")
-LANGUAGES = ("fr", "es", "pt", "en")
 
 
 @dataclass(frozen=True)

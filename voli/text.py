@@ -2,7 +2,8 @@
 
 Used by transcription (Whisper writes digits and attaches punctuation), the lexicon (which must
 pronounce what Whisper wrote), the evaluator and the simulator, so that all of them read a word
-the same way.
+the same way. What differs between languages (fillers, decimal marks, ordinals) comes from
+:mod:`voli.languages`.
 """
 
 from __future__ import annotations
@@ -11,16 +12,6 @@ import re
 import unicodedata
 
 _NON_WORD = re.compile(r"[^\w']+")
-
-NUM2WORDS_LANG = {"fr": "fr", "es": "es", "pt": "pt_BR", "en": "en"}  # num2words' code per voli language
-PERCENT = {"fr": "pour cent", "es": "por ciento", "pt": "por cento", "en": "percent"}
-DECIMAL_MARK = {"fr": ",", "es": ",", "pt": ",", "en": "."}  # the other of , and . groups thousands
-ORDINAL_RE = {  # digits + ordinal suffix
-    "fr": re.compile(r"(\d+)(?:er|re|ère|e|ème|eme|è)"),
-    "es": re.compile(r"(\d+)\.?([ºª°])"),
-    "pt": re.compile(r"(\d+)\.?([ºª°])"),
-    "en": re.compile(r"(\d+)(?:st|nd|rd|th)"),
-}
 
 
 def strip_punctuation(token: str) -> str:
@@ -34,18 +25,32 @@ def normalise_words(text: str) -> list[str]:
     return [w.strip("'") for w in _NON_WORD.sub(" ", text).split() if w.strip("'")]
 
 
+def is_filler(word: str, language: str | None) -> bool:
+    """True if ``word`` (any case or punctuation) is a filled pause in ``language`` (its language file's
+    ``fillers``)."""
+    if not language:
+        return False
+    from voli import languages
+
+    norm = normalise_words(word)
+    return len(norm) == 1 and norm[0] in languages.get(language).fillers
+
+
 def spell_number(token: str, language: str) -> str | None:
     """Digits in words, as the language reads them, or None if ``token`` is not a number.
 
     "25" -> "vingt-cinq" (hyphens as spaces), "3,5" (fr) -> "trois virgule cinq", "1.5" (en) ->
     "one point five", "2.000" (es) -> "dos mil", "10%" (pt) -> "dez por cento", "1st" -> "first".
     A group of three digits after the language's thousands separator is a thousand; the decimal
-    mark is ',' in fr/es/pt and '.' in en.
+    mark, the word for "%" and the ordinal suffixes come from the language file.
     """
     from num2words import num2words
 
-    lang = NUM2WORDS_LANG[language]
-    ordinal = ORDINAL_RE[language].fullmatch(token)
+    from voli import languages
+
+    spec = languages.get(language)
+    lang = spec.num2words
+    ordinal = spec.ordinal_re.fullmatch(token)
     if ordinal:
         words = num2words(int(ordinal.group(1)), lang=lang, to="ordinal")
         if len(ordinal.groups()) > 1 and ordinal.group(2) == "ª":  # es/pt feminine: primero -> primera
@@ -53,7 +58,7 @@ def spell_number(token: str, language: str) -> str | None:
         return words.replace("-", " ")
     percent = token.endswith("%")
     number = token.rstrip("%").strip()
-    decimal = DECIMAL_MARK[language]
+    decimal = spec.decimal_mark
     thousands = "." if decimal == "," else ","
     if re.fullmatch(rf"\d{{1,3}}(?:[{re.escape(thousands)}\u00a0\u202f ]\d{{3}})+", number):
         value: float | int = int(re.sub(r"\D", "", number))
@@ -64,4 +69,4 @@ def spell_number(token: str, language: str) -> str | None:
     else:
         return None
     words = num2words(value, lang=lang).replace("-", " ")
-    return f"{words} {PERCENT[language]}" if percent else words
+    return f"{words} {spec.percent}" if percent else words

@@ -5,40 +5,23 @@ The aligner needs, for every word of an utterance, a sequence of phone labels
 precedence:
 
 1. the user's dictionary (Montreal Forced Aligner format, first variant);
-2. fillers ("euh", "um", ...): :data:`voli.simulate.scripts.FILLER_PHONES`,
-   then :data:`FILLER_OVERRIDES`, else espeak-ng;
-3. :data:`OVERRIDES`: words espeak-ng gets wrong;
+2. fillers ("euh", "um", ...): the language file's ``filler_phones``, then its
+   ``filler_overrides``, else espeak-ng;
+3. the language file's ``g2p_overrides``: words espeak-ng gets wrong;
 4. espeak-ng's G2P on the whole clause, as :func:`voli.simulate.text.spoken_words`
    does (French liaison, unstressed function words), word by word when espeak-ng
-   reports a different number of words; then :data:`RULES` (pt "lh" -> ʎ).
+   reports a different number of words; then the language's ``g2p_rules`` (pt "lh" -> ʎ).
 
-Digits ("100", "25%", "3,5", "1er") and the abbreviations of
-:data:`ABBREVIATIONS` are expanded to words before G2P; all the phones of the
-expansion belong to the one written word.
+Digits ("100", "25%", "3,5", "1er") and the language's ``abbreviations`` are
+expanded to words before G2P; all the phones of the expansion belong to the one
+written word.
 
-Labels are espeak-ng's IPA with its "-" (syllable-boundary marker) removed,
-and two of its pt-br symbols respelt (:data:`voli.espeak.RESPELLINGS`: the
-reduced final a [æ] -> ɐ, the raised final e [y] -> ɪ), exactly the labels
-of the simulated corpus truth; :data:`PHONES` lists every label the lexicon
-can emit per language.
-
-Tables at the top of this module (edit them, keep the reason):
-
-OVERRIDES / RULES (espeak-ng 1.51 gaps found by auditing common interview words)
-
-====  ==========  =================  ===================================================
-lang  word        espeak-ng          voli, and why
-====  ==========  =================  ===================================================
-pt    *lh*        l j                ʎ: Brazilian "lh" is the palatal lateral
-                                     (trabalho t r a b a ʎ ʊ, mulher m u ʎ ɛ r)
-fr    fils        f i l              f i s: "son", far commoner in speech than "threads"
-en    yeah        j ɛ h              j ɛ ə: espeak-ng ends it with a spurious [h]
-====  ==========  =================  ===================================================
-
-FILLER_OVERRIDES (fillers of voli.asr.fillers.FILLERS without FILLER_PHONES whose
-espeak-ng reading is wrong): fr "hm" and es "mm" are spelled out letter by letter
-(a ʃ ɛ m, e m e ɛ m e) -> mː; fr "ben" is read b ɛ n -> b ɛ̃; en "uhm" is read
-uː m -> ʌ mː like "um".
+Labels are espeak-ng's IPA with its "-" (syllable-boundary marker) removed and
+the language's ``respellings`` applied (pt-br: the reduced final a [æ] -> ɐ, the
+raised final e [y] -> ɪ), exactly the labels of the simulated corpus truth; a
+language file's ``phones`` lists every label the lexicon can emit for it
+(:func:`derive_phone_sets`). Everything that differs between languages is in
+``voli/languages/<code>.py``, with the reason for each override.
 """
 
 from __future__ import annotations
@@ -48,165 +31,18 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from voli import espeak
-from voli.asr.fillers import FILLERS
-from voli.text import NUM2WORDS_LANG, spell_number
+from voli import languages
+from voli.text import spell_number
 from voli.errors import VoliError
-from voli.simulate.scripts import FILLER_PHONES
 
-LANGUAGES = tuple(espeak.VOICES)  # fr, es, pt, en
-
-VOWEL_CHARS = frozenset("aeiouyɑɐɒæɔəɘɚɛɜɞɤɨɪʉʊʌʏøœɶɯɵᵻ")  # IPA vowel letters of voli's phone sets
-
-
-def is_vowel(phone: str) -> bool:
-    """Is this phone a vowel, i.e. a syllable nucleus? Diphthongs and nasal vowels count (first letter)."""
-    return bool(phone) and phone[0] in VOWEL_CHARS
-
+is_vowel = languages.is_vowel  # kept here for the lexicon's users
 
 SPOKEN_NOISE = "spn"  # MFA's label for a token nothing can be said of ("♪", "—"): any sound or none
 STRESS_MARKS = espeak.STRESS_MARKS  # ˈ primary, ˌ secondary
-
-# ---------------------------------------------------------------------------------------------
-# Phone sets.
-# Derived with derive_phone_sets() (run `python -m voli.align.lexicon`): every label espeak-ng
-# 1.51 emits, in its own voice for the language (no switch to another language), at least
-# twice over ~29,000 Latin-script words (Whisper's multilingual vocabulary, >= 3 letters), the
-# sample interview scripts, num2words 0-100 and thousands, and AUDIT_WORDS (every label of these
-# last three is kept, whatever its count); minus the labels
-# folded by PHONE_VARIANTS, plus the labels they fold onto; plus filler phones, the override phones
-# (pt ʎ) and SPOKEN_NOISE.
-# ---------------------------------------------------------------------------------------------
-PHONES: dict[str, tuple[str, ...]] = {
-    "fr": (
-        "a", "aː", "b", "d", "dʒ", "e", "f", "i", "j", "k", "l", "m", "mː", "n", "o", "oː", "p", "s", "spn",
-        "t", "tʃ", "u", "v", "w", "y", "yː", "z", "ø", "øː", "ŋ", "œ", "œ̃", "ɑ̃", "ɔ", "ɔ̃", "ə", "ɛ",
-        "ɛ̃", "ɡ", "ɲ", "ʁ", "ʃ", "ʒ",
-    ),
-    "es": (
-        "a", "aɪ", "aʊ", "b", "d", "e", "eɪ", "eʊ", "eː", "f", "i", "j", "k", "l", "m", "mː", "n", "o",
-        "oɪ", "p", "pː", "r", "s", "spn", "t", "ts", "tʃ", "u", "w", "x", "ð", "ŋ", "ɛ", "ɟ", "ɡ", "ɣ", "ɲ",
-        "ɾ", "ʃ", "ʎ", "ʝ", "β", "θ",
-    ),
-    "pt": (
-        "a", "aɪ", "aʊ", "aː", "b", "d", "dʒ", "e", "eɪ", "eʊ", "f", "i", "iʊ", "j", "k", "l", "m", "n",
-        "o", "oɪ", "õ", "p", "r", "s", "spn", "t", "ts", "tʃ", "u", "uɪ", "ũ", "v", "w", "x", "z",
-        "ŋ", "ũː", "ɐ", "ɐ̃", "ɐ̃ʊ̃", "ɔ", "ɔɪ", "ə", "ɛ", "ɛɪ", "ɛʊ", "ɛː", "ɡ", "ɪ", "ɲ", "ɾ", "ʃ", "ʊ", "ʎ",
-        "ʒ",
-    ),
-    "en": (
-        "aɪ", "aɪə", "aɪɚ", "aʊ", "b", "d", "dʒ", "eɪ", "f", "h", "i", "iə", "iː", "j", "k", "l", "m", "mː",
-        "n", "n̩", "oʊ", "oː", "oːɹ", "p", "s", "spn", "t", "tʃ", "uː", "v", "w", "x", "z", "æ", "ð", "ŋ",
-        "ɐ", "ɑː", "ɑːɹ", "ɔ", "ɔɪ", "ɔː", "ɔːɹ", "ə", "əl", "ɚ", "ɛ", "ɛɹ", "ɜː", "ɡ", "ɪ", "ɪɹ", "ɹ", "ɾ",
-        "ʃ", "ʊ", "ʊɹ", "ʌ", "ʌː", "ʒ", "ʔ", "θ", "ᵻ",
-    ),
-}
-
-_PHONE_SET = {language: frozenset(labels) for language, labels in PHONES.items()}
-
-# espeak-ng labels folded onto a label of the set: rare ones (from spellings that look foreign,
-# like fr "dream", or from letter runs like en "aaaa"), and the pt-br symbols that voli respells
-# (voli.espeak.RESPELLINGS: æ -> ɐ, y -> ɪ). Also accepted in user dictionaries.
-PHONE_VARIANTS: dict[str, dict[str, str]] = {
-    "fr": {"ɪː": "i", "ɪ": "i", "iː": "i"},
-    "es": {"ə": "e", "dʒ": "ʝ", "h": "x"},
-    "pt": {"iː": "i", "ɹ": "r", "h": "x", **espeak.RESPELLINGS["pt"]},
-    "en": {"ææ": "æ", "ɐɐ": "ɐ", "iːː": "iː", "ɑ̃": "ɑː", "r": "ɹ"},
-}
-
-# When espeak-ng decides a word is English (fr "week-end", "mail") it switches voice and emits
-# English labels between "(en)" ... "(fr)" markers. Those labels are mapped onto the language's
-# set, one English label to zero or more labels; the word is listed in Lexicon.unknown.
-_EN_TO_ROMANCE = {
-    "ɪ": ("i",), "iː": ("i",), "ɪː": ("i",), "i": ("i",), "ᵻ": ("i",), "uː": ("u",), "u": ("u",),
-    "ʊ": ("u",), "ɑː": ("a",), "ɑ": ("a",), "æ": ("a",), "ææ": ("a",), "a": ("a",), "aː": ("a",),
-    "ʌ": ("a",), "ɒ": ("o",), "ɔ": ("o",), "ɔː": ("o",), "o": ("o",), "oː": ("o",), "oʊ": ("o",),
-    "əʊ": ("o",), "e": ("e",), "ɛ": ("e",), "ɛː": ("e",), "eɪ": ("e", "j"), "aɪ": ("a", "j"),
-    "aʊ": ("a", "w"), "ɔɪ": ("o", "j"), "iə": ("i", "e"), "eə": ("e",), "ʊə": ("u", "e"),
-    "aɪə": ("a", "j", "e"), "ɐ": ("a",), "ə": ("e",), "əl": ("e", "l"), "n̩": ("n",), "ɫ": ("l",),
-    "ɬ": ("l",), "ʔ": (), "h": (), "ç": ("x",), "kh": ("k",), "ph": ("p",),
-}
-FOREIGN_PHONES: dict[str, dict[str, tuple[str, ...]]] = {
-    "fr": {**_EN_TO_ROMANCE, "ɛ": ("ɛ",), "ɛː": ("ɛ",), "ɔ": ("ɔ",), "ɔː": ("ɔ",), "ɒ": ("ɔ",),
-           "ʌ": ("œ",), "ə": ("ə",), "ɐ": ("ə",), "əl": ("ə", "l"), "ɚ": ("œ", "ʁ"), "ɜː": ("œ", "ʁ"),
-           "eɪ": ("ɛ", "j"), "aʊ": ("a", "u"), "ɔɪ": ("ɔ", "j"), "iə": ("i", "ə"), "eə": ("ɛ", "ʁ"),
-           "ʊə": ("u", "ʁ"), "aɪə": ("a", "j", "ə"), "aɪɚ": ("a", "j", "œ", "ʁ"), "ɑːɹ": ("a", "ʁ"),
-           "ɔːɹ": ("ɔ", "ʁ"), "oːɹ": ("ɔ", "ʁ"), "ɛɹ": ("ɛ", "ʁ"), "ɪɹ": ("i", "ʁ"), "ʊɹ": ("u", "ʁ"),
-           "ɹ": ("ʁ",), "r": ("ʁ",), "ɾ": ("t",), "θ": ("s",), "ð": ("z",), "x": ("ʁ",), "ç": ("ʃ",)},
-    "es": {**_EN_TO_ROMANCE, "ɚ": ("e", "ɾ"), "ɜː": ("e", "ɾ"), "aɪɚ": ("a", "j", "e", "ɾ"),
-           "ɑːɹ": ("a", "ɾ"), "ɔːɹ": ("o", "ɾ"), "oːɹ": ("o", "ɾ"), "ɛɹ": ("e", "ɾ"), "ɪɹ": ("i", "ɾ"),
-           "ʊɹ": ("u", "ɾ"), "ɹ": ("ɾ",), "z": ("s",), "v": ("b",), "ʒ": ("ʝ",), "dʒ": ("ʝ",),
-           "h": ("x",), "ɾ": ("ɾ",)},
-    "pt": {**_EN_TO_ROMANCE, "ɛ": ("ɛ",), "ɛː": ("ɛ",), "ɔ": ("ɔ",), "ɔː": ("ɔ",), "ʊ": ("ʊ",),
-           "æ": ("ɛ",), "ə": ("ə",), "ɚ": ("e", "r"), "ɜː": ("e", "r"), "aɪɚ": ("aɪ", "e", "r"),
-           "eɪ": ("eɪ",), "aɪ": ("aɪ",), "aʊ": ("aʊ",), "ɔɪ": ("ɔɪ",), "oʊ": ("o", "w"),
-           "ɑːɹ": ("a", "r"), "ɔːɹ": ("ɔ", "r"), "oːɹ": ("ɔ", "r"), "ɛɹ": ("ɛ", "r"), "ɪɹ": ("i", "r"),
-           "ʊɹ": ("u", "r"), "ɹ": ("r",), "θ": ("t",), "ð": ("d",), "h": ("x",)},
-    "en": {"ʁ": ("ɹ",), "ɾ": ("ɾ",), "y": ("uː",), "ø": ("ɜː",), "œ": ("ɜː",), "ɑ̃": ("ɑː", "n"),
-           "ɔ̃": ("ɔ", "n"), "ɛ̃": ("æ", "n"), "œ̃": ("ʌ", "n"), "a": ("æ",), "e": ("eɪ",), "o": ("oʊ",),
-           "u": ("uː",), "β": ("b",), "ð": ("ð",), "ɣ": ("ɡ",), "x": ("h",), "ɲ": ("n", "j"),
-           "ʎ": ("l", "j"), "ʝ": ("j",), "ɐ̃": ("ʌ", "n"), "ɐ̃ʊ̃": ("aʊ", "n")},
-}
-
-# ---------------------------------------------------------------------------------------------
-# Overrides (see the table in the module docstring).
-# ---------------------------------------------------------------------------------------------
-OVERRIDES: dict[str, dict[str, str]] = {  # word -> phones, space separated, ˈ marks primary stress
-    "fr": {"fils": "f ˈi s"},
-    "es": {},
-    "pt": {},
-    "en": {"yeah": "j ˈɛ ə"},
-}
-
-FILLER_OVERRIDES: dict[str, dict[str, tuple[str, ...]]] = {  # used after FILLER_PHONES
-    "fr": {"hm": ("mː",), "ben": ("b", "ɛ̃")},
-    "es": {"mm": ("mː",)},
-    "pt": {},
-    "en": {"uhm": ("ʌ", "mː")},
-}
-
-# Common abbreviations, expanded before G2P (looked up lower-cased). A trailing "." is optional
-# except where the bare form is a word or a letter (fr "m."), so "Sr" and "Sr." both expand.
-ABBREVIATIONS: dict[str, dict[str, str]] = {
-    "fr": {"m.": "monsieur", "mm.": "messieurs", "mme": "madame", "mmes": "mesdames",
-           "mlle": "mademoiselle", "mlles": "mesdemoiselles", "dr": "docteur", "pr": "professeur",
-           "etc.": "etcétéra"},
-    "es": {"sr.": "señor", "sra.": "señora", "srta.": "señorita", "dr.": "doctor", "dra.": "doctora",
-           "ud.": "usted", "uds.": "ustedes", "etc.": "etcétera", "ee.uu.": "estados unidos"},
-    "pt": {"sr.": "senhor", "sra.": "senhora", "srta.": "senhorita", "dr.": "doutor", "dra.": "doutora",
-           "etc.": "etcétera"},
-    "en": {"mr.": "mister", "mrs.": "missus", "ms.": "miz", "dr.": "doctor", "etc.": "etcetera",
-           "vs.": "versus"},
-}
-_NEEDS_DOT = {"fr": {"m."}}  # bare "m" is not expanded (except the capital "M" of "M Dupont")
-
-# words whose espeak-ng output was checked for the overrides above, also part of the phone-set
-# derivation (the common words of interviews about platform work)
-AUDIT_WORDS = {
-    "fr": "travail travaille plateforme argent heures tâche annotation famille étude payer internet "
-          "ordinateur semaine mois jour entreprise client de que pas vous je ne les des est avec pour "
-          "dans tout fait plus très aussi mais cent deux vingt monsieur madame docteur oui femme fils "
-          "salaire boulot collègues patron contrat enfants maison temps toujours beaucoup "
-          "aujourd'hui hier demain chez ils leur août cinq sept huit neuf quand comment pourquoi "
-          "écran application mail données sûr sûre dû bien contrôle grâce gagner montagne",
-    "es": "trabajo trabaja plataforma dinero horas tarea anotación familia estudio estudiar pagar pago "
-          "internet computadora ordenador semana mes día empresa cliente de que no usted también muy "
-          "mucho para señor señora doctora etcétera sueldo jefe compañeros contrato hijos padres casa "
-          "tiempo siempre nunca poco hoy ayer mañana nosotros ellos pues bueno este entonces gente "
-          "dólares pantalla correo aplicación datos llamar calle yo ciudad año niño",
-    "pt": "trabalho trabalha dinheiro tarefa semana plataforma também muito não você que de filho mulher "
-          "melhor computador empresa cliente família estudar pagamento internet hora dia mês anotação "
-          "tempo emprego celular salário chefe colegas contrato filhos pais casa sempre nunca pouco hoje "
-          "ontem amanhã nós eles gente então porque bom tá pra assim coisa ruim bem mãe aplicativo dados "
-          "anos pessoa conheço ideia milhões informações senhor doutor às",
-    "en": "work working platform money hours task annotation family study pay payment internet computer "
-          "week month day company client the of and to a in that it you is was for with they have this "
-          "from doctor mister salary boss coworkers contract kids parents house time always never enough "
-          "today yesterday tomorrow because okay yeah really screen keyboard email app data",
-}
-
 
 class LexiconError(VoliError):
     """A pronunciation dictionary is malformed, or a word cannot be pronounced at all."""
@@ -231,8 +67,21 @@ class Pron:
 
 
 def _check_language(language: str) -> None:
-    if language not in LANGUAGES:
-        raise LexiconError(f"no lexicon for language {language!r}; voli's languages are {', '.join(LANGUAGES)}")
+    if language not in languages.codes():
+        raise LexiconError(f"no lexicon for language {language!r}; voli's languages are {', '.join(languages.codes())}")
+
+
+def phone_set(language: str) -> tuple[str, ...]:
+    """Every label the lexicon can emit for ``language`` (its language file's ``phones``)."""
+    return languages.get(language).phones
+
+
+@lru_cache(maxsize=None)
+def _labels(language: str) -> tuple[frozenset, dict[str, str]]:
+    """The language's labels, and the rare espeak-ng labels folded onto them (``phone_variants``, and
+    the ``respellings`` voli writes for espeak-ng's own symbols)."""
+    spec = languages.get(language)
+    return frozenset(spec.phones), {**spec.phone_variants, **spec.respellings}
 
 
 def _base(label: str) -> str:
@@ -241,14 +90,14 @@ def _base(label: str) -> str:
 
 
 def nearest_phones(label: str, language: str, n: int = 5) -> list[str]:
-    """The ``n`` labels of ``PHONES[language]`` that look most like ``label`` (for error messages)."""
+    """The ``n`` labels of the language's phone set that look most like ``label`` (for error messages)."""
     _check_language(language)
     base = _base(label)
 
     def score(p: str) -> tuple:
         return (_base(p) == base, base in _base(p) or _base(p) in base, difflib.SequenceMatcher(None, label, p).ratio())
 
-    return sorted(PHONES[language], key=score, reverse=True)[:n]
+    return sorted(phone_set(language), key=score, reverse=True)[:n]
 
 
 def _split_label(label: str) -> tuple[str, int]:
@@ -262,10 +111,10 @@ def _split_label(label: str) -> tuple[str, int]:
 
 
 def normalise_phone(label: str, language: str) -> str:
-    """Map an espeak-ng or user-dictionary label onto ``PHONES[language]``.
+    """Map an espeak-ng or user-dictionary label onto the language's phone set.
 
     Removes espeak-ng's "-" (syllable-boundary marker) and stress marks, folds the
-    rare labels of :data:`PHONE_VARIANTS` and returns a label of the set, written as
+    rare labels of its ``phone_variants`` and returns a label of the set, written as
     espeak-ng writes it (nasal vowels decomposed: "o" + U+0303, whichever form is
     given). Raises
     :class:`LexiconError`, naming the nearest valid labels, for anything else.
@@ -273,12 +122,13 @@ def normalise_phone(label: str, language: str) -> str:
     _check_language(language)
     clean, _ = _split_label(label.strip().replace("-", ""))
     for form in (clean, unicodedata.normalize("NFD", clean)):  # espeak-ng writes õ as o + U+0303
-        if form in _PHONE_SET[language]:
+        labels, variants = _labels(language)
+        if form in labels:
             return form
-        if form in PHONE_VARIANTS[language]:
-            return PHONE_VARIANTS[language][form]
+        if form in variants:
+            return variants[form]
     raise LexiconError(f"phone {label!r} is not in voli's {language} phone set; nearest: "
-                       f"{' '.join(nearest_phones(clean, language))} (all: voli.align.lexicon.PHONES[{language!r}])")
+                       f"{' '.join(nearest_phones(clean, language))} (all: voli/languages/{language}.py, phones)")
 
 
 # --- dictionary files (Montreal Forced Aligner format) ----------------------------------------
@@ -319,7 +169,7 @@ def read_dictionary(path: str | Path, language: str) -> dict[str, list[Pron]]:
     ------
     LexiconError
         The file is missing or not UTF-8, or a line has no phones or a phone that is
-        not in ``PHONES[language]``; the message names the file and line.
+        not in the language's phone set; the message names the file and line.
     """
     _check_language(language)
     path = Path(path)
@@ -381,14 +231,15 @@ _VOWEL_LETTERS = set("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüý
 
 
 def _expand_abbreviation(written: str, language: str) -> str | None:
-    table = ABBREVIATIONS[language]
+    spec = languages.get(language)
+    table = spec.abbreviations
     lower = written.lower()
     if lower in table:
         return table[lower]
-    if not lower.endswith(".") and lower + "." in table and lower + "." not in _NEEDS_DOT.get(language, ()):
+    if not lower.endswith(".") and lower + "." in table and lower + "." not in spec.abbreviations_need_dot:
         return table[lower + "."]
-    if language == "fr" and written == "M":  # "M Dupont", once ASR punctuation is stripped
-        return table["m."]
+    if written in spec.capital_abbreviations:  # fr "M Dupont", once ASR punctuation is stripped
+        return table[spec.capital_abbreviations[written]]
     return None
 
 
@@ -426,7 +277,7 @@ class Lexicon:
     Parameters
     ----------
     language : str
-        "fr", "es", "pt" or "en".
+        A code of :mod:`voli.languages` ("fr", "es", "pt", "en", "it", ...).
     user_dictionary : str or Path, optional
         An MFA-format dictionary (:func:`read_dictionary`) whose entries win over
         everything else.
@@ -438,8 +289,8 @@ class Lexicon:
         output, symbols, letters spelled out, espeak-ng switching to another
         language). They still get one; a user can fix them in a dictionary.
     overridden : set
-        Words whose pronunciation came from :data:`OVERRIDES`, :data:`RULES` or
-        :data:`FILLER_OVERRIDES` rather than espeak-ng's plain output.
+        Words whose pronunciation came from the language file's ``g2p_overrides``, ``g2p_rules`` or
+        ``filler_overrides`` rather than espeak-ng's plain output.
     """
 
     def __init__(self, language: str, user_dictionary: str | Path | None = None):
@@ -449,7 +300,8 @@ class Lexicon:
         self.unknown: dict[str, str] = {}
         self.overridden: set[str] = set()
         self._used: dict[str, list[Pron]] = {}
-        self._overrides = {w: _parse_phones(p.split(), language) for w, p in OVERRIDES[language].items()}
+        self.spec = languages.get(language)
+        self._overrides = {w: _parse_phones(p.split(), language) for w, p in self.spec.g2p_overrides.items()}
 
     # -- public --
 
@@ -457,10 +309,10 @@ class Lexicon:
         """One pronunciation per written word of one utterance, in order.
 
         Order of precedence: user dictionary entry (first variant) > filler
-        pronunciation (FILLER_PHONES, FILLER_OVERRIDES, else espeak-ng) > OVERRIDES
+        pronunciation (filler_phones, filler_overrides, else espeak-ng) > g2p_overrides
         > clause-level espeak-ng G2P (a clause ends at , . ? ! ; : after a word),
         word by word where espeak-ng reports a different number of words; then
-        RULES. Digits and ABBREVIATIONS are expanded before G2P; the expansion's
+        g2p_rules. Digits and abbreviations are expanded before G2P; the expansion's
         phones all belong to the one written word. Words without a usable
         pronunciation are recorded in :attr:`unknown` and get one anyway (letters
         read one by one, else :data:`SPOKEN_NOISE`). The phones tuple is never empty.
@@ -510,7 +362,7 @@ class Lexicon:
             item.source = "noise"
         elif key in self.user:
             item.pron, item.source = self.user[key][0], "user"
-        elif key in FILLERS[self.language]:
+        elif key in self.spec.fillers:
             item.pron, item.source = self._filler(key), "filler"
         elif key in self._overrides:
             item.pron, item.source = self._overrides[key], "override"
@@ -542,9 +394,9 @@ class Lexicon:
             self.unknown[item.key] = "has no vowel letter: espeak-ng spells it out letter by letter"
 
     def _filler(self, key: str) -> Pron:
-        phones = FILLER_PHONES.get(self.language, {}).get(key)
-        if phones is None and key in FILLER_OVERRIDES[self.language]:
-            phones = FILLER_OVERRIDES[self.language][key]
+        phones = self.spec.filler_phones.get(key)
+        if phones is None and key in self.spec.filler_overrides:
+            phones = self.spec.filler_overrides[key]
             self.overridden.add(key)
         if phones is None:
             phones = self._espeak_word(key, key).phones
@@ -582,9 +434,9 @@ class Lexicon:
         return self._to_phone_set(key, espeak.phonemize(text, self.language))
 
     def _finish(self, item: _Item, raw: espeak.Pronunciation) -> Pron:
-        """espeak-ng's output -> labels of the set, RULES applied, never empty."""
+        """espeak-ng's output -> labels of the set, the language's g2p_rules applied, never empty."""
         pron = self._to_phone_set(item.key, raw)
-        for rule in RULES[self.language]:
+        for rule in self.spec.g2p_rules:
             changed = rule(item.key, pron)
             if changed != pron:
                 pron = changed
@@ -601,15 +453,14 @@ class Lexicon:
         return pron
 
     def _to_phone_set(self, key: str, raw: espeak.Pronunciation) -> Pron:
-        """espeak-ng labels -> PHONES[language]: "-" removed, variants folded, foreign labels mapped."""
+        """espeak-ng labels -> the language's phone set: "-" removed, variants folded, foreign labels mapped."""
         phones, stress = [], []
         pending = 0  # stress of a dropped label, given to the next phone
         foreign = None  # the language espeak-ng switched to, inside "(en)" ... "(fr)"
         for label, level in zip(raw.phones, raw.stress):
             switch = re.fullmatch(r"\(([a-z-]+)\)", label)
             if switch:
-                foreign = None if switch.group(1) == espeak.VOICES[self.language] or \
-                    switch.group(1) == self.language else switch.group(1)
+                foreign = None if switch.group(1) in (self.spec.espeak_voice, self.language) else switch.group(1)
                 if foreign:
                     self.unknown[key] = (f"espeak-ng reads it as {foreign} (a loanword?); its phones were mapped "
                                          f"onto {self.language} labels: check them")
@@ -627,7 +478,7 @@ class Lexicon:
         clean = label.replace("-", "")
         if not clean:
             return ()
-        table = FOREIGN_PHONES[self.language]
+        table = self.spec.foreign_phones
         if foreign and clean in table:
             return table[clean]
         try:
@@ -637,7 +488,7 @@ class Lexicon:
         if clean in table:
             return table[clean]
         base = _base(clean)
-        if base in _PHONE_SET[self.language]:
+        if base in _labels(self.language)[0]:
             return (base,)
         self.unknown.setdefault(key, f"espeak-ng gives phone {clean!r}, which has no {self.language} "
                                      "counterpart; dropped")
@@ -646,33 +497,6 @@ class Lexicon:
     def _spoken_noise(self, key: str, reason: str) -> Pron:
         self.unknown[key] = f"{reason}; aligned as spoken noise ({SPOKEN_NOISE})"
         return Pron((SPOKEN_NOISE,), (0,))
-
-
-# --- rules: small fixes applied to espeak-ng's output (see the module docstring) ---------------
-
-
-def _pt_lh(key: str, pron: Pron) -> Pron:
-    """pt: the k-th "lh" of the spelling is the k-th "l j" of espeak-ng's output -> ʎ."""
-    n = key.count("lh")
-    if not n:
-        return pron
-    pairs = [i for i in range(len(pron.phones) - 1) if pron.phones[i:i + 2] == ("l", "j")]
-    if len(pairs) != n:  # cannot tell which "l j" is the "lh": leave it
-        return pron
-    phones, stress, i = [], [], 0
-    while i < len(pron.phones):
-        if i in pairs:
-            phones.append("ʎ")
-            stress.append(max(pron.stress[i], pron.stress[i + 1]))
-            i += 2
-        else:
-            phones.append(pron.phones[i])
-            stress.append(pron.stress[i])
-            i += 1
-    return Pron(tuple(phones), tuple(stress))
-
-
-RULES = {"fr": [], "es": [], "pt": [_pt_lh], "en": []}
 
 
 # --- phone-set derivation ---------------------------------------------------------------------
@@ -693,18 +517,17 @@ def phone_inventory(words: list[str], language: str) -> Counter:
 
 
 def checked_words(language: str) -> list[str]:
-    """Native words whose every label belongs in PHONES: the sample interview scripts, AUDIT_WORDS
-    and num2words' number words."""
+    """Native words whose every label belongs in the phone set: the language's interview scripts,
+    its audit_words and num2words' number words."""
     from num2words import num2words
 
-    from voli.simulate.scripts import INTERVIEWS
-
-    words = set(AUDIT_WORDS[language].split())
-    for turns in INTERVIEWS[language]:
+    spec = languages.get(language)
+    words = set(spec.audit_words.split())
+    for turns in spec.interviews:
         for _, text in turns:
             words.update(re.findall(r"[\w'’-]+", text.lower()))
     for n in list(range(101)) + [200, 1000, 2000, 1000000]:
-        words.update(num2words(n, lang=NUM2WORDS_LANG[language]).replace("-", " ").split())
+        words.update(num2words(n, lang=spec.num2words).replace("-", " ").split())
     return sorted(words)
 
 
@@ -721,27 +544,34 @@ def vocabulary_words() -> list[str]:
     return sorted(words)
 
 
-def derive_phone_sets(min_count: int = 2) -> dict[str, tuple[str, ...]]:
-    """Recompute PHONES (see the comment above PHONES); print with `python -m voli.align.lexicon`."""
+def derive_phone_sets(min_count: int = 2, codes: tuple[str, ...] | None = None) -> dict[str, tuple[str, ...]]:
+    """The phone set of each language (its file's ``phones``), derived from espeak-ng: every label
+    espeak-ng 1.51 emits in the language's own voice (no switch to another) at least ``min_count``
+    times over ~29,000 Latin-script words (Whisper's multilingual vocabulary, >= 3 letters), plus
+    every label of :func:`checked_words`; minus the labels its ``phone_variants`` and
+    ``respellings`` fold, plus those they fold onto; plus its filler, override and rule phones and
+    SPOKEN_NOISE. Print them with ``python -m voli.align.lexicon [code ...]``."""
     vocabulary = vocabulary_words()
     sets = {}
-    for language in LANGUAGES:
+    for language in codes or languages.codes():
+        spec = languages.get(language)
+        variants = _labels(language)[1]
         checked = checked_words(language)
         counts = phone_inventory(sorted(set(vocabulary) | set(checked)), language)
         labels = {p for p, n in counts.items() if n >= min_count} | set(phone_inventory(checked, language))
-        labels -= set(PHONE_VARIANTS[language])
-        labels |= set(PHONE_VARIANTS[language].values())
-        labels |= {p for phones in FILLER_PHONES.get(language, {}).values() for p in phones}
-        labels |= {p for phones in FILLER_OVERRIDES[language].values() for p in phones}
-        labels |= {_split_label(p)[0] for phones in OVERRIDES[language].values() for p in phones.split()}
-        labels |= _RULE_PHONES[language] | {SPOKEN_NOISE}
+        labels -= set(variants)
+        labels |= set(variants.values())
+        labels |= {p for phones in spec.filler_phones.values() for p in phones}
+        labels |= {p for phones in spec.filler_overrides.values() for p in phones}
+        labels |= {_split_label(p)[0] for phones in spec.g2p_overrides.values() for p in phones.split()}
+        labels |= set(spec.rule_phones) | {SPOKEN_NOISE}
         sets[language] = tuple(sorted(labels))
     return sets
 
 
-_RULE_PHONES = {"fr": set(), "es": set(), "pt": {"ʎ"}, "en": set()}
+if __name__ == "__main__":  # print the phone sets, to paste into the language files
+    import sys
 
-if __name__ == "__main__":  # print PHONES, to paste above
-    for lang, labels in derive_phone_sets().items():
+    for lang, labels in derive_phone_sets(codes=tuple(sys.argv[1:]) or None).items():
         quoted = ", ".join(f'"{p}"' for p in labels)
-        print(f'    "{lang}": ({quoted}),')
+        print(f"{lang}: phones=({quoted}),")

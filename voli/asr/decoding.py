@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from voli.asr.fillers import PROMPTS
+from voli import languages
 from voli.config import AsrConfig
 
 SR = 16000  # Hz, Whisper's sample rate
+
+
+def _prompt(language: str, config: AsrConfig) -> str | None:
+    """A prompt written with filled pauses makes Whisper keep them (OpenAI's prompting guide)."""
+    return languages.get(language).filler_prompt or None if config.keep_fillers else None
 
 RANDOM_SEED = 0  # for the sampling of faster-whisper's temperature fallback
 
@@ -35,9 +40,9 @@ def decode_window_ct2(model, audio: np.ndarray, language: str, config: AsrConfig
         # transcript the same in every process, whatever was decoded before (resume, Ray workers)
         ctranslate2.set_random_seed(RANDOM_SEED)
         segments, _ = model.transcribe(
-            audio[int(offset * SR):], language=language, task="transcribe", beam_size=config.beam_size or 1,
-            condition_on_previous_text=False, word_timestamps=True, vad_filter=False,
-            initial_prompt=PROMPTS[language] if config.keep_fillers else None)
+            audio[int(offset * SR):], language=languages.get(language).whisper, task="transcribe",
+            beam_size=config.beam_size or 1, condition_on_previous_text=False, word_timestamps=True, vad_filter=False,
+            initial_prompt=_prompt(language, config))
         new = [{"word": w.word, "start": offset + float(w.start), "end": offset + float(w.end),
                 "probability": float(w.probability)} for seg in segments for w in (seg.words or [])]
         words.extend(new)
@@ -47,33 +52,33 @@ def decode_window_ct2(model, audio: np.ndarray, language: str, config: AsrConfig
     return words
 
 
+def _most_probable(probs: dict[str, float]) -> str:
+    """The voli language whose Whisper code is most probable (Whisper knows ~100 languages)."""
+    return max(languages.all_languages(), key=lambda lang: probs.get(lang.whisper, 0.0)).code
+
+
 def detect_language(model, audio: np.ndarray) -> str:
     """The most probable of voli's languages for a stretch of speech."""
     import whisper
 
-    from voli.schema import LANGUAGES
-
     mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio), model.dims.n_mels).to(model.device)
     _, probs = model.detect_language(mel)
-    return max(LANGUAGES, key=lambda lang: probs.get(lang, 0.0))
+    return _most_probable(probs)
 
 
 def detect_language_ct2(model, audio: np.ndarray) -> str:
     """The most probable of voli's languages (faster-whisper): Whisper's own first choice may be
     a language voli cannot align (Galician for Portuguese, Catalan for Spanish)."""
     _, _, probs = model.detect_language(audio)
-    probs = dict(probs)
-    from voli.schema import LANGUAGES
-
-    return max(LANGUAGES, key=lambda lang: probs.get(lang, 0.0))
+    return _most_probable(dict(probs))
 
 
 def decode_window(model, audio: np.ndarray, language: str, config: AsrConfig, fp16: bool) -> list[dict]:
     """Whisper on one window: [{word, start, end, probability}] with times in the window."""
-    options = dict(language=language, task="transcribe", temperature=0.0, condition_on_previous_text=False,
-                   word_timestamps=True, fp16=fp16, verbose=None)
+    options = dict(language=languages.get(language).whisper, task="transcribe", temperature=0.0,
+                   condition_on_previous_text=False, word_timestamps=True, fp16=fp16, verbose=None)
     if config.keep_fillers:
-        options["initial_prompt"] = PROMPTS[language]
+        options["initial_prompt"] = _prompt(language, config)
     if config.beam_size:
         options["beam_size"] = config.beam_size
     result = model.transcribe(audio, **options)
@@ -103,11 +108,12 @@ def decode_windows(model, audios: list[np.ndarray], language: str, config: AsrCo
     from whisper.timing import find_alignment, merge_punctuations
     from whisper.tokenizer import get_tokenizer
 
-    tokenizer = get_tokenizer(model.is_multilingual, num_languages=model.num_languages, language=language, task="transcribe")
+    code = languages.get(language).whisper
+    tokenizer = get_tokenizer(model.is_multilingual, num_languages=model.num_languages, language=code, task="transcribe")
     mels = torch.stack([whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(a), N_SAMPLES), model.dims.n_mels)
                         for a in audios]).to(model.device)
-    options = whisper.DecodingOptions(language=language, task="transcribe", temperature=0.0, without_timestamps=True,
-                                      fp16=fp16, prompt=PROMPTS[language] if config.keep_fillers else None)
+    options = whisper.DecodingOptions(language=code, task="transcribe", temperature=0.0, without_timestamps=True,
+                                      fp16=fp16, prompt=_prompt(language, config))
     results = whisper.decode(model, mels, options)
     out = []
     for audio, mel, result in zip(audios, mels, results):

@@ -26,14 +26,13 @@ import numpy as np
 import pyarrow as pa
 import soundfile as sf
 
-from voli import problems
+from voli import languages, problems
 from voli.asr import vad
 from voli.asr.decoding import decode_window, decode_window_ct2, decode_windows, detect_language, detect_language_ct2
-from voli.asr.fillers import is_filler
 from voli.config import AsrConfig
 from voli.errors import AudioError
 from voli.io.audio import quiet_decoder
-from voli.text import normalise_words, spell_number, strip_punctuation
+from voli.text import is_filler, normalise_words, spell_number, strip_punctuation
 from voli.io.textgrid import sequential, speaker_tiers, write_textgrid
 from voli.schema import Recording, RecordingSpeaker, Utterance, Word, to_table
 
@@ -176,22 +175,13 @@ def cluster_embeddings(emb: np.ndarray, n_speakers: int, weights: np.ndarray | N
     return np.argmin(((emb[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
 
 
-# How questions start, per language (Whisper does not always write the question mark)
-QUESTION_STARTS = {
-    "fr": ("est-ce", "qu'est-ce", "comment", "combien", "pourquoi", "quand", "quel", "quelle", "quels", "quelles", "où", "qui"),
-    "es": ("cuánto", "cuántos", "cuánta", "cuántas", "cuantas", "cuantos", "cómo", "qué", "por qué",
-           "dónde", "cuándo", "cuál", "quién", "tiene"),
-    "pt": ("quanto", "quantos", "quantas", "como", "o que", "por que", "onde", "quando", "qual", "quem", "você"),
-    "en": ("how", "what", "why", "when", "where", "who", "which", "do", "does", "did", "is", "are", "can", "could", "would"),
-}
-
-
 def looks_like_question(text: str, language: str | None) -> bool:
     if text.strip().endswith("?") or text.strip().startswith("¿"):
         return True
     words = [w for w in normalise_words(text) if not is_filler(w, language)]
     head = " ".join(words[:2])
-    return any(head == q or head.startswith(q + " ") for q in QUESTION_STARTS.get(language or "", ()))
+    cues = languages.get(language).question_starts if language else ()
+    return any(head == q or head.startswith(q + " ") for q in cues)
 
 
 def _assign_roles(labels: np.ndarray, texts: list[str], durations: list[float], speakers: list[RecordingSpeaker],

@@ -14,9 +14,8 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from voli.asr.fillers import is_filler
 from voli import problems
-from voli.text import normalise_words, strip_punctuation
+from voli.text import is_filler, normalise_words, strip_punctuation
 from voli.io.textgrid import read_textgrid
 from voli.schema import RecordingSpeaker, Utterance, Word
 

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from voli import problems
-from voli.align.lexicon import is_vowel
+from voli.languages import is_vowel
 from voli.config import FeatureConfig
 from voli.errors import VoliError
 from voli.features.formants import (TOO_SHORT, FormantSettings, analyse_tokens, ceiling_grid, choose_ceilings,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voli.align.lexicon import is_vowel
+from voli.languages import is_vowel
 from voli.config import FeatureConfig
 from voli.features.intensity import mean_db
 from voli.features.pitch import semitones

@@ -13,7 +13,7 @@ duration thresholds from the profile config) and read at their midpoint. Per spe
 * ``vowel_space_area_hull_hz`` / ``_means_hz`` (and ``_lobanov``): convex hull of the tokens, and
   polygon (hull) of the category means;
 * ``pillai_<a>_<b>``: Pillai trace of a MANOVA of (F1, F2) Lobanov on the two categories
-  (0 = merged, 1 = fully apart), for the pairs in ``PILLAI_PAIRS`` and the config;
+  (0 = merged, 1 = fully apart), for each language file's ``pillai_pairs`` and the config's;
 * the prosody measures of ``speaker_prosody`` (rates, pauses, filled pauses, F0, intensity);
 * ``n_tokens`` and ``n_categories`` behind the vowel measures.
 """
@@ -24,13 +24,6 @@ import numpy as np
 
 from voli.profile.normalise import normalise
 
-# vowel pairs whose merger or split is a known sociolinguistic variable, per language (espeak labels)
-PILLAI_PAIRS = {
-    "fr": (("e", "ɛ"), ("o", "ɔ"), ("a", "ɑ")),
-    "es": (("e", "i"), ("o", "u")),
-    "pt": (("e", "ɛ"), ("o", "ɔ")),
-    "en": (("iː", "ɪ"), ("ɛ", "a"), ("uː", "ʊ")),
-}
 PROSODY_COLUMNS = ("speech_rate", "articulation_rate", "pauses_per_minute", "pause_mean_s", "filled_pauses_per_minute",
                    "filled_pause_mean_s", "filled_pause_f1_hz", "filled_pause_f2_hz", "f0_mean_hz", "f0_median_hz",
                    "f0_sd_hz", "f0_range_st", "f0_median_st", "f0_sd_st", "intensity_mean_db")
@@ -118,10 +111,11 @@ def vowel_measures(t, pairs) -> dict:
 
 
 def extra_pairs(config) -> dict[str, tuple]:
-    """PILLAI_PAIRS plus the config's ``pillai_pairs`` entries ("fr:e-ɛ")."""
+    """Each language file's ``pillai_pairs`` plus the config's ``pillai_pairs`` entries ("fr:e-ɛ")."""
+    from voli import languages
     from voli.errors import ConfigError
 
-    pairs = {lang: list(p) for lang, p in PILLAI_PAIRS.items()}
+    pairs = {spec.code: list(spec.pillai_pairs) for spec in languages.all_languages()}
     for entry in config.pillai_pairs:
         try:
             lang, pair = entry.split(":", 1)

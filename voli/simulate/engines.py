@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from voli import espeak
+from voli import espeak, languages
 from voli.errors import ModelError
 from voli.simulate.kokoro import Kokoro, TimedPhone, TimedWord, Voice
 from voli.simulate.text import SpokenWord
@@ -69,8 +69,6 @@ class KokoroEngine:
         return Speech(s.audio, self.sample_rate, s.words, s.phones, s.f0_times, s.f0_hz)
 
 
-# espeak-ng reads a lone Portuguese "é" as the letter's name ("é agudo"); spell the filler out.
-ESPEAK_FILLER_SPELLING = {("pt", "é"): "éé"}
 
 
 class EspeakEngine:
@@ -78,7 +76,8 @@ class EspeakEngine:
     sample_rate = 22050
 
     def speak(self, words: list[SpokenWord], language: str, voice: VoiceParams) -> Speech:
-        spelled = [ESPEAK_FILLER_SPELLING.get((language, w.word.lower()), w.word) if w.is_filler else w.word for w in words]
+        respelt = languages.get(language).espeak_filler_spellings  # pt: a lone "é" is read as the letter's name
+        spelled = [respelt.get(w.word.lower(), w.word) if w.is_filler else w.word for w in words]
         text = " ".join(sp + w.punct for sp, w in zip(spelled, words))
         offsets, pos = [], 1  # 1-based character offset of each word, as espeak counts
         for sp, w in zip(spelled, words):

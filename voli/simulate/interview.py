@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from voli import espeak
+from voli import espeak, languages
 from voli.errors import ConfigError
 from voli.io import audio as audio_io
 from voli.io.tables import write_table, write_text
@@ -34,12 +34,10 @@ from voli.io.textgrid import speaker_tiers, write_textgrid
 from voli.simulate.effects import EffectSpec
 from voli.simulate.engines import Speech, VoiceParams, make_engine
 from voli.simulate.kokoro import Voice
-from voli.simulate.scripts import INTERVIEWS
 from voli.simulate.text import spoken_words
 from voli.simulate.vowels import FormantShift, is_vowel, measure_formants, shift_formants
 
 SPEC_DIR = Path(__file__).parent / "specs"
-COUNTRIES = {"fr": "France", "es": "Venezuela", "pt": "Brazil", "en": "Kenya"}
 FEMALE_VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro")
 ESPEAK_VARIANTS = {"woman": ("f1", "f2", "f3", "f4", "f5"), "man": ("m1", "m2", "m3", "m4", "m5", "m6")}
 MIN_VOWEL_S = 0.04  # shorter vowel tokens are left as they are (too short to resynthesise)
@@ -113,7 +111,7 @@ def make_speakers(config: SimulationConfig, spec: EffectSpec) -> list[SimSpeaker
         for i in range(config.interviews_per_language):
             attrs = {a.name: a.sample(rng) for a in spec.attributes}
             attrs.setdefault("gender", str(rng.choice(["woman", "man"])))
-            attrs["country"] = COUNTRIES[lang]
+            attrs["country"] = languages.get(lang).country
             params = spec.speaker_params(attrs, rng)
             speakers.append(SimSpeaker(f"{lang.upper()}{i + 1:02d}", "interviewee", lang, attrs,
                                        _voice(attrs["gender"], rng, params), params["vocal_tract"],
@@ -191,8 +189,10 @@ def simulate(out_dir: str | Path, *, spec: EffectSpec | None = None, config: Sim
              progress: bool = True) -> Path:
     """Write a simulated interview corpus with its truth to ``out_dir``; see the module docstring."""
     for lang in config.languages:
-        if lang not in INTERVIEWS:
-            raise ConfigError(f"no interview scripts for language {lang!r}; voli simulates {', '.join(INTERVIEWS)}")
+        if lang not in languages.codes() or not languages.get(lang).interviews:
+            scripted = [code for code in languages.codes() if languages.get(code).interviews]
+            raise ConfigError(f"no interview scripts for language {lang!r}; voli simulates {', '.join(scripted)} "
+                              "(scripts are the language file's interviews)")
     spec = spec or EffectSpec.load(SPEC_DIR / "sample.yaml")
     out = Path(out_dir)
     for sub in ("audio", "truth"):
@@ -215,7 +215,8 @@ def simulate(out_dir: str | Path, *, spec: EffectSpec | None = None, config: Sim
     for rid, lang, int_id, ee_id, index in iterator:
         rng = _rng(config.seed, rid)
         stereo = rid in config.stereo
-        script = INTERVIEWS[lang][index % len(INTERVIEWS[lang])]
+        scripts = languages.get(lang).interviews
+        script = scripts[index % len(scripts)]
         turns = []
         for t, (role, text) in enumerate(script):
             spk = by_id[int_id if role == "interviewer" else ee_id]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from voli import espeak
-from voli.simulate.scripts import FILLER_PHONES, FILLERS
+from voli import espeak, languages
 
 _TOKEN_RE = re.compile(r"[\w'’-]+|[^\w\s]+")
 _WORD_RE = re.compile(r"[\w'’-]+")
@@ -33,7 +32,7 @@ def spoken_words(text: str, language: str) -> list[SpokenWord]:
     espeak-ng's phrase-level processes apply (French liaison, unstressed
     function words). Where espeak-ng reports a different number of words than
     the clause has, its words are phonemised one by one instead. Fillers get
-    their own pronunciation (FILLER_PHONES).
+    their own pronunciation (the language file's ``filler_phones``).
     """
     words: list[list] = []
     clause: list[int] = []  # indices into words of the current clause
@@ -53,10 +52,11 @@ def spoken_words(text: str, language: str) -> list[SpokenWord]:
                 words[i][1], words[i][2] = _clean(pron)
         clause.clear()
 
+    spec = languages.get(language)
     for token in _TOKEN_RE.findall(text):
         if _WORD_RE.fullmatch(token):
-            filler = token.lower() in FILLERS[language]
-            phones = FILLER_PHONES.get(language, {}).get(token.lower()) if filler else None
+            filler = token.lower() in spec.fillers
+            phones = spec.filler_phones.get(token.lower()) if filler else None
             if filler and phones is None:
                 phones = _clean(espeak.phonemize(token.lower(), language))[0]
             stress = (1,) + (0,) * (len(phones) - 1) if phones else ()

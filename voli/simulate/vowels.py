@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voli.align.lexicon import is_vowel  # noqa: F401 - the simulator's vowels are the aligner's
+from voli.languages import is_vowel  # noqa: F401 - the simulator's vowels are the aligner's
 
 MARGIN_S = 0.05  # context analysed on each side of a token
 FADE_S = 0.01  # cross-fade at each edge of the spliced vowel
