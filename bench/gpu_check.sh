@@ -9,7 +9,7 @@
 # Here, first:      bash bench/gpu_pack.sh          (writes .gpu_pack/, git-ignored)
 # On the GPU machine (the device tool, from the repository root), carrying .gpu_pack:
 #                   bash bench/gpu_check.sh
-# On this CPU:      bash bench/gpu_check.sh --device cpu     (the same steps, small sizes: < 3 min;
+# On this CPU:      bash bench/gpu_check.sh --device cpu     (the same steps, small sizes: about 2 min;
 #                   the CUDA tests report "skipped")
 #
 # Packages the machine lacks are unpacked from .gpu_pack/wheels into a temporary folder (no pip, no

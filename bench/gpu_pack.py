@@ -29,13 +29,26 @@ def pack(checkpoint: dict) -> dict:
         value = value.float()
         if value.dim() >= 2 and value.numel() >= MIN_QUANTISED:
             rows = value.reshape(value.shape[0], -1)
-            scale = rows.abs().amax(dim=1).clamp_min(1e-12) / 127.0
+            # the scale as it is stored (float16), so that rebuilding is within half a step of each value
+            scale = (rows.abs().amax(dim=1).clamp_min(1e-6) / 127.0).half().float()
             q = torch.round(rows / scale[:, None]).clamp(-127, 127).to(torch.int8).reshape(value.shape)
             packed[name] = {"int8": q, "scale": scale.half()}
         else:
             packed[name] = value.half()
     return {"format": FORMAT, "dims": checkpoint["dims"], "alignment_heads": checkpoint.get("alignment_heads"),
             "state": packed}
+
+
+def unpack_state(packed: dict) -> dict:
+    """Float32 weights from :func:`pack`'s state: each int8 row times its scale."""
+    state = {}
+    for name, value in packed.items():
+        if isinstance(value, dict):
+            q, scale = value["int8"], value["scale"].float()
+            state[name] = (q.reshape(q.shape[0], -1).float() * scale[:, None]).reshape(q.shape)
+        else:
+            state[name] = value.float()
+    return state
 
 
 def load_packed_whisper(path: str | Path, device="cpu"):
@@ -47,14 +60,7 @@ def load_packed_whisper(path: str | Path, device="cpu"):
     data = torch.load(path, map_location="cpu", weights_only=False)
     if data.get("format") != FORMAT:
         raise ValueError(f"{path}: not a checkpoint written by bench/gpu_pack.py")
-    state = {}
-    for name, value in data["state"].items():
-        if isinstance(value, dict):
-            q, scale = value["int8"], value["scale"].float()
-            state[name] = (q.reshape(q.shape[0], -1).float() * scale[:, None]).reshape(q.shape)
-        else:
-            state[name] = value.float()
-    return whisper_from_state(data["dims"], state, data.get("alignment_heads")).to(device)
+    return whisper_from_state(data["dims"], unpack_state(data["state"]), data.get("alignment_heads")).to(device)
 
 
 def main() -> None:

@@ -66,3 +66,12 @@ def test_anonymized_copy_has_no_speaker_ids_or_listed_names(profiled, tmp_path):
     assert np.abs(audio[int(start * rate) + 1: int(end * rate)]).max() == 0
     assert np.abs(audio).max() > 0.1
     assert (out / "04_profile" / "report" / "index.html").is_file()
+
+
+def test_failure_and_problem_messages_lose_speaker_ids_and_paths():
+    """Messages that name speakers and files (a TextGrid tier not read) are shared pseudonymised."""
+    from voli.anonymize import _scrub
+
+    message = "/home/ana/corpus/transcripts/r1.TextGrid: tier 'S01 - x' is not read; speakers are INT_FR, S01"
+    assert _scrub(message, {"S01": "S02", "INT_FR": "S01"}) == \
+        "r1.TextGrid: tier 'S02 - x' is not read; speakers are S01, S02"  # one pass: no ID renamed twice

@@ -307,3 +307,24 @@ def test_an_unaligned_utterance_has_no_rates_not_zero_rates():
     assert done.n_syllables == 2 and done.speech_rate == pytest.approx(2.0)
     assert left.n_syllables is None and left.speech_rate is None and left.articulation_rate is None
     assert left.n_words == 2 and left.n_pauses == 0
+
+
+def test_a_speakers_rates_pool_only_the_aligned_utterances(tmp_path):
+    """Speaker speech rate = syllables / duration over the utterances with aligned phones; an
+    unaligned utterance (no syllable count) adds neither syllables nor duration to it."""
+    from voli.features.prosody import speaker_prosody
+
+    part = tmp_path / "parts" / "r1"
+    (part / "tracks").mkdir(parents=True)
+    base = dict(recording_id="r1", speaker_id="S", role="interviewee", n_pauses=0, pause_total_s=0.0,
+                n_filled_pauses=0, filled_pause_total_s=0.0, filled_pause_f1_hz=None, filled_pause_f2_hz=None,
+                intensity_mean_db=60.0)
+    pd.DataFrame([{**base, "duration_s": 2.0, "n_syllables": 8, "articulation_rate": 4.0},
+                  {**base, "duration_s": 3.0, "n_syllables": None, "articulation_rate": None}]
+                 ).astype({"n_syllables": "Int64"}).to_parquet(part / "prosody.parquet")
+    pd.DataFrame({"speaker_id": ["S"] * 3, "f0_hz": [100.0, 110.0, 120.0]}).to_parquet(part / "tracks" / "f0.parquet")
+    pd.DataFrame({"speaker_id": ["S"], "pitch_floor_hz": [75.0], "pitch_ceiling_hz": [300.0],
+                  "formant_ceiling_hz": [5000.0]}).to_parquet(part / "speaker_settings.parquet")
+    (row,) = speaker_prosody(tmp_path, ["r1"])
+    assert row.speech_rate == pytest.approx(4.0) and row.n_syllables == 8  # 8 syllables / 2 s, not / 5 s
+    assert row.speech_s == pytest.approx(5.0) and row.n_utterances == 2  # talk time still counts both

@@ -30,16 +30,46 @@ def test_gpu_bench_kernels_on_the_cpu():
 
 
 def test_packed_whisper_weights_rebuild_the_model():
-    """bench/gpu_pack.py's int8 weights: within half a quantisation step of the original, per row."""
+    """bench/gpu_pack.py's int8 weights come back within half a quantisation step of each row's
+    values, for matrices and for Whisper's 3-D convolution kernels; small tensors stay float16."""
     import torch
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from gpu_pack import pack, unpack_state
+
+    rng = torch.Generator().manual_seed(0)
+    state = {"w": torch.randn(64, 128, generator=rng) * torch.linspace(0.1, 3, 64)[:, None],
+             "conv": torch.randn(32, 80, 3, generator=rng), "b": torch.randn(64, generator=rng)}
+    packed = pack({"dims": {}, "model_state_dict": state})["state"]
+    rebuilt = unpack_state(packed)
+    for name in ("w", "conv"):
+        step = packed[name]["scale"].float().reshape(-1, *[1] * (state[name].dim() - 1))
+        assert rebuilt[name].shape == state[name].shape
+        assert ((rebuilt[name] - state[name]).abs() <= 0.5 * step * 1.01).all(), name
+    assert packed["b"].dtype == torch.float16
+
+
+@pytest.mark.slow
+def test_gpu_bench_whisper_section_on_the_cpu(tmp_path):
+    """The Whisper section of bench/gpu_bench.py end to end on the CPU, with a small randomly
+    initialised Whisper packed as bench/gpu_pack.py packs tiny.en (what it decodes is noise; that
+    it runs, batched and one window at a time, is the point)."""
+    import torch
+    from whisper.model import ModelDimensions, Whisper
 
     sys.path.insert(0, str(ROOT / "bench"))
     from gpu_pack import pack
 
-    rng = torch.Generator().manual_seed(0)
-    state = {"w": torch.randn(64, 128, generator=rng), "b": torch.randn(64, generator=rng)}
-    packed = pack({"dims": {}, "model_state_dict": state})["state"]
-    q, scale = packed["w"]["int8"], packed["w"]["scale"].float()
-    rebuilt = q.float() * scale[:, None]
-    assert (rebuilt - state["w"]).abs().max() <= 0.5 * scale.max() * 1.01
-    assert packed["b"].dtype == torch.float16
+    dims = dict(n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=2, n_audio_layer=1, n_vocab=51864,
+                n_text_ctx=448, n_text_state=64, n_text_head=2, n_text_layer=2)
+    torch.manual_seed(0)
+    model = Whisper(ModelDimensions(**dims))
+    path = tmp_path / "tiny-random.pt"
+    torch.save(pack({"dims": dims, "model_state_dict": model.state_dict(), "alignment_heads": [[1, 0]]}), path)
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_bench.py"), "--device", "cpu", "--skip",
+                          "pitch,formants,alignment", "--whisper", str(path), "--windows", "2", "--batch-sizes", "1,2",
+                          "--repeat", "1"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for line in ("voli decode_windows, batch 2, cpu", "whisper.transcribe, one window at a time, cpu",
+                 "summary: whisper_x_real_time"):
+        assert line in out.stdout, out.stdout

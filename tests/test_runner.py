@@ -66,7 +66,7 @@ def test_a_bug_is_said_to_be_a_bug(tmp_path, monkeypatch, capsys):
     failures = pq.read_table(tmp_path / "07_toy/failures.parquet").to_pandas().set_index("recording_id")
     bug, fault = failures.loc["rec1"], failures.loc["rec3"]
     assert bug.bug and bug.error_type == "KeyError"
-    assert bug.message.startswith("stage toy, recording rec1: KeyError: 'no such key'; this is a bug in voli")
+    assert bug.message.startswith("KeyError: 'no such key'; this is a bug in voli")
     assert "stage_fixture.py" in bug.traceback and "{}[\"no such key\"]" in bug.traceback
     assert not fault.bug and fault.message == "rec3: broken on purpose" and pd.isna(fault.traceback)
 

@@ -116,6 +116,10 @@ def anonymize(corpus_dir: Path, workdir: Path, *, names_file: Path | None = None
         for col in ("audio_path", "transcript_path"):  # no home directories
             if col in table:
                 table[col] = [Path(p).name if isinstance(p, str) else p for p in table[col]]
+        if "traceback" in table:  # a bug's traceback holds paths of this machine: not for sharing
+            table["traceback"] = None
+        if "message" in table:  # failures and problems name files, and speakers by their IDs
+            table["message"] = [_scrub(m, pseudonym) if isinstance(m, str) else m for m in table.message]
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         table.to_parquet(out / rel, index=False)
         n_tables += 1
@@ -158,14 +162,26 @@ def _anonymize_textgrid(src: Path, dst: Path, pseudonym: dict, masked_keys: set[
     new.save(str(dst), format="long_textgrid", includeBlankSpaces=True)
 
 
+def _scrub(message: str, pseudonym: dict[str, str]) -> str:
+    """A failure's or problem's message with speaker IDs pseudonymised and paths cut to file names."""
+    message = re.sub(r"(?<![\w.-])/[^\s:;,()'\"]+", lambda m: Path(m.group(0)).name, message)
+    if not pseudonym:
+        return message
+    ids = "|".join(re.escape(sid) for sid in sorted(pseudonym, key=len, reverse=True))
+    return re.sub(rf"(?<![\w-])(?:{ids})(?![\w-])", lambda m: pseudonym[m.group(0)], message)  # one pass
+
+
 def _mask_audio(workdir: Path, out: Path, rows) -> None:
     """Copy each recording's audio with the masked words' spans silenced (FLAC, the original rate)."""
     import pandas as pd
     import soundfile as sf
 
     recordings = pd.read_parquet(workdir / "00_prepare" / "recordings.parquet")
+    from voli.io.audio import quiet_decoder
+
     for rec in recordings.itertuples():
-        audio, rate = sf.read(rec.audio_path, always_2d=True)
+        with quiet_decoder(rec.audio_format):
+            audio, rate = sf.read(rec.audio_path, always_2d=True)
         for r in rows[rows.recording_id == rec.recording_id].itertuples():
             audio[int(r.start * rate): int(r.end * rate) + 1] = 0.0
         (out / "audio").mkdir(exist_ok=True)

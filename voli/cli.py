@@ -46,6 +46,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only; no progress bars")
 
 
+def _add_verbose(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug detail, including the traceback of a bug")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from voli.runner import STAGES, last_implemented
 
@@ -97,11 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "checkpoints and cached (~/.cache/voli, or $VOLI_CACHE).")
     p.add_argument("action", choices=["list", "install"], help="list: show models and where they come from; install: convert one")
     p.add_argument("name", nargs="?", help="model to install (e.g. base, tiny.en)")
+    _add_verbose(p)
     p = sub.add_parser("evaluate", help="compare pipeline outputs with a simulated corpus's truth",
                        description="WER per language, word and phone boundary errors, for each stage that has run "
                        "on a corpus made by `voli simulate`.")
     p.add_argument("corpus", type=Path, help="a corpus written by `voli simulate` (it has truth/)")
     p.add_argument("--workdir", type=Path, default=None, help="the run's work directory (default: exp/<corpus name>)")
+    _add_verbose(p)
     p = sub.add_parser("anonymize", help="write a pseudonymised copy of the work directory for sharing",
                        description="Copy every stage's tables and TextGrids to <workdir>/anonymized with speaker IDs "
                        "replaced by pseudonyms (the key goes to <workdir>/anonymized_speaker_map.csv) and names, "
@@ -113,12 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-audio", action="store_true", help="also copy the audio with the masked words silenced")
     p.add_argument("--no-detect", action="store_true", help="mask only the listed names, not detected proper nouns")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    _add_verbose(p)
     p = sub.add_parser("report", help="write the HTML report again from the profile stage's tables",
                        description="Write 04_profile/report/index.html and figures/*.png from the tables of "
                        "`voli profile` (which writes the report itself; use this after changing the tables or voli).")
     p.add_argument("corpus", type=Path, help="the corpus directory")
     p.add_argument("--workdir", type=Path, default=None, help="the run's work directory (default: exp/<corpus name>)")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    _add_verbose(p)
     return parser
 
 
@@ -303,10 +311,11 @@ def main(argv: list[str] | None = None) -> int:
         noted = f", {len(r.problems)} problem{'s' if len(r.problems) != 1 else ''}" if r.problems else ""
         print(f"{r.stage}: {r.processed} processed, {r.skipped} already done, {len(r.failures)} failed{noted} "
               f"in {r.seconds:.1f} s -> {r.stage_dir}")
-        if r.failures:
-            ids = ", ".join(f.recording_id for f in r.failures)
-            print(f"{r.stage}: failed recordings: {ids} (reasons above and in {r.stage_dir / 'failures.parquet'}); "
-                  "fix them and rerun: finished recordings are kept", file=sys.stderr)
+        faults = [f.recording_id for f in r.failures if not f.bug]
+        if faults:
+            print(f"{r.stage}: failed recordings: {', '.join(faults)} (reasons above and in "
+                  f"{r.stage_dir / 'failures.parquet'}); fix them and rerun: finished recordings are kept",
+                  file=sys.stderr)
         bugs = [f.recording_id for f in r.failures if f.bug]
         if bugs:
             print(f"{r.stage}: {', '.join(bugs)} failed on a bug in voli, not in the recording; please report it "

@@ -47,10 +47,11 @@ class StageNotImplementedError(VoliError):
     """A pipeline stage that this version of voli does not provide yet."""
 
 
-BUG_NOTE = "this is a bug in voli, please report it with the log (rerun with -v to see the traceback)"
+BUG_NOTE = "this is a bug in voli, please report it with its traceback (-v prints it)"
 
 
-def bug_message(err: BaseException, where: str) -> str:
+def bug_message(err: BaseException, where: str = "") -> str:
     """The message of an exception that voli did not raise on purpose (anything but a VoliError):
-    where it happened, what it was, and that it is voli's fault, not the user's."""
-    return f"{where}: {type(err).__name__}: {err}; {BUG_NOTE}"
+    where it happened (if the caller does not say it already), what it was, and that it is voli's
+    fault, not the user's."""
+    return f"{where + ': ' if where else ''}{type(err).__name__}: {err}; {BUG_NOTE}"

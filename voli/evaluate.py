@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voli.text import normalise_words, strip_punctuation  # noqa: F401 - part of this module's interface
+from voli.text import normalise_words
 
 GROSS_F0_ERROR = 0.2  # relative deviation counted as a gross (octave-type) error
 
@@ -108,6 +108,26 @@ def f0_errors(true_times: np.ndarray, true_hz: np.ndarray, times: np.ndarray, hz
             "median_abs_cents": float(np.median(np.abs(cents[~gross]))) if (~gross).any() else np.nan}
 
 
+def filler_detection(truth: "pd.DataFrame", words: "pd.DataFrame", *, tolerance_s: float = 0.3) -> "pd.DataFrame":
+    """Filled pauses per language: how many were spoken and written, the share of spoken ones that a
+    written filler (``is_filler``) starts within ``tolerance_s`` of (recall) and the share of written
+    ones that a spoken one does (precision)."""
+    import pandas as pd
+
+    def near(table, w) -> bool:
+        return bool(((table.recording_id == w.recording_id) & table.is_filler
+                     & ((table.start - w.start).abs() < tolerance_s)).any())
+
+    rows = []
+    for lang, ref in truth.groupby("language"):
+        hyp = words[words.recording_id.isin(ref.recording_id)]
+        spoken, written = ref[ref.is_filler], hyp[hyp.is_filler]
+        rows.append({"language": lang, "spoken": len(spoken), "written": len(written),
+                     "recall": np.mean([near(hyp, w) for w in spoken.itertuples()]) if len(spoken) else np.nan,
+                     "precision": np.mean([near(ref, w) for w in written.itertuples()]) if len(written) else np.nan})
+    return pd.DataFrame(rows)
+
+
 def speaker_attribution(truth: "pd.DataFrame", words: "pd.DataFrame", *, tolerance_s: float = 0.15) -> "pd.DataFrame":
     """Share of transcribed words given to the speaker who was talking at their midpoint.
 
@@ -174,6 +194,7 @@ def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
                     (r.words, r.substitutions, r.deletions, r.insertions))))
             rows.append({"language": lang, "words": total.words, "wer": total.wer})
         results["wer"] = pd.DataFrame(rows)
+        results["fillers"] = filler_detection(true_words, hyp)
         results["speakers"] = speaker_attribution(true_words, hyp)
     else:
         results["wer"] = "no transcription yet: run `voli transcribe`"

@@ -4,8 +4,8 @@ What is reproducible where (measured; the README says the same):
 
 * **One machine, one install**: the same input and config give byte-identical tables
   (tests/test_resume_and_ray.py, tests/test_runner.py). Thread counts do not change
-  CTranslate2's transcripts (1, 2 and 4 threads checked); torch's float results can depend on
-  them, so runs compared byte for byte use the same ``OMP_NUM_THREADS``.
+  CTranslate2's transcripts (1, 2 and 4 threads: bench/cpu_paths.py --threads 2,4); torch's
+  float results can depend on them, so runs compared byte for byte use the same ``OMP_NUM_THREADS``.
 * **Across x86-64 CPUs**: CTranslate2 (Whisper on the CPU), oneDNN, MKL and torch choose their
   kernels by CPU. oneDNN's int8 matrix products use AVX-512 VNNI where a CPU has it and AVX2 (with
   16-bit intermediate sums) where it does not, so an AVX-512 machine and an AVX2-only one take
@@ -14,7 +14,7 @@ What is reproducible where (measured; the README says the same):
   Measured on an AVX-512 AMD EPYC (corpora_sample, Whisper base): the pins change 1.1 % of the
   words and cost no accuracy (WER es 3.5 / fr 17.1 / pt 6.5 % pinned, 4.4 / 17.8 / 8.9 % native)
   and hardly any speed (7.3x against 7.6x real time on one thread; bench/cpu_paths.py). They do not make transcripts identical across CPUs: under an emulated
-  AVX2-only EPYC (``qemu-x86_64 -cpu EPYC-Rome``) 4.8 % of the words still differ from the pinned
+  AVX2-only EPYC (``qemu-x86_64 -cpu EPYC-Rome-v2``) 4.8 % of the words still differ from the pinned
   run (bench/cpu_paths.py), as oneDNN also sizes its blocks by the CPU's caches, CPUs round approximate
   instructions differently, and a small difference tips a window over one of Whisper's decoding
   thresholds. Tests on Whisper output therefore assert the spoken words and WER
@@ -46,27 +46,28 @@ PINS = {
 OPT_OUT = "VOLI_NATIVE_CPU"  # set to 1: leave every library to pick its kernels for this CPU
 
 
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags as Linux reports them (empty where /proc/cpuinfo is missing)."""
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (empty where it is missing)."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
             for line in fh:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
+                if not line.strip():
+                    break  # the end of the first processor
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return set()
+    return fields
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as Linux reports them (empty where /proc/cpuinfo is missing)."""
+    return set(_cpuinfo().get("flags", "").split())
 
 
 def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return _cpuinfo().get("model name") or platform.processor() or platform.machine()
 
 
 def pin_cpu_kernels() -> dict[str, str]:
@@ -90,9 +91,10 @@ VECTOR_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx
 def machine_description() -> dict:
     """What a stage's numbers may depend on beyond the input, the config and library versions:
     the CPU, the pins in force and the kernels that torch and numpy's BLAS report using."""
-    flags = cpu_flags()
+    info = _cpuinfo()
+    flags = set(info.get("flags", "").split())
     out = {
-        "cpu": cpu_model(),
+        "cpu": info.get("model name") or platform.processor() or platform.machine(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "vector_extensions": [f for f in VECTOR_FLAGS if f in flags],
@@ -104,11 +106,8 @@ def machine_description() -> dict:
         torch = sys.modules["torch"]
         out["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
         out["torch_threads"] = torch.get_num_threads()
-    try:
-        from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info  # comes with scikit-learn
 
-        out["blas"] = [{k: lib.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
-                       for lib in threadpool_info() if lib.get("user_api") == "blas"]
-    except ImportError:  # threadpoolctl comes with scikit-learn; without it the BLAS goes unrecorded
-        pass
+    out["blas"] = [{k: lib.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+                   for lib in threadpool_info() if lib.get("user_api") == "blas"]
     return out

@@ -355,7 +355,7 @@ def _process_item(stage: Stage, item: WorkItem, ctx: StageContext, part_dir: str
     except VoliError as err:
         return _ItemOutcome(item.recording_id, type(err).__name__, str(err), traceback.format_exc())
     except Exception as err:  # noqa: BLE001 - one recording's crash must not stop the corpus; it is recorded as a bug
-        message = bug_message(err, f"stage {stage.name}, recording {item.recording_id}")
+        message = bug_message(err)  # the failure row and the log line name the stage and the recording
         return _ItemOutcome(item.recording_id, type(err).__name__, message, traceback.format_exc(), bug=True)
 
 
@@ -439,9 +439,9 @@ def run_stage(
     finished = sorted(rid for rid in planned if rid not in failed)
     tables = _combine(stage, stage_dir, finished)
     if stage.finalize is not None:
-        with problems.collecting(stage.name) as found:
+        with problems.collecting(stage.name) as finalize_problems:
             tables.update(stage.finalize(ctx))
-        stage_problems.extend(found)
+        stage_problems.extend(finalize_problems)
     tables["problems"] = pa.concat_tables([to_table(stage_problems, Problem), tables["problems"]])
     result.problems = from_table(tables["problems"], Problem)
     for name, table in tables.items():
@@ -614,16 +614,13 @@ def _profile_plan(ctx: StageContext) -> list[WorkItem]:
 
 
 def _profile_finalize(ctx: StageContext) -> dict[str, pa.Table]:
-    import pandas as pd
-
     from voli.profile.report import write_report
     from voli.profile.stage import profile, to_arrow
 
     stage_dir = ctx.stage_dir(STAGES["profile"])
     with problems.collecting("profile") as found:
         tables = profile(ctx.corpus_dir, ctx.stage_dir(STAGES["features"]), ctx.config.profile)
-        shown = {**tables, "problems": pd.DataFrame([dataclasses.asdict(p) for p in found],
-                                                    columns=[f.name for f in dataclasses.fields(Problem)])}
+        shown = {**tables, "problems": to_table(found, Problem).to_pandas()}
         write_report(stage_dir, shown, corpus=ctx.corpus_dir)
     return {name: to_arrow(frame) for name, frame in tables.items()}
 

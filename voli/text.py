@@ -1,8 +1,7 @@
 """Written words: punctuation, normalisation for scoring, and numbers spelt out.
 
 Used by transcription (Whisper writes digits and attaches punctuation), the lexicon (which must
-pronounce what Whisper wrote), the evaluator and the simulator, so that all of them read a word
-the same way. What differs between languages (fillers, decimal marks, ordinals) comes from
+pronounce what Whisper wrote) and the evaluator, so that all of them read a word the same way. What differs between languages (fillers, decimal marks, ordinals) comes from
 :mod:`voli.languages`.
 """
 
@@ -14,9 +13,13 @@ import unicodedata
 _NON_WORD = re.compile(r"[^\w']+")
 
 
+EDGE_PUNCTUATION = " ,.;:!?¿¡\"“”«»()[]{}…"  # stripped from both ends of a written word
+
+
 def strip_punctuation(token: str) -> str:
-    """A word as written, without the punctuation ASR attaches to it ("¿Cuántas" -> "Cuántas")."""
-    return token.strip(" ,.;:!?¿¡\"“”«»")
+    """A word as written, without the punctuation ASR attaches to it ("¿Cuántas" -> "Cuántas",
+    "(25)" -> "25")."""
+    return token.strip(EDGE_PUNCTUATION)
 
 
 def normalise_words(text: str) -> list[str]:
@@ -39,8 +42,10 @@ def is_filler(word: str, language: str | None) -> bool:
 def spell_number(token: str, language: str) -> str | None:
     """Digits in words, as the language reads them, or None if ``token`` is not a number.
 
-    "25" -> "vingt-cinq" (hyphens as spaces), "3,5" (fr) -> "trois virgule cinq", "1.5" (en) ->
-    "one point five", "2.000" (es) -> "dos mil", "10%" (pt) -> "dez por cento", "1st" -> "first".
+    "25" -> "vingt cinq" (hyphens as spaces), "3,5" (fr) -> "trois virgule cinq", "3,50" (fr) ->
+    "trois virgule cinquante", "3,05" -> "trois virgule zéro cinq", "1.50" (en) -> "one point five
+    zero" (the language file's ``fraction_by_digit``), "2.000" (es) -> "dos mil", "10%" (pt) ->
+    "dez por cento", "1st" -> "first".
     A group of three digits after the language's thousands separator is a thousand; the decimal
     mark, the word for "%" and the ordinal suffixes come from the language file.
     """
@@ -65,8 +70,30 @@ def spell_number(token: str, language: str) -> str | None:
     elif re.fullmatch(r"\d+", number):
         value = int(number)
     elif re.fullmatch(rf"\d+{re.escape(decimal)}\d+", number):
-        value = float(number.replace(decimal, "."))
+        whole, fraction = number.split(decimal)
+        words = f"{num2words(int(whole), lang=lang)} {_decimal_word(lang)} {_fraction(fraction, spec)}".replace("-", " ")
+        return f"{words} {spec.percent}" if percent else words
     else:
         return None
     words = num2words(value, lang=lang).replace("-", " ")
     return f"{words} {spec.percent}" if percent else words
+
+
+def _decimal_word(lang: str) -> str:
+    """The word num2words says for the decimal mark ("virgule", "point", "vírgula")."""
+    from num2words import num2words
+
+    said = num2words(1.5, lang=lang).split()
+    return " ".join(w for w in said if w not in num2words(1, lang=lang).split() + num2words(5, lang=lang).split())
+
+
+def _fraction(digits: str, spec) -> str:
+    """The digits after the decimal mark as said: one by one (en "five zero"), or leading zeros one
+    by one and the rest as a number (fr "50" -> "cinquante", "05" -> "zéro cinq")."""
+    from num2words import num2words
+
+    if spec.fraction_by_digit:
+        return " ".join(num2words(int(d), lang=spec.num2words) for d in digits)
+    rest = digits.lstrip("0")
+    zeros = [num2words(0, lang=spec.num2words)] * (len(digits) - len(rest))
+    return " ".join(zeros + ([num2words(int(rest), lang=spec.num2words)] if rest else []))

@@ -146,9 +146,11 @@ def train_model(segments: list[Segment], config: AlignConfig, progress=None) -> 
     if total > limit:
         step = total / limit
         segments = [s for i, s in enumerate(segments) if int(i / step) != int((i - 1) / step) or i == 0]
-        problems.report("training_subsampled", f"{total * shift / 3600:.1f} h of speech: the model trains on "
-                        f"{len(segments)} utterances spread over the corpus (align.max_train_hours = "
-                        f"{config.max_train_hours}); all are aligned")
+        subsampled = (f"{total * shift / 3600:.1f} h of speech: the model trains on {len(segments)} utterances "
+                      f"spread over the corpus (align.max_train_hours = {config.max_train_hours}); all are aligned")
+        problems.report("training_subsampled", subsampled)
+    else:
+        subsampled = None
     options = hmm.TrainOptions(iterations=config.iterations, max_components=config.max_components,
                                batch_size=config.batch_size, variance_prior_frames=config.variance_prior_frames)
     windows = [s.config_windows(config, shift) for s in segments]
@@ -171,6 +173,7 @@ def train_model(segments: list[Segment], config: AlignConfig, progress=None) -> 
                                   "outside_penalty_per_frame": hmm.OUTSIDE_WINDOW}
     model.info["languages"] = sorted({s.utterance.language for s in segments})
     model.info["speech_hours"] = round(sum(len(s.feats) for s in segments) * shift / 3600, 3)
+    model.info["subsampled"] = subsampled  # said again when the model is reused
     return model
 
 
@@ -319,6 +322,8 @@ def ensure_model(ctx, recording_ids: list[str], upstream_fingerprints: list[str]
         if info.get("fingerprint") == digest:
             for rid, why in sorted(info.get("left_out", {}).items()):  # said again on every run that uses the model
                 _left_out(rid, why)
+            if info.get("subsampled"):
+                problems.report("training_subsampled", info["subsampled"])
             return model_dir, digest
     segments, left_out = [], {}
     for rid in recording_ids:
@@ -329,8 +334,9 @@ def ensure_model(ctx, recording_ids: list[str], upstream_fingerprints: list[str]
             left_out[rid] = str(err)
         except Exception as err:  # noqa: BLE001 - a bug; the recording fails again (as a bug) when aligned
             left_out[rid] = bug_message(err, "reading its transcription for training")
-    for rid, why in left_out.items():
-        _left_out(rid, why)
+    if not config.model:  # with a saved model nothing is trained; these recordings fail when aligned
+        for rid, why in left_out.items():
+            _left_out(rid, why)
     _write_lexicon(stage_dir)
     if config.model:
         return model_dir, digest

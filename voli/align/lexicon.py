@@ -36,7 +36,7 @@ from pathlib import Path
 
 from voli import espeak
 from voli import languages
-from voli.text import spell_number
+from voli.text import EDGE_PUNCTUATION, spell_number
 from voli.errors import VoliError
 
 is_vowel = languages.is_vowel  # kept here for the lexicon's users
@@ -225,7 +225,6 @@ def write_dictionary(path: str | Path, entries: dict[str, list[Pron]]) -> Path:
 
 # --- text normalisation -----------------------------------------------------------------------
 
-_EDGE_PUNCTUATION = " ,.;:!?¿¡\"“”«»()[]{}…"  # stripped from both ends of a written word
 _CLAUSE_END = set(",.?!;:")  # as voli.simulate.text.KEPT_PUNCTUATION: a clause ends after these
 _VOWEL_LETTERS = set("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœ")
 
@@ -347,10 +346,10 @@ class Lexicon:
     # -- steps --
 
     def _item(self, written: str) -> _Item:
-        stripped = written.strip(_EDGE_PUNCTUATION)
-        trailing = written[len(written.rstrip(_EDGE_PUNCTUATION)):]
+        stripped = written.strip(EDGE_PUNCTUATION)
+        trailing = written[len(written.rstrip(EDGE_PUNCTUATION)):]
         key = unicodedata.normalize("NFC", stripped).lower().replace("’", "'")
-        with_dot = written.strip(_EDGE_PUNCTUATION.replace(".", ""))  # "Sr.," -> "Sr."
+        with_dot = written.strip(EDGE_PUNCTUATION.replace(".", ""))  # "Sr.," -> "Sr."
         abbreviation = _expand_abbreviation(with_dot, self.language)
         if abbreviation is not None:
             key = unicodedata.normalize("NFC", with_dot).lower()  # "m." stays "m.": bare "m" is another word

@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from voli import languages
+from voli.asr.vad import SAMPLE_RATE as SR  # Whisper's 16 kHz
 from voli.config import AsrConfig
-
-SR = 16000  # Hz, Whisper's sample rate
 
 
 def _prompt(language: str, config: AsrConfig) -> str | None:

@@ -31,7 +31,8 @@ from voli.errors import VoliError
 from voli.features.formants import (TOO_SHORT, FormantSettings, analyse_tokens, ceiling_grid, choose_ceilings,
                                    dct_coefficients, span_times, token_batches)
 from voli.features.intensity import IntensitySettings, track_intensity
-from voli.features.pitch import PitchSettings, PitchTrack, speaker_limits, track_pitch
+from voli.features.pitch import (MIN_VOICED_TO_ADAPT, PitchSettings, PitchTrack, speaker_limits, track_pitch,
+                                 voiced_frames)
 from voli.features.prosody import utterance_prosody
 from voli.schema import (
     DCT_ORDER,
@@ -138,10 +139,11 @@ def measure_pitch(stretches: list[Stretch], config: FeatureConfig, device) -> di
             continue
         f0 = np.concatenate([s.pitch.f0_hz[s.frames_in_words(s.start + s.pitch.times)] for s in own])
         floor, ceiling = speaker_limits(f0, default=(base.floor_hz, base.ceiling_hz))
-        if (floor, ceiling) == (base.floor_hz, base.ceiling_hz):
-            problems.report("pitch_not_adapted", f"too few voiced frames ({int(np.isfinite(f0).sum())}) to adapt the "
-                            f"pitch range to this voice: it keeps {floor:.0f}-{ceiling:.0f} Hz, where octave errors are "
-                            "likelier", speaker_id=speaker)
+        voiced = len(voiced_frames(f0))
+        if voiced < MIN_VOICED_TO_ADAPT:
+            problems.report("pitch_not_adapted", f"too few voiced frames ({voiced}, fewer than {MIN_VOICED_TO_ADAPT}) "
+                            f"to adapt the pitch range to this voice: it keeps {floor:.0f}-{ceiling:.0f} Hz, where "
+                            "octave errors are likelier", speaker_id=speaker)
         adapted = replace(base, floor_hz=floor, ceiling_hz=ceiling)
         settings[speaker] = adapted
         for s, t in zip(own, _track_pitch_in_groups([s.audio for s in own], adapted, device)):

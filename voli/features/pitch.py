@@ -352,15 +352,23 @@ def track_pitch(
     return out
 
 
+MIN_VOICED_TO_ADAPT = 50  # voiced first-pass frames a speaker needs for adapted pitch limits
+
+
+def voiced_frames(f0_hz: np.ndarray) -> np.ndarray:
+    """The voiced (finite, positive) values of an F0 track, in Hz."""
+    hz = np.asarray(f0_hz, dtype=float)
+    return hz[np.isfinite(hz) & (hz > 0)]
+
+
 def speaker_limits(f0_hz: np.ndarray, *, default: tuple[float, float] = (75.0, 600.0),
-                   min_voiced: int = 50) -> tuple[float, float]:
+                   min_voiced: int = MIN_VOICED_TO_ADAPT) -> tuple[float, float]:
     """Speaker-adapted floor and ceiling from a first-pass F0 sample (Hirst 2011).
 
     floor = 0.75 × Q1, ceiling = 1.5 × Q3 of the voiced frames, rounded to whole Hz and
     kept within 40-1000 Hz; ``default`` when fewer than ``min_voiced`` frames are voiced.
     """
-    hz = np.asarray(f0_hz, dtype=float)
-    hz = hz[np.isfinite(hz) & (hz > 0)]
+    hz = voiced_frames(f0_hz)
     if len(hz) < min_voiced:
         return default
     q1, q3 = np.percentile(hz, [25, 75])

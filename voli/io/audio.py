@@ -54,7 +54,9 @@ def quiet_decoder(audio_format: str | None):
     libsndfile decodes MP3 with libmpg123, which prints "part2_3_length ... too large" when a read
     starts inside a frame whose bit reservoir lies in the previous one, although the samples it
     returns are right (checked against ffmpeg: 1e-6 apart). Only file descriptor 2 is redirected,
-    only for MP3 and only around the call; Python's own stderr is flushed first.
+    only for MP3 and only around the call; Python's own stderr is flushed first. Standard error is
+    per process: anything another thread writes there meanwhile is lost too (voli's stages write
+    from one thread).
     """
     if audio_format != "MP3":
         yield

@@ -66,6 +66,7 @@ class Language:
     percent: str  # "10%" is read "<ten> <percent>"
     ordinal: str  # regular expression: digits + ordinal suffix (group 1: the digits, group 2: a feminine mark)
     abbreviations: dict[str, str]  # lower-cased written form -> words, expanded before G2P
+    fraction_by_digit: bool = False  # en "1.50" -> one point five zero; else fr "3,50" -> trois virgule cinquante
     abbreviations_need_dot: frozenset[str] = frozenset()  # forms that are words without their dot ("m.")
     capital_abbreviations: dict[str, str] = field(default_factory=dict)  # "M" (Dupont) -> the key of "m."
     # -- filled pauses --

@@ -12,6 +12,7 @@ LANGUAGE = Language(
     espeak_voice="en-us",
     num2words="en",
     decimal_mark=".",
+    fraction_by_digit=True,
     percent="percent",
     ordinal="(\\d+)(?:st|nd|rd|th)",
     abbreviations={

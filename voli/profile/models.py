@@ -59,8 +59,14 @@ def _prepare(data, measure: str, t: AttributeType):
     return d, t, f"C(attr, Treatment({t.levels[0]!r}))", _terms(t)
 
 
-def fit_mixed(data, measure: str, t: AttributeType, controls: str = "", group: str = "speaker_id") -> list[dict]:
-    """One mixed model; rows for the attribute's coefficients (estimate, 95 % CI, t-test p)."""
+def fit_mixed(data, measure: str, t: AttributeType, controls: str = "", group: str = "speaker_id",
+              centred: bool = False) -> list[dict]:
+    """One mixed model; rows for the attribute's coefficients (estimate, 95 % CI, t-test p).
+
+    ``centred``: the measure is centred per speaker by construction (Lobanov values), so there is
+    no between-speaker variance for a random intercept: least squares with speaker-clustered errors
+    is fitted directly. Elsewhere it only stands in when the mixed model is unusable (a problem).
+    """
     import statsmodels.formula.api as smf
 
     prepared = _prepare(data, measure, t)
@@ -72,6 +78,11 @@ def fit_mixed(data, measure: str, t: AttributeType, controls: str = "", group: s
     if df < 1 or d.groupby(group).attr.first().nunique() < 2:
         return []
     formula = f"{measure} ~ {term}" + (f" + {controls}" if controls else "")
+    if centred:
+        codes = d[group].astype("category").cat.codes.to_numpy()
+        fit = smf.ols(formula, d).fit(cov_type="cluster", cov_kwds={"groups": codes})
+        return _coefficient_rows(fit, terms, d, measure, t, n_groups, df,
+                                 "OLS, speaker-clustered errors (speaker-centred measure)")
     with warnings.catch_warnings(record=True) as caught:  # kept, and reported with the fit they concern
         warnings.simplefilter("always")
         try:
@@ -168,7 +179,7 @@ def mixed_effects(tokens, utterances, survey, types: dict[str, AttributeType], *
             controls = "C(phone)" if m == "log_duration" else "C(phone) + log_duration"
             if word_effect:
                 controls += " + C(word)"
-            for r in fit_mixed(tk, m, t, controls):
+            for r in fit_mixed(tk, m, t, controls, centred=m.endswith("_lobanov")):
                 rows.append({**r, "level": "token"})
         for m in UTTERANCE_MEASURES:
             if m in ut:

@@ -644,15 +644,15 @@ def _header(tables, corpus: Path) -> str:
     attributes = tables.get("attributes")
     parts.append(_table_html(attributes, "attributes") if _has(attributes, "attribute")
                  else '<p class="note">No survey attributes.</p>')
-    problems = tables.get("problems")
+    listed = tables.get("problems")
     parts.append("<h2 id=\"problems\">Problems</h2>")
-    if _has(problems, "message"):
+    if _has(listed, "message"):
         def who(r) -> str:
             named = [f"speaker {r['speaker_id']}" if _filled(r.get("speaker_id")) else "",
                      f"recording {r['recording_id']}" if _filled(r.get("recording_id")) else ""]
             return ", ".join(x for x in named if x) or "the corpus"
 
-        items = "".join(f"<li><b>{_esc(who(r))}</b>: {_esc(r['message'])}</li>" for _, r in problems.iterrows())
+        items = "".join(f"<li><b>{_esc(who(r))}</b>: {_esc(r['message'])}</li>" for _, r in listed.iterrows())
         parts.append(f'<ul class="problems">{items}</ul>')
     else:
         parts.append("<p>None found.</p>")
@@ -703,7 +703,7 @@ def write_report(stage_dir: Path, tables: dict, *, corpus: Path) -> Path:
         except Exception as err:  # noqa: BLE001 - a figure must not sink the stage: it is a problem, in the page too
             log.debug("report: %s failed", build.__name__, exc_info=True)
             problems.report("figure_failed", f"the report's {build.__name__.strip('_').replace('_', ' ')} could not be "
-                            f"drawn ({bug_message(err, 'report')})")
+                            f"drawn ({bug_message(err)})")
             sections.append(f'<p class="note">This section could not be drawn: {_esc(type(err).__name__)}: '
                             f"{_esc(err)}</p>")
     sections.append(_prediction_section(tables))

@@ -8,7 +8,6 @@ problems found on the way (speakers left out, models that fell back) go to probl
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,7 +16,6 @@ from voli import problems
 from voli.config import ProfileConfig
 from voli.errors import CorpusError
 
-log = logging.getLogger("voli")
 
 # speaker measures that describe a speaker's profile (PCA, clusters, prediction)
 PROFILE_COLUMNS = ("articulation_rate", "speech_rate", "pauses_per_minute", "filled_pauses_per_minute", "f0_median_st",

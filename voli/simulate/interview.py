@@ -306,10 +306,10 @@ def made_on() -> dict:
     only on a machine with the same extensions and library versions (truth/machine.json)."""
     import importlib.metadata
 
-    from voli.reproducibility import machine_description
+    from voli.reproducibility import VECTOR_FLAGS, cpu_flags, cpu_model
 
-    machine = machine_description()
-    return {"cpu": machine["cpu"], "vector_extensions": machine["vector_extensions"],
+    flags = cpu_flags()
+    return {"cpu": cpu_model(), "vector_extensions": [f for f in VECTOR_FLAGS if f in flags],
             "onnxruntime": importlib.metadata.version("onnxruntime"), "numpy": importlib.metadata.version("numpy")}
 
 
