@@ -58,7 +58,7 @@ def run_pocketsphinx(work: Path, languages: pd.DataFrame) -> tuple[pd.DataFrame,
     """Align the English recordings' transcribed utterances with pocketsphinx."""
     from peers import pocketsphinx_align
 
-    from voli.asr.transcribe import SegmentReader
+    from voli.io.segments import SegmentReader
     from voli.schema import Recording, from_table
     from voli.io.tables import read_table
 
@@ -98,7 +98,7 @@ def main(argv=None) -> None:
 
     from voli.config import VoliConfig
     from voli.evaluate import truth_phones
-    from voli.runner import run_pipeline
+    from voli.stages import run_pipeline
 
     if not (args.workdir / "01_transcribe" / ".done").is_file():
         print("transcribing first (not timed) ...", flush=True)

@@ -40,7 +40,7 @@ VARIANTS = {
 
 def run(corpus: Path, work: Path, start: str, stop: str, align_yaml: str = "") -> None:
     from voli.config import load_config
-    from voli.runner import run_pipeline
+    from voli.stages import run_pipeline
 
     path = work / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)

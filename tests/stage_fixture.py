@@ -53,7 +53,7 @@ def process(item: WorkItem, ctx: StageContext):
     return {"rows": to_table([Row(item.recording_id, float(len(item.recording_id)) * 1.5)], Row)}
 
 
-TOY = Stage("toy", 7, "toy stage for tests", outputs={"rows": Row}, plan=plan, process=process)
+TOY = Stage("toy", "toy stage for tests", outputs={"rows": Row}, plan=plan, process=process, index=7)
 
 
 def run(workdir: Path, **kw):

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from voli.cli import main
-from voli.runner import STAGES
+from voli.stages import STAGES
 
 
 @pytest.mark.parametrize("command", [*STAGES, "run", "report"])

@@ -13,7 +13,8 @@ from voli.config import VoliConfig
 from voli.corpus import normalise_language, parse_channel_map
 from voli.errors import CorpusError
 from voli.io.tables import read_table
-from voli.runner import STAGES, StageContext, run_stage
+from voli.runner import StageContext, run_stage
+from voli.stages import STAGES
 
 
 def prepare(root, tmp_path):

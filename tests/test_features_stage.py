@@ -183,7 +183,7 @@ def test_praat_opens_the_pitch_tiers_and_the_formant_textgrid(featured, tmp_path
 
 
 def test_rerun_skips_finished_recordings(featured):
-    from voli.runner import run_pipeline
+    from voli.stages import run_pipeline
     from voli.config import VoliConfig
 
     _, work, corpus = featured
@@ -201,7 +201,7 @@ def test_telephone_band_recording_keeps_pitch_and_loses_only_formants(aligned, f
     from voli.config import VoliConfig
     from voli.io import audio
     from voli.io.tables import read_table, write_table
-    from voli.runner import run_pipeline
+    from voli.stages import run_pipeline
 
     _, aligned_work, corpus, _ = aligned
     work = tmp_path / "exp"

@@ -145,7 +145,7 @@ def test_prepare_is_deterministic_and_resumes(sample_copy, tmp_path):
         assert (a / f"00_prepare/{name}.parquet").read_bytes() == (b / f"00_prepare/{name}.parquet").read_bytes()
     os.utime(sample_copy / "audio/fr_01.flac")  # touched audio: that recording is checked again
     from voli.config import VoliConfig
-    from voli.runner import run_pipeline
+    from voli.stages import run_pipeline
 
     (result,) = run_pipeline(sample_copy, a, VoliConfig(), progress=False)
     assert (result.processed, result.skipped) == (1, 7)

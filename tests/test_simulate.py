@@ -171,7 +171,8 @@ def test_bad_spec_is_named(data, message):
 def test_simulated_espeak_corpus_passes_prepare(tmp_path):
     from voli.config import VoliConfig
     from voli.io.textgrid import read_textgrid
-    from voli.runner import STAGES, StageContext, run_stage
+    from voli.runner import StageContext, run_stage
+    from voli.stages import STAGES
     from voli.simulate.interview import SimulationConfig, simulate
 
     out = simulate(tmp_path / "sim", config=SimulationConfig(languages=("pt",), interviews_per_language=1, engine="espeak",

@@ -299,3 +299,4 @@ def test_a_transcript_tier_voli_cannot_read_is_a_problem_not_silence(tmp_path):
         spans = read_user_transcript(path, [RecordingSpeaker("r1", "S01", "interviewee", None)])
     assert [s.words for s in spans] == [["bonjour", "à", "tous"]]
     assert [p.kind for p in found] == ["transcript_tier_ignored"] and "'transcript'" in found[0].message
+

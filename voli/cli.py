@@ -51,7 +51,7 @@ def _add_verbose(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from voli.runner import STAGES, last_implemented
+    from voli.stages import STAGES, last_implemented
 
     parser = argparse.ArgumentParser(
         prog="voli",
@@ -257,7 +257,8 @@ def _report(args) -> int:
         import pandas as pd
 
         from voli.profile.report import write_report
-        from voli.runner import STAGES, stage_done
+        from voli.runner import stage_done
+        from voli.stages import STAGES
 
         stage_dir = (args.workdir or Path("exp") / args.corpus.resolve().name) / STAGES["profile"].dirname
         if not stage_done(stage_dir):
@@ -277,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(getattr(args, "verbose", False), getattr(args, "quiet", False))
     from voli.config import load_config
-    from voli.runner import last_implemented, run_pipeline
+    from voli.stages import last_implemented, run_pipeline
 
     if args.command == "simulate":
         return _simulate(args)

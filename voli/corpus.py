@@ -351,3 +351,26 @@ def speakers_table(corpus_dir: Path) -> pa.Table:
         columns[col] = [r.values.get(col) or None for r in rows]
     schema = pa.schema([pa.field("speaker_id", pa.string(), nullable=False)] + [pa.field(c, pa.string()) for c in survey_columns])
     return pa.table(columns, schema=schema)
+
+
+# -- the prepared tables, as later stages read them ---------------------------------------------
+
+
+def prepared_ids(prepare_dir: Path) -> list[str]:
+    """The prepared recordings' IDs, in the order of recordings.csv."""
+    from voli.io.tables import read_table
+
+    return read_table(Path(prepare_dir) / "recordings.parquet").column("recording_id").to_pylist()
+
+
+def prepared_recording(prepare_dir: Path, recording_id: str) -> tuple[Recording, list[RecordingSpeaker]]:
+    """A prepared recording and its speakers (the prepare stage's tables in ``prepare_dir``)."""
+    from voli.io.tables import read_table
+    from voli.schema import from_table
+
+    prepare_dir = Path(prepare_dir)
+    (rec,) = [r for r in from_table(read_table(prepare_dir / "recordings.parquet"), Recording)
+              if r.recording_id == recording_id]
+    speakers = [s for s in from_table(read_table(prepare_dir / "recording_speakers.parquet"), RecordingSpeaker)
+                if s.recording_id == recording_id]
+    return rec, speakers

@@ -315,6 +315,9 @@ def recovered_effects(measures: "pd.DataFrame", speakers: "pd.DataFrame", spec) 
             continue
         d = data[data[e.attribute].notna() & data[column].notna()]
         attr = by_name[e.attribute]
+        if e.per_unit is not None and d[e.attribute].nunique() < 2:  # one speaker, or all alike: no slope
+            rows.append({**row, "planted": e.per_unit, "recovered": np.nan, "n_speakers": len(d), "same_sign": None})
+            continue
         if e.per_unit is not None:
             x = np.array([attr.position(float(v) if attr.range else v) for v in d[e.attribute]])
             slope, intercept = np.polyfit(x, d[column].to_numpy(float), 1)

@@ -20,7 +20,10 @@ optional corpus-level ``finalize``. The runner owns everything around that::
   ``.done`` after the combined tables. A killed run never leaves a marker that
   vouches for missing or half-written work.
 * Failures: an exception in one recording is recorded in ``failures.parquet``
-  and the others go on.
+  and the others go on; results that stand but need a look go to ``problems.parquet``.
+
+The runner is machinery only: it knows no stage. Each stage package defines its stage in
+``stage.py`` (``voli/prepare.py`` for prepare) and :mod:`voli.stages` puts them in order.
 """
 
 from __future__ import annotations
@@ -50,10 +53,7 @@ from voli.config import VoliConfig, dump_yaml
 from voli.errors import StageNotImplementedError, VoliError, bug_message
 from voli.io.tables import read_table, write_table, write_text
 from voli.reproducibility import machine_description
-from voli.schema import (AlignedUtterance, F0Frame, Failure, FormantFrame, IntensityFrame, Phone, Problem, Recording,
-                         RecordingSpeaker, SpeakerProsody, SpeakerSettings, Utterance, UtteranceProsody, VowelToken,
-                         Word, arrow_schema, from_table,
-                         to_table)
+from voli.schema import Failure, Problem, arrow_schema, from_table, to_table
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +76,26 @@ class StageContext:
     workdir: Path
     config: VoliConfig
     device: object = None  # torch.device for stages with needs_device, else None
+    stages: tuple = ()  # the pipeline's stages, in order (voli.stages), so a stage finds another's directory
 
-    def stage_dir(self, stage: "Stage") -> Path:
-        return self.workdir / stage.dirname
+    def stage(self, name: str) -> "Stage":
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise VoliError(f"no stage named {name!r} in this pipeline ({', '.join(s.name for s in self.stages)})")
+
+    def stage_dir(self, stage: "Stage | str") -> Path:
+        """The directory of a stage of this pipeline (by name) or of the given stage."""
+        return self.workdir / (self.stage(stage) if isinstance(stage, str) else stage).dirname
 
 
 @dataclass(frozen=True)
 class Stage:
+    """One stage: a plan (the recordings to process, each with a fingerprint of its inputs), a
+    per-recording ``process`` returning tables, and an optional corpus-level ``finalize``. Each
+    stage package defines its own in ``stage.py``; :mod:`voli.stages` puts them in order."""
+
     name: str
-    index: int
     summary: str  # one line, for --help
     outputs: dict  # per-recording table name -> record type
     plan: Callable[[StageContext], list[WorkItem]] | None = None
@@ -93,9 +104,12 @@ class Stage:
     needs_device: bool = False
     keeps_model: bool = False  # loads a model per process (ASR, alignment): Ray runs it on long-lived actors
     pending: str | None = None  # for a stage not implemented yet: where it is planned
+    index: int | None = None  # its place in the pipeline (voli.stages sets it): the directory is NN_<name>
 
     @property
     def dirname(self) -> str:
+        if self.index is None:
+            raise VoliError(f"stage {self.name!r} has no place in a pipeline yet; take it from voli.stages.STAGES")
         return f"{self.index:02d}_{self.name}"
 
     @property
@@ -490,180 +504,38 @@ class WorkdirLock:
         self._fh.close()
 
 
-def require_done(ctx: StageContext, stage: Stage) -> Path:
+def require_done(ctx: StageContext, name: str) -> Path:
     """The directory of a finished upstream stage; an error naming the command otherwise."""
-    stage_dir = ctx.stage_dir(stage)
+    stage_dir = ctx.stage_dir(name)
     if not stage_done(stage_dir):
-        raise VoliError(f"{stage_dir}: stage '{stage.name}' has not finished; run `voli {stage.name} {ctx.corpus_dir}` first")
+        raise VoliError(f"{stage_dir}: stage '{name}' has not finished; run `voli {name} {ctx.corpus_dir}` first")
     return stage_dir
 
 
-def upstream_items(ctx: StageContext, upstream: Stage, stage_config: dict) -> list[WorkItem]:
-    """Plan a per-recording stage over the recordings an upstream stage finished.
+def upstream_items(ctx: StageContext, upstream: str, stage_config: dict, recording_ids: list[str]) -> list[WorkItem]:
+    """Plan a per-recording stage over the recordings (of ``recording_ids``, in that order) that the
+    stage named ``upstream`` finished.
 
     Each item's fingerprint chains the upstream recording's fingerprint with
     this stage's config, so a change upstream or in the config redoes it.
     """
     stage_dir = require_done(ctx, upstream)
-    recordings = read_table(ctx.stage_dir(STAGES["prepare"]) / "recordings.parquet").column("recording_id").to_pylist()
     items = []
-    for rid in recordings:
+    for rid in recording_ids:
         up = part_fingerprint(stage_dir, rid)
         if up is not None:
             items.append(WorkItem(rid, fingerprint(up, stage_config), None))
     return items
 
 
-def _prepare_plan(ctx: StageContext) -> list[WorkItem]:
-    from voli.corpus import read_recordings, read_speakers
-
-    _, speaker_rows = read_speakers(ctx.corpus_dir)
-    rows = read_recordings(ctx.corpus_dir, {r.values["speaker_id"] for r in speaker_rows})
-    config = dataclasses.asdict(ctx.config.prepare)
-    return [WorkItem(r.recording_id, fingerprint(r.fingerprint, config), r) for r in rows]
-
-
-def _prepare_process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
-    from voli.corpus import check_recording
-
-    return check_recording(item.payload, clip_level=ctx.config.prepare.clip_level)
-
-
-def _prepare_finalize(ctx: StageContext) -> dict[str, pa.Table]:
-    from voli.corpus import speakers_table
-
-    return {"speakers": speakers_table(ctx.corpus_dir)}
-
-
-def _transcribe_plan(ctx: StageContext) -> list[WorkItem]:
-    from voli.corpus import enrolment_clips
-
-    clips = {sid: [str(p), p.stat().st_size, p.stat().st_mtime_ns] for sid, p in enrolment_clips(ctx.corpus_dir).items()}
-    return upstream_items(ctx, STAGES["prepare"], {**dataclasses.asdict(ctx.config.transcribe), "enrolment": clips})
-
-
-def prepared_recording(ctx: StageContext, recording_id: str) -> tuple[Recording, list[RecordingSpeaker]]:
-    """A prepared recording and its speakers."""
-    from voli.schema import from_table
-
-    prepared = ctx.stage_dir(STAGES["prepare"])
-    (rec,) = [r for r in from_table(read_table(prepared / "recordings.parquet"), Recording) if r.recording_id == recording_id]
-    speakers = [s for s in from_table(read_table(prepared / "recording_speakers.parquet"), RecordingSpeaker)
-                if s.recording_id == recording_id]
-    return rec, speakers
-
-
-def _transcribe_process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
-    from voli.asr.transcribe import transcribe_recording
-    from voli.corpus import enrolment_clips
-
-    rec, speakers = prepared_recording(ctx, item.recording_id)
-    return transcribe_recording(rec, speakers, ctx.config.transcribe, ctx.device,
-                                textgrid_dir=ctx.stage_dir(STAGES["transcribe"]) / "textgrids",
-                                enrolments=enrolment_clips(ctx.corpus_dir))
-
-
-def _align_plan(ctx: StageContext) -> list[WorkItem]:
-    from voli.align.aligner import ensure_model
-
-    config = dataclasses.asdict(ctx.config.align)
-    items = upstream_items(ctx, STAGES["transcribe"], config)
-    upstream = [part_fingerprint(ctx.stage_dir(STAGES["transcribe"]), it.recording_id) for it in items]
-    model_dir, model_fp = ensure_model(ctx, [it.recording_id for it in items], upstream)
-    return [WorkItem(it.recording_id, fingerprint(it.fingerprint, model_fp), str(model_dir)) for it in items]
-
-
-def _align_process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
-    from voli.align.aligner import align_recording, cached_model, load_transcription
-
-    rec, speakers, utterances, words = load_transcription(ctx, item.recording_id)
-    model = cached_model(Path(item.payload), ctx.device)
-    return align_recording(rec, speakers, utterances, words, model, ctx.config.align, ctx.device,
-                           textgrid_dir=ctx.stage_dir(STAGES["align"]) / "textgrids")
-
-
-def _features_plan(ctx: StageContext) -> list[WorkItem]:
-    return upstream_items(ctx, STAGES["align"], dataclasses.asdict(ctx.config.features))
-
-
-def _features_process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
-    from voli.features.measure import measure_recording
-    from voli.schema import from_table
-
-    rec, speakers = prepared_recording(ctx, item.recording_id)
-    part = ctx.stage_dir(STAGES["align"]) / "parts" / item.recording_id
-    words = from_table(read_table(part / "words.parquet"), Word)
-    phones = from_table(read_table(part / "phones.parquet"), Phone)
-    utterances = from_table(read_table(part / "utterances.parquet"), AlignedUtterance)
-    return measure_recording(rec, speakers, utterances, words, phones, ctx.config.features, ctx.device,
-                             output_dir=ctx.stage_dir(STAGES["features"]),
-                             alignment_textgrid=ctx.stage_dir(STAGES["align"]) / "textgrids" / f"{item.recording_id}.TextGrid")
-
-
-def _features_finalize(ctx: StageContext) -> dict[str, pa.Table]:
-    from voli.features.prosody import speaker_prosody
-
-    stage_dir = ctx.stage_dir(STAGES["features"])
-    done = sorted(p.parent.name for p in (stage_dir / "parts").glob("*/.done"))
-    return {"speaker_prosody": to_table(speaker_prosody(stage_dir, done), SpeakerProsody)}
-
-
-def _profile_plan(ctx: StageContext) -> list[WorkItem]:
-    require_done(ctx, STAGES["features"])
-    return []  # a corpus-level stage: everything happens in finalize
-
-
-def _profile_finalize(ctx: StageContext) -> dict[str, pa.Table]:
-    from voli.profile.report import write_report
-    from voli.profile.stage import profile, to_arrow
-
-    stage_dir = ctx.stage_dir(STAGES["profile"])
-    with problems.collecting("profile") as found:
-        tables = profile(ctx.corpus_dir, ctx.stage_dir(STAGES["features"]), ctx.config.profile)
-        shown = {**tables, "problems": to_table(found, Problem).to_pandas()}
-        write_report(stage_dir, shown, corpus=ctx.corpus_dir)
-    return {name: to_arrow(frame) for name, frame in tables.items()}
-
-
-STAGES: dict[str, Stage] = {
-    s.name: s
-    for s in (
-        Stage(
-            "prepare", 0, "validate recordings.csv, speakers.csv and the audio; write typed tables",
-            outputs={"recordings": Recording, "recording_speakers": RecordingSpeaker},
-            plan=_prepare_plan, process=_prepare_process, finalize=_prepare_finalize,
-        ),
-        Stage("transcribe", 1, "Whisper transcription with word timings, fillers, speakers and roles",
-              outputs={"utterances": Utterance, "words": Word},
-              plan=_transcribe_plan, process=_transcribe_process, needs_device=True, keeps_model=True),
-        Stage("align", 2, "forced alignment of words and phones (HMM trained on the corpus); Praat TextGrids",
-              outputs={"words": Word, "phones": Phone, "utterances": AlignedUtterance},
-              plan=_align_plan, process=_align_process, needs_device=True, keeps_model=True),
-        Stage("features", 3, "pitch, formants, intensity; vowel and prosody tables, F0/formant tracks",
-              outputs={"vowels": VowelToken, "prosody": UtteranceProsody, "speaker_settings": SpeakerSettings,
-                       "tracks/f0": F0Frame, "tracks/intensity": IntensityFrame, "tracks/formants": FormantFrame},
-              plan=_features_plan, process=_features_process, finalize=_features_finalize, needs_device=True),
-        Stage("profile", 4, "survey join, normalisation, speaker measures, mixed models, PCA, prediction, report",
-              outputs={}, plan=_profile_plan, finalize=_profile_finalize),
-    )
-}
-
-
-def stage_names() -> list[str]:
-    return list(STAGES)
-
-
-def last_implemented() -> str:
-    return [s.name for s in STAGES.values() if s.implemented][-1]
-
-
 def run_pipeline(
+    stages: list[Stage],
     corpus_dir: Path,
     workdir: Path,
     config: VoliConfig,
     *,
     device: str = "auto",
-    start: str = "prepare",
+    start: str | None = None,
     stop: str | None = None,
     force: bool = False,
     jobs: int = 1,
@@ -671,27 +543,27 @@ def run_pipeline(
     ray_address: str | None = None,
     progress: bool = True,
 ) -> list[StageResult]:
-    """Run stages ``start`` .. ``stop`` in order (``stop`` defaults to ``start``).
+    """Run ``stages`` from ``start`` to ``stop`` (names; the first stage and ``start`` by default).
 
     The device is resolved once, when the first stage that needs it runs.
     Raises :class:`StageNotImplementedError` on reaching a stage this version
     lacks, after the earlier stages have finished and written their outputs.
     """
-    names = stage_names()
+    names = [s.name for s in stages]
+    start = start or names[0]
     for name in (start, stop):
-        if name is not None and name not in STAGES:
+        if name is not None and name not in names:
             raise VoliError(f"unknown stage {name!r}; stages are {', '.join(names)}")
     stop = stop or start
-    selected = names[names.index(start): names.index(stop) + 1]
+    selected = stages[names.index(start): names.index(stop) + 1]
     if not selected:
         raise VoliError(f"stage {start!r} comes after {stop!r}; choose a start stage before the stop stage")
-    ctx = StageContext(Path(corpus_dir).resolve(), Path(workdir).resolve(), config)
+    ctx = StageContext(Path(corpus_dir).resolve(), Path(workdir).resolve(), config, stages=tuple(stages))
     results = []
     with WorkdirLock(ctx.workdir):
         workers = make_executor(executor, jobs, ray_address)
         try:
-            for name in selected:
-                stage = STAGES[name]
+            for stage in selected:
                 if stage.needs_device and ctx.device is None and stage.implemented:
                     from voli.device import describe_device, resolve_device
 

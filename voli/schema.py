@@ -156,6 +156,7 @@ def _formant_fields() -> list[tuple[str, object]]:
 # half the fall from start to end, ``f1_dct2``: curvature). Generated, so the column list cannot drift.
 VowelToken = dataclasses.make_dataclass("VowelToken", _formant_fields(), bases=(VowelTokenBase,), frozen=True)
 VowelToken.__doc__ = "A vowel token: context, duration, formants at 20-80 %, F0 and intensity, ASR and aligner scores."
+VowelToken.__module__ = __name__  # so that it pickles by name (a stage's outputs travel to worker processes)
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ _lexicons: dict = {}
 def recording_segments(rec: Recording, speakers: list[RecordingSpeaker], utterances: list[Utterance],
                        words: list[Word], config: AlignConfig, device) -> list[Segment]:
     """Every utterance of one recording with its audio stretch's features (speaker CMVN applied)."""
-    from voli.asr.transcribe import SegmentReader
+    from voli.io.segments import SegmentReader
 
     channel_of = {s.speaker_id: s.channel for s in speakers if s.channel is not None}
     by_utt: dict[str, list[Word]] = {}
@@ -126,10 +126,10 @@ def recording_segments(rec: Recording, speakers: list[RecordingSpeaker], utteran
 
 def load_transcription(ctx, recording_id: str):
     """(Recording, its speakers, utterances, words) from the prepare and transcribe stages."""
-    from voli.runner import STAGES, prepared_recording
+    from voli.corpus import prepared_recording
 
-    rec, speakers = prepared_recording(ctx, recording_id)
-    part = ctx.stage_dir(STAGES["transcribe"]) / "parts" / recording_id
+    rec, speakers = prepared_recording(ctx.stage_dir("prepare"), recording_id)
+    part = ctx.stage_dir("transcribe") / "parts" / recording_id
     utterances = from_table(read_table(part / "utterances.parquet"), Utterance)
     words = from_table(read_table(part / "words.parquet"), Word)
     return rec, speakers, utterances, words
@@ -303,10 +303,10 @@ def ensure_model(ctx, recording_ids: list[str], upstream_fingerprints: list[str]
     import hashlib
     import json
 
-    from voli.runner import STAGES, fingerprint
+    from voli.runner import fingerprint
 
     config: AlignConfig = ctx.config.align
-    stage_dir = ctx.stage_dir(STAGES["align"])
+    stage_dir = ctx.stage_dir("align")
     if config.model:
         model_dir = Path(config.model)
         if not (model_dir / "model.pt").is_file():

@@ -93,7 +93,7 @@ class Stretch:
 def read_stretches(rec: Recording, speakers: list[RecordingSpeaker], utterances: list[AlignedUtterance],
                    words: list[Word], phones: list[Phone], config: FeatureConfig) -> list[Stretch]:
     """Each aligned utterance's words, phones and audio (16 kHz, the speaker's channel)."""
-    from voli.asr.transcribe import SegmentReader
+    from voli.io.segments import SegmentReader
 
     channel_of = {s.speaker_id: s.channel for s in speakers}
     words_of: dict[str, list[tuple[int, Word]]] = {}

@@ -15,6 +15,8 @@ import pyarrow as pa
 from voli import problems
 from voli.config import ProfileConfig
 from voli.errors import CorpusError
+from voli.runner import Stage, StageContext, WorkItem, require_done
+from voli.schema import Problem, to_table
 
 
 # speaker measures that describe a speaker's profile (PCA, clusters, prediction)
@@ -88,3 +90,26 @@ def to_arrow(frame) -> pa.Table:
         if str(frame[col].dtype) == "category":
             frame[col] = frame[col].astype(object)
     return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+# -- the stage ----------------------------------------------------------------------------------
+
+
+def plan(ctx: StageContext) -> list[WorkItem]:
+    require_done(ctx, "features")
+    return []  # a corpus-level stage: everything happens in finalize
+
+
+def finalize(ctx: StageContext) -> dict[str, pa.Table]:
+    """All profile tables, and the report (which lists the problems found on the way)."""
+    from voli.profile.report import write_report
+
+    stage_dir = ctx.stage_dir("profile")
+    with problems.collecting("profile") as found:
+        tables = profile(ctx.corpus_dir, ctx.stage_dir("features"), ctx.config.profile)
+        write_report(stage_dir, {**tables, "problems": to_table(found, Problem).to_pandas()}, corpus=ctx.corpus_dir)
+    return {name: to_arrow(frame) for name, frame in tables.items()}
+
+
+STAGE = Stage("profile", "survey join, normalisation, speaker measures, mixed models, PCA, prediction, report",
+              outputs={}, plan=plan, finalize=finalize)
