@@ -300,3 +300,15 @@ def test_a_transcript_tier_voli_cannot_read_is_a_problem_not_silence(tmp_path):
     assert [s.words for s in spans] == [["bonjour", "à", "tous"]]
     assert [p.kind for p in found] == ["transcript_tier_ignored"] and "'transcript'" in found[0].message
 
+
+def test_word_pieces_split_at_an_apostrophe_or_hyphen_are_one_word():
+    from voli.asr.transcribe import join_word_pieces
+
+    words = [{"word": " Benvenuto", "start": 0.0, "end": 0.5, "probability": 0.9},
+             {"word": " nell", "start": 0.5, "end": 0.7, "probability": 0.8},
+             {"word": "'elenco", "start": 0.7, "end": 1.1, "probability": 0.6},
+             {"word": " faites", "start": 1.2, "end": 1.4, "probability": 0.9},
+             {"word": "-vous", "start": 1.4, "end": 1.6, "probability": 0.95}]
+    joined = join_word_pieces(words)
+    assert [w["word"].strip() for w in joined] == ["Benvenuto", "nell'elenco", "faites-vous"]
+    assert joined[1]["start"] == 0.5 and joined[1]["end"] == 1.1 and joined[1]["probability"] == 0.6

@@ -73,6 +73,26 @@ def _dominant(reader: SegmentReader, region: vad.Region, channel: int, margin_db
     return all(own >= lv + margin_db for lv in others)
 
 
+_JOINERS = ("'", "’", "-")  # a decoded "word" starting with one of these continues the previous word
+
+
+def join_word_pieces(words: list[dict]) -> list[dict]:
+    """Whisper's word timestamps split some written words at an apostrophe or a hyphen ("nell"
+    + "'elenco", "faites" + "-vous", "kind" + "-hearted"); a piece that starts with one (and no
+    space) is joined to the word before it, which keeps its start and takes the piece's end and the
+    lower probability. Elided and hyphenated words stay one word, as the lexicon pronounces them."""
+    out: list[dict] = []
+    for w in words:
+        text = w["word"]
+        if out and text.startswith(_JOINERS):
+            prev = out[-1]
+            out[-1] = {**prev, "word": prev["word"].rstrip() + text, "end": max(prev["end"], w["end"]),
+                       "probability": min(prev.get("probability", 1.0), w.get("probability", 1.0))}
+        else:
+            out.append(dict(w))
+    return out
+
+
 def _expand_number(token: str, language: str) -> list[str]:
     """A written number as the words said ("3,5" -> trois virgule cinq), else the token itself."""
     spelt = spell_number(strip_punctuation(token), language)
@@ -230,6 +250,7 @@ def _transcribe(rec, speakers, config, device, textgrid_dir, reader, enrolments)
             else:
                 decoded.extend(decode_window(model, x, language, config, fp16) for x in audios)
         for window, words in zip(wins, decoded):
+            words = join_word_pieces(words)
             inside = [r for r in regions if r.start >= window.start - 1e-6 and r.end <= window.end + 1e-6]
             per_region: dict[int, list] = {i: [] for i in range(len(inside))}
             for w in words:
