@@ -63,8 +63,9 @@ def test_fillers_and_questions():
 
 
 # WER per language on corpora_sample (Whisper base, CPU). This stage (voli evaluate) on an AVX-512
-# EPYC with voli's AVX2 pins: en 1.6 %, es 3.5 %, fr 17.1 %, pt 5.7 %; without the pins es 4.4 %,
-# fr 17.8 %, pt 8.1 %; on a real AVX2-only EPYC fr 21.7 % (issue #14). The raw windows of
+# EPYC with voli's AVX2 pins: en 1.6 %, es 3.5 %, fr 11.6 %, pt 5.7 % (fr 17.1 % before split words
+# such as d'autres were rejoined); before that join, without the pins es 4.4 %, fr 17.8 %, pt 8.1 %,
+# and on a real AVX2-only EPYC fr 21.7 % (issue #14). The raw windows of
 # bench/cpu_paths.py (mixed channels, numbers as Whisper writes them), pinned: en 1.6, es 3.5,
 # fr 17.1, pt 6.5 %; under an emulated AVX2-only EPYC (qemu-x86_64 -cpu EPYC-Rome-v2): en 1.6,
 # es 5.3, fr 24.0, pt 6.5 %. The limits hold all of these.
