@@ -24,6 +24,23 @@ def test_windows_join_regions_up_to_30_s_and_cut_long_ones():
     assert all(x.end - x.start <= 30 for x in w)
 
 
+def test_speech_without_a_pause_is_cut_at_its_quietest_point():
+    """A 70 s region (no pause Silero would see) is cut where the audio is quietest, between 15 and
+    30 s into what is left; the pieces cover the region exactly."""
+    from voli.asr.vad import split_long
+
+    rng = np.random.default_rng(0)
+    audio = rng.standard_normal(70 * 16000).astype(np.float32)
+    for dip, gain in ((24.0, 0.1), (41.5, 0.1), (52.0, 0.03)):  # 60 ms, 20-30 dB quieter: between two words
+        audio[int((dip - 0.03) * 16000): int((dip + 0.03) * 16000)] *= gain
+    pieces = split_long([Region(0.0, 70.0)], lambda s, e: audio[int(s * 16000): int(e * 16000)], max_s=30)
+    cuts = [p.end for p in pieces[:-1]]
+    assert cuts == pytest.approx([24.0, 52.0], abs=0.05)  # from 24, 52 is quieter than 41.5
+    assert pieces[0].start == 0.0 and pieces[-1].end == 70.0
+    assert all(a.end == b.start for a, b in zip(pieces, pieces[1:]))
+    assert all(p.end - p.start <= 30 for p in pieces)
+
+
 def test_numbers_are_spoken_in_the_recording_language():
     assert _expand_number("100", "pt") == ["cem"]
     assert _expand_number("200", "fr") == ["deux", "cents"]
@@ -267,6 +284,42 @@ def test_each_backend_transcribes_the_words(backend, batch):
     print(f"{backend}, batch {batch}: WER {r.wer:.1%}, {right:.0%} of words to the right speaker")
     assert r.wer <= 0.12  # measured 3.5-5.3 % across the backends
     assert right >= 0.95
+
+
+def test_a_looping_window_is_decoded_again_at_a_higher_temperature():
+    """openai-whisper's one-window path keeps whisper.transcribe's temperature fallback: when the
+    greedy result of a window is a repetition loop, the window is decoded again (at 0.2) and the
+    words come from that decoding."""
+    import dataclasses
+    import zlib
+
+    from voli import languages
+    from voli.asr.decoding import decode_window
+    from voli.asr.models import load_whisper
+    from voli.config import AsrConfig
+    from voli.evaluate import wer
+    from voli.io.audio import load
+
+    model = load_whisper("base")
+    data = Path(__file__).parent / "data" / "librivox_sonnet1"
+    audio = load(data / "sonnet1.mp3")[int(16000 * 2.68): int(16000 * 11.96)]  # the first three lines
+    real, temperatures = model.decode, []
+
+    def decode(mel, options):
+        result = real(mel, options)
+        temperatures.append(options.temperature)
+        if options.temperature == 0.0:  # what a loop looks like to whisper.transcribe
+            loop = "from fairest creatures " * 30
+            result = dataclasses.replace(result, text=loop, tokens=result.tokens * 8, compression_ratio=len(loop.encode()) / len(zlib.compress(loop.encode())))
+        return result
+
+    model.decode = decode
+    words = decode_window(model, audio, "en", AsrConfig(batch_size=1), fp16=False)
+    assert temperatures[:2] == [0.0, 0.2]
+    lines = pd.read_csv(data / "sonnet1_lines.csv", header=None, names=["id", "start", "end", "text"])
+    heard = [w["word"] for w in words]
+    assert len(heard) < 40  # not the loop's 8 copies of 21 words
+    assert wer(" ".join(lines.text[1:4]).split(), heard, fillers=languages.get("en").fillers).wer < 0.2
 
 
 def test_clustering_of_many_regions_stays_bounded_and_finds_the_voices():

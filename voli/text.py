@@ -13,7 +13,9 @@ import unicodedata
 _NON_WORD = re.compile(r"[^\w']+")
 
 
-EDGE_PUNCTUATION = " ,.;:!?¿¡\"“”«»()[]{}…"  # stripped from both ends of a written word
+# stripped from both ends of a written word: a word never begins or ends with punctuation, a hyphen
+# or a dash ("well-" of a false start is "well"); apostrophes stay ('cause, workers'), as do % and &
+EDGE_PUNCTUATION = " ,.;:!?¿¡\"“”„«»‹›()[]{}…-‐‑‒–—―/\\*_~·•|<>"
 
 
 def strip_punctuation(token: str) -> str:

@@ -72,15 +72,27 @@ def detect_language_ct2(model, audio: np.ndarray) -> str:
     return _most_probable(dict(probs))
 
 
+# whisper.transcribe's own schedule: a window whose greedy result looks like a loop (compression
+# ratio above 2.4) or a guess (mean log-probability under -1) is decoded again at each of these
+TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
 def decode_window(model, audio: np.ndarray, language: str, config: AsrConfig, fp16: bool) -> list[dict]:
-    """Whisper on one window: [{word, start, end, probability}] with times in the window."""
-    options = dict(language=languages.get(language).whisper, task="transcribe", temperature=0.0,
+    """Whisper on one window, with its temperature fallback: [{word, start, end, probability}] with
+    times in the window."""
+    options = dict(language=languages.get(language).whisper, task="transcribe", temperature=TEMPERATURES,
                    condition_on_previous_text=False, word_timestamps=True, fp16=fp16, verbose=None)
     if config.keep_fillers:
         options["initial_prompt"] = _prompt(language, config)
     if config.beam_size:
         options["beam_size"] = config.beam_size
-    result = model.transcribe(audio, **options)
+    import torch
+
+    # a window that falls back to a temperature above 0 is sampled: the same seed for every window
+    # gives the same words in every process and order (resume, Ray), without touching the caller's RNG
+    with torch.random.fork_rng(devices=[model.device] if model.device.type == "cuda" else []):
+        torch.manual_seed(RANDOM_SEED)
+        result = model.transcribe(audio, **options)
     return [w for seg in result["segments"] for w in seg.get("words", [])]
 
 

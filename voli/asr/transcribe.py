@@ -235,6 +235,9 @@ def _transcribe(rec, speakers, config, device, textgrid_dir, reader, enrolments)
                                      threshold=config.vad_threshold)
         if channel is not None and rec.channels > 1:
             regions = [r for r in regions if _dominant(reader, r, channel, config.crosstalk_db)]
+        # a stretch of speech longer than a window (no pause) is cut at its quietest point, so that
+        # every window holds whole regions and every word falls in one
+        regions = vad.split_long(regions, lambda s, e: reader.read(s, e, channel), max_s=config.max_window_s)
         wins = vad.windows(regions, max_s=config.max_window_s)
         decoded = []
         step = max(1, config.batch_size)
@@ -251,12 +254,11 @@ def _transcribe(rec, speakers, config, device, textgrid_dir, reader, enrolments)
                 decoded.extend(decode_window(model, x, language, config, fp16) for x in audios)
         for window, words in zip(wins, decoded):
             words = join_word_pieces(words)
-            inside = [r for r in regions if r.start >= window.start - 1e-6 and r.end <= window.end + 1e-6]
+            inside = [r for r in regions if r.end > window.start and r.start < window.end] or [window]
             per_region: dict[int, list] = {i: [] for i in range(len(inside))}
-            for w in words:
+            for w in words:  # each word to the region that holds its middle, or the nearest one
                 mid = window.start + (w["start"] + w["end"]) / 2
-                i = min(range(len(inside)), key=lambda k: 0 if inside[k].start <= mid <= inside[k].end
-                        else min(abs(mid - inside[k].start), abs(mid - inside[k].end)))
+                i = min(range(len(inside)), key=lambda k: max(inside[k].start - mid, mid - inside[k].end, 0.0))
                 per_region[i].append({**w, "start": window.start + w["start"], "end": window.start + w["end"]})
             found.extend((speaker, inside[i], ws) for i, ws in per_region.items() if ws)
     found.sort(key=lambda item: item[1].start)

@@ -81,12 +81,42 @@ def _merge_touching(regions: list[Region], *, gap_s: float) -> list[Region]:
     return out
 
 
-def windows(regions: list[Region], *, max_s: float = MAX_WINDOW_S) -> list[Region]:
-    """Group consecutive speech regions into windows of at most ``max_s``; longer regions are cut."""
+def quietest_point(audio: np.ndarray, *, frame_s: float = 0.1, hop_s: float = 0.02) -> float:
+    """The centre (s from the start of ``audio``, 16 kHz) of its quietest ``frame_s`` stretch: where
+    speech without a pause is cut with the least chance of cutting a word (a stop's closure, the
+    gap between two words)."""
+    frame, hop = int(frame_s * SAMPLE_RATE), int(hop_s * SAMPLE_RATE)
+    if len(audio) <= frame:
+        return len(audio) / 2 / SAMPLE_RATE
+    power = np.convolve(audio.astype(np.float64) ** 2, np.ones(frame) / frame, mode="valid")[::hop]
+    return (int(np.argmin(power)) * hop + frame / 2) / SAMPLE_RATE
+
+
+def split_long(regions: list[Region], read, *, max_s: float = MAX_WINDOW_S, shortest_s: float = 0.5) -> list[Region]:
+    """Regions no longer than ``max_s``: a longer one (speech without a pause, as real interviews
+    have) is cut at its quietest point between ``shortest_s * max_s`` and ``max_s`` from its start,
+    again and again. ``read(start, end)`` gives the 16 kHz audio of a stretch (at most ``max_s``
+    is read at a time)."""
     out: list[Region] = []
     for r in regions:
         start = r.start
-        while r.end - start > max_s:  # one region longer than a window: cut it
+        while r.end - start > max_s:
+            lo = start + shortest_s * max_s
+            cut = lo + quietest_point(read(lo, start + max_s))
+            cut = min(max(cut, lo), start + max_s)
+            out.append(Region(start, cut))
+            start = cut
+        out.append(Region(start, r.end))
+    return out
+
+
+def windows(regions: list[Region], *, max_s: float = MAX_WINDOW_S) -> list[Region]:
+    """Group consecutive speech regions into windows of at most ``max_s``; a region longer than
+    that (see ``split_long``, which cuts it at a pause) is cut every ``max_s``."""
+    out: list[Region] = []
+    for r in regions:
+        start = r.start
+        while r.end - start > max_s:
             out.append(Region(start, start + max_s))
             start += max_s
         piece = Region(start, r.end)
