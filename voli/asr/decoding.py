@@ -19,33 +19,74 @@ def _prompt(language: str, config: AsrConfig) -> str | None:
     """A prompt written with filled pauses makes Whisper keep them (OpenAI's prompting guide)."""
     return languages.get(language).filler_prompt or None if config.keep_fillers else None
 
-RANDOM_SEED = 0  # for the sampling of faster-whisper's temperature fallback
+RANDOM_SEED = 0  # for the sampling of Whisper's temperature fallback
+# whisper.transcribe's own thresholds: a result whose text compresses more than this is a loop, one
+# whose mean token log-probability is lower is a guess (unless Whisper thinks there is no speech)
+COMPRESSION_RATIO_MAX = 2.4
+LOGPROB_MIN = -1.0
+NO_SPEECH_MIN = 0.6
+REST_S = 2.0  # a decoding whose last word ends this long before the audio's end stopped early
+# its temperature schedule: a window whose greedy result looks like a loop or a guess is decoded
+# again at each of these
+TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
-def decode_window_ct2(model, audio: np.ndarray, language: str, config: AsrConfig, *, rest_s: float = 2.0,
-                      tries: int = 3) -> list[dict]:
-    """faster-whisper on one window (its own temperature fallbacks, no VAD of its own):
-    [{word, start, end, probability}] with times in the window.
-
-    Whisper sometimes stops before the end of a window; when the last word ends more than
-    ``rest_s`` before it, the rest of the window is decoded again (at most ``tries`` times).
-    """
+def _ct2_pass(model, audio: np.ndarray, language: str, config: AsrConfig, prompt: str | None,
+              temperatures) -> tuple[list[dict], bool]:
+    """One faster-whisper decoding of ``audio``: its words, and whether a segment looks like a
+    repetition loop or a guess by whisper.transcribe's own thresholds."""
     import ctranslate2
 
+    # a window that falls back to temperature > 0 is sampled: a fixed seed per window makes the
+    # transcript the same in every process, whatever was decoded before (resume, Ray workers)
+    ctranslate2.set_random_seed(RANDOM_SEED)
+    segments, _ = model.transcribe(
+        audio, language=languages.get(language).whisper, task="transcribe", beam_size=config.beam_size or 1,
+        temperature=temperatures, condition_on_previous_text=False, word_timestamps=True, vad_filter=False,
+        initial_prompt=prompt)
+    segments = list(segments)
+    suspect = any(seg.compression_ratio > COMPRESSION_RATIO_MAX
+                  or seg.avg_logprob < LOGPROB_MIN and seg.no_speech_prob < NO_SPEECH_MIN for seg in segments)
+    words = [{"word": w.word, "start": float(w.start), "end": float(w.end), "probability": float(w.probability)}
+             for seg in segments for w in (seg.words or [])]
+    return words, suspect
+
+
+def _ct2_decode(model, audio: np.ndarray, language: str, config: AsrConfig) -> list[dict]:
+    """Words of one stretch: greedy with the filler prompt; where that loops, guesses or stops
+    early, decoded again without the prompt and with Whisper's temperature fallback.
+
+    The prompt makes Whisper write filled pauses, but on some windows it makes Whisper repeat itself
+    or stop: sampling at higher temperatures (whisper.transcribe's remedy) then costs five decodings
+    per temperature and still keeps the prompt that caused it; decoding without the prompt costs
+    one and loses only that window's fillers.
+    """
+    prompt = _prompt(language, config)
+    if prompt is None:
+        return _ct2_pass(model, audio, language, config, None, TEMPERATURES)[0]
+    words, suspect = _ct2_pass(model, audio, language, config, prompt, (0.0,))
+    seconds = len(audio) / SR
+    if suspect or not words or seconds - words[-1]["end"] > REST_S:
+        plain, _ = _ct2_pass(model, audio, language, config, None, TEMPERATURES)
+        if plain and (not words or suspect or plain[-1]["end"] > words[-1]["end"] + REST_S / 2):
+            return plain
+    return words
+
+
+def decode_window_ct2(model, audio: np.ndarray, language: str, config: AsrConfig, *, tries: int = 3) -> list[dict]:
+    """faster-whisper on one window (no VAD of its own): [{word, start, end, probability}] with
+    times in the window.
+
+    Whisper sometimes stops before the end of a window; when the last word ends more than
+    ``REST_S`` before it, the rest of the window is decoded again (at most ``tries`` times).
+    """
     words: list[dict] = []
     offset = 0.0
     for _ in range(tries):
-        # a window that falls back to temperature > 0 is sampled: a fixed seed per window makes the
-        # transcript the same in every process, whatever was decoded before (resume, Ray workers)
-        ctranslate2.set_random_seed(RANDOM_SEED)
-        segments, _ = model.transcribe(
-            audio[int(offset * SR):], language=languages.get(language).whisper, task="transcribe",
-            beam_size=config.beam_size or 1, condition_on_previous_text=False, word_timestamps=True, vad_filter=False,
-            initial_prompt=_prompt(language, config))
-        new = [{"word": w.word, "start": offset + float(w.start), "end": offset + float(w.end),
-                "probability": float(w.probability)} for seg in segments for w in (seg.words or [])]
+        new = [{**w, "start": offset + w["start"], "end": offset + w["end"]}
+               for w in _ct2_decode(model, audio[int(offset * SR):], language, config)]
         words.extend(new)
-        if not new or len(audio) / SR - words[-1]["end"] <= rest_s:
+        if not new or len(audio) / SR - words[-1]["end"] <= REST_S:
             break
         offset = words[-1]["end"]
     return words
@@ -72,11 +113,6 @@ def detect_language_ct2(model, audio: np.ndarray) -> str:
     return _most_probable(dict(probs))
 
 
-# whisper.transcribe's own schedule: a window whose greedy result looks like a loop (compression
-# ratio above 2.4) or a guess (mean log-probability under -1) is decoded again at each of these
-TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-
-
 def decode_window(model, audio: np.ndarray, language: str, config: AsrConfig, fp16: bool) -> list[dict]:
     """Whisper on one window, with its temperature fallback: [{word, start, end, probability}] with
     times in the window."""
@@ -98,8 +134,6 @@ def decode_window(model, audio: np.ndarray, language: str, config: AsrConfig, fp
 
 # a batched result is decoded again, one window at a time with fallbacks, when it looks like a
 # repetition loop (whisper.transcribe's thresholds), a low-confidence guess, or a truncation
-COMPRESSION_RATIO_MAX = 2.4
-LOGPROB_MIN = -1.0
 MIN_WORDS_PER_S = 1.0  # speech windows hold 2-4 words a second
 PREPEND_PUNCTUATION = "\"'“¿([{-"
 APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
