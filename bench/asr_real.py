@@ -32,7 +32,7 @@ all (lower case, accents and punctuation removed, hyphens as spaces, numbers spe
 and prints the aligner's mean log-likelihood per frame and the share of utterances aligned.
 
     sudo apt-get install asterisk-core-sounds-en-wav asterisk-core-sounds-en asterisk-core-sounds-it-wav asterisk-core-sounds-it
-    .venv/bin/python bench/asr_real.py [--minutes 2] [--repeat 3] [--align] [--workdir exp/bench-asr-real]
+    .venv/bin/python bench/asr_real.py [--minutes 1.5] [--repeat 3] [--align] [--workdir exp/bench-asr-real]
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def timed(fn, repeat: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", type=float, default=2.0, help="speech per Asterisk recording (default: 2)")
+    parser.add_argument("--minutes", type=float, default=1.5, help="speech per Asterisk recording (default: 1.5)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each system (default: 3)")
     parser.add_argument("--align", action="store_true", help="also align voli's transcription (log-likelihood)")
     parser.add_argument("--workdir", type=Path, default=ROOT / "exp" / "bench-asr-real")
