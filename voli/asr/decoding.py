@@ -52,16 +52,18 @@ def _ct2_pass(model, audio: np.ndarray, language: str, config: AsrConfig, prompt
     return words, suspect
 
 
-def _ct2_decode(model, audio: np.ndarray, language: str, config: AsrConfig) -> list[dict]:
-    """Words of one stretch: greedy with the filler prompt; where that loops, guesses or stops
-    early, decoded again without the prompt and with Whisper's temperature fallback.
+def _ct2_decode(model, audio: np.ndarray, language: str, config: AsrConfig, context: str = "") -> list[dict]:
+    """Words of one stretch: greedy, prompted with the filler prompt and ``context`` (the words
+    before it); where that loops, guesses or stops early, decoded again without any prompt and with
+    Whisper's temperature fallback.
 
-    The prompt makes Whisper write filled pauses, but on some windows it makes Whisper repeat itself
-    or stop: sampling at higher temperatures (whisper.transcribe's remedy) then costs five decodings
-    per temperature and still keeps the prompt that caused it; decoding without the prompt costs
-    one and loses only that window's fillers.
+    The prompt makes Whisper write filled pauses and keeps names and style from one window to the
+    next (as whisper.transcribe's condition_on_previous_text does), but on some windows it makes
+    Whisper repeat itself or stop: sampling at higher temperatures (whisper.transcribe's remedy)
+    then costs five decodings per temperature and keeps the prompt that caused it; decoding
+    without the prompt costs one and loses only that window's fillers.
     """
-    prompt = _prompt(language, config)
+    prompt = " ".join(p for p in (_prompt(language, config), context.strip()) if p) or None
     if prompt is None:
         return _ct2_pass(model, audio, language, config, None, TEMPERATURES)[0]
     words, suspect = _ct2_pass(model, audio, language, config, prompt, (0.0,))
@@ -73,9 +75,10 @@ def _ct2_decode(model, audio: np.ndarray, language: str, config: AsrConfig) -> l
     return words
 
 
-def decode_window_ct2(model, audio: np.ndarray, language: str, config: AsrConfig, *, tries: int = 3) -> list[dict]:
+def decode_window_ct2(model, audio: np.ndarray, language: str, config: AsrConfig, *, context: str = "",
+                      tries: int = 3) -> list[dict]:
     """faster-whisper on one window (no VAD of its own): [{word, start, end, probability}] with
-    times in the window.
+    times in the window. ``context``: the words said before the window (``previous_words``).
 
     Whisper sometimes stops before the end of a window; when the last word ends more than
     ``REST_S`` before it, the rest of the window is decoded again (at most ``tries`` times).
@@ -83,13 +86,23 @@ def decode_window_ct2(model, audio: np.ndarray, language: str, config: AsrConfig
     words: list[dict] = []
     offset = 0.0
     for _ in range(tries):
+        before = previous_words(context, words)
         new = [{**w, "start": offset + w["start"], "end": offset + w["end"]}
-               for w in _ct2_decode(model, audio[int(offset * SR):], language, config)]
+               for w in _ct2_decode(model, audio[int(offset * SR):], language, config, before)]
         words.extend(new)
         if not new or len(audio) / SR - words[-1]["end"] <= REST_S:
             break
         offset = words[-1]["end"]
     return words
+
+
+CONTEXT_WORDS = 50  # words before a window given to Whisper as its context
+
+
+def previous_words(context: str, words: list[dict]) -> str:
+    """The last ``CONTEXT_WORDS`` words of ``context`` followed by ``words``' (decoded words)."""
+    said = context.split() + "".join(w["word"] for w in words).split()
+    return " ".join(said[-CONTEXT_WORDS:])
 
 
 def _most_probable(probs: dict[str, float]) -> str:

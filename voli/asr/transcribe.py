@@ -27,7 +27,8 @@ import pyarrow as pa
 
 from voli import languages, problems
 from voli.asr import vad
-from voli.asr.decoding import decode_window, decode_window_ct2, decode_windows, detect_language, detect_language_ct2
+from voli.asr.decoding import (decode_window, decode_window_ct2, decode_windows, detect_language, detect_language_ct2,
+                                previous_words)
 from voli.config import AsrConfig
 from voli.errors import AudioError
 from voli.io.segments import SegmentReader
@@ -239,15 +240,17 @@ def _transcribe(rec, speakers, config, device, textgrid_dir, reader, enrolments)
         # every window holds whole regions and every word falls in one
         regions = vad.split_long(regions, lambda s, e: reader.read(s, e, channel), max_s=config.max_window_s)
         wins = vad.windows(regions, max_s=config.max_window_s)
-        decoded = []
+        decoded, context = [], ""
         step = max(1, config.batch_size)
         for b in range(0, len(wins), step):  # only one batch of windows is in memory at a time
             audios = [reader.read(w.start, w.end, channel) for w in wins[b: b + step]]
             if language is None:
                 language = (detect_language(model, audios[0]) if config.backend == "openai-whisper"
                             else detect_language_ct2(model, audios[0]))
-            if config.backend == "faster-whisper":
-                decoded.extend(decode_window_ct2(model, x, language, config) for x in audios)
+            if config.backend == "faster-whisper":  # one window after the other, each in the context of the last
+                for x in audios:
+                    decoded.append(decode_window_ct2(model, x, language, config, context=context))
+                    context = previous_words(context, decoded[-1])
             elif config.batch_size > 1:
                 decoded.extend(decode_windows(model, audios, language, config, fp16))
             else:
