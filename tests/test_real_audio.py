@@ -1,8 +1,8 @@
 """Real speech in the shapes real interviews take: transcription never crashes and keeps the words.
 
 Built from a real recording (LibriVox, Sonnet 1, read by a human; tests/data/librivox_sonnet1):
-speech with no pause for over a minute, the telephone band at 8 kHz, clipping, music and noise
-between lines, long silences around a very short utterance. Each is one recording of one corpus,
+speech with no pause for a minute, the telephone band at 8 kHz, clipping, music and noise
+between lines, long silences around a very short utterance (parts of the sonnet, to keep it short). Each is one recording of one corpus,
 run through voli's CLI (prepare, transcribe, align).
 """
 
@@ -76,22 +76,24 @@ def hard_corpus(tmp_path_factory):
     audio, lines = _sonnet()
     corpus = tmp_path_factory.mktemp("hard") / "corpus"
     (corpus / "audio").mkdir(parents=True)
-    text = " ".join(lines.text)
-    read = "one " + text  # the reader says the sonnet's number first
-    speech = _speech_only(audio)
     quiet = lambda s: (rng.standard_normal(int(s * SR)) * 1e-4).astype(np.float32)  # noqa: E731  a room, not zeros
     noise = lambda s: (rng.standard_normal(int(s * SR)) * 0.03).astype(np.float32)  # noqa: E731
-    parts = [lines.iloc[i] for i in range(len(lines))]
+    first, last = slice(0, 5), slice(9, 14)  # lines 1-5 and 10-14 of the sonnet
+    text = lambda part: " ".join(lines.text.iloc[part])  # noqa: E731
+    span = lambda part: audio[int(lines.start.iloc[part].iloc[0] * SR): int(lines.end.iloc[part].iloc[-1] * SR)]  # noqa: E731
     between = []
-    for i in range(len(parts)):
-        between += [_line(audio, lines, i), _music(2.0, rng) if i % 2 else noise(2.0)]
+    for i in range(4):  # lines 6-9, music or noise after each
+        between += [_line(audio, lines, 5 + i), _music(2.0, rng) if i % 2 else noise(2.0)]
+    # the 14 lines and lines 1-7 again, each without its pauses: a minute without a pause
+    again = list(range(14)) + list(range(7))
+    continuous = np.concatenate([_speech_only(_line(audio, lines, i)) for i in again])
     recordings = {
-        "continuous": (np.concatenate([speech, speech]), SR, f"{read} {read}"),
-        "telephone": (_telephone(audio), SR // 2, read),
-        "clipped": (np.clip(audio * 12, -1, 1), SR, read),
-        "music_noise": (np.concatenate(between), SR, text),
-        "silences": (np.concatenate([quiet(60), _line(audio, lines, 0)[: int(0.9 * SR)], quiet(40),
-                                     _line(audio, lines, 1), quiet(20)]), SR, "from fairest " + lines.text.iloc[1]),
+        "continuous": (continuous, SR, " ".join(lines.text.iloc[i] for i in again)),
+        "telephone": (_telephone(span(first)), SR // 2, text(first)),
+        "clipped": (np.clip(span(last) * 12, -1, 1), SR, text(last)),
+        "music_noise": (np.concatenate(between), SR, text(slice(5, 9))),
+        "silences": (np.concatenate([quiet(30), _line(audio, lines, 0)[: int(0.9 * SR)], quiet(20),
+                                     _line(audio, lines, 1), quiet(10)]), SR, "from fairest " + lines.text.iloc[1]),
     }
     for name, (x, sr, _) in recordings.items():
         sf.write(corpus / "audio" / f"{name}.wav", x, sr, subtype="PCM_16")
@@ -103,12 +105,12 @@ def hard_corpus(tmp_path_factory):
                           "align", "-q", "--device", "cpu"], capture_output=True, text=True)
     return {"corpus": corpus, "exp": exp, "run": run, "texts": {k: v[2] for k, v in recordings.items()},
             "music_noise_gaps": [(sum(len(b) for b in between[: 2 * i + 1]) / SR,
-                                  sum(len(b) for b in between[: 2 * i + 2]) / SR) for i in range(len(parts))]}
+                                  sum(len(b) for b in between[: 2 * i + 2]) / SR) for i in range(len(between) // 2)]}
 
 
 @pytest.mark.slow
 def test_continuous_speech_longer_than_a_window_is_transcribed(hard_corpus):
-    """Over a minute with no pause: Silero finds one region longer than Whisper's 30 s, which is cut
+    """A minute with no pause: Silero finds one region longer than Whisper's 30 s, which is cut
     at its quietest points; every word is kept, in order, to the end."""
     from voli.asr import vad
     from voli.io.audio import iter_resampled
@@ -121,16 +123,16 @@ def test_continuous_speech_longer_than_a_window_is_transcribed(hard_corpus):
     mine = words[words.recording_id == "continuous"].sort_values("start")
     r = wer(hard_corpus["texts"]["continuous"], list(mine.word), fillers=FILLERS)
     print(f"continuous speech ({max(r.end - r.start for r in regions):.0f} s without a pause): WER {r.wer:.1%}")
-    assert r.wer <= 0.15  # measured 8.8 %
+    assert r.wer <= 0.2  # measured 12.1 %
     duration = sf.info(path).duration
     assert mine.end.max() >= duration - 3 and mine.start.min() <= 3
     assert np.diff(mine.start.to_numpy()).max() < 3.0  # no window lost at a cut
 
 
 @pytest.mark.slow
-# measured (Whisper base, CPU): telephone 18.5 %, clipped 14.8 %, music and noise 15.9 %, silences 22 %
-# (2 errors in 9 words: the fragment "cre" of a word cut short); the whole sonnet as read, 11 %
-@pytest.mark.parametrize("name,limit", [("telephone", 0.28), ("clipped", 0.22), ("music_noise", 0.24),
+# measured (Whisper base, CPU): telephone 19.4 %, clipped 15.4 %, music and noise 21.9 % (32 words),
+# silences 22 % (2 errors in 9 words: the fragment "cre" of a word cut short); the whole sonnet as read, 9.3 %
+@pytest.mark.parametrize("name,limit", [("telephone", 0.3), ("clipped", 0.25), ("music_noise", 0.32),
                                         ("silences", 0.34)])
 def test_hard_audio_keeps_its_words(hard_corpus, name, limit):
     assert hard_corpus["run"].returncode == 0, hard_corpus["run"].stderr
@@ -139,8 +141,8 @@ def test_hard_audio_keeps_its_words(hard_corpus, name, limit):
     r = wer(hard_corpus["texts"][name], list(mine.word), fillers=FILLERS)
     print(f"{name}: WER {r.wer:.1%} over {r.words} words")
     assert r.wer <= limit
-    if name == "silences":  # nothing is heard in a minute of room tone; the 0.9 s fragment is
-        assert mine.start.min() >= 59 and "fairest" in " ".join(mine.word).lower()
+    if name == "silences":  # nothing is heard in 30 s of room tone; the 0.9 s fragment is
+        assert mine.start.min() >= 29.5 and "fairest" in " ".join(mine.word).lower()
     if name == "music_noise":  # music and noise are not heard as words (a word next to them may
         # stretch into them: Whisper's and the aligner's times do, by up to 2 s)
         inside = [(a <= w.start and w.end <= b) for w in mine.itertuples() for a, b in
