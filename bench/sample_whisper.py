@@ -38,14 +38,26 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "voli", "run", str(SAMPLE), "--workdir", str(args.workdir), "--stop-stage",
                     "transcribe", "-q", "--device", "cpu"], check=True, capture_output=True)
     voli_words = pd.read_parquet(args.workdir / "01_transcribe" / "words.parquet")
+    import ctranslate2
+    import torch
+
     model, fw = load_whisper("base"), load_faster_whisper("base")
+
+    def openai_whisper(x, rid, lang):
+        torch.manual_seed(0)  # its temperature fallback samples: seeded, the same words on every run
+        return model.transcribe(x, language=lang, fp16=False)["text"]
+
+    def faster_whisper(beam):
+        def run(x, rid, lang):
+            ctranslate2.set_random_seed(0)
+            return " ".join(s.text for s in fw.transcribe(x, language=lang, beam_size=beam, vad_filter=True)[0])
+        return run
+
     systems = {
         "voli": lambda x, rid, lang: " ".join(voli_words[voli_words.recording_id == rid].sort_values("start").word),
-        "openai-whisper": lambda x, rid, lang: model.transcribe(x, language=lang, fp16=False)["text"],
-        "faster-whisper beam 5 + VAD": lambda x, rid, lang: " ".join(
-            s.text for s in fw.transcribe(x, language=lang, beam_size=5, vad_filter=True)[0]),
-        "faster-whisper greedy + VAD": lambda x, rid, lang: " ".join(
-            s.text for s in fw.transcribe(x, language=lang, beam_size=1, vad_filter=True)[0]),
+        "openai-whisper": openai_whisper,
+        "faster-whisper beam 5 + VAD": faster_whisper(5),
+        "faster-whisper greedy + VAD": faster_whisper(1),
     }
     recordings = pd.read_csv(SAMPLE / "recordings.csv")
     truth = pd.read_parquet(SAMPLE / "truth" / "words.parquet")
