@@ -2,8 +2,8 @@
 
 Built from a real recording (LibriVox, Sonnet 1, read by a human; tests/data/librivox_sonnet1):
 speech with no pause for a minute, the telephone band at 8 kHz, clipping, music and noise
-between lines, long silences around a very short utterance (parts of the sonnet, to keep it short). Each is one recording of one corpus,
-run through voli's CLI (prepare, transcribe).
+between lines, long silences around a very short utterance (parts of the sonnet, to keep it short).
+Each is one recording of one corpus, run through voli's CLI (prepare, transcribe).
 """
 
 from __future__ import annotations

@@ -176,7 +176,7 @@ def decode_windows(model, audios: list[np.ndarray], language: str, config: AsrCo
     out = []
     for audio, mel, result in zip(audios, mels, results):
         tokens = [t for t in result.tokens if t < tokenizer.eot]
-        if not tokens or result.no_speech_prob > 0.6 and result.avg_logprob < -1.0:
+        if not tokens or result.no_speech_prob > NO_SPEECH_MIN and result.avg_logprob < LOGPROB_MIN:
             out.append([])
             continue
         seconds = len(audio) / SR
