@@ -274,3 +274,33 @@ def test_extra_csv_columns_are_named_and_ignored(tiny, tmp_path, caplog):
         result = prepare(tiny.save(), tmp_path)
     assert result.ok
     assert "recordings.csv: ignoring column(s) ['notes']" in caplog.text
+
+
+def test_recordings_may_list_one_speaker_per_row(tiny, tmp_path):
+    """recordings.csv as many corpora arrive, a row per speaker (the recording's other cells repeated
+    or left empty), prepares the same tables as a row per recording; disagreeing rows are named."""
+    wide = prepare(tiny.save(), tmp_path / "wide")
+    long_rows = []
+    for r in tiny.recordings:
+        for role in ("interviewer", "interviewee"):
+            for k, sid in enumerate(x for x in r.get(role, "").split(";") if x):
+                same = k == 0 and role == "interviewer"
+                long_rows.append({"recording_id": r["recording_id"], "audio": r["audio"] if same else "",
+                                  "language": r["language"], "speaker_id": sid, "role": role.capitalize()})
+    write_csv(tiny.root / "recordings.csv", long_rows)
+    long_ = prepare(tiny.root, tmp_path / "long")
+    assert long_.ok and long_.processed == wide.processed == 3
+    for table in ("recordings", "recording_speakers"):
+        a = read_table(wide.stage_dir / f"{table}.parquet").to_pandas().sort_values(["recording_id"]).reset_index(drop=True)
+        b = read_table(long_.stage_dir / f"{table}.parquet").to_pandas().sort_values(["recording_id"]).reset_index(drop=True)
+        if table == "recording_speakers":
+            a, b = (t.sort_values(["recording_id", "speaker_id"]).reset_index(drop=True) for t in (a, b))
+        pd.testing.assert_frame_equal(a, b)
+    long_rows[1]["language"] = "es"
+    long_rows[2]["role"] = "host"
+    write_csv(tiny.root / "recordings.csv", long_rows)
+    with pytest.raises(CorpusError) as err:
+        prepare(tiny.root, tmp_path / "bad")
+    problems = " ".join(err.value.problems)
+    assert "line 3 (recording r1): language is 'es' here but 'fr' on line 2" in problems
+    assert "line 4" in problems and "role 'host'" in problems

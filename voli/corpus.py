@@ -41,7 +41,14 @@ RECORDING_COLUMNS = {
     "channels": "optional channel map for multi-channel files, e.g. '1=INT01;2=S05'",
     "transcript": "optional path of the user's own transcript (.txt or .TextGrid)",
 }
+# recordings.csv may instead list the speakers one per row (a recording's other cells repeated or left empty)
+SPEAKER_ROW_COLUMNS = {
+    "speaker_id": "one speaker of the recording (a row per speaker)",
+    "role": "interviewer or interviewee",
+    "channel": "optional: the speaker's channel in a multi-channel file (1, 2, ... or left/right)",
+}
 REQUIRED_RECORDING_COLUMNS = ("recording_id", "audio", "interviewee")
+REQUIRED_SPEAKER_ROW_COLUMNS = ("recording_id", "audio", "speaker_id", "role")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 TEXTGRID_TOLERANCE_S = 0.05  # a transcript may run this far past the audio's end
 CLIPPED_WARNING = 0.001  # fraction of clipped samples above which prepare warns
@@ -137,10 +144,18 @@ def read_recordings(corpus_dir: Path, speaker_ids: set[str]) -> list[RecordingRo
     ``problems`` so that ``prepare`` fails that recording only.
     """
     path = corpus_dir / "recordings.csv"
-    header, rows = read_csv(path, required=REQUIRED_RECORDING_COLUMNS, known=tuple(RECORDING_COLUMNS))
-    extra = [c for c in header if c not in RECORDING_COLUMNS]
+    header, _ = read_csv(path, required=("recording_id", "audio"))
+    if "speaker_id" in header:  # one row per speaker: fold each recording's rows into one
+        known = tuple(c for c in RECORDING_COLUMNS if c not in ("interviewer", "interviewee", "channels")) + tuple(SPEAKER_ROW_COLUMNS)
+        header, rows = read_csv(path, required=REQUIRED_SPEAKER_ROW_COLUMNS, known=known)
+        rows = _fold_speaker_rows(path, rows)
+        columns = [c for c in known if c not in SPEAKER_ROW_COLUMNS] + ["interviewer", "interviewee", "channels"]
+    else:
+        header, rows = read_csv(path, required=REQUIRED_RECORDING_COLUMNS, known=tuple(RECORDING_COLUMNS))
+        columns = list(RECORDING_COLUMNS)
+    extra = [c for c in header if c not in columns and c not in SPEAKER_ROW_COLUMNS]
     if extra:
-        log.warning("%s: ignoring column(s) %s (voli reads %s)", path, extra, list(RECORDING_COLUMNS))
+        log.warning("%s: ignoring column(s) %s (voli reads %s)", path, extra, columns)
     fatal = []
     first_line: dict[str, int] = {}
     parsed = []
@@ -162,6 +177,53 @@ def read_recordings(corpus_dir: Path, speaker_ids: set[str]) -> list[RecordingRo
     if fatal:
         raise CorpusError(fatal[0] if len(fatal) == 1 else f"{path}: {len(fatal)} problems", fatal)
     return parsed
+
+
+def _fold_speaker_rows(path: Path, rows: list[CsvRow]) -> list[CsvRow]:
+    """recordings.csv with a row per speaker (``recording_id, audio, language, speaker_id, role``
+    and optionally ``channel``) -> a row per recording, as if written with ``interviewer`` and
+    ``interviewee`` columns. A recording's other cells may be repeated or left empty, but not differ."""
+    folded: dict[str, CsvRow] = {}
+    speakers: dict[str, dict[str, list[str]]] = {}
+    channels: dict[str, list[str]] = {}
+    problems = []
+    for row in rows:
+        v, rid = row.values, row.values.get("recording_id", "")
+        if not rid:
+            problems.append(f"{path}, line {row.line}: recording_id is empty; give every row its recording's ID")
+            continue
+        role = v.get("role", "").strip().lower()
+        if role not in ("interviewer", "interviewee"):
+            problems.append(f"{path}, line {row.line} (recording {rid}): role {v.get('role', '')!r} is not "
+                            "'interviewer' or 'interviewee'; write one of them")
+            continue
+        if not v.get("speaker_id"):
+            problems.append(f"{path}, line {row.line} (recording {rid}): speaker_id is empty; name the speaker of this row")
+            continue
+        if rid not in folded:
+            folded[rid] = CsvRow(row.line, {k: x for k, x in v.items() if k not in SPEAKER_ROW_COLUMNS})
+            speakers[rid], channels[rid] = {"interviewer": [], "interviewee": []}, []
+        else:
+            first = folded[rid]
+            for k, x in v.items():
+                if k in SPEAKER_ROW_COLUMNS or not x:
+                    continue
+                if not first.values.get(k):
+                    first.values[k] = x
+                elif first.values[k] != x:
+                    problems.append(f"{path}, line {row.line} (recording {rid}): {k} is {x!r} here but "
+                                    f"{first.values[k]!r} on line {first.line}; a recording's rows must agree (or leave it empty)")
+        speakers[rid][role].append(v["speaker_id"])
+        if v.get("channel"):
+            channels[rid].append(f"{v['channel']}={v['speaker_id']}")
+    if problems:
+        raise CorpusError(problems[0] if len(problems) == 1 else f"{path}: {len(problems)} problems", problems)
+    out = []
+    for rid, row in folded.items():
+        values = dict(row.values, interviewer=";".join(speakers[rid]["interviewer"]),
+                      interviewee=";".join(speakers[rid]["interviewee"]), channels=";".join(channels[rid]))
+        out.append(CsvRow(row.line, values))
+    return out
 
 
 def _parse_recording_row(corpus_dir: Path, row: CsvRow, where: str, speaker_ids: set[str]) -> RecordingRow:
