@@ -113,3 +113,31 @@ def test_truth_phones_of_an_older_corpus_are_labelled_as_the_lexicon_labels_them
     phones = truth_phones(tmp_path)
     assert list(phones.phone) == ["k", "a", "z", "ɐ", "t", "y"]  # French [y] stays
     assert list(phones.language) == ["pt"] * 4 + ["fr"] * 2
+
+
+def test_who_speaks_is_scored_by_words_and_by_the_standard_diarization_error_rate():
+    """Words are right when their speaker was talking at their middle (either one in overlap);
+    pyannote.metrics' DER counts a mislabelled second exactly as confusion, with or without a collar."""
+    import pandas as pd
+
+    from voli.evaluate import diarization_error, speaker_attribution, turns_from_words
+
+    truth = pd.DataFrame({"recording_id": "r", "speaker_id": ["A", "B", "A"], "start": [0.0, 4.0, 9.5],
+                          "end": [4.5, 10.0, 12.0]})  # A and B overlap 4.0-4.5 and 9.5-10.0
+    words = pd.DataFrame({"recording_id": "r", "speaker_id": ["A", "A", "B", "A", "B", "A"],
+                          "start": [0.5, 4.1, 5.0, 7.0, 9.6, 11.0], "end": [1.0, 4.4, 6.0, 8.0, 9.9, 11.5],
+                          "overlap": [False, True, False, False, False, False]})
+    got = speaker_attribution(truth, words).iloc[0]
+    assert got.words == 6 and got.speaker_accuracy == pytest.approx(5 / 6)  # the word at 7-8 s is B's
+    assert got.overlap_words == 2 and got.flagged_overlap == 0.5 and got.false_overlap == 0.0
+    turns = turns_from_words(words, max_gap_s=0.5)
+    assert len(turns) == 6 and turns.speaker_id.tolist() == ["A", "A", "B", "A", "B", "A"]
+    hyp = pd.DataFrame({"recording_id": "r", "speaker_id": ["x", "y", "x"], "start": [0.0, 4.0, 7.0],
+                        "end": [4.0, 7.0, 12.0]})  # 7-10 s given to A's voice: 3 s of B confused
+    der = diarization_error(truth.iloc[:2].assign(end=[4.0, 10.0]).pipe(
+        lambda t: pd.concat([t, pd.DataFrame({"recording_id": ["r"], "speaker_id": ["A"], "start": [10.0], "end": [12.0]})])),
+        hyp).iloc[0]
+    assert der.confusion == pytest.approx(3 / 12) and der.missed == 0 and der.false_alarm == 0
+    assert der.der == pytest.approx(0.25)
+    # pyannote's collar is its total width: 0.125 s each side of the reference's 3 boundaries are not scored
+    assert der.der_collar == pytest.approx((3 - 0.125) / (12 - 3 * 0.25))

@@ -131,19 +131,94 @@ def filler_detection(truth: "pd.DataFrame", words: "pd.DataFrame", *, tolerance_
 def speaker_attribution(truth: "pd.DataFrame", words: "pd.DataFrame", *, tolerance_s: float = 0.15) -> "pd.DataFrame":
     """Share of transcribed words given to the speaker who was talking at their midpoint.
 
-    1 minus this share is a word-level diarization error rate; words that no
-    true word overlaps (within ``tolerance_s``) are not counted.
+    ``truth``: who spoke when (recording_id, speaker_id, start, end: true words or turns). A word
+    whose midpoint lies in no true stretch takes the speakers within ``tolerance_s``; words with no
+    true speaker that near are not counted. Where two true speakers overlap, either is right;
+    ``overlap_words`` counts those words, and ``flagged_overlap`` the share of them voli marked
+    ``overlap`` (``false_overlap``: the share of the other words marked). 1 minus
+    ``speaker_accuracy`` is a word-level diarization error rate.
     """
     import pandas as pd
 
     rows = []
     for rid, got in words.groupby("recording_id"):
         ref = truth[truth.recording_id == rid]
-        mids = ((got.start + got.end) / 2).to_numpy()
-        who = [(ref[(ref.start <= m + tolerance_s) & (ref.end >= m - tolerance_s)].speaker_id.tolist() or [None])[0] for m in mids]
-        pairs = [(a, b) for a, b in zip(got.speaker_id, who) if b is not None]
-        rows.append({"recording_id": rid, "words": len(pairs),
-                     "speaker_accuracy": float(np.mean([a == b for a, b in pairs])) if pairs else np.nan})
+        starts, ends, who_ = ref.start.to_numpy(), ref.end.to_numpy(), ref.speaker_id.to_numpy()
+        right, in_overlap, flags = [], [], []
+        flagged = got.overlap.to_numpy() if "overlap" in got else np.zeros(len(got), dtype=bool)
+        for m, spk, flag in zip(((got.start + got.end) / 2).to_numpy(), got.speaker_id, flagged):
+            inside = (starts <= m) & (ends >= m)
+            if not inside.any():
+                inside = (starts <= m + tolerance_s) & (ends >= m - tolerance_s)
+            if not inside.any():
+                continue
+            speakers = set(who_[inside])
+            right.append(spk in speakers)
+            in_overlap.append(len(speakers) > 1)
+            flags.append(bool(flag))
+        right, in_overlap, flags = np.array(right, bool), np.array(in_overlap, bool), np.array(flags, bool)
+        rows.append({"recording_id": rid, "words": len(right),
+                     "speaker_accuracy": float(right.mean()) if len(right) else np.nan,
+                     "overlap_words": int(in_overlap.sum()),
+                     "flagged_overlap": float(flags[in_overlap].mean()) if in_overlap.any() else np.nan,
+                     "false_overlap": float(flags[~in_overlap].mean()) if (~in_overlap).any() else np.nan})
+    return pd.DataFrame(rows)
+
+
+def turns_from_words(words: "pd.DataFrame", *, max_gap_s: float = 0.5) -> "pd.DataFrame":
+    """Speaker turns (recording_id, speaker_id, start, end) from timed words: a speaker's
+    consecutive words less than ``max_gap_s`` apart form one turn."""
+    import pandas as pd
+
+    rows = []
+    for rid, got in words.sort_values(["recording_id", "start"]).groupby("recording_id"):
+        for w in got.itertuples():
+            if rows and rows[-1]["recording_id"] == rid and rows[-1]["speaker_id"] == w.speaker_id \
+                    and w.start - rows[-1]["end"] < max_gap_s:
+                rows[-1]["end"] = max(rows[-1]["end"], w.end)
+            else:
+                rows.append({"recording_id": rid, "speaker_id": w.speaker_id, "start": w.start, "end": w.end})
+    return pd.DataFrame(rows, columns=["recording_id", "speaker_id", "start", "end"])
+
+
+DER_COLLAR_S = 0.25  # pyannote.metrics' collar: s left out around each reference boundary, half on each side
+
+
+def diarization_error(truth: "pd.DataFrame", hypothesis: "pd.DataFrame") -> "pd.DataFrame":
+    """Diarization error rate per recording with pyannote.metrics, without a collar and with
+    ``DER_COLLAR_S`` (its ``collar`` argument), overlapped speech scored. ``truth`` and
+    ``hypothesis`` are turn tables (recording_id, speaker_id, start, end); the hypothesis' speaker
+    names are mapped to the truth's optimally, as the metric does."""
+    import warnings
+
+    import pandas as pd
+
+    try:
+        from pyannote.core import Annotation, Segment
+        from pyannote.metrics.diarization import DiarizationErrorRate
+    except ImportError as err:
+        from voli.errors import VoliError
+
+        raise VoliError("the diarization error rate needs pyannote.metrics: pip install pyannote.metrics") from err
+
+    def annotation(table, rid):
+        a = Annotation(uri=rid)
+        for k, t in enumerate(table[table.recording_id == rid].itertuples()):
+            if t.end > t.start:
+                a[Segment(float(t.start), float(t.end)), k] = str(t.speaker_id)
+        return a
+
+    rows = []
+    for rid in sorted(set(truth.recording_id)):
+        ref, hyp = annotation(truth, rid), annotation(hypothesis, rid)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # 'uem' approximated by the union of both extents: intended
+            plain = DiarizationErrorRate()(ref, hyp, detailed=True)
+            collar = DiarizationErrorRate(collar=DER_COLLAR_S)(ref, hyp)
+        total = plain["total"] or np.nan
+        rows.append({"recording_id": rid, "der": plain["diarization error rate"], "der_collar": collar,
+                     "missed": plain["missed detection"] / total, "false_alarm": plain["false alarm"] / total,
+                     "confusion": plain["confusion"] / total})
     return pd.DataFrame(rows)
 
 
@@ -164,6 +239,20 @@ def truth_phones(truth_dir: Path, words: "pd.DataFrame | None" = None) -> "pd.Da
     return phones
 
 
+def evaluate_turns(rttm: Path, workdir: Path) -> dict[str, object]:
+    """Who spoke when, against true turns in RTTM (a corpus such as bench/speakers.py builds)."""
+    import pandas as pd
+
+    from voli.simulate.conversations import read_rttm
+
+    hyp_path = Path(workdir) / "01_transcribe" / "words.parquet"
+    if not hyp_path.is_file():
+        return {"speakers": "no transcription yet: run `voli transcribe`"}
+    truth, hyp = read_rttm(rttm), pd.read_parquet(hyp_path)
+    attribution = speaker_attribution(truth, hyp)
+    return {"speakers": attribution.merge(diarization_error(truth, turns_from_words(hyp)), on="recording_id", how="left")}
+
+
 def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
     """Evaluate every stage output that exists in ``workdir`` against ``corpus_dir/truth``.
 
@@ -174,10 +263,13 @@ def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
     from voli import languages
 
     truth = Path(corpus_dir) / "truth"
+    if not (truth / "words.parquet").is_file() and (truth / "turns.rttm").is_file():
+        return evaluate_turns(truth / "turns.rttm", workdir)
     if not (truth / "words.parquet").is_file():
         from voli.errors import VoliError
 
-        raise VoliError(f"{truth}: no truth tables; `voli evaluate` needs a corpus made by `voli simulate`")
+        raise VoliError(f"{truth}: no truth tables; `voli evaluate` needs a corpus made by `voli simulate` "
+                        "(truth/words.parquet) or true speaker turns (truth/turns.rttm)")
     results: dict[str, object] = {}
     true_words = pd.read_parquet(truth / "words.parquet")
     hyp_path = Path(workdir) / "01_transcribe" / "words.parquet"
@@ -195,7 +287,9 @@ def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
             rows.append({"language": lang, "words": total.words, "wer": total.wer})
         results["wer"] = pd.DataFrame(rows)
         results["fillers"] = filler_detection(true_words, hyp)
-        results["speakers"] = speaker_attribution(true_words, hyp)
+        attribution = speaker_attribution(true_words, hyp)
+        der = diarization_error(turns_from_words(true_words), turns_from_words(hyp))
+        results["speakers"] = attribution.merge(der, on="recording_id", how="left")
     else:
         results["wer"] = "no transcription yet: run `voli transcribe`"
     for level in ("words", "phones"):
