@@ -123,8 +123,13 @@ def test_words_are_given_to_the_right_speaker(transcribed):
 
     accuracy = speaker_attribution(truth, words).set_index("recording_id").speaker_accuracy
     print(accuracy.to_string())
-    # en_02 by channel, the others mono by voice; en_01's two similar voices are not told apart yet (34 %)
-    assert (accuracy.drop(index="en_01") >= 0.97).all()
+    # en_02 by channel, the others mono by voice and turns; en_01's two voices are nearly alike
+    assert (accuracy >= 0.97).all()
+    assert words.speaker_confidence.between(0, 1).all() and words.overlap.dtype == bool
+    summary = pd.read_parquet(exp / "01_transcribe/speaker_summary.parquet").set_index("recording_id")
+    print(summary.to_string())
+    assert summary.loc["en_02", "method"] == "channels" and summary.loc["fr_01", "speakers"] == 2
+    assert (summary.drop(index="en_02").separation > 0).all()
     roles = words.groupby("speaker_id").role.first().to_dict()
     assert roles["INT_EN"] == "interviewer" and roles["EN02"] == "interviewee"
 
@@ -209,9 +214,9 @@ def test_user_transcripts_win(tmp_path):
 
 @pytest.mark.slow
 def test_enrolment_clips_decide_who_is_who(tmp_path):
-    """A mono interview with two similar voices (voice clustering and the who-asks-questions rule get
-    a third of the words right): with enrolment clips (speakers.csv `enrolment`) each stretch goes
-    to the closest enrolled voice; swapping the clips swaps the speakers, so the clips decide."""
+    """A mono interview with two similar voices: with enrolment clips (speakers.csv `enrolment`)
+    each word goes to the closest enrolled voice; swapping the clips swaps the speakers, so the
+    clips decide."""
     from voli.cli import main
     from voli.evaluate import speaker_attribution
     from voli.io import audio
@@ -241,7 +246,7 @@ def test_enrolment_clips_decide_who_is_who(tmp_path):
         words = pd.read_parquet(exp / "01_transcribe/words.parquet")
         results[name] = speaker_attribution(truth, words).set_index("recording_id").speaker_accuracy["en_01"]
     print(results)
-    assert results["right"] >= 0.75 and results["right"] >= results["none"] + 0.2 and results["swapped"] <= 0.25
+    assert results["right"] >= 0.9 and results["swapped"] <= 0.1
 
 
 def test_missing_enrolment_clip_is_named(tiny):
@@ -356,21 +361,42 @@ def test_a_window_the_filler_prompt_sends_into_a_loop_is_decoded_again_without_i
                fillers=languages.get("en").fillers).wer < 0.2
 
 
-def test_clustering_of_many_regions_stays_bounded_and_finds_the_voices():
-    """Two voices, 3000 regions (hours of speech): clustered on the longest regions, the rest
-    assigned to the nearest centre; the split matches the planted voices."""
-    from voli.asr.transcribe import cluster_embeddings
+def test_clustering_of_many_windows_stays_bounded_and_finds_the_voices():
+    """Two voices, 3000 windows (an hour of speech): an even subsample is clustered, every window
+    then refines the centres; the voices found are the planted ones."""
+    from voli.asr.diarize import cluster
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(2, 256))
     who = rng.integers(0, 2, 3000)
     emb = centres[who] + rng.normal(scale=0.6, size=(3000, 256))
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-    labels = cluster_embeddings(emb, 2, weights=rng.uniform(0.5, 10, 3000), max_ward=300)
-    agreement = max(np.mean(labels == who), np.mean(labels != who))
-    assert agreement > 0.98
-    small = cluster_embeddings(emb[:200], 2)
-    assert max(np.mean(small == who[:200]), np.mean(small != who[:200])) > 0.98
+    found = cluster(emb, 2, max_clustered=300)
+    labels = np.argmax(emb @ found.T, axis=1)
+    assert max(np.mean(labels == who), np.mean(labels != who)) > 0.98
+
+
+def test_the_voice_changes_inside_a_stretch_of_speech_without_a_pause():
+    """One region, voice A for 5 s then voice B for 5 s (noisy window embeddings): the smoothed
+    posteriors put the change within a window hop of 5 s, and questions name the interviewer."""
+    from voli.asr import diarize
+
+    rng = np.random.default_rng(1)
+    voices = rng.normal(size=(2, 256))
+    centre = np.arange(0.75, 9.26, diarize.HOP_S)
+    who = (centre > 5.0).astype(int)
+    emb = voices[who] + rng.normal(scale=1.2, size=(len(centre), 256))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    windows = diarize.Windows(centre - 0.75, centre + 0.75, np.zeros(len(centre), dtype=int), emb)
+    d = diarize.diarize(windows, 2)
+    change = [t for (_, _, t) in diarize.turns(d)][0]
+    assert abs(change - 5.0) <= diarize.HOP_S, diarize.turns(d)
+    voice_a, confidence, _ = d.word(1.0, 1.3)
+    assert confidence > 0.9 and d.word(8.0, 8.3)[0] != voice_a
+    cue = diarize.sentence_cues(windows, [(0.0, 5.0, True), (5.0, 10.0, False)])
+    assert set(cue[centre < 4.9]) == {1} and set(cue[centre > 5.1]) == {-1}
+    asked = diarize.diarize(windows, 2, cue=cue, has_interviewer=True)
+    assert asked.interviewer == asked.word(1.0, 1.3)[0]
 
 
 def test_a_transcript_tier_voli_cannot_read_is_a_problem_not_silence(tmp_path):
@@ -400,3 +426,46 @@ def test_word_pieces_split_at_an_apostrophe_or_hyphen_are_one_word():
     joined = join_word_pieces(words)
     assert [w["word"].strip() for w in joined] == ["Benvenuto", "nell'elenco", "faites-vous"]
     assert joined[1]["start"] == 0.5 and joined[1]["end"] == 1.1 and joined[1]["probability"] == 0.6
+
+
+@pytest.mark.slow
+def test_who_speaks_when_in_a_conversation_of_two_real_men():
+    """Two real male voices (Carlo's Italian prompts, cut into phrases of at most 3.5 s, and the
+    LibriVox reader), taking short turns with gaps of 0.1-0.7 s, 15 % of turns overlapping and a
+    back-channel, the reader 6 dB quieter, over a telephone band, 40 s: the windows' voices give
+    >= 95 % of the single-speaker moments to the right person (97.8 % measured). The diarization
+    error rate (pyannote.metrics) of voli's turns, 9.9 % with its 0.25 s collar, is nearly all
+    speech detection (missed 10.1 %: the second voice in overlaps, quiet ends; false alarm 6.3 %):
+    speaker confusion is 0.7 %."""
+    import soxr
+
+    from voli.asr import diarize, vad
+    from voli.asr.speakers import SpeakerEncoder
+    from voli.evaluate import diarization_error
+    from voli.io import audio
+    from voli.simulate import conversations as cv
+
+    SR = 16000
+    carlo = []
+    for path in sorted((Path(__file__).parent / "data" / "asterisk_it").glob("*.flac")):
+        x = audio.load(path)
+        for r in vad.split_long(vad.speech_regions([x]), lambda s, e: x[int(s * SR): int(e * SR)], max_s=3.5):
+            carlo.append(cv.Utterance(x[int(r.start * SR): int(r.end * SR)], None))
+    x, truth = cv.build_conversation(carlo, cv.voice_utterances("librivox"), ("carlo", "reader"),
+                                     np.random.default_rng(3), seconds=40, level_b_db=-6.0)
+    x = soxr.resample(cv.telephone(x)[0], 8000, SR).astype(np.float32)
+    windows = diarize.embed_regions(SpeakerEncoder(), vad.speech_regions([x]), lambda s, e: x[int(s * SR): int(e * SR)])
+    d = diarize.diarize(windows, 2)
+    assert sum(t.backchannel for t in truth) >= 1 and len(truth) >= 12
+    moments = [(t, {u.speaker for u in truth if u.start <= t <= u.end}) for t in np.arange(0, len(x) / SR, 0.1)]
+    moments = [(t, who.pop()) for t, who in moments if len(who) == 1]
+    named = {0: "carlo", 1: "reader"}
+    right = np.mean([named[d.word(t - 0.05, t + 0.05)[0]] == who for t, who in moments])
+    right = max(right, 1 - right)  # the voices are unnamed: either naming
+    ref = pd.DataFrame([{"recording_id": "c", "speaker_id": u.speaker, "start": u.start, "end": u.end} for u in truth])
+    hyp = pd.DataFrame([{"recording_id": "c", "speaker_id": str(v), "start": s, "end": e} for v, s, e in diarize.turns(d)])
+    der = diarization_error(ref, hyp).iloc[0]
+    print(f"{len(truth)} turns, right {right:.1%}, DER {der.der:.1%} (collar {der.der_collar:.1%}; missed "
+          f"{der.missed:.1%}, false alarm {der.false_alarm:.1%}, confusion {der.confusion:.1%}), separation {d.separation:.2f}")
+    assert right >= 0.95
+    assert der.confusion <= 0.03 and der.der_collar <= 0.18

@@ -101,6 +101,8 @@ class FeatureConfig:
 class ProfileConfig:
     roles: tuple[str, ...] = ("interviewee",)  # whose speech the statistics describe
     min_word_probability: float = 0.5  # vowel tokens in words Whisper was less sure of are left out (0: keep all)
+    min_speaker_confidence: float = 0.8  # ... and in words whose speaker is less sure than this (0: keep all)
+    keep_overlap: bool = False  # keep vowel tokens of words said over another voice (their formants are mixed)
     max_abs_duration_z: float = 3.0  # ... and those whose aligned duration is implausible for the phone
     min_vowel_s: float = 0.03  # ... and vowels shorter than this (formants of 1-2 frames)
     pillai_pairs: tuple[str, ...] = ()  # extra vowel pairs for Pillai scores, "language:a-b" (e.g. "fr:e-ɛ")

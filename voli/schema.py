@@ -80,6 +80,23 @@ class Word:
     probability: float | None  # ASR confidence, None for user transcripts
     is_filler: bool  # filled pause (euh, eh, um, ...)
     language: str
+    speaker_confidence: float | None = None  # probability that speaker_id is the one speaking (1: known channel or voice)
+    overlap: bool = False  # the word was said while another voice spoke (voli.asr.diarize)
+
+
+@dataclass(frozen=True)
+class SpeakerSummary:
+    """How a recording's words were given to its speakers (one row per recording, ``transcribe``)."""
+
+    recording_id: str
+    method: str  # "single speaker", "channels", "voice", "voice and questions" (+ " and enrolment"), "user transcript"
+    speakers: int  # voices told apart
+    speech_s: float  # s of speech (voice activity)
+    turns: int  # runs of words by one speaker
+    overlap_s: float  # s of speech that sounds like two voices at once
+    separation: float | None  # how far apart the voices are (voli.asr.diarize.separation); None with one voice
+    mean_speaker_confidence: float | None
+    low_confidence_words: float  # share of words with speaker_confidence under 0.8
 
 
 @dataclass(frozen=True)
@@ -139,6 +156,8 @@ class VowelTokenBase:
     f0_hz: float | None  # at the midpoint; None if unvoiced there
     intensity_db: float | None  # at the midpoint
     word_probability: float | None  # ASR confidence of the word (None for user transcripts)
+    speaker_confidence: float | None  # probability that speaker_id said the word (voli.asr.diarize)
+    overlap: bool  # the word was said while another voice spoke
     log_likelihood: float | None  # aligner: mean per-frame log-likelihood of the phone
     duration_z: float | None  # aligner: z-score of log duration against this phone in training
 
@@ -330,9 +349,11 @@ def to_table(records: typing.Iterable, record_type: type) -> pa.Table:
 
 
 def from_table(table: pa.Table, record_type: type) -> list:
-    """Arrow table -> records; extra columns are ignored."""
-    names = [f.name for f in dataclasses.fields(record_type)]
-    missing = [n for n in names if n not in table.column_names]
+    """Arrow table -> records; extra columns are ignored, and a column the record gives a default
+    (one added since the table was written, by an older voli) takes that default."""
+    fields = dataclasses.fields(record_type)
+    present = [f.name for f in fields if f.name in table.column_names]
+    missing = [f.name for f in fields if f.name not in table.column_names and f.default is dataclasses.MISSING]
     if missing:
         raise ValueError(f"table lacks column(s) {missing} of {record_type.__name__}")
-    return [record_type(**row) for row in table.select(names).to_pylist()]
+    return [record_type(**row) for row in table.select(present).to_pylist()]

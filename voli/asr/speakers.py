@@ -32,6 +32,8 @@ def _weights_path() -> Path:
 
 
 class SpeakerEncoder:
+    sample_rate = SAMPLE_RATE
+
     def __init__(self, device=None):
         import torch
 
@@ -66,3 +68,27 @@ class SpeakerEncoder:
             emb = partials.mean(dim=0)
         emb = emb / emb.norm().clamp_min(1e-9)
         return emb.cpu().numpy()
+
+    def embed_windows(self, audio: np.ndarray, spans: list[tuple[int, int]], batch: int = 256) -> np.ndarray:
+        """One unit embedding per (start, end) sample span of ``audio`` (16 kHz): each span is one
+        partial (padded to 1.6 s if shorter), its level normalised as :meth:`embed` does. The mel
+        spectrogram is computed once for the whole stretch. Returns (len(spans), 256)."""
+        import librosa
+        import torch
+
+        mel = librosa.feature.melspectrogram(y=audio.astype(np.float32), sr=SAMPLE_RATE, n_fft=WINDOW,
+                                             hop_length=HOP, n_mels=N_MELS).T.astype(np.float32)
+        power = np.r_[0.0, np.cumsum(audio.astype(np.float64) ** 2)]
+        target = 10 ** (-30 / 10)  # mean power at -30 dBFS
+        parts = []
+        for s, e in spans:
+            a, b = s // HOP, max(s // HOP + 1, min(len(mel), -(-e // HOP)))
+            parts.append(torch.from_numpy((mel[a:b] * (target / max((power[e] - power[s]) / max(e - s, 1), 1e-12))).astype(np.float32)))
+        out = []
+        with torch.no_grad():  # windows of unequal length in one batch, each read to its own last frame
+            for i in range(0, len(parts), batch):
+                x = torch.nn.utils.rnn.pack_sequence(parts[i: i + batch], enforce_sorted=False).to(self.device)
+                _, (hidden, _) = self.lstm(x)
+                e = torch.relu(self.linear(hidden[-1]))
+                out.append((e / e.norm(dim=1, keepdim=True).clamp_min(1e-9)).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 256), np.float32)

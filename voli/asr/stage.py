@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from voli.corpus import enrolment_clips, prepared_ids, prepared_recording
 from voli.runner import Stage, StageContext, WorkItem, upstream_items
-from voli.schema import Utterance, Word
+from voli.schema import SpeakerSummary, Utterance, Word
 
 
 def plan(ctx: StageContext) -> list[WorkItem]:
@@ -27,5 +27,5 @@ def process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
 
 
 STAGE = Stage("transcribe", "Whisper transcription with word timings, fillers, speakers and roles",
-              outputs={"utterances": Utterance, "words": Word}, plan=plan, process=process,
+              outputs={"utterances": Utterance, "words": Word, "speaker_summary": SpeakerSummary}, plan=plan, process=process,
               needs_device=True, keeps_model=True)

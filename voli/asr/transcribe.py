@@ -11,9 +11,13 @@ Per recording:
 3. Regions grouped into windows of at most 30 s, each decoded by Whisper
    with word timestamps (cross-attention DTW) and word probabilities; an
    initial prompt with filled pauses makes Whisper keep them.
-4. Mixed recordings with several speakers: regions clustered by voice
-   (GE2E embeddings, Ward) into as many speakers as recordings.csv lists;
-   the cluster that asks the most questions is the interviewer.
+4. Mixed recordings with several speakers: who says each word, from voice
+   embeddings on sliding windows and the interview's turns of question and
+   answer (voli.asr.diarize), into as many speakers as recordings.csv lists;
+   each word gets ``speaker_confidence`` and ``overlap``; enrolment clips,
+   then the role of the voice that asks the questions, name the voices. A
+   ``speaker_summary`` row per recording says how (turns, overlap, how
+   separable the voices were).
 5. Digits are written out as words in the recording's language.
 """
 
@@ -34,7 +38,7 @@ from voli.errors import AudioError
 from voli.io.segments import SegmentReader
 from voli.text import is_filler, normalise_words, spell_number, strip_punctuation
 from voli.io.textgrid import sequential, speaker_tiers, write_textgrid
-from voli.schema import Recording, RecordingSpeaker, Utterance, Word, to_table
+from voli.schema import Recording, RecordingSpeaker, SpeakerSummary, Utterance, Word, to_table
 
 SR = vad.SAMPLE_RATE
 MIN_WORD_S = 0.02  # shortest word duration written (Whisper's timestamps can collapse a word to 0 s)
@@ -101,36 +105,23 @@ def _expand_number(token: str, language: str) -> list[str]:
 
 
 _encoder = None
+SENTENCE_GAP_S = 1.0  # s: a pause this long ends a sentence even without punctuation
+LOW_CONFIDENCE = 0.8  # speaker_confidence under which a word counts as doubtful in the summary
 
 
-def region_embeddings(reader: SegmentReader, regions: list[vad.Region], device=None) -> np.ndarray:
-    """A unit-length GE2E voice embedding per region (the mix of all channels)."""
-    encoder = _speaker_encoder(device)
-    return np.array([encoder.embed(reader.read(r.start, r.end, None)) for r in regions])
-
-
-MAX_WARD = 800  # regions clustered directly; Ward's memory grows with the square of this
-
-
-def cluster_embeddings(emb: np.ndarray, n_speakers: int, weights: np.ndarray | None = None,
-                       max_ward: int = MAX_WARD) -> np.ndarray:
-    """Ward clustering of unit voice embeddings into ``n_speakers`` labels.
-
-    Beyond ``max_ward`` regions (a long recording), the longest ``max_ward`` regions are
-    clustered and every region then goes to the nearest cluster centre, so memory stays
-    bounded however long the recording is.
-    """
-    from sklearn.cluster import AgglomerativeClustering
-
-    k = min(n_speakers, len(emb))
-    if k <= 1:
-        return np.zeros(len(emb), dtype=int)
-    if len(emb) <= max_ward:
-        return AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(emb)  # unit vectors: ~cosine
-    order = np.argsort(-(weights if weights is not None else np.ones(len(emb))), kind="stable")[:max_ward]
-    labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(emb[order])
-    centres = np.array([emb[order][labels == c].mean(0) for c in range(k)])
-    return np.argmin(((emb[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+def sentences(words: list[dict], language: str | None) -> list[tuple[float, float, bool]]:
+    """The decoded words (in time order) cut into sentences at . ? ! or a pause of
+    ``SENTENCE_GAP_S``: (start, end, is_question) each."""
+    out, current = [], []
+    for i, w in enumerate(words):
+        current.append(w)
+        text = w["word"].strip()
+        gap = words[i + 1]["start"] - w["end"] if i + 1 < len(words) else np.inf
+        if text.endswith((".", "?", "!", "…")) or gap >= SENTENCE_GAP_S:
+            out.append((current[0]["start"], current[-1]["end"],
+                        looks_like_question(" ".join(x["word"].strip() for x in current), language)))
+            current = []
+    return out
 
 
 def looks_like_question(text: str, language: str | None) -> bool:
@@ -175,27 +166,68 @@ def _enrolment_embeddings(speakers: list[RecordingSpeaker], enrolments: dict[str
     return np.array(refs)
 
 
-def nearest_enrolled(emb: np.ndarray, speakers: list[RecordingSpeaker], enrolments: dict[str, Path],
-                     device=None) -> np.ndarray:
-    """Index into ``speakers`` of the enrolment voice closest (cosine) to each region's embedding."""
-    return np.argmax(emb @ _enrolment_embeddings(speakers, enrolments, device).T, axis=1)
-
-
-def enrolled_mapping(emb: np.ndarray, labels: np.ndarray, speakers: list[RecordingSpeaker],
-                     enrolments: dict[str, Path], device=None) -> dict[int, RecordingSpeaker]:
-    """Cluster -> speaker for the speakers that have an enrolment clip: each enrolled speaker gets
-    the cluster whose mean voice embedding is closest to their clip's (one cluster each)."""
+def enrolled_voices(centres: np.ndarray, speakers: list[RecordingSpeaker], enrolments: dict[str, Path],
+                    device=None) -> dict[int, RecordingSpeaker]:
+    """Voice -> speaker for the speakers that have an enrolment clip: each enrolled speaker gets
+    the voice whose centre is closest to their clip's embedding (one voice each)."""
     from scipy.optimize import linear_sum_assignment
 
     enrolled = [s for s in speakers if s.speaker_id in enrolments]
-    clusters = sorted(set(labels.tolist()))
-    if not enrolled or not clusters:
+    if not enrolled or not len(centres):
         return {}
     refs = _enrolment_embeddings(enrolled, enrolments, device)
-    centres = np.array([emb[labels == c].mean(0) for c in clusters])
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    rows, cols = linear_sum_assignment(-np.array(refs) @ centres.T)  # most similar overall
-    return {clusters[c]: enrolled[r] for r, c in zip(rows, cols)}
+    rows, cols = linear_sum_assignment(-refs @ centres.T)  # most similar overall
+    return {int(c): enrolled[r] for r, c in zip(rows, cols)}
+
+
+def attribute_speakers(reader: SegmentReader, found: list, speakers: list[RecordingSpeaker],
+                       enrolments: dict[str, Path], device, language: str | None) -> tuple[list, dict]:
+    """Who says each word of a mixed (mono) recording with several speakers (voli.asr.diarize).
+
+    ``found``: (None, region, words) in time order. Each word dict gets ``voice``,
+    ``speaker_confidence`` and ``overlap``; returns the words regrouped as (speaker, region, words)
+    runs of one speaker inside one region, and the recording's summary (SpeakerSummary's fields)."""
+    from voli.asr import diarize
+
+    regions = [r for _, r, _ in found]
+    words = [w for _, _, ws in found for w in ws]
+    windows = diarize.embed_regions(_speaker_encoder(device), regions, lambda s, e: reader.read(s, e, None))
+    # the voices are found in the recording itself (a clip recorded elsewhere sounds different); the
+    # clips then name them, and the voice that asks the questions is the interviewer
+    d = diarize.diarize(windows, len(speakers), cue=diarize.sentence_cues(windows, sentences(words, language)),
+                        has_interviewer=any(s.role == "interviewer" for s in speakers))
+    method = "voice and questions" if d.interviewer is not None else "voice"
+    mapping = enrolled_voices(d.centres, speakers, enrolments, device)
+    if mapping:
+        method += " and enrolment"
+    taken = {s.speaker_id for s in mapping.values()}
+    interviewers = [s for s in speakers if s.role == "interviewer" and s.speaker_id not in taken]
+    if d.interviewer is not None and d.interviewer not in mapping and interviewers:
+        mapping[d.interviewer] = interviewers[0]
+    for w in words:
+        voice, w["speaker_confidence"], w["overlap"] = d.word(w["start"], w["end"])
+        w["voice"] = voice
+    runs = []  # (voice, region, words): one voice's words inside one region
+    for (_, region, ws) in found:
+        for w in ws:
+            if runs and runs[-1][1] is region and runs[-1][0] == w["voice"]:
+                runs[-1][2].append(w)
+            else:
+                runs.append((w["voice"], region, [w]))
+    left = [v for v in range(len(d.centres)) if v not in mapping]
+    if left:  # the voices no clip or question decided: who asks questions, then who talks most
+        taken = {s.speaker_id for s in mapping.values()}
+        mine = [r for r in runs if r[0] in left]
+        mapping.update(_assign_roles(np.array([r[0] for r in mine]), [" ".join(w["word"] for w in r[2]) for r in mine],
+                                     [r[2][-1]["end"] - r[2][0]["start"] for r in mine],
+                                     [s for s in speakers if s.speaker_id not in taken], language))
+    confidence = np.array([w["speaker_confidence"] for w in words])
+    summary = {"method": method, "speakers": len(d.centres), "turns": len(runs),
+               "overlap_s": float(d.overlapped.sum() * diarize.HOP_S),
+               "separation": d.separation if np.isfinite(d.separation) else None,
+               "mean_speaker_confidence": float(confidence.mean()) if len(confidence) else None,
+               "low_confidence_words": float(np.mean(confidence < LOW_CONFIDENCE)) if len(confidence) else 0.0}
+    return [(mapping.get(v), region, ws) for v, region, ws in runs], summary
 
 
 def _speaker_encoder(device):
@@ -268,26 +300,14 @@ def _transcribe(rec, speakers, config, device, textgrid_dir, reader, enrolments)
     if not found:
         raise AudioError(f"{rec.audio_path}: no speech found (voice activity detection and Whisper heard nothing); "
                          "check that this is the right recording, or lower transcribe.vad_threshold")
-    if not mapped and speakers and all(s.speaker_id in enrolments for s in speakers):
-        # everyone has an enrolment clip: each stretch of speech goes to the closest voice
-        labels = nearest_enrolled(region_embeddings(reader, [r for _, r, _ in found], device), speakers, enrolments,
-                                  device)
-        found = [(speakers[int(lab)], r, ws) for lab, (_, r, ws) in zip(labels, found)]
+    speech_s = sum(r.end - r.start for r in {(r.start, r.end): r for _, r, _ in found}.values())
+    summary = {"method": "channels" if mapped else "single speaker", "speakers": max(1, len(mapped)),
+               "turns": len(found), "overlap_s": 0.0, "separation": None,
+               "mean_speaker_confidence": 1.0, "low_confidence_words": 0.0}
+    if not mapped and len(speakers) > 1:
+        found, summary = attribute_speakers(reader, found, speakers, enrolments, device, language)
     elif not mapped:
-        regions = [r for _, r, _ in found]
-        needed = (len(speakers) > 1 and len(regions) > 1) or any(s.speaker_id in enrolments for s in speakers)
-        emb = region_embeddings(reader, regions, device) if needed else None  # once, for clustering and enrolment
-        labels = (cluster_embeddings(emb, len(speakers), weights=np.array([r.end - r.start for r in regions]))
-                  if len(speakers) > 1 and len(regions) > 1 else np.zeros(len(regions), dtype=int))
-        texts = [" ".join(w["word"] for w in ws) for _, _, ws in found]
-        fixed = enrolled_mapping(emb, labels, speakers, enrolments, device) if emb is not None else {}
-        taken = {s.speaker_id for s in fixed.values()}
-        left = np.array([lab if lab not in fixed else -1 for lab in labels])
-        rest = _assign_roles(left[left >= 0], [t for t, lab in zip(texts, left) if lab >= 0],
-                             [r.end - r.start for (_, r, _), lab in zip(found, left) if lab >= 0],
-                             [s for s in speakers if s.speaker_id not in taken], language)
-        mapping = {**fixed, **rest}
-        found = [(mapping.get(int(lab)), r, ws) for lab, (_, r, ws) in zip(labels, found)]
+        found = [(speakers[0] if speakers else None, r, ws) for _, r, ws in found]
     unassigned = sum(len(ws) for speaker, _, ws in found if speaker is None)
     if unassigned:
         problems.report("speaker_unknown", f"{unassigned} words could not be given to any of the recording's "
@@ -309,7 +329,8 @@ def _transcribe(rec, speakers, config, device, textgrid_dir, reader, enrolments)
                     continue
                 word_rows.append(Word(rec.recording_id, uid, sid, role, round(w["start"] + k * span, 3),
                                       round(w["start"] + (k + 1) * span, 3), text, float(w.get("probability", np.nan)),
-                                      is_filler(text, language), language))
+                                      is_filler(text, language), language,
+                                      round(float(w.get("speaker_confidence", 1.0)), 3), bool(w.get("overlap", False))))
         mine = word_rows[first_word:]
         if mine:
             utterances.append(Utterance(uid, rec.recording_id, sid, role, mine[0].start, mine[-1].end,
@@ -324,4 +345,8 @@ def _transcribe(rec, speakers, config, device, textgrid_dir, reader, enrolments)
         rows += [(w.speaker_id, "words", w.start, w.end, w.word) for w in word_rows if w.end > w.start]
         tiers = {name: sequential(iv) for name, iv in speaker_tiers(rows).items()}  # Whisper's times can overlap
         write_textgrid(Path(textgrid_dir) / f"{rec.recording_id}.TextGrid", tiers, duration_s=rec.duration_s)
-    return {"utterances": to_table(utterances, Utterance), "words": to_table(word_rows, Word)}
+    if rec.transcript_path:
+        summary["method"] = "user transcript"
+    summary = SpeakerSummary(recording_id=rec.recording_id, speech_s=round(speech_s, 3), **summary)
+    return {"utterances": to_table(utterances, Utterance), "words": to_table(word_rows, Word),
+            "speaker_summary": to_table([summary], SpeakerSummary)}

@@ -75,7 +75,7 @@ def adopt_user_words(spans: list[UserSpan], hyp: list[Word], speakers: list[Reco
         _fill_gaps(placed, user, span, pool, language, roles)
         for w in placed:
             if span.speaker_id is not None:
-                w = replace(w, speaker_id=span.speaker_id, role=roles.get(span.speaker_id, w.role))
+                w = replace(w, speaker_id=span.speaker_id, role=roles.get(span.speaker_id, w.role), speaker_confidence=1.0)
             words.append(w)
     # utterances: runs of words of one speaker that Whisper also heard as one utterance
     groups: list[list[Word]] = []

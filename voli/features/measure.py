@@ -315,6 +315,8 @@ def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureC
             f0_hz=_value_at(s.start + s.pitch.times, s.pitch.f0_hz, mid, config.pitch_step_s),
             intensity_db=_value_at(s.start + s.intensity_times, s.intensity_db, mid, intensity_step),
             word_probability=word.probability if word is not None else None,
+            speaker_confidence=word.speaker_confidence if word is not None else None,
+            overlap=bool(word.overlap) if word is not None else False,
             log_likelihood=p.log_likelihood, duration_z=p.duration_z,
             **{name: measures.get(name) for name in _MEASURE_COLUMNS},
         ))

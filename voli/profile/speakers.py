@@ -1,7 +1,8 @@
 """Speaker measures: one row per speaker, from the vowel tokens and the prosody of 03_features.
 
-Vowel tokens are filtered first (filled pauses out; ASR probability, aligner duration z-score and
-duration thresholds from the profile config) and read at their midpoint. Per speaker:
+Vowel tokens are filtered first (filled pauses out; ASR probability, speaker confidence and
+overlap, aligner duration z-score and duration thresholds from the profile config) and read at
+their midpoint. Per speaker:
 
 * ``formant_scale_hz``: geometric mean of F1 and F2 (Hz): follows vocal-tract length;
 * ``vowel_dispersion_hz``: median distance of the tokens from the speaker's mean (F1, F2), Hz;
@@ -36,6 +37,10 @@ def vowel_tokens(vowels, config):
     v = v[v.duration_s >= config.min_vowel_s]
     if config.min_word_probability > 0:
         v = v[v.word_probability.isna() | (v.word_probability >= config.min_word_probability)]
+    if config.min_speaker_confidence > 0 and "speaker_confidence" in v:
+        v = v[v.speaker_confidence.isna() | (v.speaker_confidence >= config.min_speaker_confidence)]
+    if not config.keep_overlap and "overlap" in v:
+        v = v[~v.overlap.astype(bool)]
     v = v[v.duration_z.isna() | (v.duration_z.abs() <= config.max_abs_duration_z)]
     v = v.dropna(subset=["f1_50_hz", "f2_50_hz"]).rename(columns={"f1_50_hz": "f1_hz", "f2_50_hz": "f2_hz"})
     v = v.reset_index(drop=True)
