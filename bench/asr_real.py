@@ -11,7 +11,14 @@ Real speech that registry packages ship (never voli's own synthetic corpora):
   sentences) and with none (each prompt's leading and trailing silence cut, the next starting at
   once: speech without a pause for minutes);
 - the LibriVox reading of Sonnet 1 (tests/data, from the ``aeneas-ng`` sdist), at 16 kHz and as a
-  telephone would carry it (8 kHz, 300-3400 Hz).
+  telephone would carry it (8 kHz, 300-3400 Hz);
+- the hand-labelled English clips of the praatio 6.2.2 sdist (``examples/files``: "Bobby ripped the
+  ledger", "Mary rolled the barrel", "Damon fried the omelet", texts from their word tiers) and of
+  the praat-parselmouth 0.4.7 sdist (``docs/examples/audio``: "The north wind and the sun", "bat",
+  "bet", and the digits one to five by two speakers, texts from the file names and
+  ``digit_list.csv``): five voices, 16 clips of 0.6-1.9 s, joined with pauses at 16 kHz and with
+  none at 8 kHz. The sdists are fetched from PyPI into the workdir (pinned versions, checked by
+  their sha256) and only their audio is read; nothing of them is kept in voli.
 
 The French and Spanish prompt sets of the same family are held out for evaluating voli on voices
 nobody tuned for: this bench does not use them.
@@ -50,9 +57,21 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from voli.simulate.conversations import trimmed  # noqa: E402 - after the path is set
 SOUNDS = Path("/usr/share/asterisk/sounds")
 VOICES = {"en": ("en_US_f_Allison", "asterisk-core-sounds-en"), "it": ("it_IT_m_Carlo", "asterisk-core-sounds-it")}
 SONNET = ROOT / "tests" / "data" / "librivox_sonnet1"
+SDISTS = {  # name: (version, sha256, {member: text})
+    "praatio": ("6.2.2", "ed8fdee6121bdae142817879ed9a50cc8334e72c03c110162e21ed8160180d2a", {
+        "examples/files/bobby.wav": "Bobby ripped the ledger",
+        "examples/files/mary.wav": "Mary rolled the barrel",
+        "examples/files/damon_set_test.wav": "Damon fried the omelet"}),
+    "praat-parselmouth": ("0.4.7", "6dd81d246ce1eef5fd93d8cbdaf1bef61ca40ef1d2fc12aa23996a28071181e6", {
+        "docs/examples/audio/the_north_wind_and_the_sun.wav": "The north wind and the sun",
+        "docs/examples/audio/bat.wav": "bat", "docs/examples/audio/bet.wav": "bet",
+        **{f"docs/examples/audio/{d}_{who}.wav": word for d, word in enumerate(["one", "two", "three", "four", "five"], 1)
+           for who in "by"}}),
+}
 
 
 def prompts(language: str) -> list[tuple[Path, str]]:
@@ -74,17 +93,6 @@ def prompts(language: str) -> list[tuple[Path, str]]:
                 continue  # tones, silences, single digits and letters are not running speech
             out.append((path, text))
     return sorted(out, key=lambda p: p[0].name)
-
-
-def trimmed(x: np.ndarray, sr: int, floor_db: float = -40.0) -> np.ndarray:
-    """``x`` without its leading and trailing silence (20 ms frames under ``floor_db`` re its peak)."""
-    frame = sr // 50
-    n = len(x) // frame
-    if n < 2:
-        return x
-    db = 10 * np.log10(np.mean(x[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-12)
-    loud = np.flatnonzero(db > db.max() + floor_db)
-    return x[loud[0] * frame: (loud[-1] + 1) * frame]
 
 
 def asterisk(language: str, minutes: float, pauses: bool, rng) -> tuple[np.ndarray, int, str]:
@@ -116,6 +124,50 @@ def sonnet(telephone: bool) -> tuple[np.ndarray, int, str]:
         band = sosfiltfilt(butter(6, [300, 3400], btype="bandpass", fs=16000, output="sos"), x)
         return resample_poly(band, 1, 2).astype(np.float32), 8000, text
     return x, 16000, text
+
+
+def sdist(name: str, cache: Path) -> Path:
+    """The sdist of ``name`` at its pinned version, from PyPI (once) into ``cache``; sha256 checked."""
+    import hashlib
+    import json
+    import urllib.request
+
+    version, sha, _ = SDISTS[name]
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"{name.replace('-', '_')}-{version}.tar.gz"
+    if not path.is_file():
+        meta = json.load(urllib.request.urlopen(f"https://pypi.org/pypi/{name}/json", timeout=60))
+        files = meta["releases"][version]
+        urllib.request.urlretrieve(next(u["url"] for u in files if u["packagetype"] == "sdist"), path)
+    if hashlib.sha256(path.read_bytes()).hexdigest() != sha:
+        path.unlink()
+        raise SystemExit(f"{path.name}: its sha256 is not the pinned one; run again to fetch it anew")
+    return path
+
+
+def clips(cache: Path, pauses: bool, rng) -> tuple[np.ndarray, int, str]:
+    """The praatio and praat-parselmouth clips, joined with pauses at 16 kHz or without any at 8 kHz."""
+    import io
+    import tarfile
+
+    import soundfile as sf
+    import soxr
+
+    rate = 16000 if pauses else 8000
+    pieces, texts = [], []
+    for name, (_, _, members) in SDISTS.items():
+        with tarfile.open(sdist(name, cache)) as tar:
+            top = tar.getnames()[0].split("/")[0]
+            for member, text in members.items():
+                x, sr = sf.read(io.BytesIO(tar.extractfile(f"{top}/{member}").read()), dtype="float32")
+                x = soxr.resample(x.mean(axis=1) if x.ndim > 1 else x, sr, rate).astype(np.float32)
+                if pauses:
+                    pieces += [np.zeros(int(rng.uniform(0.3, 1.2) * rate), np.float32), x]
+                else:
+                    pieces.append(trimmed(x, rate))
+                texts.append(text)
+    pieces.append(np.zeros(rate // 2, np.float32))
+    return np.concatenate(pieces), rate, " ".join(texts)
 
 
 def normalised(text: str, language: str) -> list[str]:
@@ -153,6 +205,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=1.5, help="speech per Asterisk recording (default: 1.5)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each system (default: 3)")
     parser.add_argument("--align", action="store_true", help="also align voli's transcription (log-likelihood)")
+    parser.add_argument("--only", default="", help="only the recordings whose id starts with this (en, it, librivox, clips)")
     parser.add_argument("--workdir", type=Path, default=ROOT / "exp" / "bench-asr-real")
     args = parser.parse_args()
     import pandas as pd
@@ -172,7 +225,10 @@ def main() -> None:
         "it_no_pause_8k": ("it", *asterisk("it", args.minutes, False, rng)),
         "librivox_16k": ("en", *sonnet(False)),
         "librivox_phone_8k": ("en", *sonnet(True)),
+        "clips_pauses_16k": ("en", *clips(work / "sdists", True, rng)),
+        "clips_no_pause_8k": ("en", *clips(work / "sdists", False, rng)),
     }
+    recordings = {rid: r for rid, r in recordings.items() if rid.startswith(args.only)}
     for rid, (_, x, sr, _) in recordings.items():
         sf.write(corpus / "audio" / f"{rid}.flac", x, sr)
     (corpus / "recordings.csv").write_text("recording_id,audio,language,interviewee\n" + "".join(
@@ -210,7 +266,7 @@ def main() -> None:
              "faster-whisper greedy + VAD": faster_whisper(1)}
     times = {"voli": t_voli}
     for name, run in peers.items():
-        run(audio["en_pauses_8k"][: 16000 * 5], "en")  # warm-up
+        run(next(iter(audio.values()))[: 16000 * 5], "en")  # warm-up
         times[name], texts[name] = timed(lambda: {rid: run(audio[rid], lang) for rid, (lang, *_) in recordings.items()},
                                          args.repeat)
 
@@ -224,7 +280,8 @@ def main() -> None:
         for s in systems:
             r = score(ref, texts[s][rid], lang)
             row += f"{r.wer:>30.1%}"
-            key = "en (Asterisk)" if rid.startswith("en_") else "it (Asterisk)" if lang == "it" else "en (LibriVox)"
+            key = ("en (Asterisk)" if rid.startswith("en_") else "it (Asterisk)" if lang == "it"
+                   else "en (LibriVox)" if rid.startswith("librivox") else "en (praatio, parselmouth clips)")
             pooled[s].setdefault(key, []).append(r)
             pooled[s].setdefault(f"{lang} (all)", []).append(r)
         print(row)
