@@ -45,7 +45,6 @@ and prints the aligner's mean log-likelihood per frame and the share of utteranc
 from __future__ import annotations
 
 import argparse
-import gzip
 import statistics
 import subprocess
 import sys
@@ -57,7 +56,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from voli.simulate.conversations import trimmed  # noqa: E402 - after the path is set
+from voli.simulate.conversations import listing, trimmed  # noqa: E402 - after the path is set
 SOUNDS = Path("/usr/share/asterisk/sounds")
 VOICES = {"en": ("en_US_f_Allison", "asterisk-core-sounds-en"), "it": ("it_IT_m_Carlo", "asterisk-core-sounds-it")}
 SONNET = ROOT / "tests" / "data" / "librivox_sonnet1"
@@ -77,21 +76,21 @@ SDISTS = {  # name: (version, sha256, {member: text})
 def prompts(language: str) -> list[tuple[Path, str]]:
     """(audio, text) of the language's spoken prompts, in name order."""
     voice, package = VOICES[language]
-    listing = Path(f"/usr/share/doc/{package}/core-sounds-{language}.txt.gz")
-    if not listing.is_file() or not (SOUNDS / voice).is_dir():
+    try:
+        texts = listing(package, language)
+    except FileNotFoundError:
+        texts = {}
+    if not texts or not (SOUNDS / voice).is_dir():
         raise SystemExit(f"bench/asr_real.py needs Debian's {package}-wav and {package}: "
                          f"sudo apt-get install {package}-wav {package}")
     out = []
-    with gzip.open(listing, "rt", encoding="utf-8-sig") as fh:
-        for line in fh:
-            name, sep, text = line.partition(":")
-            name, text = name.strip(), text.strip()
-            path = SOUNDS / voice / f"{name}.wav"
-            if line.startswith(";") or not sep or not path.is_file() or not text:
-                continue
-            if "[" in text or "(" in text or name.startswith(("silence/", "digits/", "letters/")):
-                continue  # tones, silences, single digits and letters are not running speech
-            out.append((path, text))
+    for name, text in texts.items():
+        path = SOUNDS / voice / f"{name}.wav"
+        if not path.is_file():
+            continue
+        if "[" in text or "(" in text or name.startswith(("silence/", "digits/", "letters/")):
+            continue  # tones, silences, single digits and letters are not running speech
+        out.append((path, text))
     return sorted(out, key=lambda p: p[0].name)
 
 

@@ -71,8 +71,9 @@ class SpeakerEncoder:
 
     def embed_windows(self, audio: np.ndarray, spans: list[tuple[int, int]], batch: int = 256) -> np.ndarray:
         """One unit embedding per (start, end) sample span of ``audio`` (16 kHz): each span is one
-        partial (padded to 1.6 s if shorter), its level normalised as :meth:`embed` does. The mel
-        spectrogram is computed once for the whole stretch. Returns (len(spans), 256)."""
+        partial of its own length (no padding: the LSTM reads each to its last frame), its level
+        normalised to -30 dBFS over the span. The mel spectrogram is computed once for the whole
+        stretch. Returns (len(spans), 256)."""
         import librosa
         import torch
 

@@ -84,9 +84,9 @@ def asterisk_prompts(voice: Voice, *, running_speech: bool = True) -> list[tuple
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: the {voice.name} voice needs Debian's {voice.package}: "
                                 f"sudo apt-get install {voice.package}" + (f" {voice.listing}" if voice.listing else ""))
-    texts = _listing(voice.listing, voice.language) if voice.listing else {}
+    texts = listing(voice.listing, voice.language) if voice.listing else {}
     # a voice without its own texts: the language's core listing says which names are tones
-    kinds = texts or _listing(f"asterisk-core-sounds-{voice.language}", voice.language, required=False)
+    kinds = texts or listing(f"asterisk-core-sounds-{voice.language}", voice.language, required=False)
     out = []
     for path in sorted(folder.glob("*.wav")):
         text = texts.get(path.stem)
@@ -102,15 +102,15 @@ def asterisk_prompts(voice: Voice, *, running_speech: bool = True) -> list[tuple
     return out
 
 
-def _listing(package: str, language: str, required: bool = True) -> dict[str, str]:
+def listing(package: str, language: str, required: bool = True) -> dict[str, str]:
     """name -> text of a Debian Asterisk listing (``core-sounds-<lang>.txt.gz``: ``name: text`` lines)."""
-    listing = Path(f"/usr/share/doc/{package}/core-sounds-{language}.txt.gz")
-    if not listing.is_file():
+    path = Path(f"/usr/share/doc/{package}/core-sounds-{language}.txt.gz")
+    if not path.is_file():
         if required:
-            raise FileNotFoundError(f"{listing}: the prompts' texts need sudo apt-get install {package}")
+            raise FileNotFoundError(f"{path}: the prompts' texts need sudo apt-get install {package}")
         return {}
     texts = {}
-    with gzip.open(listing, "rt", encoding="utf-8-sig") as fh:
+    with gzip.open(path, "rt", encoding="utf-8-sig") as fh:
         for line in fh:
             name, sep, text = line.partition(":")
             if sep and not line.startswith(";") and text.strip():
