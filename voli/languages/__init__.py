@@ -90,10 +90,25 @@ class Language:
     # -- vowels --
     vowels: dict[str, Vowel] = field(default_factory=dict)  # every vowel label of ``phones``
     corner_vowels: tuple[str, str, str] = ("i", "a", "u")  # high front, low, high back (Watt-Fabricius)
+    vowel_space: tuple[str, ...] = ()  # the vowel-space polygon: peripheral monophthongs in order around it
+    # (front high -> low -> back high); empty: the corner vowels
     pillai_pairs: tuple[tuple[str, str], ...] = ()  # vowel pairs whose overlap is a sociolinguistic variable
     # -- simulated interviews --
     country: str = ""  # where the simulator's speakers of this language live
     interviews: tuple[tuple[tuple[str, str], ...], ...] = ()  # scripts: ((role, text), ...) per interview
+
+    def __post_init__(self):
+        if not self.vowel_space:
+            object.__setattr__(self, "vowel_space", tuple(self.corner_vowels))
+        if len(self.vowel_space) < 3:
+            raise VoliError(f"language {self.code!r}: vowel_space {self.vowel_space} needs at least 3 vowels "
+                            "(a polygon); list the peripheral monophthongs in order around the space")
+        if self.vowels:
+            for what in ("corner_vowels", "vowel_space"):
+                missing = [v for v in getattr(self, what) if v not in self.vowels]
+                if missing:
+                    raise VoliError(f"language {self.code!r}: {what} names {missing}, which are not in its vowels=; "
+                                    f"use labels of vowels= ({', '.join(sorted(self.vowels))})")
 
     @cached_property
     def ordinal_re(self) -> re.Pattern:

@@ -83,6 +83,7 @@ LANGUAGE = Language(
         "ᵻ": Vowel("close", "central"),
     },
     corner_vowels=("iː", "æ", "uː"),  # FLEECE, TRAP, GOOSE (Watt & Fabricius 2002)
+    vowel_space=("iː", "ɛ", "æ", "ɑː", "ɔː", "uː"),  # FLEECE, DRESS, TRAP, LOT/PALM, THOUGHT, GOOSE
     pillai_pairs=(("iː", "ɪ"), ("ɛ", "æ"), ("uː", "ʊ"), ("ɑː", "ɔː")),  # FLEECE-KIT, DRESS-TRAP, GOOSE-FOOT, LOT-THOUGHT
     country="Kenya",
     interviews=(

@@ -59,6 +59,7 @@ LANGUAGE = Language(
         "u": Vowel("close", "back", rounded=True),
         "ɛ": Vowel("open-mid", "front"),
     },
+    vowel_space=("i", "e", "a", "o", "u"),  # the five vowels, around the space
     pillai_pairs=(("e", "i"), ("o", "u")),
     country="Venezuela",
     interviews=(

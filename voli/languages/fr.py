@@ -74,6 +74,7 @@ LANGUAGE = Language(
         "ɛ": Vowel("open-mid", "front"),
         "ɛ̃": Vowel("open-mid", "front", nasal=True),
     },
+    vowel_space=("i", "e", "ɛ", "a", "ɔ", "o", "u"),  # oral front unrounded, open, back rounded
     pillai_pairs=(("e", "ɛ"), ("o", "ɔ"), ("ø", "œ")),  # mid-vowel mergers (loi de position)
     country="France",
     interviews=(

@@ -66,6 +66,7 @@ LANGUAGE = Language(
         "ɪ": Vowel("near-close", "front"),
         "ʊ": Vowel("near-close", "back", rounded=True),
     },
+    vowel_space=("i", "e", "ɛ", "a", "ɔ", "o", "u"),  # the seven stressed vowels, around the space
     pillai_pairs=(("e", "ɛ"), ("o", "ɔ")),
     country="Italy",
     interviews=(

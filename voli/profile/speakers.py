@@ -1,40 +1,78 @@
 """Speaker measures: one row per speaker, from the vowel tokens and the prosody of 03_features.
 
 Vowel tokens are filtered first (filled pauses out; ASR probability, speaker confidence and
-overlap, aligner duration z-score and duration thresholds from the profile config) and read at
-their midpoint. Per speaker:
+overlap, aligner duration z-score, duration limits and, with ``stressed_only``, lexical stress,
+from the profile config) and read at their midpoint. Per speaker:
 
 * ``formant_scale_hz``: geometric mean of F1 and F2 (Hz): follows vocal-tract length;
+* ``f1_mean_hz``, ``f2_mean_hz``: mean F1 and F2 of the tokens (Hz);
 * ``vowel_dispersion_hz``: median distance of the tokens from the speaker's mean (F1, F2), Hz;
-* ``category_dispersion_lobanov``: mean distance of the vowel categories' means (Lobanov units)
-  from the speaker's centre: smaller = a more central, reduced vowel space; normalisation keeps it
-  because token noise does not shrink with the categories;
-* ``reduction_index``: within-category share of the Lobanov variance (0 = categories perfectly
-  apart, 1 = no category structure);
-* ``vowel_space_area_hull_hz`` / ``_means_hz`` (and ``_lobanov``): convex hull of the tokens, and
-  polygon (hull) of the category means;
-* ``pillai_<a>_<b>``: Pillai trace of a MANOVA of (F1, F2) Lobanov on the two categories
-  (0 = merged, 1 = fully apart), for each language file's ``pillai_pairs`` and the config's;
+* ``vowel_space_area_nearey``: area of the polygon (shoelace) of the category means over the
+  language file's ``vowel_space`` vowels, in their order, in Nearey log units (ln(Hz)²): the size
+  of the vowel space with the vocal-tract scale removed; token noise and counts enter only through
+  the category means, each taken in Hz and then logged;
+* ``vowel_space_area_hz``: the same polygon in Hz² (it follows vocal-tract size as well as the
+  articulation: a shorter tract gives a larger area);
+* ``vowel_space_n_vowels``: how many of the ``vowel_space`` vowels the speaker said at least
+  MIN_CATEGORY_TOKENS times (both areas are NaN unless all of them);
+* ``pillai_<a>_<b>``: Pillai trace of a MANOVA of (F1, F2) Lobanov 2.0 on the two categories
+  (0 = merged, 1 = fully apart), for each language file's ``pillai_pairs`` and the config's; NaN
+  when either vowel has fewer than ``min_pillai_tokens`` tokens (with few tokens the score of
+  two merged vowels is far above 0); ``pillai_<a>_<b>_min_tokens``: the smaller token count;
 * the prosody measures of ``speaker_prosody`` (rates, pauses, filled pauses, F0, intensity);
 * ``n_tokens`` and ``n_categories`` behind the vowel measures.
+
+Measures whose value tracks token noise, token count or the vowel mix rather than the speaker are
+not computed: Lobanov-unit areas and dispersions (Lobanov's scale grows with both), convex hulls
+of the tokens (they grow with every token) and of all category means (they depend on which
+vowels a speaker happened to say).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from voli.profile.normalise import normalise
+from voli.profile.normalise import MIN_CATEGORY_TOKENS, normalise
 
 PROSODY_COLUMNS = ("speech_rate", "articulation_rate", "pauses_per_minute", "pause_mean_s", "filled_pauses_per_minute",
                    "filled_pause_mean_s", "filled_pause_f1_hz", "filled_pause_f2_hz", "f0_mean_hz", "f0_median_hz",
                    "f0_sd_hz", "f0_range_st", "f0_median_st", "f0_sd_st", "intensity_mean_db")
-MIN_CATEGORY_TOKENS = 2  # a vowel category needs this many tokens to enter category-based measures
+# MIN_CATEGORY_TOKENS (2): a vowel category needs this many tokens to enter category-based measures
+
+
+def _stressed(v):
+    """Mask of the tokens ``stressed_only`` keeps: stress 1 (primary) or 2 (secondary), unknown stress
+    (None), and every token of a language whose tokens carry no stress mark at all (its lexicon does
+    not mark stress, so 0 there means "not marked", not "unstressed")."""
+    import pandas as pd
+
+    stress = pd.to_numeric(v.stress, errors="coerce").astype(float)
+    language = v.language if "language" in v else pd.Series("", index=v.index)
+    marked = (stress >= 1).groupby(language).transform("any")
+    return stress.isna() | (stress >= 1) | ~marked
 
 
 def vowel_tokens(vowels, config):
-    """The tokens the statistics use: filtered, at their midpoint, with normalised formants."""
+    """The tokens the statistics use: filtered, at their midpoint, with normalised formants.
+
+    Filters, from ``config`` (a ProfileConfig): fillers out; ``roles``; ``min_vowel_s`` <=
+    duration_s <= ``max_vowel_s`` (s; 0: no upper limit); ``min_word_probability``;
+    ``min_speaker_confidence``; ``keep_overlap``; ``max_abs_duration_z``; ``stressed_only``.
+    """
+    from voli.errors import ConfigError
+
+    if 0 < config.max_vowel_s <= config.min_vowel_s:
+        raise ConfigError(f"profile.max_vowel_s = {config.max_vowel_s} s leaves no vowel above profile.min_vowel_s = "
+                          f"{config.min_vowel_s} s; set max_vowel_s above min_vowel_s (or 0 for no upper limit)")
     v = vowels[~vowels.is_filler & vowels.role.isin(config.roles)].copy()
     v = v[v.duration_s >= config.min_vowel_s]
+    if config.max_vowel_s > 0:
+        v = v[v.duration_s <= config.max_vowel_s]
+    if config.stressed_only:
+        if "stress" not in v:
+            raise ConfigError("profile.stressed_only is set but the vowel tokens have no 'stress' column; rerun the "
+                              "features stage with this voli, or set stressed_only: false")
+        v = v[_stressed(v)]
     if config.min_word_probability > 0:
         v = v[v.word_probability.isna() | (v.word_probability >= config.min_word_probability)]
     if config.min_speaker_confidence > 0 and "speaker_confidence" in v:
@@ -58,20 +96,42 @@ def vowel_dispersion_hz(f1, f2) -> float:
     return float(np.median(np.hypot(f1 - f1.mean(), f2 - f2.mean())))
 
 
-def _hull_area(points: np.ndarray) -> float:
-    from scipy.spatial import ConvexHull, QhullError
+def polygon_area(x, y) -> float:
+    """Area of the polygon with vertices (x[k], y[k]) in this order (shoelace formula), in the
+    square of the units of x and y; NaN with fewer than 3 vertices or any NaN."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 3 or not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return float("nan")
+    return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
 
-    points = points[np.isfinite(points).all(axis=1)]
-    if len(points) < 3:
-        return float("nan")
-    try:
-        return float(ConvexHull(points).volume)  # in 2-D, "volume" is the area
-    except QhullError:
-        return float("nan")
+
+def vowel_space(t, vowels) -> dict:
+    """Vowel-space areas of one speaker over a fixed, ordered vowel set (a language's ``vowel_space``).
+
+    ``t``: one speaker's tokens (phone, f1_hz, f2_hz); ``vowels``: the polygon's vowels in order
+    around it. Returns ``vowel_space_area_nearey`` (ln(Hz)², from the categories' mean Hz),
+    ``vowel_space_area_hz`` (Hz², the same polygon) and ``vowel_space_n_vowels`` (vowels of the set
+    with MIN_CATEGORY_TOKENS tokens); the areas are NaN unless all of them have.
+    """
+    counts = t.phone.value_counts()
+    present = [v for v in vowels if counts.get(v, 0) >= MIN_CATEGORY_TOKENS]
+    row = {"vowel_space_area_nearey": np.nan, "vowel_space_area_hz": np.nan, "vowel_space_n_vowels": len(present)}
+    if len(vowels) >= 3 and len(present) == len(vowels):
+        means = t[t.phone.isin(vowels)].groupby("phone")[["f1_hz", "f2_hz"]].mean().loc[list(vowels)]
+        # Nearey units are log Hz minus one shift per speaker, which moves the polygon without changing
+        # its area: the log of each category's mean in Hz. (The mean of the tokens' logs would be biased
+        # low by about SD² / 2F² for noisy low formants: +5 % area at 150 Hz token SD.)
+        row["vowel_space_area_nearey"] = polygon_area(np.log(means.f2_hz), np.log(means.f1_hz))
+        row["vowel_space_area_hz"] = polygon_area(means.f2_hz, means.f1_hz)
+    return row
 
 
 def pillai(a: np.ndarray, b: np.ndarray) -> float:
-    """Pillai trace of a one-way MANOVA of two groups of (F1, F2) points."""
+    """Pillai trace of a one-way MANOVA of two groups of (F1, F2) points, shapes (n_a, 2), (n_b, 2).
+
+    0 = same means, towards 1 = far apart; NaN with fewer than 3 points in a group. For two merged
+    vowels its expected value is 2 / (n_a + n_b − 1) (0.4 with 3 tokens each): use enough tokens.
+    """
     if len(a) < 3 or len(b) < 3:
         return float("nan")
     allp = np.vstack([a, b])
@@ -84,34 +144,29 @@ def pillai(a: np.ndarray, b: np.ndarray) -> float:
         return float("nan")
 
 
-def vowel_measures(t, pairs) -> dict:
-    """The vowel measures of one speaker's tokens (a DataFrame with f1_hz, f2_hz, f1_lobanov, ...)."""
+def vowel_measures(t, pairs, *, vowel_set=(), min_pillai_tokens=20) -> dict:
+    """The vowel measures of one speaker's tokens (a DataFrame with phone, f1_hz, f2_hz, f1_nearey,
+    f1_lobanov2, ...): see the module docstring. ``pairs``: the (a, b) vowel pairs for Pillai scores;
+    ``vowel_set``: the ordered vowel-space vowels; ``min_pillai_tokens``: tokens each vowel of a
+    pair needs for its score."""
     raw = t[["f1_hz", "f2_hz"]].to_numpy(float)
-    z = t[["f1_lobanov", "f2_lobanov"]].to_numpy(float)
     counts = t.phone.value_counts()
-    cats = counts[counts >= MIN_CATEGORY_TOKENS].index
-    in_cats = t[t.phone.isin(cats)]
-    means_raw = in_cats.groupby("phone")[["f1_hz", "f2_hz"]].mean().to_numpy(float)
-    means_z = in_cats.groupby("phone")[["f1_lobanov", "f2_lobanov"]].mean().to_numpy(float)
     row = {
-        "n_tokens": len(t), "n_categories": len(cats),
+        "n_tokens": len(t), "n_categories": int((counts >= MIN_CATEGORY_TOKENS).sum()),
         "formant_scale_hz": formant_scale_hz(raw[:, 0], raw[:, 1]),
         "f1_mean_hz": float(raw[:, 0].mean()), "f2_mean_hz": float(raw[:, 1].mean()),
         "vowel_dispersion_hz": vowel_dispersion_hz(raw[:, 0], raw[:, 1]),
-        "category_dispersion_lobanov": float(np.mean(np.hypot(*means_z.T))) if len(means_z) >= 3 else np.nan,
-        "vowel_space_area_hull_hz": _hull_area(raw), "vowel_space_area_means_hz": _hull_area(means_raw),
-        "vowel_space_area_hull_lobanov": _hull_area(z), "vowel_space_area_means_lobanov": _hull_area(means_z),
+        **vowel_space(t, tuple(vowel_set)),
     }
-    if len(cats) >= 2 and len(in_cats) > len(cats):
-        zc = in_cats[["f1_lobanov", "f2_lobanov"]].to_numpy(float)
-        within = (zc - in_cats.groupby("phone")[["f1_lobanov", "f2_lobanov"]].transform("mean").to_numpy(float))
-        row["reduction_index"] = float((within ** 2).sum() / ((zc - zc.mean(axis=0)) ** 2).sum())
-    else:
-        row["reduction_index"] = np.nan
     for a, b in pairs:
-        pa = t[t.phone == a][["f1_lobanov", "f2_lobanov"]].to_numpy(float)
-        pb = t[t.phone == b][["f1_lobanov", "f2_lobanov"]].to_numpy(float)
-        row[f"pillai_{a}_{b}"] = pillai(pa, pb)
+        n = int(min(counts.get(a, 0), counts.get(b, 0)))
+        score = np.nan
+        if n >= max(min_pillai_tokens, 3):
+            pa = t[t.phone == a][["f1_lobanov2", "f2_lobanov2"]].to_numpy(float)
+            pb = t[t.phone == b][["f1_lobanov2", "f2_lobanov2"]].to_numpy(float)
+            score = pillai(pa, pb)
+        row[f"pillai_{a}_{b}"] = score
+        row[f"pillai_{a}_{b}_min_tokens"] = n
     return row
 
 
@@ -132,15 +187,21 @@ def extra_pairs(config) -> dict[str, tuple]:
 
 
 def speaker_measures(vowels, speaker_prosody, config):
-    """(speaker table, the filtered tokens it rests on)."""
+    """(speaker table, the filtered tokens it rests on): the vowel measures of each speaker's tokens
+    (module docstring) joined to the prosody of ``speaker_prosody``, one row per speaker."""
     import pandas as pd
+
+    from voli import languages
 
     tokens = vowel_tokens(vowels, config)
     pairs = extra_pairs(config)
     rows = []
     for sid, t in tokens.groupby("speaker_id"):
         language = t.language.mode().iloc[0]
-        rows.append({"speaker_id": sid, "language": language, **vowel_measures(t, pairs.get(language, ()))})
+        vowel_set = languages.get(language).vowel_space if language in languages.codes() else ()
+        rows.append({"speaker_id": sid, "language": language,
+                     **vowel_measures(t, pairs.get(language, ()), vowel_set=vowel_set,
+                                      min_pillai_tokens=config.min_pillai_tokens)})
     vowel_table = pd.DataFrame(rows)
     prosody = speaker_prosody[speaker_prosody.role.isin(config.roles)]
     keep = ["speaker_id", "role", "n_utterances", "speech_s", "n_syllables"] + [c for c in PROSODY_COLUMNS if c in prosody]
