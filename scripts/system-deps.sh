@@ -3,12 +3,15 @@
 #   espeak-ng: G2P and speech synthesis for the sample corpus and the lexicon
 #   praat:     to prove TextGrids open in the real Praat
 #   ffmpeg:    audio conversion; sox: audio utilities
+#   chromium, chromium-driver: the test that drives `voli browse`'s page in a real browser
+#   r-cran-lmertest: R with lme4 and lmerTest, the reference engine of `voli profile`'s mixed models
 set -euo pipefail
-PACKAGES="espeak-ng libespeak-ng1 praat ffmpeg sox"
+PACKAGES="espeak-ng libespeak-ng1 praat ffmpeg sox chromium chromium-driver r-cran-lmertest"
 missing=""
-for cmd in espeak-ng praat ffmpeg sox; do
+for cmd in espeak-ng praat ffmpeg sox chromium chromedriver; do
   command -v "$cmd" >/dev/null 2>&1 || missing="$missing $cmd"
 done
+Rscript -e 'suppressPackageStartupMessages(library(lmerTest))' >/dev/null 2>&1 || missing="$missing lmerTest(R)"
 [ -z "$missing" ] && exit 0
 echo "voli: missing system programs:$missing" >&2
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

@@ -127,6 +127,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", type=Path, default=None, help="the run's work directory (default: exp/<corpus name>)")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     _add_verbose(p)
+    p = sub.add_parser("browse", help="check tokens by ear: a vowel chart and tables in the web browser",
+                       description="Serve a local page (127.0.0.1) with the vowel chart and token and utterance "
+                       "tables of a work directory: clicking a token plays it and shows its spectrogram with formant "
+                       "tracks and F0; tokens marked as excluded go to <workdir>/exclusions.csv.")
+    p.add_argument("workdir", type=Path, help="the run's work directory (e.g. exp/<corpus name>)")
+    p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default: 8765; 0 = any free port)")
+    p.add_argument("--no-open", action="store_true", help="print the address but do not open a browser")
+    p.add_argument("--corpus", type=Path, default=None,
+                   help="the corpus directory, if it moved since `voli prepare` (the audio is looked up there)")
+    _add_verbose(p)
+    p = sub.add_parser("query", help="SQL over a work directory's tables (DuckDB)",
+                       description="Run one SQL statement over the views vowels, phones, words, utterances, speakers, "
+                       "tokens and exclusions of a work directory (see the README); print the result or write it.")
+    p.add_argument("workdir", type=Path, help="the run's work directory (e.g. exp/<corpus name>)")
+    p.add_argument("sql", help='the query, e.g. "select phone, count(*) from vowels group by phone"')
+    p.add_argument("--out", type=Path, default=None, help="write the result to FILE.csv or FILE.parquet instead of printing it")
+    _add_verbose(p)
+    p = sub.add_parser("power", help="before fieldwork: how many speakers to find an effect (simulated corpora)",
+                       description="Simulate corpora of a planned design (attributes, planted effects, minutes of "
+                       "speech per speaker, controls), fit the profile stage's models to each, and report how often "
+                       "each planted effect is found (power, 95 %% CI) and how often an attribute with no effect is "
+                       "(false-positive rate). Writes power.csv and power.png. The design's format: "
+                       "voli/profile/power.py.", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("design", type=Path, help="design YAML (attributes, effects, minutes, controls, optional pilot)")
+    p.add_argument("--out", type=Path, default=Path("power"), help="where power.csv and power.png go (default: ./power)")
+    p.add_argument("--speakers", default=None, help="sample sizes, comma-separated (default: the design's, else 12,24,36)")
+    p.add_argument("--simulations", type=int, default=None,
+                   help="simulated corpora per sample size (default: the design's, else 20: about a minute for "
+                   "3 sizes on one core; the 95 %% CI of a power of 0.8 is then about ±0.17, ±0.08 with 100)")
+    p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same numbers (default: 0)")
+    p.add_argument("--engine", choices=["statsmodels", "lme4"], default="statsmodels",
+                   help="mixed models: statsmodels (fast; default) or R's lme4 (slower: one R run per corpus)")
+    p.add_argument("--jobs", type=int, default=1, help="processes running simulations in parallel (default: 1)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    _add_verbose(p)
     return parser
 
 
@@ -273,6 +308,62 @@ def _report(args) -> int:
     return 0
 
 
+def _browse(args) -> int:
+    from voli.browse.server import serve
+
+    _, code = _guard(lambda: serve(args.workdir, port=args.port, open_browser=not args.no_open, corpus=args.corpus),
+                     where="browse")
+    return code or 0
+
+
+def _query(args) -> int:
+    from voli.query import format_result, run_query, write_result
+
+    def run():
+        frame = run_query(args.workdir, args.sql)
+        return frame, (write_result(frame, args.out) if args.out else None)
+
+    result, code = _guard(run, where="query")
+    if code is not None:
+        return code
+    frame, out = result
+    print(f"{len(frame)} rows -> {out}" if out else format_result(frame))
+    return 0
+
+
+def _power(args) -> int:
+    from voli.profile.power import Design, format_summary, simulate_power, summarise, with_speakers, write_power
+    from voli.simulate.tables import design_spec, design_tables
+
+    def progress(done: int, total: int) -> None:
+        if not args.quiet:
+            print(f"\rsimulated {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    def run():
+        design = with_speakers(Design.load(args.design), args.speakers, args.simulations)
+        design_spec(design)  # a bad attribute or effect is named before any simulation
+        outcomes = simulate_power(design, design_tables, seed=args.seed, engine=args.engine, jobs=args.jobs,
+                                  progress=progress)
+        summary = summarise(outcomes)
+        return design, outcomes, summary, write_power(summary, args.out)
+
+    result, code = _guard(run, where="power")
+    if code is not None:
+        return code
+    design, outcomes, summary, (csv, png) = result
+    print(f"design: {args.design} ({design.minutes:g} min of speech per speaker; controls: "
+          f"{', '.join(design.controls) or 'none'}; sex differences: "
+          f"{'men F0 x0.55, formants x0.85' if design.sex_differences else 'none'})")
+    if design.notes:
+        print("variation: " + "; ".join(design.notes))
+    print(format_summary(summary))
+    print(f"{outcomes.attrs['simulations']} simulations per size, engine {args.engine}, "
+          f"{outcomes.attrs['runtime_s']:.0f} s; fits with warnings (boundary, convergence): "
+          f"{int(summary.warnings.sum())} of {len(outcomes)}; problems reported: {outcomes.attrs['problems']}")
+    print(f"wrote {csv} and {png}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -290,6 +381,12 @@ def main(argv: list[str] | None = None) -> int:
         return _report(args)
     if args.command == "anonymize":
         return _anonymize(args)
+    if args.command == "power":
+        return _power(args)
+    if args.command == "browse":
+        return _browse(args)
+    if args.command == "query":
+        return _query(args)
     workdir = args.workdir or Path("exp") / args.corpus.resolve().name
 
     def run():

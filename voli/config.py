@@ -107,8 +107,19 @@ class ProfileConfig:
     min_vowel_s: float = 0.03  # ... and vowels shorter than this (formants of 1-2 frames)
     pillai_pairs: tuple[str, ...] = ()  # extra vowel pairs for Pillai scores, "language:a-b" (e.g. "fr:e-ɛ")
     clusters: int = 0  # Ward clusters of the speakers; 0 = chosen by the silhouette (2-6)
-    permutations: int = 200  # permutations behind each prediction p-value
-    word_control: bool = False  # token models: the word as a fixed-effect control (MixedLM has no cheap crossed random effects)
+    permutations: int = 200  # permutations behind each prediction p-value (and the PCA's component test)
+    # -- models (voli.profile.models) --
+    controls: tuple[str, ...] = ()  # attributes adjusted for in the model of every other attribute, e.g. [gender, age]
+    interactions: tuple[str, ...] = ()  # "attribute:control" pairs fitted with their product, e.g. "education:gender"
+    language: str = "term"  # several languages: "term" (a language term in every model) or "separate" (models per language)
+    engine: str = "auto"  # mixed models: "lme4" (R's lme4 + lmerTest), "statsmodels", or "auto" (lme4 when R has it)
+    word_effect: bool = True  # token models: (1 | word) beside (1 | speaker) (lme4 only: statsmodels cannot cross them)
+    per_vowel: bool = True  # formant models per vowel and language (the most numerous: vowels x formants x attributes)
+    context: bool = False  # per-vowel models: the previous and next phone's class and the stress as controls
+    min_vowel_tokens: int = 5  # per-vowel models: tokens a speaker needs of a vowel to enter its model
+    min_pillai_tokens: int = 20  # Pillai scores need this many tokens of each vowel (fewer: NaN; counts written beside)
+    stressed_only: bool = False  # vowel tokens: keep only those with lexical stress (where the lexicon marks it)
+    max_vowel_s: float = 0.5  # ... and leave out vowels longer than this (s; lengthened hesitations, misalignments)
 
 
 @dataclass(frozen=True)

@@ -1,27 +1,57 @@
-"""Statistics of speech against survey attributes.
+"""Statistics of speech against survey attributes: models a sociolinguist can read and rerun.
 
-* :func:`mixed_effects`: for each measure and each attribute, a linear mixed model
-  ``measure ~ attribute + controls + (1 | speaker)`` (statsmodels MixedLM, REML) on tokens
-  (vowel formants, with the phone and log duration as controls) or utterances (prosody). The
-  attribute varies between speakers only, so its test uses a t distribution with
-  ``speakers − attribute terms − 1`` degrees of freedom (the Wald z of MixedLM is too liberal
-  with few speakers). One attribute per model: interview corpora rarely have enough speakers
-  for all attributes at once. p-values are corrected for the false discovery rate
-  (Benjamini-Hochberg) over every row.
-* :func:`pca_clusters`: PCA of the standardised speaker measures, Ward clustering of the speakers
-  on the leading components, and tests of each attribute against the clusters and components.
-* :func:`predict_attributes`: can the speech measures predict an attribute at all? Leave-one-
-  speaker-out prediction (logistic regression or ridge), scored against a permutation test.
+Every model is ``measure ~ attribute [+ interactions] + controls [+ language] + covariates +
+random effects``, written out in ``models.parquet`` with its engine, what it adjusted for, its
+random-effect variances and the ICC. The families:
+
+* **prosody** (one row per utterance): articulation and speech rate, F0 level and spread,
+  intensity; ``(1 | speaker_id)``;
+* **vowels, per vowel category and language** (one row per token): F1 and F2 in Hz (family
+  ``vowels Hz``) and Lobanov 2.0 (``vowels normalised``), with the log duration centred within the
+  speaker (a covariate, not a mediator of speaking rate), optionally the phonetic context, and
+  ``(1 | speaker_id) + (1 | word)`` (lme4; statsmodels cannot cross them and leaves the word out);
+* **speaker measures** (one row per speaker): least squares (formant scale, vowel-space area,
+  Pillai scores with enough tokens, F0 median and range, pauses...).
+
+Coding (:class:`Coding`): a categorical attribute gets treatment contrasts against its reference
+level (declared in survey.yaml, else the most frequent level), an ordinal one the same per-level
+contrasts plus a linear trend over the levels, a numeric one is centred on the speakers' mean
+(after ``log: true``). Every column is built the same way in Python and in the exported R script.
+
+Tests: a coefficient's t (or an attribute's joint F) uses Satterthwaite's df with lme4 and
+``speakers - between-speaker terms - 1`` df with statsmodels (the attribute varies between
+speakers only: the Wald z is too liberal with few speakers). Each attribute has one *primary* test
+per model (its coefficient; the trend of an ordinal; the joint F of a categorical with more than
+two levels; each interaction); q-values are Benjamini-Hochberg within a family.
+
+Engines: lme4 + lmerTest through ``Rscript`` (the field's reference) when R has them, else
+statsmodels (MixedLM, REML). :func:`write_export` writes ``export/`` (tokens.csv, utterances.csv,
+speakers.csv, models.csv and models.R) whichever engine ran: ``Rscript models.R`` refits every model.
 """
 
 from __future__ import annotations
 
+import functools
+import re
+import shutil
+import subprocess
+import unicodedata
 import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from voli import problems
-from voli.profile.survey import AttributeType, encode
+from voli.errors import ConfigError, VoliError
+from voli.profile.survey import AttributeType
+
+UTTERANCE_MEASURES = ("articulation_rate", "speech_rate", "f0_mean_st", "f0_sd_st", "intensity_mean_db")
+VOWEL_MEASURES = {"vowels Hz": ("f1_hz", "f2_hz"), "vowels normalised": ("f1_lobanov2", "f2_lobanov2")}
+SPEAKER_MEASURES = ("formant_scale_hz", "vowel_space_area_nearey", "vowel_dispersion_hz", "articulation_rate",
+                    "f0_median_st", "f0_sd_st", "f0_range_st", "pauses_per_minute", "filled_pauses_per_minute",
+                    "filled_pause_f1_hz", "filled_pause_f2_hz")
+CONFOUND_SHARE = 0.6  # an attribute explaining this share (at p < 0.01) of the speakers' differences in a measure is a confound
+ALIASED_V = 0.9  # Cramér's V (or |r|) from which an attribute is aliased with language, interviewer or channel
 
 
 def fdr(p) -> np.ndarray:
@@ -37,304 +67,875 @@ def fdr(p) -> np.ndarray:
     return q
 
 
-def _terms(t: AttributeType) -> list[tuple[str, str]]:
-    """(formula term, label) of an attribute's coefficients."""
-    if t.kind == "categorical":
-        return [(f"C(attr, Treatment({t.levels[0]!r}))[T.{lvl}]", f"{lvl} vs {t.levels[0]}") for lvl in t.levels[1:]]
-    return [("attr", "per unit" if t.kind == "numeric" else "per level")]
+# -- coding the survey ------------------------------------------------------------------------------------
 
 
-def _prepare(data, measure: str, t: AttributeType):
-    """Rows with the measure and the attribute; categorical levels cut to those present. None if < 2 levels."""
-    d = data.dropna(subset=[measure, "attr"])
-    if d[measure].nunique() < 2:
-        return None  # a constant measure says nothing
-    if t.kind != "categorical":
-        return d, t, "attr", _terms(t)
-    d = d[d.attr.isin(t.levels)]
-    present = tuple(lvl for lvl in t.levels if (d.attr == lvl).any())
+def _name(*parts: str) -> str:
+    """An identifier both R and patsy accept: ASCII letters, digits and underscores."""
+    text = "_".join(str(p) for p in parts)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    text = re.sub(r"\W+", "_", text).strip("_") or "x"
+    return text if text[0].isalpha() else f"x_{text}"
+
+
+def _r_string(text: str) -> str:
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass(frozen=True)
+class Coding:
+    """How one attribute becomes model columns: names, labels, and the same recipe in R."""
+
+    attribute: str
+    kind: str
+    columns: tuple[str, ...]
+    labels: tuple[str, ...]  # what each column's coefficient means
+    reference: str | None = None  # categorical / ordinal
+    levels: tuple[str, ...] = ()
+    centre: float | None = None  # numeric: the speakers' mean (of the log with ``log``)
+    log: bool = False
+    trend: tuple[float, ...] | None = None  # ordinal: weights of the columns giving the per-level slope
+
+    def values(self, raw):
+        """The coded columns (a dict of arrays) from the raw survey values (a Series)."""
+        if self.kind == "numeric":
+            x = raw.astype(float).to_numpy()
+            if self.log:
+                x = np.log(np.where(x > 0, x, np.nan))
+            return {self.columns[0]: x - self.centre}
+        text = raw.astype(object)
+        missing = text.isna().to_numpy()
+        out = {}
+        for column, level in zip(self.columns, [lvl for lvl in self.levels if lvl != self.reference]):
+            out[column] = np.where(missing, np.nan, (text.astype(str) == level).to_numpy(float))
+        return out
+
+    def r_lines(self, frame: str = "speakers") -> list[str]:
+        """R code building the same columns in ``frame``."""
+        a = f"{frame}[[{_r_string(self.attribute)}]]"
+        if self.kind == "numeric":
+            x = f"log(ifelse({a} > 0, {a}, NA))" if self.log else f"as.numeric({a})"
+            return [f"{frame}${self.columns[0]} <- {x} - mean({x}, na.rm = TRUE)"
+                    f"  # {self.attribute}, centred{' (log)' if self.log else ''}"]
+        lines = []
+        for column, level in zip(self.columns, [lvl for lvl in self.levels if lvl != self.reference]):
+            lines.append(f"{frame}${column} <- ifelse(is.na({a}), NA, as.numeric({a} == {_r_string(level)}))"
+                         f"  # {self.attribute}: {level} vs {self.reference}")
+        return lines
+
+    def describe(self) -> str:
+        if self.kind == "numeric":
+            return f"{self.attribute}{' (log)' if self.log else ''} centred at {self.centre:.4g}"
+        return f"{self.attribute} (reference {self.reference})"
+
+
+def code_attribute(t: AttributeType, survey) -> Coding | None:
+    """The coding of attribute ``t`` over the speakers of ``survey`` (None when it does not vary)."""
+    values = survey[t.name]
+    if t.kind == "numeric":
+        x = values.astype(float)
+        log = bool(getattr(t, "log", False))
+        if log:
+            if (x <= 0).any():
+                bad = survey.speaker_id[x <= 0].iloc[0]
+                raise ConfigError(f"survey.yaml: {t.name} has 'log: true' but speaker {bad} has "
+                                  f"{x[x <= 0].iloc[0]:g}; a log needs positive values (drop 'log' or fix the value)")
+            x = np.log(x)
+        if x.dropna().nunique() < 2:
+            return None
+        label = f"per {'log unit' if log else 'unit'} of {t.name}"
+        return Coding(t.name, "numeric", (_name(t.name, "c"),), (label,), centre=float(x.mean()), log=log)
+    present = [lvl for lvl in t.levels if (values.astype(object) == lvl).any()]
     if len(present) < 2:
         return None
-    t = AttributeType(t.name, t.kind, present)
-    return d, t, f"C(attr, Treatment({t.levels[0]!r}))", _terms(t)
+    declared = getattr(t, "reference", None)
+    if declared and declared in present:
+        reference = declared
+    elif t.kind == "ordinal" or t.declared:
+        reference = present[0]  # the lowest step; a declared list's first level
+    else:  # undeclared: the most frequent level, not whichever row came first in the CSV
+        counts = values.astype(object).value_counts()
+        reference = max(present, key=lambda lvl: (counts.get(lvl, 0), -present.index(lvl)))
+    others = [lvl for lvl in present if lvl != reference]
+    columns = tuple(_name(t.name, lvl) for lvl in others)
+    if len(set(columns)) < len(columns):
+        columns = tuple(_name(t.name, f"l{i + 1}") for i in range(len(others)))
+    labels = tuple(f"{lvl} vs {reference}" for lvl in others)
+    trend = None
+    if t.kind == "ordinal" and len(present) > 2:
+        ranks = np.arange(len(present), dtype=float)
+        c = ranks - ranks.mean()
+        trend = tuple(float(w) for w in (c / np.sum(c ** 2))[1:])  # slope of the level means, per level
+    return Coding(t.name, t.kind, columns, labels, reference=reference, levels=tuple(present), trend=trend)
 
 
-def fit_mixed(data, measure: str, t: AttributeType, controls: str = "", group: str = "speaker_id",
-              centred: bool = False) -> list[dict]:
-    """One mixed model; rows for the attribute's coefficients (estimate, 95 % CI, t-test p).
-
-    ``centred``: the measure is centred per speaker by construction (Lobanov values), so there is
-    no between-speaker variance for a random intercept: least squares with speaker-clustered errors
-    is fitted directly. Elsewhere it only stands in when the mixed model is unusable (a problem).
-    """
-    import statsmodels.formula.api as smf
-
-    prepared = _prepare(data, measure, t)
-    if prepared is None:
-        return []
-    d, t, term, terms = prepared
-    n_groups = d[group].nunique()
-    df = n_groups - len(terms) - 1
-    if df < 1 or d.groupby(group).attr.first().nunique() < 2:
-        return []
-    formula = f"{measure} ~ {term}" + (f" + {controls}" if controls else "")
-    if centred:
-        codes = d[group].astype("category").cat.codes.to_numpy()
-        fit = smf.ols(formula, d).fit(cov_type="cluster", cov_kwds={"groups": codes})
-        return _coefficient_rows(fit, terms, d, measure, t, n_groups, df,
-                                 "OLS, speaker-clustered errors (speaker-centred measure)")
-    with warnings.catch_warnings(record=True) as caught:  # kept, and reported with the fit they concern
-        warnings.simplefilter("always")
-        try:
-            fit = smf.mixedlm(formula, d, groups=d[group]).fit(reml=True)
-            status = "converged" if fit.converged else "not converged"
-            spread = float(d[measure].std())
-            usable = all(0 < fit.bse.get(name, np.nan) <= 100 * spread for name, _ in terms)  # NaN fails too
-        except (np.linalg.LinAlgError, ValueError) as err:
-            usable, status = False, f"failed ({err})"
-        said = "; ".join(sorted({str(w.message).split("\n")[0] for w in caught}))
-        if not usable:
-            # no variance left between speakers for a random intercept (e.g. Lobanov values, whose speaker
-            # means are all 0): least squares with standard errors clustered by speaker instead
-            codes = d[group].astype("category").cat.codes.to_numpy()
-            fit = smf.ols(formula, d).fit(cov_type="cluster", cov_kwds={"groups": codes})
-            problems.report("model_fallback", f"{formula} (by {t.name}): the mixed model was unusable ({status}"
-                            + (f"; statsmodels said: {said}" if said else "") + "); least squares with "
-                            "speaker-clustered errors stands in (liberal with few speakers)")
-            status = "OLS, speaker-clustered errors (no between-speaker variance)"
-        elif status != "converged":
-            problems.report("not_converged", f"{formula} (by {t.name}): the mixed model did not converge"
-                            + (f" (statsmodels said: {said})" if said else "") + "; its estimates are kept: treat "
-                            "them with care")
-    return _coefficient_rows(fit, terms, d, measure, t, n_groups, df, status)
+# -- model specifications --------------------------------------------------------------------------------
 
 
-def _coefficient_rows(fit, terms, d, measure, t, n_groups, df, status) -> list[dict]:
-    from scipy import stats
+@dataclass
+class Model:
+    """One model: what it fits on, its fixed and random terms, and which of its terms are tested."""
 
-    spread = float(d[measure].std())
-    scale = float(d[measure].abs().mean()) or 1.0
-    rows = []
-    for name, label in terms:
-        if name not in fit.params.index:
-            continue
-        est, se = float(fit.params[name]), float(fit.bse[name])
-        row = {"measure": measure, "attribute": t.name, "term": label, "estimate": est, "se": se,
-               "relative": est / scale, "n_speakers": int(n_groups), "n_rows": len(d), "df": df, "status": status}
-        if not np.isfinite(se) or se <= 0 or se > 100 * spread:
-            # e.g. Lobanov values: normalisation set every speaker's mean to 0, nothing is left between speakers
-            rows.append({**row, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p": np.nan,
-                         "status": "degenerate: no between-speaker variance left"})
-            continue
-        half = stats.t.ppf(0.975, df) * se
-        rows.append({**row, "ci_low": est - half, "ci_high": est + half, "p": float(2 * stats.t.sf(abs(est / se), df))})
-    return rows
+    id: str
+    family: str
+    level: str  # token / utterance / speaker
+    data: str  # tokens / utterances / speakers
+    measure: str
+    attribute: str
+    language: str = ""  # subset ('' = all)
+    vowel: str = ""  # subset ('' = all)
+    tested: list[str] = field(default_factory=list)  # columns of the attribute (and its interactions)
+    labels: list[str] = field(default_factory=list)
+    controls: list[str] = field(default_factory=list)  # columns of everything else
+    between: int = 0  # fixed columns that vary between speakers only (for the statsmodels df)
+    random: list[str] = field(default_factory=list)  # grouping columns of random intercepts
+    min_tokens: int = 0
+    trend: tuple[float, ...] | None = None
+    joint: bool = False  # a joint F test of the attribute's columns (categorical, > 2 levels)
+    adjusted_for: str = ""
+    needed: list[str] = field(default_factory=list)  # columns a row needs (complete cases), before any dummy
 
+    @property
+    def fixed(self) -> list[str]:
+        return self.tested + self.controls
 
-def fit_speaker_level(data, measure: str, t: AttributeType) -> list[dict]:
-    """Ordinary least squares of one speaker-level measure on one attribute (one row per speaker)."""
-    import statsmodels.formula.api as smf
-
-    prepared = _prepare(data, measure, t)
-    if prepared is None:
-        return []
-    d, t, term, terms = prepared
-    df = len(d) - len(terms) - 1
-    if df < 1 or d.attr.nunique() < 2:
-        return []
-    fit = smf.ols(f"{measure} ~ {term}", d).fit()
-    return _coefficient_rows(fit, terms, d, measure, t, len(d), df, "fitted")
+    def formula(self, engine: str = "lme4") -> str:
+        rhs = " + ".join(self.fixed) or "1"
+        rand = "".join(f" + (1 | {g})" for g in self.random)
+        if engine != "lme4" and self.random:
+            rand = "".join(f" + (1 | {g})" for g in self.random[:1])  # statsmodels: the first grouping only
+        return f"{self.measure} ~ {rhs}{rand}"
 
 
-TOKEN_MEASURES = ("f1_hz", "f2_hz", "f1_lobanov", "f2_lobanov", "log_duration")
-UTTERANCE_MEASURES = ("articulation_rate", "speech_rate", "f0_mean_st", "f0_sd_st", "intensity_mean_db")
-SPEAKER_MEASURES = ("formant_scale_hz", "vowel_dispersion_hz", "category_dispersion_lobanov", "reduction_index",
-                    "vowel_space_area_means_lobanov", "articulation_rate", "f0_median_hz", "f0_median_st", "f0_sd_st",
-                    "f0_range_st", "pauses_per_minute", "filled_pauses_per_minute", "filled_pause_f1_hz",
-                    "filled_pause_f2_hz")
+def _context_class(phone) -> str:
+    """A coarse class of a neighbouring phone (IPA): pause, vowel, labial, coronal, dorsal, other."""
+    if phone is None or phone != phone or phone == "":
+        return "pause"
+    p = unicodedata.normalize("NFD", str(phone))[0]
+    if p in "aeiouyæɑɒɐəɘɛɜɞɪʊʌɔøœɤɯɨʉ":
+        return "vowel"
+    if p in "pbmfvwɱβɸ":
+        return "labial"
+    if p in "tdnszlrɾɹʃʒθðɲʎɬʂʐɳɭʈɖ":
+        return "coronal"
+    if p in "kgŋxɣqɢχʁhɦʀɡj":
+        return "dorsal"
+    return "other"
 
 
-def mixed_effects(tokens, utterances, survey, types: dict[str, AttributeType], *, word_effect: bool = False,
-                  speakers=None):
-    """Every (measure, attribute) model: a table with estimates, CIs, p and FDR q.
+def interaction_columns(codings: dict[str, Coding], interactions) -> list[tuple[str, str, str]]:
+    """(product column, attribute column, control column) of each ``"attribute:control"`` entry."""
+    out = []
+    for entry in interactions:
+        a, _, c = (x.strip() for x in entry.partition(":"))
+        if a in codings and c in codings:
+            out += [(f"{col}_x_{ccol}", col, ccol) for col in codings[a].columns for ccol in codings[c].columns]
+    return out
 
-    ``level`` says what a row of the data was: a vowel token, an utterance (both mixed models with
-    a random intercept per speaker) or a speaker (``speakers`` given: least squares on the speaker
-    measures, Pillai scores included).
-    """
+
+def model_data(tokens, utterances, speakers, survey, codings: dict[str, Coding], interactions=()):
+    """The three data frames the models read, with every coded survey column joined."""
     import pandas as pd
 
-    tokens = tokens.assign(log_duration=np.log(tokens.duration_s))
+    coded = pd.DataFrame({"speaker_id": survey.speaker_id.to_numpy()})
+    for c in codings.values():
+        for column, values in c.values(survey[c.attribute]).items():
+            coded[column] = values
+    for name, a, c in interaction_columns(codings, interactions):
+        coded[name] = coded[a] * coded[c]
+    tk = tokens.copy()
+    if len(tk):
+        tk["log_duration"] = np.log(tk.duration_s.astype(float))
+        for side in ("previous", "next"):
+            col = f"{side}_phone"
+            tk[f"{side}_class"] = tk[col].map(_context_class) if col in tk else "pause"
+        tk["stressed"] = (tk.stress.fillna(0).astype(float) == 1).astype(float) if "stress" in tk else 0.0
+    sp = speakers.merge(coded, on="speaker_id", how="left")
+    return {"tokens": tk.merge(coded, on="speaker_id", how="left"),
+            "utterances": utterances.merge(coded, on="speaker_id", how="left"), "speakers": sp}
+
+
+def _dummies(d, column: str, prefix: str) -> list[str]:
+    """Treatment dummies of ``column`` in ``d`` (added in place), the most frequent value as reference."""
+    counts = d[column].astype(str).value_counts()
+    levels = sorted(counts.index, key=lambda v: (-counts[v], v))
+    names = []
+    for lvl in levels[1:]:
+        name = _name(prefix, lvl)
+        d[name] = (d[column].astype(str) == lvl).astype(float)
+        names.append(name)
+    return names
+
+
+def prepare(model: Model, data) -> tuple:
+    """(rows, fixed columns that vary) for a model: its subset, complete rows, speakers with tokens enough.
+
+    The exported R script repeats these steps in this order; change both together.
+    """
+    d = data[model.data]
+    if model.language:
+        d = d[d.language == model.language]
+    if model.vowel:
+        d = d[d.phone == model.vowel]
+    missing = [c for c in model.needed if c not in d]
+    if missing:
+        raise VoliError(f"model of {model.measure} by {model.attribute}: the {model.data} table lacks "
+                        f"{', '.join(missing)} (a bug: the profile stage builds these columns)")
+    d = d.dropna(subset=model.needed).copy()
+    if model.min_tokens > 0 and len(d):
+        n = d.groupby("speaker_id").speaker_id.transform("size")
+        d = d[n >= model.min_tokens].copy()
+    if model.data == "tokens" and "log_duration_c" in model.controls and len(d):
+        d["log_duration_c"] = d.log_duration - d.groupby("speaker_id").log_duration.transform("mean")
+    return d
+
+
+def _specs(data, codings: dict[str, Coding], types, config, measures=None) -> list[Model]:
+    """Every model the configuration asks for (before checking that the data can carry it)."""
+    controls = list(config.controls)
+    pairs = []
+    for entry in config.interactions:
+        a, _, c = entry.partition(":")
+        pairs.append((a.strip(), c.strip()))
+    for name in controls + [x for p in pairs for x in p]:
+        if name not in types:
+            raise ConfigError(f"profile: {name!r} (in controls or interactions) is not a survey attribute; "
+                              f"speakers.csv has {', '.join(types) or 'none'}")
+    languages = sorted(set(data["tokens"].get("language", []) if len(data["tokens"]) else [])
+                       | set(data["utterances"].get("language", [])))
+    if config.language not in ("term", "separate"):
+        raise ConfigError(f"profile.language: {config.language!r}; use 'term' or 'separate'")
+    wanted = (lambda m: True) if measures is None else (lambda m: m in measures)
+    out = []
+    for name, coding in codings.items():
+        others = [c for c in controls if c != name and c in codings]
+        base_controls = [col for c in others for col in codings[c].columns]
+        tested, labels = list(coding.columns), list(coding.labels)
+        for a, c in pairs:
+            if a == name and c in codings:
+                for col, lab in zip(coding.columns, coding.labels):
+                    for ccol, clab in zip(codings[c].columns, codings[c].labels):
+                        tested.append(f"{col}_x_{ccol}")
+                        labels.append(f"({lab}) × ({clab})")
+                if c not in others:
+                    base_controls += list(codings[c].columns)
+        words = [codings[c].describe() for c in others] + [f"{a} × {c}" for a, c in pairs if a == name]
+
+        def model(level, family, measure, data_name, language="", vowel="", extra=(), random=("speaker_id",),
+                  extra_words=(), min_tokens=0):
+            lang_cols = []
+            if not language and len(languages) > 1:
+                lang_cols = ["language"]  # expanded to dummies per model (the languages present)
+            m = Model(id="", family=family, level=level, data=data_name, measure=measure, attribute=name,
+                      language=language, vowel=vowel, tested=list(tested), labels=list(labels),
+                      controls=base_controls + lang_cols + list(extra), random=list(random),
+                      min_tokens=min_tokens, trend=coding.trend,
+                      joint=coding.kind == "categorical" and len(coding.columns) > 1)
+            m.adjusted_for = ", ".join(words + (["language"] if lang_cols else []) + list(extra_words)) or "nothing"
+            needed = [measure, "speaker_id", *m.tested, *base_controls, *lang_cols, *random]
+            if data_name == "tokens":
+                needed.append("log_duration")
+                if config.context:
+                    needed += ["previous_class", "next_class", "stressed"]
+            m.needed = [c for c in dict.fromkeys(needed) if "_x_" not in c]
+            return m
+
+        scopes = [""] if config.language == "term" or len(languages) < 2 else languages
+        for scope in scopes:
+            suffix = f": {scope}" if scope else ""
+            for m in UTTERANCE_MEASURES:
+                if m in data["utterances"] and wanted(m):
+                    out.append(model("utterance", "prosody" + suffix, m, "utterances", language=scope,
+                                     random=("speaker_id",) + (("recording_id",) if _nested(data["utterances"]) else ())))
+            for m in SPEAKER_MEASURES + tuple(c for c in data["speakers"] if re.fullmatch(r"pillai_[^_]+_[^_]+", c)):
+                if m in data["speakers"] and wanted(m):
+                    out.append(model("speaker", "speaker measures" + suffix, m, "speakers", language=scope, random=()))
+        tk = data["tokens"]
+        if not len(tk) or not config.per_vowel:
+            continue
+        for language in sorted(tk.language.dropna().unique()):
+            for vowel in sorted(tk[tk.language == language].phone.dropna().unique()):
+                for family, columns in VOWEL_MEASURES.items():
+                    for m in columns:
+                        if m not in tk and m.endswith("lobanov2") and m.replace("2", "") in tk:
+                            m = m.replace("2", "")  # older token tables
+                        if m not in tk or not wanted(m):
+                            continue
+                        extra, extra_words = ["log_duration_c"], ["the vowel's duration (centred within speaker)"]
+                        if config.context:
+                            extra += ["ctx_previous", "ctx_next", "stressed"]
+                            extra_words += ["the previous and next phone's class", "stress"]
+                        random = ["speaker_id"] + (["word"] if config.word_effect else [])
+                        out.append(model("token", f"{family}: {language}", m, "tokens", language=language,
+                                         vowel=vowel, extra=extra, random=random, extra_words=extra_words,
+                                         min_tokens=config.min_vowel_tokens))
+    for i, m in enumerate(out):
+        m.id = f"m{i + 1:04d}"
+    return out
+
+
+def _nested(d) -> bool:
+    """Does any speaker have several recordings (recordings nested in speakers)?"""
+    return "recording_id" in d and len(d) > 0 and bool((d.groupby("speaker_id").recording_id.nunique() > 1).any())
+
+
+def finalise(model: Model, d) -> tuple[Model, str | None]:
+    """The model with the columns its rows can carry (context and language expanded to dummies,
+    constant columns dropped), or a reason it cannot be fitted."""
+    m = Model(**{**model.__dict__, "tested": list(model.tested), "labels": list(model.labels),
+                 "controls": list(model.controls), "random": list(model.random)})
+    controls = []
+    for c in m.controls:
+        if c == "language":
+            controls += _dummies(d, "language", "lang")
+        elif c in ("ctx_previous", "ctx_next"):
+            controls += _dummies(d, c.replace("ctx_", "") + "_class", c)
+        elif c in d and d[c].nunique() > 1:
+            controls.append(c)
+    m.controls = controls
+    keep = [(col, lab) for col, lab in zip(m.tested, m.labels) if col in d and d[col].nunique() > 1]
+    if len(keep) < len(m.tested):
+        if m.trend is not None:
+            m.trend = None  # a missing level: the trend weights no longer apply
+        if len(keep) != len(m.tested):
+            m.joint = len(keep) > 1 and m.joint
+    m.tested, m.labels = [k[0] for k in keep], [k[1] for k in keep]
+    if not m.tested:
+        return m, "the attribute does not vary in these rows"
+    if d[m.measure].nunique() < 2:
+        return m, "the measure is constant"
+    # columns that add nothing to the design go: a control aliased with the controls before it, then an
+    # attribute column aliased with the controls (dropping the control instead would hand its effect to
+    # the attribute: with education following gender, "education" would then carry gender's)
+    x = np.ones((len(d), 1))
+
+    def adds(column) -> bool:
+        nonlocal x
+        trial = np.column_stack([x, d[column].to_numpy(float)])
+        if np.linalg.matrix_rank(trial) > x.shape[1]:
+            x = trial
+            return True
+        return False
+
+    gone = [c for c in m.controls if not adds(c)]
+    m.controls = [c for c in m.controls if c not in gone]
+    if gone:  # say so where the reader looks
+        m.adjusted_for += f"; left out, aliased with the other controls in these rows: {', '.join(gone)}"
+    keep = [(col, lab) for col, lab in zip(m.tested, m.labels) if adds(col)]
+    if len(keep) < len(m.tested):
+        m.trend = None  # a level is not identifiable: the trend's weights no longer apply
+        m.joint = m.joint and len(keep) > 1
+        if not keep:
+            return m, "the attribute is aliased with the controls in these rows"
+    m.tested, m.labels = [k[0] for k in keep], [k[1] for k in keep]
+    if m.trend is not None:
+        m.joint = True  # ordinal with > 2 levels: the joint test beside the trend
+    n_speakers = d.speaker_id.nunique()
+    per_speaker = d.groupby("speaker_id")
+    m.between = sum(1 for c in m.fixed if c in d and per_speaker[c].nunique().max() <= 1)
+    if n_speakers - m.between - 1 < 1:
+        return m, f"{n_speakers} speakers for {m.between} between-speaker terms"
+    if m.level != "speaker" and len(d) <= n_speakers + len(m.fixed):
+        return m, "fewer rows than speakers and terms"
+    if "word" in m.random and d.word.nunique() < 2:
+        m.random.remove("word")
+    if "recording_id" in m.random and not _nested(d):
+        m.random.remove("recording_id")
+    return m, None
+
+
+# -- engines --------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def lme4_version() -> str | None:
+    """lme4's version when Rscript can load lme4 and lmerTest, else None."""
+    rscript = shutil.which("Rscript")
+    if not rscript:
+        return None
+    try:
+        out = subprocess.run([rscript, "-e", 'suppressPackageStartupMessages({library(lme4); library(lmerTest)});'
+                              'cat(as.character(packageVersion("lme4")), as.character(packageVersion("lmerTest")))'],
+                             capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+
+
+def resolve_engine(engine: str) -> str:
+    if engine not in ("auto", "lme4", "statsmodels"):
+        raise ConfigError(f"profile.engine: {engine!r}; use auto, lme4 or statsmodels")
+    if engine == "auto":
+        return "lme4" if lme4_version() else "statsmodels"
+    if engine == "lme4" and not lme4_version():
+        raise VoliError("profile.engine is lme4 but Rscript cannot load lme4 and lmerTest; install them "
+                        "(Debian: sudo apt-get install r-cran-lmertest) or set profile.engine: statsmodels")
+    return engine
+
+
+def _wald(b, v, weights=None):
+    """(estimate, se) of w·b, or (F, k) of the joint test of b = 0."""
+    if weights is not None:
+        w = np.asarray(weights)
+        return float(w @ b), float(np.sqrt(w @ v @ w))
+    k = len(b)
+    return float(b @ np.linalg.solve(v, b) / k), k
+
+
+def fit_statsmodels(m: Model, d) -> dict:
+    """Long-form results of one model with statsmodels (see :func:`_results_rows`)."""
+    import statsmodels.formula.api as smf
+    from scipy import stats
+
+    rhs = " + ".join(m.fixed)
+    formula = f"{m.measure} ~ {rhs}"
+    n_speakers = d.speaker_id.nunique()
+    df = n_speakers - m.between - 1
+    variances, status = {}, "ok"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if m.random:
+            vc = {"recording": "0 + C(recording_id)"} if "recording_id" in m.random else None
+            try:
+                fit = smf.mixedlm(formula, d, groups=d.speaker_id, vc_formula=vc).fit(reml=True)
+                if not fit.converged:
+                    status = "not converged"
+                variances["speaker_id"] = float(fit.cov_re.iloc[0, 0])
+                if vc:
+                    variances["recording_id"] = float(fit.vcomp[0])
+                variances["residual"] = float(fit.scale)
+            except (np.linalg.LinAlgError, ValueError) as err:
+                status = f"mixed model failed ({str(err).splitlines()[0]}): OLS with CR2 errors"
+                fit = None
+        else:
+            fit = smf.ols(formula, d).fit()
+            variances["residual"] = float(fit.scale)
+    said = sorted({str(w.message).splitlines()[0] for w in caught if "converge" in str(w.message).lower()
+                   or "singular" in str(w.message).lower() or "boundary" in str(w.message).lower()})
+    if said and status == "ok":
+        status = "warning: " + "; ".join(said)[:200]
+    if fit is not None and m.random:
+        se = fit.bse.reindex(m.tested).to_numpy(float)
+        if not np.all(np.isfinite(se) & (se > 0) & (se <= 100 * float(d[m.measure].std()))):
+            status = f"mixed model degenerate ({status}; standard errors unusable): OLS with CR2 errors"
+            fit = None
+    if fit is None:  # least squares, small-sample cluster-robust errors (CR2, Bell-McCaffrey)
+        fit, v = _ols_cr2(formula, d)
+        variances = {"residual": float(fit.scale)}
+    else:
+        v = fit.cov_params()
+    names = list(m.tested)
+    b = fit.params[names].to_numpy(float)
+    vv = v.loc[names, names].to_numpy(float)
     rows = []
+    for name, est, se in zip(names, b, np.sqrt(np.diag(vv))):
+        t = est / se if se > 0 else np.nan
+        rows.append({"test": "coefficient", "term": name, "estimate": float(est), "se": float(se), "df": float(df),
+                     "statistic": float(t), "p": float(2 * stats.t.sf(abs(t), df))})
+    if m.trend is not None:
+        est, se = _wald(b[:len(m.trend)], vv[:len(m.trend), :len(m.trend)], m.trend)
+        t = est / se
+        rows.append({"test": "trend", "term": "", "estimate": est, "se": se, "df": float(df), "statistic": t,
+                     "p": float(2 * stats.t.sf(abs(t), df))})
+    if m.joint:
+        k = len([c for c in names if "_x_" not in c])
+        f, _ = _wald(b[:k], vv[:k, :k])
+        rows.append({"test": "joint", "term": "", "estimate": np.nan, "se": np.nan, "df": float(df),
+                     "statistic": f, "numdf": float(k), "p": float(stats.f.sf(f, k, df))})
+    return {"rows": rows, "variances": variances, "status": status, "n_rows": len(d), "n_speakers": n_speakers}
+
+
+def _ols_cr2(formula, d):
+    """OLS with the CR2 (Bell-McCaffrey) cluster-robust covariance, clusters = speakers."""
+    import pandas as pd
+    import statsmodels.formula.api as smf
+
+    fit = smf.ols(formula, d).fit()
+    x = fit.model.exog
+    e = fit.resid.to_numpy()
+    bread = np.linalg.inv(x.T @ x)
+    meat = np.zeros_like(bread)
+    for g in np.unique(d.speaker_id):
+        idx = np.flatnonzero(d.speaker_id.to_numpy() == g)
+        xg = x[idx]
+        h = xg @ bread @ xg.T
+        w, u = np.linalg.eigh(np.eye(len(idx)) - h)
+        adj = u @ np.diag(1 / np.sqrt(np.clip(w, 1e-12, None))) @ u.T
+        s = xg.T @ adj @ e[idx]
+        meat += np.outer(s, s)
+    names = fit.params.index
+    return fit, pd.DataFrame(bread @ meat @ bread, index=names, columns=names)
+
+
+# -- the R engine, and the export ---------------------------------------------------------------------------
+
+
+R_SCRIPT = r'''# voli: every model of 04_profile/models.parquet, refitted in R from the files beside this script.
+#   cd <this folder> && Rscript models.R     (writes results.csv, variances.csv, status.csv)
+# Needs lme4 and lmerTest (Debian: r-cran-lmertest; CRAN: install.packages("lmerTest")).
+suppressPackageStartupMessages({library(lme4); library(lmerTest)})
+read <- function(f) read.csv(f, encoding = "UTF-8", stringsAsFactors = FALSE, na.strings = c("", "NA"),
+                             check.names = FALSE)
+speakers <- read("speakers.csv")  # one row per speaker: survey answers and speaker measures
+speakers$speaker_id <- as.character(speakers$speaker_id)
+
+# -- the survey, coded as voli coded it (treatment contrasts; numbers centred on the speakers' mean) --
+@CODING@
+
+coded <- speakers[, c("speaker_id", @CODED@), drop = FALSE]
+data <- list(
+  tokens = merge(transform(read("tokens.csv"), speaker_id = as.character(speaker_id)), coded, by = "speaker_id"),
+  utterances = merge(transform(read("utterances.csv"), speaker_id = as.character(speaker_id)), coded, by = "speaker_id"),
+  speakers = speakers)
+data$tokens$log_duration <- log(data$tokens$duration_s)
+
+# -- the models: one row of models.csv each --
+specs <- read("models.csv")
+dummies <- function(d, column, prefix) {  # treatment dummies, the most frequent value as reference (as voli)
+  counts <- table(d[[column]])
+  lv <- names(counts)[order(-counts, names(counts))]
+  for (l in lv[-1]) d[[make_name(prefix, l)]] <- as.numeric(d[[column]] == l)
+  d
+}
+make_name <- function(prefix, level) {
+  x <- iconv(paste(prefix, level, sep = "_"), "UTF-8", "ASCII//TRANSLIT", sub = "")
+  x <- gsub("^_+|_+$", "", gsub("[^A-Za-z0-9_]+", "_", x))
+  if (!grepl("^[A-Za-z]", x)) x <- paste0("x_", x)
+  x
+}
+results <- list(); variances <- list(); status <- list()
+for (i in seq_len(nrow(specs))) {
+  s <- specs[i, ]
+  d <- data[[s$data]]
+  if (!is.na(s$language)) d <- d[d$language == s$language, ]
+  if (!is.na(s$vowel)) d <- d[d$phone == s$vowel, ]
+  needed <- strsplit(s$needed, " ", fixed = TRUE)[[1]]
+  d <- d[complete.cases(d[, needed, drop = FALSE]), ]
+  if (s$min_tokens > 0) d <- d[ave(seq_len(nrow(d)), d$speaker_id, FUN = length) >= s$min_tokens, ]
+  if (grepl("log_duration_c", s$formula)) d$log_duration_c <- d$log_duration - ave(d$log_duration, d$speaker_id)
+  if (grepl("lang_", s$formula)) d <- dummies(d, "language", "lang")
+  if (grepl("ctx_previous", s$formula)) d <- dummies(d, "previous_class", "ctx_previous")
+  if (grepl("ctx_next", s$formula)) d <- dummies(d, "next_class", "ctx_next")
+  tested <- strsplit(s$tested, " ", fixed = TRUE)[[1]]
+  said <- character(0)
+  s$mixed <- s$mixed == 1; s$joint <- s$joint == 1
+  fit <- withCallingHandlers(
+    if (s$mixed) lmer(as.formula(s$formula), d, REML = TRUE) else lm(as.formula(s$formula), d),
+    warning = function(w) { said <<- c(said, conditionMessage(w)); invokeRestart("muffleWarning") },
+    message = function(m) { said <<- c(said, trimws(conditionMessage(m))); invokeRestart("muffleMessage") })
+  co <- summary(fit)$coefficients
+  tested <- intersect(tested, rownames(co))
+  df <- if (s$mixed) co[tested, "df"] else rep(df.residual(fit), length(tested))
+  results[[length(results) + 1]] <- data.frame(model = s$id, test = "coefficient", term = tested,
+    estimate = co[tested, "Estimate"], se = co[tested, "Std. Error"], df = df,
+    statistic = co[tested, ncol(co) - 1], numdf = NA, p = co[tested, ncol(co)])
+  b <- if (s$mixed) fixef(fit) else coef(fit)
+  L <- function(w, cols) { m <- matrix(0, nrow = 1, ncol = length(b), dimnames = list(NULL, names(b)));
+                           m[1, match(cols, names(b))] <- w; m }  # one contrast: sum of w * coefficients
+  if (!is.na(s$trend)) {
+    w <- as.numeric(strsplit(s$trend, " ", fixed = TRUE)[[1]]); cols <- tested[seq_along(w)]
+    Lt <- L(w, cols)
+    if (s$mixed) { ct <- contest(fit, Lt, joint = FALSE)
+      r <- data.frame(estimate = ct$Estimate, se = ct[["Std. Error"]], df = ct$df, statistic = ct[["t value"]],
+                      p = ct[["Pr(>|t|)"]])
+    } else { est <- drop(Lt %*% b); se <- sqrt(drop(Lt %*% vcov(fit) %*% t(Lt)))
+      r <- data.frame(estimate = est, se = se, df = df.residual(fit), statistic = est / se,
+                      p = 2 * pt(-abs(est / se), df.residual(fit))) }
+    results[[length(results) + 1]] <- cbind(data.frame(model = s$id, test = "trend", term = ""), r, numdf = NA)[,
+      c("model", "test", "term", "estimate", "se", "df", "statistic", "numdf", "p")]
+  }
+  if (s$joint) {
+    cols <- tested[!grepl("_x_", tested)]
+    Lj <- matrix(0, nrow = length(cols), ncol = length(b), dimnames = list(NULL, names(b)))
+    Lj[cbind(seq_along(cols), match(cols, names(b)))] <- 1
+    if (s$mixed) { ct <- contest(fit, Lj, joint = TRUE)
+      r <- data.frame(df = ct$DenDF, statistic = ct[["F value"]], numdf = ct$NumDF, p = ct[["Pr(>F)"]])
+    } else { bb <- drop(Lj %*% b); V <- Lj %*% vcov(fit) %*% t(Lj)
+      f <- drop(t(bb) %*% solve(V, bb)) / length(cols)
+      r <- data.frame(df = df.residual(fit), statistic = f, numdf = length(cols),
+                      p = pf(f, length(cols), df.residual(fit), lower.tail = FALSE)) }
+    results[[length(results) + 1]] <- data.frame(model = s$id, test = "joint", term = "", estimate = NA, se = NA,
+      df = r$df, statistic = r$statistic, numdf = r$numdf, p = r$p)
+  }
+  if (s$mixed) {
+    vc <- as.data.frame(VarCorr(fit))
+    variances[[length(variances) + 1]] <- data.frame(model = s$id, group = ifelse(vc$grp == "Residual", "residual",
+                                                     vc$grp), variance = vc$vcov)
+  } else variances[[length(variances) + 1]] <- data.frame(model = s$id, group = "residual", variance = sigma(fit)^2)
+  st <- if (s$mixed && isSingular(fit)) "singular fit (a random-effect variance is 0)" else "ok"
+  if (length(said)) st <- paste0(st, "; R said: ", paste(unique(said), collapse = "; "))
+  status[[length(status) + 1]] <- data.frame(model = s$id, status = st, n_rows = nrow(d),
+                                             n_speakers = length(unique(d$speaker_id)))
+}
+write.csv(do.call(rbind, results), "results.csv", row.names = FALSE)
+write.csv(do.call(rbind, variances), "variances.csv", row.names = FALSE)
+write.csv(do.call(rbind, status), "status.csv", row.names = FALSE)
+'''
+
+
+def write_export(directory: Path, models: list[Model], data, survey, codings: dict[str, Coding],
+                 interactions=()) -> Path:
+    """export/: tokens.csv, utterances.csv, speakers.csv, models.csv and models.R (see R_SCRIPT)."""
+    import pandas as pd
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    products = interaction_columns(codings, interactions)
+    coded_columns = {col for c in codings.values() for col in c.columns} | {p[0] for p in products}
+    keep_tokens = [c for c in ("speaker_id", "recording_id", "language", "phone", "word", "duration_s", "log_duration",
+                               "previous_class", "next_class", "stressed", "f1_hz", "f2_hz", "f3_hz", "f1_lobanov",
+                               "f2_lobanov", "f1_lobanov2", "f2_lobanov2", "f1_nearey", "f2_nearey")
+                   if c in data["tokens"]]
+    data["tokens"][keep_tokens].drop(columns=["log_duration"], errors="ignore").to_csv(
+        directory / "tokens.csv", index=False)
+    ut = data["utterances"]
+    ut[[c for c in ut if c not in coded_columns]].to_csv(directory / "utterances.csv", index=False)
+    sp = data["speakers"]
+    measures = sp[[c for c in sp if c not in coded_columns]]
+    raw = survey.astype({c: object for c in survey if c != "speaker_id"})
+    extra = [c for c in raw if c != "speaker_id" and c not in measures]
+    measures.merge(raw[["speaker_id", *extra]], on="speaker_id", how="left").to_csv(directory / "speakers.csv",
+                                                                                     index=False)
+    rows = []
+    for m in models:
+        needed = m.needed
+        rows.append({"id": m.id, "family": m.family, "data": m.data, "language": m.language or None,
+                     "vowel": m.vowel or None, "measure": m.measure, "attribute": m.attribute,
+                     "formula": m.formula("lme4"), "mixed": int(bool(m.random)), "tested": " ".join(m.tested),
+                     "needed": " ".join(dict.fromkeys(needed)), "min_tokens": m.min_tokens,
+                     "trend": " ".join(f"{w:.12g}" for w in m.trend) if m.trend is not None else None,
+                     "joint": int(bool(m.joint))})
+    pd.DataFrame(rows, columns=["id", "family", "data", "language", "vowel", "measure", "attribute", "formula",
+                                "mixed", "tested", "needed", "min_tokens", "trend", "joint"]).to_csv(
+        directory / "models.csv", index=False)
+    lines = [line for c in codings.values() for line in c.r_lines()]
+    lines += [f"speakers${name} <- speakers${a} * speakers${c}  # interaction" for name, a, c in products]
+    coding = "\n".join(lines) or "# (no attributes)"
+    coded = ", ".join(_r_string(col) for c in codings.values() for col in c.columns)
+    coded = ", ".join(x for x in [coded] + [_r_string(p[0]) for p in products] if x)
+    script = R_SCRIPT.replace("@CODING@", coding).replace("@CODED@", coded).replace('c("speaker_id", )',
+                                                                                     'c("speaker_id")')
+    (directory / "models.R").write_text(script, encoding="utf-8")
+    return directory
+
+
+def fit_lme4(directory: Path) -> dict:
+    """Runs export/models.R; returns {model id: long-form results} as :func:`fit_statsmodels` does."""
+    import pandas as pd
+
+    try:
+        run = subprocess.run([shutil.which("Rscript") or "Rscript", "models.R"], cwd=directory, capture_output=True,
+                             text=True, timeout=3600)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise VoliError(f"{directory}/models.R: Rscript failed to run ({err})") from err
+    if run.returncode != 0:
+        tail = "\n".join(run.stderr.strip().splitlines()[-8:])
+        raise VoliError(f"{directory}/models.R: R stopped with an error; rerun it there to see why, or set "
+                        f"profile.engine: statsmodels.\n{tail}")
+    results = pd.read_csv(directory / "results.csv", keep_default_na=False, na_values=["NA"])
+    variances = pd.read_csv(directory / "variances.csv")
+    status = pd.read_csv(directory / "status.csv", keep_default_na=False)
+    out = {}
+    for _, s in status.iterrows():
+        r = results[results.model == s.model]
+        v = variances[variances.model == s.model]
+        out[s.model] = {"rows": r.drop(columns="model").to_dict("records"),
+                        "variances": dict(zip(v.group, v.variance.astype(float))),
+                        "status": s.status, "n_rows": int(s.n_rows), "n_speakers": int(s.n_speakers)}
+    return out
+
+
+# -- fitting every model -----------------------------------------------------------------------------------
+
+
+def _labels(m: Model) -> dict:
+    return dict(zip(m.tested, m.labels))
+
+
+def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeType], config, *, measures=None,
+               attributes=None, engine: str | None = None, export_dir: Path | None = None):
+    """Every model of the configuration: one row per tested term, trend or joint test (a DataFrame).
+
+    ``measures`` restricts the measures fitted (e.g. {"articulation_rate", "f2_hz"}) and ``attributes``
+    the attributes whose models are fitted (the others still serve as controls); ``engine``
+    overrides ``config.engine``; ``export_dir`` gets the data and the R script (the lme4 engine
+    needs one: a temporary folder when None).
+    """
+    import tempfile
+
+    import pandas as pd
+
+    engine = resolve_engine(engine or config.engine)
+    codings = {}
     for name, t in types.items():
-        attr = pd.Series(encode(survey[name], t).to_numpy(), index=survey.speaker_id)
-        tk = tokens.assign(attr=tokens.speaker_id.map(attr))
-        ut = utterances.assign(attr=utterances.speaker_id.map(attr))
-        if speakers is not None:
-            sp = speakers.assign(attr=speakers.speaker_id.map(attr))
-            for m in [c for c in SPEAKER_MEASURES if c in sp] + [c for c in sp if c.startswith("pillai_")]:
-                for r in fit_speaker_level(sp, m, t):
-                    rows.append({**r, "level": "speaker"})
-        for m in TOKEN_MEASURES:
-            controls = "C(phone)" if m == "log_duration" else "C(phone) + log_duration"
-            if word_effect:
-                controls += " + C(word)"
-            for r in fit_mixed(tk, m, t, controls, centred=m.endswith("_lobanov")):
-                rows.append({**r, "level": "token"})
-        for m in UTTERANCE_MEASURES:
-            if m in ut:
-                for r in fit_mixed(ut, m, t):
-                    rows.append({**r, "level": "utterance"})
+        c = code_attribute(t, survey[survey.speaker_id.isin(set(speakers.speaker_id))])
+        if c is not None:
+            codings[name] = c
+    data = model_data(tokens, utterances, speakers, survey, codings, config.interactions)
+    ready, skipped = [], 0
+    for spec in _specs(data, codings, types, config, measures):
+        if attributes is not None and spec.attribute not in attributes:
+            continue
+        d = prepare(spec, data)
+        m, reason = finalise(spec, d)
+        if reason:
+            skipped += 1
+            continue
+        ready.append((m, d))
+    models = [m for m, _ in ready]
+    if engine == "lme4":
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(export_dir) if export_dir else Path(tmp)
+            write_export(folder, models, data, survey, codings, config.interactions)
+            results = fit_lme4(folder) if models else {}
+        version = lme4_version()
+        engine_text = f"lme4 {version.split()[0]} + lmerTest {version.split()[1]} (REML; Satterthwaite df)"
+    else:
+        if export_dir:
+            write_export(Path(export_dir), models, data, survey, codings, config.interactions)
+        results = {m.id: fit_statsmodels(m, d) for m, d in ready}
+        engine_text = "statsmodels MixedLM (REML; t with speakers − between-speaker terms − 1 df)"
+    rows = []
+    for m in models:
+        r = results.get(m.id)
+        if r is None:
+            continue
+        v = r["variances"]
+        total = sum(v.values())
+        icc = v.get("speaker_id", np.nan) / total if total > 0 and "speaker_id" in v else np.nan
+        dropped = [] if engine == "lme4" else [g for g in m.random[1:]]
+        random = " + ".join(f"(1 | {g})" for g in m.random if g not in dropped)
+        labels = _labels(m)
+        for row in r["rows"]:
+            test = row["test"]
+            term = row.get("term") or ""
+            interaction = "_x_" in term
+            if test == "coefficient":
+                label = labels.get(term, term)
+                primary = interaction or (m.trend is None and not m.joint)
+            elif test == "trend":
+                label, primary = "linear trend, per level", True
+            else:
+                label, primary = f"joint test of {m.attribute}", m.trend is None
+            rows.append({
+                "family": m.family, "level": m.level, "measure": m.measure, "language": m.language,
+                "vowel": m.vowel, "attribute": m.attribute, "term": label, "test": test, "primary": bool(primary),
+                "estimate": row.get("estimate"), "se": row.get("se"), "df": row.get("df"),
+                "statistic": row.get("statistic"), "p": row.get("p"),
+                "n_speakers": r["n_speakers"], "n_rows": r["n_rows"],
+                "formula": m.formula("lme4" if engine == "lme4" else "statsmodels"), "engine": engine_text,
+                "adjusted_for": m.adjusted_for, "random": random or "none (one row per speaker)",
+                "left_out": ("(1 | " + ") + (1 | ".join(dropped) + "): statsmodels cannot cross random effects")
+                if dropped else "",
+                "var_speaker": v.get("speaker_id", np.nan), "var_word": v.get("word", np.nan),
+                "var_recording": v.get("recording_id", np.nan), "var_residual": v.get("residual", np.nan),
+                "icc": icc, "status": r["status"], "model_id": m.id})
     table = pd.DataFrame(rows)
-    if len(table) and "p" in table:
-        table["q"] = fdr(table.p)
+    if not len(table):
+        return table
+    for col in ("estimate", "se", "df", "statistic", "p"):
+        table[col] = pd.to_numeric(table[col], errors="coerce")
+    from scipy import stats
+
+    half = stats.t.ppf(0.975, table.df.where(table.df > 0)) * table.se
+    table["ci_low"], table["ci_high"] = table.estimate - half, table.estimate + half
+    means = {}
+    for m, d in ready:
+        means[m.id] = float(np.nanmean(np.abs(d[m.measure].astype(float)))) or np.nan
+    table["relative"] = table.estimate / table.model_id.map(means)
+    table["q"] = np.nan
+    for _, idx in table[table.primary].groupby("family").groups.items():
+        table.loc[idx, "q"] = fdr(table.loc[idx, "p"])
+    table.attrs["skipped"] = skipped
+    table.attrs["engine"] = engine_text
     return table
 
 
-# -- speaker profiles: PCA, clusters ---------------------------------------------------------------
+# -- checks the report leads with ----------------------------------------------------------------------------
 
 
-def profile_matrix(speakers, columns, *, max_missing: float = 0.5):
-    """Standardised speaker x measure matrix; columns with too many gaps dropped, gaps by the median."""
-    x = speakers.set_index("speaker_id")[list(columns)].astype(float)
-    x = x.loc[:, x.isna().mean() <= max_missing]
-    x = x.loc[:, x.std() > 0]
-    x = x.fillna(x.median())
-    return (x - x.mean()) / x.std()
+def _cramers_v(a, b) -> float:
+    import pandas as pd
+
+    table = pd.crosstab(a, b).to_numpy(float)
+    if min(table.shape) < 2:
+        return np.nan
+    n = table.sum()
+    expected = table.sum(1, keepdims=True) @ table.sum(0, keepdims=True) / n
+    chi2 = np.sum((table - expected) ** 2 / np.where(expected > 0, expected, np.nan))
+    return float(np.sqrt(chi2 / (n * (min(table.shape) - 1))))
 
 
-def _association(values, groups_or_scores, kind: str, target: str) -> tuple[str, float, float]:
-    """(test, statistic, p) for one attribute against cluster labels or a component's scores."""
+def aliasing(survey, types, context) -> list[dict]:
+    """Attributes aliased with language, interviewer or recording channel (one row per speaker in ``context``).
+
+    ``context``: speaker_id and any of language, interviewer, channel. Categorical attributes use
+    Cramér's V; numeric and ordinal ones the correlation ratio (η) of the attribute over the groups.
+    """
+    out = []
+    d = survey.merge(context, on="speaker_id", how="inner")
+    for name, t in types.items():
+        for other in ("language", "interviewer", "channel"):
+            if other not in d or d[other].nunique() < 2:
+                continue
+            ok = d[name].notna() & d[other].notna()
+            if ok.sum() < 3:
+                continue
+            x, g = d.loc[ok, name], d.loc[ok, other].astype(str)
+            if t.kind == "categorical":
+                v = _cramers_v(x.astype(str), g)
+            else:
+                y = (x.cat.codes if t.kind == "ordinal" else x).astype(float)
+                total = np.sum((y - y.mean()) ** 2)
+                between = sum(len(s) * (s.mean() - y.mean()) ** 2 for _, s in y.groupby(g.to_numpy()))
+                v = float(np.sqrt(between / total)) if total > 0 else np.nan
+            if np.isfinite(v) and v >= ALIASED_V:
+                out.append({"attribute": name, "with": other, "strength": v,
+                            "message": f"{name} is aliased with {other} (association {v:.2f} of 1): its effects "
+                                       f"cannot be told from {other}'s; the models adjust for language, but compare "
+                                       f"{name} within one {other} before reading them"})
+    return out
+
+
+def confounds(speakers, utterances, survey, types, controls, measures=("f0_mean_st", "f0_median_st", "f0_median_hz",
+                                                                        "formant_scale_hz", "articulation_rate")):
+    """Attributes that dominate a measure's differences between speakers but are not controls.
+
+    For each measure (speaker means) and attribute not in ``controls``: the share of the variance
+    between speakers that the attribute explains (R² of a one-way model). A share of
+    CONFOUND_SHARE or more means the models of every other attribute on that measure mix that
+    attribute's effect in: add it to ``profile.controls``.
+    """
     from scipy import stats
 
-    ok = values.notna().to_numpy()
-    v, g = values[ok], np.asarray(groups_or_scores)[ok]
-    if ok.sum() < 4:
-        return "too few speakers", np.nan, np.nan
-    if target == "cluster":
-        if kind == "categorical":
-            table = np.array([[np.sum((v == a) & (g == c)) for c in np.unique(g)] for a in np.unique(v)])
-            if table.shape[0] < 2 or table.shape[1] < 2:
-                return "chi-square", np.nan, np.nan
-            chi2, p, *_ = stats.chi2_contingency(table)
-            return "chi-square", float(chi2), float(p)
-        samples = [v[g == c].astype(float) for c in np.unique(g)]
-        if len([s for s in samples if len(s)]) < 2:
-            return "Kruskal-Wallis", np.nan, np.nan
-        h, p = stats.kruskal(*[s for s in samples if len(s)])
-        return "Kruskal-Wallis", float(h), float(p)
-    if kind == "categorical":
-        samples = [g[v == a] for a in np.unique(v)]
-        if len(samples) < 2:
-            return "Kruskal-Wallis", np.nan, np.nan
-        h, p = stats.kruskal(*samples)
-        return "Kruskal-Wallis", float(h), float(p)
-    rho, p = stats.spearmanr(v.astype(float), g)
-    return "Spearman", float(rho), float(p)
-
-
-def pca_clusters(speakers, survey, types, columns, *, n_clusters: int = 0, n_components: int = 3):
-    """PCA + Ward clusters of the speakers, and attribute tests. Returns (scores, loadings, tests, linkage)."""
-    import pandas as pd
-    from scipy.cluster.hierarchy import fcluster, linkage
-
-    x = profile_matrix(speakers, columns)
-    k = min(n_components, x.shape[0] - 1, x.shape[1])
-    if k < 1:
-        return None
-    u, s, vt = np.linalg.svd(x.to_numpy(), full_matrices=False)
-    scores = u[:, :k] * s[:k]
-    explained = s ** 2 / np.sum(s ** 2)
-    link = linkage(scores, method="ward")
-    if n_clusters <= 0:
-        from sklearn.metrics import silhouette_score
-
-        best = (2, -1.0)
-        for c in range(2, min(6, len(x) - 1) + 1):
-            labels = fcluster(link, c, criterion="maxclust")
-            if len(set(labels)) > 1:
-                best = max(best, (c, silhouette_score(scores, labels)), key=lambda b: b[1])
-        n_clusters = best[0]
-    labels = fcluster(link, n_clusters, criterion="maxclust")
-    score_table = pd.DataFrame(scores, columns=[f"pc{i + 1}" for i in range(k)], index=x.index).reset_index()
-    score_table["cluster"] = labels
-    loadings = pd.DataFrame(vt[:k].T, index=x.columns, columns=[f"pc{i + 1}" for i in range(k)]).reset_index(names="measure")
-    loadings.attrs["explained"] = explained[:k].tolist()
-    merged = score_table.merge(survey, on="speaker_id", how="left")
-    tests = []
-    for name, t in types.items():
-        values = merged[name] if t.kind == "categorical" else encode(merged[name], t)
-        for target in ["cluster"] + [f"pc{i + 1}" for i in range(min(k, 2))]:
-            test, stat, p = _association(values, merged[target], "categorical" if t.kind == "categorical" else "numeric",
-                                         "cluster" if target == "cluster" else "component")
-            tests.append({"attribute": name, "target": target, "test": test, "statistic": stat, "p": p,
-                          "n_speakers": int(values.notna().sum())})
-    tests = pd.DataFrame(tests)
-    tests["q"] = fdr(tests.p)
-    return score_table, loadings, tests, link
-
-
-def _folds(n: int, seed: int) -> list[np.ndarray]:
-    """Test-set indexes: leave one speaker out up to 20 speakers, else 10 folds."""
-    if n <= 20:
-        return [np.array([i]) for i in range(n)]
-    order = np.random.default_rng(seed).permutation(n)
-    return [order[k::10] for k in range(10)]
-
-
-def predict_attributes(speakers, survey, types, columns, *, permutations: int = 200, seed: int = 0):
-    """Cross-validated prediction of each attribute from the speech measures, with a permutation p.
-
-    Speakers are the units (one row each): leave-one-speaker-out up to 20 speakers, 10-fold above.
-    Categorical attributes: logistic regression, balanced accuracy (chance = 1 / levels); numeric
-    and ordinal: ridge regression, R² (chance = 0). The p-value is the share of ``permutations``
-    shuffles of the attribute that score at least as well.
-    """
-    import pandas as pd
-    from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.metrics import balanced_accuracy_score, r2_score
-
-    x = profile_matrix(speakers, columns)
-    data = x.join(survey.set_index("speaker_id"), how="left")
-    rng = np.random.default_rng(seed)
-    rows = []
-    for name, t in types.items():
-        ok = data[name].notna().to_numpy()
-        xs, y = x.to_numpy()[ok], data[name][ok]
-        folds = _folds(len(y), seed)
-        if t.kind == "categorical":
-            y = y.astype(str).to_numpy()
-            if len(set(y)) < 2 or min(np.unique(y, return_counts=True)[1]) < 2:
-                rows.append({"attribute": name, "model": "logistic", "n_speakers": int(ok.sum()), "status": "too few per level"})
+    out = []
+    means = utterances.groupby("speaker_id")[[c for c in measures if c in utterances]].mean()
+    sp = speakers.set_index("speaker_id")[[c for c in measures if c in speakers and c not in means]]
+    per_speaker = means.join(sp, how="outer").reset_index(names="speaker_id")
+    d = per_speaker.merge(survey, on="speaker_id", how="inner")
+    for measure in [c for c in measures if c in d]:
+        for name, t in types.items():
+            if name in controls:
                 continue
-
-            def score(target):
-                pred = np.empty(len(target), dtype=object)
-                for test in folds:
-                    train = np.setdiff1d(np.arange(len(target)), test)
-                    if len(set(target[train])) < 2:
-                        pred[test] = target[train][0]
-                        continue
-                    pred[test] = LogisticRegression(C=1.0, max_iter=1000).fit(xs[train], target[train]).predict(xs[test])
-                return balanced_accuracy_score(target, pred.astype(str))
-            model, metric, chance = "logistic", "balanced accuracy", 1 / len(set(y))
-        else:
-            y = encode(y, t).to_numpy(float)
-            if len(y) < 6:
-                rows.append({"attribute": name, "model": "ridge", "n_speakers": int(ok.sum()), "status": "too few speakers"})
+            ok = d[measure].notna() & d[name].notna()
+            y, x = d.loc[ok, measure].astype(float), d.loc[ok, name]
+            if len(y) < 4 or y.var() == 0:
                 continue
-
-            def score(target):
-                pred = np.empty(len(target))
-                for test in folds:
-                    train = np.setdiff1d(np.arange(len(target)), test)
-                    pred[test] = Ridge(alpha=1.0).fit(xs[train], target[train]).predict(xs[test])
-                return r2_score(target, pred)
-            model, metric, chance = "ridge", "R2", 0.0
-        observed = score(y)
-        null = np.array([score(rng.permutation(y)) for _ in range(permutations)])
-        rows.append({"attribute": name, "model": model, "metric": metric, "score": float(observed), "chance": chance,
-                     "p": float((1 + np.sum(null >= observed)) / (1 + permutations)), "n_speakers": int(ok.sum()),
-                     "n_measures": xs.shape[1], "cv": "leave one out" if len(folds) == len(y) else f"{len(folds)}-fold",
-                     "status": "ok"})
-    return pd.DataFrame(rows)
+            if t.kind == "numeric":
+                r, p = stats.pearsonr(x.astype(float), y)
+                share = r ** 2
+            else:
+                groups = [y[(x.astype(str) == lvl).to_numpy()] for lvl in map(str, t.levels)]
+                groups = [g for g in groups if len(g)]
+                if len(groups) < 2:
+                    continue
+                share = sum(len(g) * (g.mean() - y.mean()) ** 2 for g in groups) / np.sum((y - y.mean()) ** 2)
+                p = stats.f_oneway(*groups).pvalue if all(len(g) > 1 for g in groups) else np.nan
+            if share >= CONFOUND_SHARE and p < 0.01:
+                others = [a for a in types if a != name]
+                out.append({"measure": measure, "attribute": name, "share": float(share), "p": float(p),
+                            "message": f"{measure} is {name}-confounded: {name} explains {100 * share:.0f} % of the "
+                                       f"differences between speakers and is not a control, so the models of "
+                                       f"{', '.join(others) or 'the other attributes'} on {measure} mix its effect "
+                                       f"in; add `controls: [{name}]` to the profile config"})
+    return out

@@ -344,134 +344,312 @@ def _fit_labels(fig, ax, texts, floor: tuple[float, float], width: float = 9.5) 
     fit()
 
 
-def _pca_section(tables, fig_dir: Path, written: list[str]) -> str:
-    scores, loadings = tables.get("pca_scores"), tables.get("pca_loadings")
-    explained, linkage = tables.get("pca_explained"), tables.get("linkage")
+VIEW_FIGURES = (r"pca_scree_.+", r"pca_biplot_.+", r"dendrogram_.+")  # one of each per view
+
+
+def _pca_views(scores) -> list:
+    """The views of the PCA tables in reading order: vowels (by language), prosody, others; [None] without views."""
+    if "view" not in scores:
+        return [None]
+    views = [str(v) for v in dict.fromkeys(scores.view.dropna())]
+    vowels = sorted(v for v in views if v.startswith("vowels:"))
+    return vowels + [v for v in views if v == "prosody"] + [v for v in views if v not in vowels and v != "prosody"]
+
+
+def _view_title(view) -> str:
+    if view is None:
+        return "Speech measures"
+    if view.startswith("vowels:"):
+        return f"Vowels, language {view.split(':', 1)[1]}"
+    return "Prosody and voice" if view == "prosody" else str(view)
+
+
+def _of_view(frame, view):
+    if frame is None or view is None or "view" not in frame:
+        return frame
+    return frame[frame.view.astype(str) == view]
+
+
+def _n_real(explained) -> int | None:
+    """The leading run of real components (None when the table has no permutation test)."""
+    if not _has(explained, "real"):
+        return None
+    run = 0
+    for real in explained.real:
+        if not (_filled(real) and bool(real)):
+            break
+        run += 1
+    return run
+
+
+def _real_words(explained, n_real: int | None) -> str:
+    """How many components are real, in plain words."""
+    if n_real is None:
+        return ""
+    rows = explained.reset_index(drop=True)
+
+    def pc(i):
+        r = rows.iloc[i]
+        return (f"{str(r.component).upper()} ({100 * _float(r.explained):.0f} % of the variance, against "
+                f"{100 * _float(r.get('null_mean')):.0f} % on average in shuffled data; p = {_fmt_p(r.get('p'))})")
+
+    if n_real == 0:
+        first = rows.iloc[0]
+        return (f"<p>The permutation test finds <b>no real component</b>: PC1 explains "
+                f"{100 * _float(first.explained):.0f} % of the variance, no more than shuffled data reach "
+                f"({100 * _float(first.get('null_q95')):.0f} % in 5 % of the shuffles; p = {_fmt_p(first.get('p'))}). "
+                "The differences between speakers in these measures do not hang together, so the biplot and the "
+                "clusters below describe noise as much as structure.</p>")
+    named = "; ".join(pc(i) for i in range(n_real))
+    after = (f" {str(rows.iloc[n_real].component).upper()} and later ones are no bigger than in shuffled data."
+             if n_real < len(rows) else "")
+    return (f"<p>The permutation test finds <b>{_plural(n_real, 'real component')}</b>: {named}.{after}</p>")
+
+
+def _association_words(assoc) -> str:
+    """Which attributes go with the clusters and the real components (q < 0.05), in plain words."""
+    if not _has(assoc, "attribute", "target", "q"):
+        return ""
+    found = assoc[assoc.q.astype(float) < 0.05].sort_values("q", kind="stable")
+    items = []
+    for _, r in found.iterrows():
+        target = "the clusters" if r.target == "cluster" else str(r.target).upper()
+        detail = f"; {_esc(r['detail'])}" if _filled(r.get("detail")) else ""
+        items.append(f'<li><span class="yes">{_esc(r.attribute)} goes with {_esc(target)}</span> '
+                     f"({_esc(r.get('test', ''))}, p = {_fmt_p(r.p)}, q = {_fmt_p(r.q)}, "
+                     f"{_plural(int(_float(r.get('n_speakers')) or 0), 'speaker')}{detail})</li>")
+    tested = sorted(set(assoc.target.astype(str)) - {"cluster"}, key=lambda t: (len(t), t))
+    against = "the clusters" + (f" or {', '.join(t.upper() for t in tested)}" if tested else "")
+    if not items:
+        return (f'<ul class="findings"><li class="no">No survey attribute goes with {_esc(against)} '
+                "(no q below 0.05)</li></ul>")
+    return f'<ul class="findings">{"".join(items)}</ul>'
+
+
+def _scree(explained, title: str):
+    """Each component's share of the variance against the shuffled data's (mean and 95th percentile)."""
+    rows = explained.reset_index(drop=True)
+    k = len(rows)
+    fig = _new_figure(max(4.5, 0.45 * k + 2.0), 3.4)
+    ax = fig.subplots()
+    xs = np.arange(1, k + 1)
+    real = [bool(r) if _filled(r) else False for r in rows.real] if "real" in rows else [False] * k
+    ax.bar(xs, 100 * rows.explained.astype(float), color=[PALETTE[0] if r else "#b8c7d9" for r in real],
+           label="observed (dark: real)")
+    if "null_q95" in rows:
+        ax.plot(xs, 100 * rows.null_mean.astype(float), color=PALETTE[1], marker="o", ms=3, lw=1,
+                label="shuffled data, mean")
+        ax.plot(xs, 100 * rows.null_q95.astype(float), color=PALETTE[1], ls="--", lw=1,
+                label="shuffled data, 95th percentile")
+    ax.set_xticks(xs)
+    ax.set_xticklabels([str(c).upper() for c in rows.component], fontsize=8, rotation=90 if k > 12 else 0)
+    ax.set_ylabel("% of the variance")
+    ax.set_title(title, fontsize=11)
+    ax.legend(fontsize=8, frameon=False)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def _biplot(scores, loadings, share: dict, real: set, cmap: dict, title: str):
+    """Speakers on PC1 x PC2 (colour: cluster) with the variables' loadings as arrows."""
+    fig = _new_figure(9.5, 7.5)
+    ax = fig.subplots()
+    if "cluster" in scores and cmap:
+        for c in sorted(cmap):
+            d = scores[scores.cluster == c]
+            ax.scatter(d.pc1, d.pc2, s=60, color=cmap[c], label=f"cluster {c} ({len(d)})", zorder=3,
+                       edgecolor="white")
+        ax.legend(title="Ward cluster", loc="best", fontsize=9)
+    else:
+        ax.scatter(scores.pc1, scores.pc2, s=60, color=PALETTE[0], zorder=3)
+    for sid, x, y in zip(scores.speaker_id, scores.pc1, scores.pc2):
+        ax.annotate(str(sid), (x, y), xytext=(5, 5), textcoords="offset points", fontsize=9, zorder=4)
+    reach = float(np.nanmax(np.abs(scores[["pc1", "pc2"]].to_numpy(float)))) or 1.0
+    texts = []
+    name = "variable" if _has(loadings, "variable") else "measure"
+    if _has(loadings, name, "pc1", "pc2"):
+        vec = loadings[["pc1", "pc2"]].to_numpy(float)
+        longest = float(np.nanmax(np.hypot(vec[:, 0], vec[:, 1]))) or 1.0
+        k = 0.9 * reach / longest
+        for variable, (lx, ly) in zip(loadings[name], vec):
+            if not (np.isfinite(lx) and np.isfinite(ly)):
+                continue
+            ax.annotate("", xy=(k * lx, k * ly), xytext=(0, 0),
+                        arrowprops={"arrowstyle": "->", "color": "#555", "lw": 1.0, "alpha": 0.8}, zorder=2)
+            cos, sin = np.cos(np.arctan2(ly, lx)), np.sin(np.arctan2(ly, lx))
+            texts.append(ax.text(k * lx, k * ly, str(variable), fontsize=8, color="#333", zorder=2,
+                                 ha="left" if cos > 0.3 else "right" if cos < -0.3 else "center",
+                                 va="bottom" if sin > 0.3 else "top" if sin < -0.3 else "center",
+                                 bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none",
+                                       "alpha": 0.7}))
+    floor = tuple(1.15 * (float(np.nanmax(np.abs(scores[c].to_numpy(float)))) or 1.0) for c in ("pc1", "pc2"))
+    ax.set_xlim(-floor[0], floor[0])
+    ax.set_ylim(-floor[1], floor[1])
+    ax.set_aspect("equal", adjustable="box")  # arrows' angles and speakers' distances as they are
+    ax.axhline(0, color="#ccc", lw=0.8, zorder=1)
+    ax.axvline(0, color="#ccc", lw=0.8, zorder=1)
+
+    def axis_label(pc):
+        if pc not in share:
+            return pc.upper()
+        return f"{pc.upper()} ({100 * share[pc]:.0f} % of variance{', real' if pc in real else ''})"
+
+    ax.set_xlabel(axis_label("pc1"))
+    ax.set_ylabel(axis_label("pc2"))
+    ax.set_title(title)
+    fig.tight_layout()
+    if texts:
+        _fit_labels(fig, ax, texts, floor)
+    return fig
+
+
+def _dendrogram(link, scores, cmap: dict, title: str):
+    from scipy.cluster.hierarchy import dendrogram
+
+    n = len(scores)
+    fig = _new_figure(max(6.0, 0.45 * n + 2), 4.8)
+    ax = fig.subplots()
+    dendrogram(link, ax=ax, labels=[str(s) for s in scores.speaker_id], leaf_rotation=90, leaf_font_size=9,
+               color_threshold=0, above_threshold_color="#555")
+    if cmap:  # leaves in the biplot's cluster colours
+        cluster_of = dict(zip(scores.speaker_id.astype(str), scores.cluster))
+        for label in ax.get_xticklabels():
+            c = cluster_of.get(label.get_text())
+            if c in cmap:
+                label.set_color(cmap[c])
+                label.set_fontweight("bold")
+    ax.set_ylabel("Ward distance (larger: less alike)")
+    ax.set_title(title)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def _view_rests(view, scores, tables) -> str:
+    """What a view's figures rest on, in words (speakers, and the tokens or utterances behind them)."""
     tokens, speakers = tables.get("tokens"), tables.get("speakers")
-    parts = ['<h2 id="pca">Speaker profiles: PCA and clusters</h2>',
-             _howto("Each speaker is described by a dozen speech measures (speaking rate, pitch level and range, "
-                    "pauses, vowel space...). Principal component analysis (PCA) condenses them into a few "
-                    "dimensions: in the biplot every dot is a speaker, speakers close together speak alike, and each "
-                    "arrow shows in which direction a measure grows. Arrows pointing the same way are measures that "
-                    "go together. The percentage on each axis is the share of the differences between speakers that "
-                    "the axis captures.",
-                    "The dendrogram groups speakers step by step (Ward clustering on the principal components): the "
-                    "lower two speakers join, the more alike they are. The colours of the dots in the biplot are the "
-                    "clusters cut from this tree. With few speakers, clusters are fragile: treat them as a "
-                    "description of this sample, not as types of speakers.")]
-    if not _has(scores, "speaker_id", "pc1"):
-        return "".join(parts) + ('<p class="note">No PCA: too few speakers with measures (the stage needs enough '
-                                 "speakers to compare profiles).</p>")
-    n_speakers = scores.speaker_id.nunique()
-    in_pca = set(scores.speaker_id)
-    n_tokens = int(tokens.speaker_id.isin(in_pca).sum()) if _has(tokens, "speaker_id") else 0
-    n_utt = (int(speakers[speakers.speaker_id.isin(in_pca)].n_utterances.sum())
+    ids = set(scores.speaker_id)
+    n = _plural(len(ids), "speaker")
+    n_utt = (int(speakers[speakers.speaker_id.isin(ids)].n_utterances.sum())
              if _has(speakers, "speaker_id", "n_utterances") else None)
-    rests = (f"{_plural(n_speakers, 'speaker')}, whose measures come from {n_tokens} vowel tokens"
-             + (f" and {n_utt} utterances" if n_utt is not None else ""))
+    if view is not None and view.startswith("vowels:"):
+        language = view.split(":", 1)[1]
+        d = tokens[tokens.speaker_id.isin(ids)] if _has(tokens, "speaker_id") else None
+        if d is not None and "language" in d:
+            d = d[d.language.astype(str) == language]
+        return f"{n} and {len(d) if d is not None else 0} vowel tokens of language {_esc(language)}"
+    if view == "prosody":
+        return f"{n}, whose measures come from {n_utt} utterances" if n_utt is not None else n
+    n_tokens = int(tokens.speaker_id.isin(ids).sum()) if _has(tokens, "speaker_id") else 0
+    return f"{n}, whose measures come from {n_tokens} vowel tokens" + (
+        f" and {n_utt} utterances" if n_utt is not None else "")
+
+
+def _pca_view(view, tables, fig_dir: Path, written: list[str]) -> str:
+    scores = _of_view(tables.get("pca_scores"), view)
+    loadings, explained = _of_view(tables.get("pca_loadings"), view), _of_view(tables.get("pca_explained"), view)
+    linkage, assoc = _of_view(tables.get("linkage"), view), _of_view(tables.get("associations"), view)
+    title = _view_title(view)
+    suffix = "" if view is None else "_" + _safe_name(view.replace(":", "_"))
+    parts = [f"<h3>{_esc(title)}</h3>"] if view is not None else []
+    rests = _view_rests(view, scores, tables)
+    n_real = _n_real(explained)
+    if _has(explained, "n_variables"):
+        first = explained.iloc[0]
+        imputed = int(_float(first.get("n_imputed")) or 0)
+        parts.append(f"<p>{rests[0].upper() + rests[1:]}; {_plural(int(_float(first.n_variables)), 'variable')}"
+                     + (f", {_plural(imputed, 'missing value')} filled with the variable's mean" if imputed else "")
+                     + ".</p>")
+    parts.append(_real_words(explained, n_real))
     cmap = {}
     if "cluster" in scores:
         cmap = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(sorted(set(scores.cluster.dropna())))}
-    share = {}
-    if _has(explained, "component", "explained"):
-        share = dict(zip(explained.component.astype(str), explained.explained.astype(float)))
-
-    def axis_label(pc):
-        return f"{pc.upper()} ({100 * share[pc]:.0f} % of variance)" if pc in share else pc.upper()
-
-    if "pc2" in scores.columns:
-        fig = _new_figure(9.5, 7.5)
-        ax = fig.subplots()
-        clusters = scores["cluster"] if "cluster" in scores else None
-        if clusters is not None:
-            labels = sorted(set(clusters.dropna()))
-            for c in labels:
-                d = scores[clusters == c]
-                ax.scatter(d.pc1, d.pc2, s=60, color=cmap[c], label=f"cluster {c} ({len(d)})", zorder=3,
-                           edgecolor="white")
-            ax.legend(title="Ward cluster", loc="best", fontsize=9)
-        else:
-            ax.scatter(scores.pc1, scores.pc2, s=60, color=PALETTE[0], zorder=3)
-        for sid, x, y in zip(scores.speaker_id, scores.pc1, scores.pc2):
-            ax.annotate(str(sid), (x, y), xytext=(5, 5), textcoords="offset points", fontsize=9, zorder=4)
-        reach = float(np.nanmax(np.abs(scores[["pc1", "pc2"]].to_numpy(float)))) or 1.0
-        texts = []
-        if _has(loadings, "measure", "pc1", "pc2"):
-            vec = loadings[["pc1", "pc2"]].to_numpy(float)
-            longest = float(np.nanmax(np.hypot(vec[:, 0], vec[:, 1]))) or 1.0
-            k = 0.9 * reach / longest
-            for measure, (lx, ly) in zip(loadings.measure, vec):
-                if not (np.isfinite(lx) and np.isfinite(ly)):
-                    continue
-                ax.annotate("", xy=(k * lx, k * ly), xytext=(0, 0),
-                            arrowprops=dict(arrowstyle="->", color="#555", lw=1.0, alpha=0.8), zorder=2)
-                cos, sin = np.cos(np.arctan2(ly, lx)), np.sin(np.arctan2(ly, lx))
-                texts.append(ax.text(k * lx, k * ly, str(measure), fontsize=8, color="#333", zorder=2,
-                                     ha="left" if cos > 0.3 else "right" if cos < -0.3 else "center",
-                                     va="bottom" if sin > 0.3 else "top" if sin < -0.3 else "center",
-                                     bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none",
-                                               alpha=0.7)))
-        floor = tuple(1.15 * (float(np.nanmax(np.abs(scores[c].to_numpy(float)))) or 1.0) for c in ("pc1", "pc2"))
-        ax.set_xlim(-floor[0], floor[0])
-        ax.set_ylim(-floor[1], floor[1])
-        ax.set_aspect("equal", adjustable="box")  # arrows' angles and speakers' distances as they are
-        ax.set_aspect("equal")
-        ax.axhline(0, color="#ccc", lw=0.8, zorder=1)
-        ax.axvline(0, color="#ccc", lw=0.8, zorder=1)
-        ax.set_xlabel(axis_label("pc1"))
-        ax.set_ylabel(axis_label("pc2"))
-        ax.set_title("PCA biplot of the speakers' measures")
-        fig.tight_layout()
-        if texts:
-            _fit_labels(fig, ax, texts, floor)
-        parts.append(_figure(fig, "pca_biplot", f"PCA biplot: {rests}. Dots: speakers (colour: cluster); arrows: "
-                             "the measures' loadings (scaled to the scores).", "PCA biplot", fig_dir, written))
+    share = dict(zip(explained.component.astype(str), explained.explained.astype(float))) if _has(
+        explained, "component", "explained") else {}
+    real = set(explained.component.astype(str).iloc[:n_real]) if n_real else set()
+    if _has(explained, "component", "explained", "null_q95") and view is not None:
+        fig = _scree(explained, f"{title}: variance explained")
+        parts.append(_figure(fig, f"pca_scree{suffix}", f"Variance explained by each component, {title.lower()}: "
+                             f"{rests}. Bars: this corpus (dark: real by the permutation test); red: the same "
+                             "PCA on data with every variable shuffled between speakers.", f"scree plot, {title}",
+                             fig_dir, written))
+    if "pc2" in scores.columns and scores.pc2.notna().any():
+        scores2 = scores.dropna(subset=["pc1", "pc2"])
+        fig = _biplot(scores2, loadings, share, real, cmap, f"PCA biplot: {title.lower()}")
+        parts.append(_figure(fig, f"pca_biplot{suffix}", f"PCA biplot, {title.lower()}: {rests}. Dots: speakers "
+                             "(colour: cluster); arrows: the variables' loadings (scaled to the scores).",
+                             f"PCA biplot, {title}", fig_dir, written))
     else:
         parts.append('<p class="note">Only one principal component: no biplot.</p>')
-
+    n_speakers = scores.speaker_id.nunique()
     if _has(linkage, "left", "right", "distance", "size") and len(linkage) == n_speakers - 1:
-        from scipy.cluster.hierarchy import dendrogram, is_valid_linkage
+        from scipy.cluster.hierarchy import is_valid_linkage
 
         z = linkage[["left", "right", "distance", "size"]].to_numpy(float)
         if is_valid_linkage(z):
-            fig = _new_figure(max(6.0, 0.45 * n_speakers + 2), 4.8)
-            ax = fig.subplots()
-            dendrogram(z, ax=ax, labels=[str(s) for s in scores.speaker_id], leaf_rotation=90, leaf_font_size=9,
-                       color_threshold=0, above_threshold_color="#555")
-            if cmap:  # leaves in the biplot's cluster colours
-                cluster_of = dict(zip(scores.speaker_id.astype(str), scores.cluster))
-                for label in ax.get_xticklabels():
-                    c = cluster_of.get(label.get_text())
-                    if c in cmap:
-                        label.set_color(cmap[c])
-                        label.set_fontweight("bold")
-            ax.set_ylabel("Ward distance (larger: less alike)")
-            ax.set_title("Speakers clustered by their speech profile")
-            for side in ("top", "right"):
-                ax.spines[side].set_visible(False)
-            fig.tight_layout()
-            parts.append(_figure(fig, "dendrogram", f"Dendrogram (Ward clustering): {rests}. Speaker names in the "
-                                 "colours of their cluster in the biplot.", "dendrogram", fig_dir, written))
+            fig = _dendrogram(z, scores, cmap, f"Speakers clustered by their {title.lower()}")
+            parts.append(_figure(fig, f"dendrogram{suffix}", f"Dendrogram (Ward clustering), {title.lower()}: "
+                                 f"{rests}. Speaker names in the colours of their cluster in the biplot.",
+                                 f"dendrogram, {title}", fig_dir, written))
         else:
             parts.append('<p class="note">The linkage table is not a valid clustering: no dendrogram.</p>')
     else:
         parts.append('<p class="note">No clustering table (or it does not match the speakers of the PCA): no '
                      "dendrogram.</p>")
-
-    associations = tables.get("associations")
-    parts.append("<h3>Survey attributes against the profiles</h3>")
-    parts.append(_howto("Each row tests whether a survey attribute goes with the clusters or with a principal "
-                        "component (chi-square or Kruskal-Wallis for groups, Spearman correlation for numbers). "
-                        "<i>p</i> is the chance of seeing a link this strong if there were none; <i>q</i> is the same "
-                        "corrected for the many tests on this page (false discovery rate): trust q, and q &lt; 0.05 "
-                        "at most as a hint worth a closer look."))
-    if _has(associations, "attribute"):
-        table = associations.copy()
+    parts.append(f"<h4>{_esc(title)}: survey attributes against the clusters and components</h4>")
+    if _has(assoc, "attribute"):
+        parts.append(_association_words(assoc))
+        table = assoc.drop(columns="view") if "view" in assoc else assoc.copy()
         if "q" in table:
             table = table.sort_values("q", na_position="last", kind="stable")
-        parts.append(_table_html(table, "associations"))
+        parts.append(_table_html(table, f"associations{suffix}"))
     else:
         parts.append('<p class="note">No association tests.</p>')
+    return "".join(parts)
+
+
+def _clear_view_figures(fig_dir: Path, written: list[str]) -> None:
+    """Removes per-view PCA figures of an earlier run that this one did not draw (e.g. a language now absent)."""
+    for path in Path(fig_dir).glob("*.png"):
+        if path.stem not in written and any(re.fullmatch(p, path.stem) for p in VIEW_FIGURES):
+            path.unlink()
+
+
+def _pca_section(tables, fig_dir: Path, written: list[str]) -> str:
+    scores = tables.get("pca_scores")
+    parts = ['<h2 id="pca">Speaker profiles: PCA and clusters</h2>',
+             _howto("Speakers are compared in separate <i>views</i>: their vowels (for each language, where each "
+                    "vowel sits on average in the normalised F1/F2 space: one variable per vowel and formant, e.g. "
+                    "<i>u_F2</i>, how front a speaker's /u/ is) and their prosody and voice (speaking rate, pitch "
+                    "level and range, pauses...). In each view, principal component analysis (PCA) finds the "
+                    "directions along which speakers differ together: in the biplot every dot is a speaker, "
+                    "speakers close together speak alike, and each arrow shows in which direction a variable grows; "
+                    "arrows pointing the same way are variables that go together.",
+                    "Not every component is real. A permutation test tells them from noise: every variable is "
+                    "shuffled between the speakers on its own, which keeps its values but destroys any link between "
+                    "variables, and the PCA is redone many times. A component is <i>real</i> when it explains more "
+                    "of the differences than in 95 % of the shuffled copies (and every component before it is real "
+                    "too); the scree plot shows both. With few speakers, expect few real components: a single "
+                    "variable that differs between speakers on its own (one vowel) is not a shared dimension.",
+                    "The dendrogram groups speakers step by step (Ward clustering on the real components, at least "
+                    "the first two): the lower two speakers join, the more alike they are. The colours in the biplot "
+                    "are the clusters cut from this tree. With few speakers, clusters are fragile: treat them as a "
+                    "description of this sample, not as types of speakers.",
+                    "Each survey attribute is then tested against the clusters (Fisher's exact test for two groups "
+                    "and two clusters, otherwise a chi-square test whose p comes from 2000 shuffles; Kruskal-Wallis "
+                    "for numbers) and against each real component, or PC1 when none is (Kruskal-Wallis for groups, "
+                    "Spearman correlation for numbers). <i>q</i> corrects p for the number of tests within the view "
+                    "(false discovery rate): trust q, and q &lt; 0.05 at most as a hint worth a closer look.")]
+    if not _has(scores, "speaker_id", "pc1"):
+        _clear_view_figures(fig_dir, written)
+        return "".join(parts) + ('<p class="note">No PCA: too few speakers with measures (a view needs at least 4 '
+                                 "speakers and 2 variables).</p>")
+    for view in _pca_views(scores):
+        parts.append(_pca_view(view, tables, fig_dir, written))
+    _clear_view_figures(fig_dir, written)
     return "".join(parts)
 
 
@@ -480,6 +658,10 @@ def _pca_section(tables, fig_dir: Path, written: list[str]) -> str:
 
 def _effect_rows(models, level: str):
     d = models[models.level == level].copy()
+    if "primary" in d:  # one test per model: the coefficient, an ordinal's trend, each interaction
+        d = d[d.primary.astype(bool) & (d.test != "joint")] if "test" in d else d[d.primary.astype(bool)]
+    if len(d):
+        d["measure"] = d.apply(_effect_label, axis=1)  # a vowel's models: "f2_hz of /u/ (fr)"
     for col in ("estimate", "relative", "ci_low", "ci_high", "q"):
         d[col] = d[col].astype(float) if col in d else np.nan
     # CI on the relative scale: relative = estimate / scale, the same scale for the bounds
@@ -494,13 +676,13 @@ def _effects_section(tables, fig_dir: Path, written: list[str]) -> str:
     models = tables.get("models")
     parts = ['<h2 id="effects">Effects of the survey attributes on speech</h2>',
              _howto("For each speech measure and each survey attribute, a model estimates how much the measure "
-                    "changes with the attribute: for a group attribute, the difference from the first group (e.g. "
-                    "<i>man vs woman</i>: men's value minus women's); for a number (e.g. age), the change per unit "
-                    "(per year); for an ordered attribute (e.g. education), the change per step. "
-                    "Token- and utterance-level models are <i>mixed models</i>: they use every vowel or utterance "
-                    "but know that tokens of one speaker are not independent (a random intercept per speaker), and "
-                    "the token models compare like with like (same vowel, same duration). Speaker-level models use "
-                    "one value per speaker.",
+                    "changes with the attribute, the controls held constant: for a group attribute, the difference "
+                    "from the reference group (e.g. <i>man vs woman</i>: men's value minus women's); for a number "
+                    "(e.g. age), the change per unit (per year); for an ordered attribute (e.g. education), the "
+                    "linear trend per step. Token- and utterance-level models are <i>mixed models</i>: they use "
+                    "every vowel or utterance but know that tokens of one speaker are not independent (a random "
+                    "intercept per speaker, and per word for vowels), and the token models take one vowel at a "
+                    "time. Speaker-level models use one value per speaker.",
                     "To put measures in different units on one axis, each estimate is shown as a percentage of the "
                     "measure's average size, with its 95 % confidence interval (the bar). A bar that crosses 0 means "
                     "the data are compatible with no effect. Filled dots have <i>q</i> &lt; 0.05: q is the p-value "
@@ -585,18 +767,99 @@ def _effects_section(tables, fig_dir: Path, written: list[str]) -> str:
     return "".join(parts)
 
 
+# -- what the models found, first --------------------------------------------------------------------------
+
+
+def _effect_label(r) -> str:
+    if r.get("level") == "token" and _filled(r.get("vowel")):
+        return f"{r['measure']} of /{r['vowel']}/ ({r['language']})"
+    return str(r.get("measure"))
+
+
+def _adjustments(models) -> str:
+    """In plain words: what the models of each attribute adjusted for, per level."""
+    items = []
+    for attribute, d in models.groupby("attribute", sort=False):
+        said = []
+        for level, words in (("utterance", "prosody (one row per utterance)"), ("token", "each vowel (one row per token)"),
+                             ("speaker", "speaker measures (one row per speaker)")):
+            e = d[d.level == level]
+            if not len(e):
+                continue
+            adjusted = e.adjusted_for.mode().iloc[0] if "adjusted_for" in e else "?"
+            random = e.random.mode().iloc[0] if "random" in e else ""
+            said.append(f"{words}: adjusted for <b>{_esc(adjusted)}</b>"
+                        + (f"; random intercepts {_esc(random)}" if random and not random.startswith("none") else ""))
+        items.append(f"<li><b>{_esc(attribute)}</b>: " + "; ".join(said) + "</li>")
+    return "<ul>" + "".join(items) + "</ul>"
+
+
+def _findings_section(tables) -> str:
+    """The report's lead: controlled per-vowel and prosodic effects, the checks, and how to rerun them in R."""
+    models, checks = tables.get("models"), tables.get("checks")
+    parts = ['<h2 id="findings">Findings: effects of the survey attributes, controlled</h2>']
+    if not _has(models, "family", "primary", "p", "q"):
+        return "".join(parts) + '<p class="note">No model could be fitted (too few speakers per attribute level).</p>'
+    engine = models.engine.iloc[0] if "engine" in models else "?"
+    n_models = models.model_id.nunique() if "model_id" in models else len(models)
+    excluded = models.attrs.get("excluded_tokens", 0) if hasattr(models, "attrs") else 0
+    parts.append(_howto(
+        "Each row is one model: a speech measure against one survey attribute, <i>with the other attributes "
+        "listed as controls held constant</i>. A vowel's formants are modelled one vowel at a time within one "
+        "language (does /u/ front with education?), in Hz and after Lobanov 2.0 normalisation; prosody one "
+        "utterance at a time. Random intercepts per speaker (and per word, for vowels, with lme4) let every token "
+        "count while the attribute is judged on the number of speakers. <i>q</i> corrects p for the number of "
+        "tests within one family of models (one family per measure set and language); an effect with q &lt; 0.05 "
+        "is listed below. The estimate is in the measure's unit (Hz, semitones, syllables/s, Lobanov z).",
+        f"Engine: <b>{_esc(engine)}</b>; {n_models} models. "
+        + (f"{int(excluded)} vowel tokens were left out as marked by hand (exclusions.csv). " if excluded else "")
+        + "Every model is in <code>models.parquet</code> with its formula; <code>export/models.R</code> refits "
+        "them all in R from <code>export/*.csv</code>: <code>cd 04_profile/export &amp;&amp; Rscript models.R</code>."))
+    if _has(checks, "message"):
+        items = "".join(f"<li><b>{_esc(r['kind'])}</b>: {_esc(r['message'])}</li>" for _, r in checks.iterrows())
+        parts.append(f'<h3>Before reading the effects</h3><ul class="problems">{items}</ul>')
+    parts.append("<h3>What each model adjusted for</h3>" + _adjustments(models))
+    primary = models[models.primary.astype(bool)].copy()
+    primary["effect on"] = primary.apply(_effect_label, axis=1)
+    cols = ["effect on", "attribute", "term", "estimate", "ci_low", "ci_high", "p", "q", "n_speakers", "formula"]
+    for title, rows in (("Per vowel", primary[primary.level == "token"]),
+                        ("Prosody and speaker measures", primary[primary.level != "token"])):
+        found = rows[rows.q.astype(float) < 0.05].sort_values("q", kind="stable")
+        if not len(rows):
+            parts.append(f"<h3>{title}: no model</h3>" + '<p class="note">None could be fitted: a model needs more '
+                         "speakers than terms (per vowel: speakers of one language with enough tokens of the vowel, "
+                         "profile.min_vowel_tokens), and an attribute that varies among them.</p>")
+            continue
+        parts.append(f"<h3>{title}: {_plural(len(found), 'effect')} with q &lt; 0.05 "
+                     f"(of {len(rows)} tests)</h3>")
+        if len(found):
+            parts.append(_table_html(found[[c for c in cols if c in found]], f"findings_{_safe_name(title)}"))
+        else:
+            near = rows.sort_values("p", kind="stable").head(5)
+            parts.append('<p class="note">None; the smallest p-values were:</p>'
+                         + _table_html(near[[c for c in cols if c in near]], f"nearest_{_safe_name(title)}"))
+    return "".join(parts)
+
+
 # -- prediction, header, tables ------------------------------------------------------------------------
 
 
 def _prediction_section(tables) -> str:
     prediction = tables.get("prediction")
     parts = ['<h2 id="prediction">Can speech tell the survey answers?</h2>',
-             _howto("For each attribute, a simple model learns it from all speakers but one and guesses it for the "
-                    "one left out, in turn for every speaker. The score is compared with what guessing achieves "
-                    "(<i>chance</i>: balanced accuracy of 1/number of groups, or R² of 0 for numbers; R² below 0 is "
-                    "worse than guessing the average). <i>p</i> comes from repeating the exercise with the answers "
-                    "shuffled between speakers. “No evidence” does not mean there is no link: with few speakers, "
-                    "only strong links show. These p-values are not corrected for testing several attributes.")]
+             _howto("For each attribute, a simple model (logistic regression for groups, ridge regression for numbers "
+                    "and ordered answers) learns it from the speech measures of all speakers but one and guesses it "
+                    "for the one left out, in turn for every speaker (<i>cv</i>: leave one out; above 20 speakers, "
+                    "10-fold: a tenth of the speakers held out at a time). Everything the model uses is learnt from "
+                    "the training speakers only, down to how a missing measure is filled and how each measure is "
+                    "scaled, so nothing of the held-out speaker leaks into its guess.",
+                    "The score is compared with what guessing achieves (<i>chance</i>: balanced accuracy of 1/number "
+                    "of groups, or R² of 0 for numbers; R² below 0 is worse than guessing the average). <i>p</i> "
+                    "comes from repeating the exercise with the answers shuffled between speakers; when <i>strata</i> "
+                    "names an attribute (e.g. gender), they are shuffled only among speakers of the same level of it, "
+                    "so that a link with that attribute is not mistaken for a link with this one. “No evidence” does "
+                    "not mean there is no link: with few speakers, only strong links show. These p-values are not "
+                    "corrected for testing several attributes.")]
     if not _has(prediction, "attribute"):
         return "".join(parts) + '<p class="note">No prediction was run.</p>'
     items = []
@@ -607,7 +870,10 @@ def _prediction_section(tables) -> str:
         metric = _esc(r.get("metric", "score"))
         n = _float(r.get("n_speakers"))
         n_text = f", {_plural(int(n), 'speaker')}" if np.isfinite(n) else ""
-        detail = f"({metric} {_fmt_number(score)} against {_fmt_number(chance)} by chance, p = {_fmt_p(p)}{n_text})"
+        strata = r.get("strata")
+        within = f", answers shuffled within {_esc(strata)}" if _filled(strata) and str(strata) != "none" else ""
+        detail = (f"({metric} {_fmt_number(score)} against {_fmt_number(chance)} by chance, p = {_fmt_p(p)}"
+                  f"{n_text}{within})")
         if status != "ok" or not np.isfinite(p):
             items.append(f'<li class="no">{attribute}: not tested ({_esc(status)})</li>')
         elif p < 0.05 and score > chance:
@@ -634,8 +900,9 @@ def _header(tables, corpus: Path) -> str:
              f'<p class="meta">Written {today} by voli from <code>{_esc(Path(corpus).resolve())}</code>.</p>',
              f"<p><b>{_plural(n_speakers, 'speaker')}</b>, <b>{n_tokens} vowel tokens</b>"
              + (f", <b>{n_utt} utterances</b>" if n_utt is not None else "") + f"{languages}.</p>",
-             '<nav><a href="#vowels">Vowel charts</a><a href="#pca">Profiles (PCA)</a><a href="#effects">Effects</a>'
+             '<nav><a href="#findings">Findings</a><a href="#vowels">Vowel charts</a><a href="#pca">Profiles (PCA)</a><a href="#effects">Effects</a>'
              '<a href="#prediction">Prediction</a><a href="#tables">Tables</a></nav>',
+             _findings_section(tables),
              "<h2 id=\"survey\">Survey attributes</h2>",
              _howto("How voli read each survey column: <i>categorical</i> (groups without order; the first level is "
                     "the reference the others are compared with), <i>ordinal</i> (ordered steps, treated as equally "

@@ -1,9 +1,10 @@
 """The profile stage: speech measures joined to the survey, statistics, tables and the report.
 
 Reads 03_features (vowels, prosody, speaker_prosody) and the corpus's speakers.csv (with
-survey.yaml when present); writes 04_profile/: speakers, tokens (filtered, normalised), models
-(mixed effects), pca_scores, pca_loadings, associations, prediction, and report/;
-problems found on the way (speakers left out, models that fell back) go to problems.parquet.
+survey.yaml when present, and WORKDIR/exclusions.csv); writes 04_profile/: speakers, tokens
+(filtered, normalised), models (voli.profile.models), checks (aliasing, confounds), the speaker
+structure (pca_*, associations, linkage: voli.profile.structure), prediction, export/ (the R
+reproduction) and report/; problems found on the way go to problems.parquet.
 """
 
 from __future__ import annotations
@@ -19,34 +20,76 @@ from voli.runner import Stage, StageContext, WorkItem, require_done
 from voli.schema import Problem, to_table
 
 
-# speaker measures that describe a speaker's profile (PCA, clusters, prediction)
-PROFILE_COLUMNS = ("articulation_rate", "speech_rate", "pauses_per_minute", "filled_pauses_per_minute", "f0_median_st",
-                   "f0_sd_st", "f0_range_st", "intensity_mean_db", "formant_scale_hz", "category_dispersion_lobanov",
-                   "reduction_index", "vowel_space_area_means_lobanov")
+# speaker measures of the prosodic PCA view (the vowel view is built from the tokens: voli.profile.structure)
+PROSODY_COLUMNS = ("articulation_rate", "speech_rate", "pauses_per_minute", "filled_pauses_per_minute", "f0_median_st",
+                   "f0_sd_st", "f0_range_st", "intensity_mean_db")
+# ... and those prediction learns from
+PROFILE_COLUMNS = PROSODY_COLUMNS + ("formant_scale_hz", "vowel_space_area_nearey")
 
 
-def profile(corpus_dir: Path, features_dir: Path, config: ProfileConfig) -> dict:
-    """All profile tables (pandas DataFrames) for one corpus."""
+def profile(corpus_dir: Path, features_dir: Path, config: ProfileConfig, *, export_dir: Path | None = None) -> dict:
+    """All profile tables (pandas DataFrames) for one corpus; the R export goes to ``export_dir``."""
+    import dataclasses
+
     import pandas as pd
 
     from voli.corpus import speakers_table
-    from voli.profile.survey import attribute_types, survey_table
+    from voli.io.exclusions import apply_exclusions, read_exclusions
+    from voli.profile.survey import attribute_types, model_options, survey_table
 
     raw = speakers_table(Path(corpus_dir)).to_pandas()  # speakers.csv with prepare's checks (IDs, duplicates)
     types = attribute_types(corpus_dir, raw)
     survey = survey_table(corpus_dir, raw, types)
+    options = model_options(corpus_dir)  # survey.yaml's controls and interactions join the config's
+    config = dataclasses.replace(config, controls=tuple(dict.fromkeys(config.controls + options["controls"])),
+                                 interactions=tuple(dict.fromkeys(config.interactions + options["interactions"])))
     vowels = pd.read_parquet(features_dir / "vowels.parquet")
+    workdir = Path(features_dir).parent
+    excluded = read_exclusions(workdir)
+    vowels, n_excluded = apply_exclusions(vowels, excluded)
+    if len(excluded):
+        problems.report("tokens_excluded", f"{n_excluded} vowel token(s) left out as marked by hand in "
+                        f"{workdir / 'exclusions.csv'} ({len(excluded) - n_excluded} of its rows match no token)"
+                        if len(excluded) > n_excluded else
+                        f"{n_excluded} vowel token(s) left out as marked by hand in {workdir / 'exclusions.csv'}")
     utterances = pd.read_parquet(features_dir / "prosody.parquet")
     prosody = pd.read_parquet(features_dir / "speaker_prosody.parquet")
-    return analyse(survey, types, vowels, utterances, prosody, config, source=Path(corpus_dir) / "speakers.csv")
+    out = analyse(survey, types, vowels, utterances, prosody, config, source=Path(corpus_dir) / "speakers.csv",
+                  context=speaker_context(workdir, utterances), export_dir=export_dir)
+    out["models"].attrs["excluded_tokens"] = n_excluded
+    return out
 
 
-def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *, source="speakers.csv") -> dict:
+def speaker_context(workdir: Path, utterances):
+    """Per speaker: language, interviewer(s) and recording channel, for the aliasing checks (None if unknown)."""
+    import pandas as pd
+
+    prepare_dir = Path(workdir) / "00_prepare"
+    if not (prepare_dir / "recording_speakers.parquet").is_file():
+        return None
+    links = pd.read_parquet(prepare_dir / "recording_speakers.parquet")
+    recordings = pd.read_parquet(prepare_dir / "recordings.parquet")
+    channel = recordings.set_index("recording_id").apply(
+        lambda r: f"{int(r.sample_rate)} Hz" + (f", {int(r.channels)} channels" if r.channels > 1 else ""), axis=1)
+    interviewers = links[links.role == "interviewer"].groupby("recording_id").speaker_id.agg(lambda s: "+".join(sorted(s)))
+    rows = []
+    for sid, own in links[links.role != "interviewer"].groupby("speaker_id"):
+        recs = own.recording_id
+        lang = utterances[utterances.speaker_id == sid].language
+        rows.append({"speaker_id": sid, "language": lang.mode().iloc[0] if len(lang.dropna()) else None,
+                     "interviewer": "|".join(sorted({interviewers.get(r, "none") for r in recs})),
+                     "channel": "|".join(sorted({channel.get(r, "?") for r in recs}))})
+    return pd.DataFrame(rows)
+
+
+def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *, source="speakers.csv",
+            context=None, export_dir: Path | None = None, engine: str | None = None) -> dict:
     """The statistics on in-memory tables: a typed survey (survey_table) and the features tables."""
     import pandas as pd
 
-    from voli.profile.models import mixed_effects, pca_clusters, predict_attributes
+    from voli.profile.models import aliasing, confounds, fit_models
     from voli.profile.speakers import speaker_measures
+    from voli.profile.structure import predict_attributes, speaker_structure
 
     unknown = sorted((set(vowels.speaker_id) | set(prosody.speaker_id)) - set(survey.speaker_id))
     if unknown:
@@ -65,21 +108,44 @@ def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *
             problems.report("few_tokens", f"only {int(row.get('n_tokens', 0) or 0)} vowel tokens pass the filters: "
                             "vowel measures are rough", speaker_id=sid)
     utterances = utterances[utterances.role.isin(config.roles)]
+    known = [a for a in config.controls + tuple(x.strip() for e in config.interactions for x in e.split(":"))
+             if a not in types]
+    if known:
+        raise CorpusError(f"profile: {known[0]!r} (in controls or interactions) is not a column of {source}; it has "
+                          f"{', '.join(types) or 'no survey columns'}")
+    models = fit_models(tokens, utterances, speakers, analysed, types, config, export_dir=export_dir, engine=engine)
+    if len(models):
+        fits = models.drop_duplicates("model_id")
+        irregular = fits[fits.status != "ok"]
+        if len(irregular):
+            kinds = irregular.status.str.split(r"[;(:]").str[0].str.strip().value_counts()
+            problems.report("model_fit", f"{len(irregular)} of {len(fits)} models are not regular fits ("
+                            + ", ".join(f"{n} {k}" for k, n in kinds.items()) + "): their rows say so in "
+                            "models.parquet's status; a random-effect variance at 0 (singular) is common with few "
+                            "speakers and leaves the fixed effects usable, a fit that did not converge is not")
+    checks = []
+    if context is not None and len(context):
+        checks += [{"kind": "aliased", **c} for c in aliasing(analysed, types, context)]
+    checks += [{"kind": "confounded", **c} for c in confounds(speakers, utterances, analysed, types, config.controls)]
+    for c in checks:
+        problems.report(c["kind"], c["message"])
     columns = [c for c in PROFILE_COLUMNS if c in speakers]
-    models = mixed_effects(tokens, utterances, analysed, types, word_effect=config.word_control, speakers=speakers)
-    pca = pca_clusters(speakers, analysed, types, columns, n_clusters=config.clusters)
-    prediction = predict_attributes(speakers, analysed, types, columns, permutations=config.permutations)
+    strata = next((c for c in config.controls if c in types and types[c].kind == "categorical"), None)
+    structure = speaker_structure(tokens, speakers, analysed, types,
+                                  prosody_columns=[c for c in PROSODY_COLUMNS if c in speakers],
+                                  permutations=config.permutations, n_clusters=config.clusters)
+    prediction = predict_attributes(speakers, analysed, types, columns, permutations=config.permutations,
+                                    strata=strata)
     table = speakers.merge(analysed.astype({n: object for n, t in types.items() if t.kind != "numeric"}),
                            on="speaker_id", how="left")
     out = {"speakers": table, "tokens": tokens, "models": models, "prediction": prediction,
+           "checks": pd.DataFrame(checks, columns=["kind", "attribute", "measure", "with", "share", "strength", "p",
+                                                   "message"]),
            "attributes": pd.DataFrame([{"attribute": t.name, "kind": t.kind, "levels": "|".join(t.levels),
-                                        "declared": t.declared, "description": t.describe()} for t in types.values()])}
-    if pca is not None:
-        scores, loadings, tests, link = pca
-        out["pca_scores"], out["pca_loadings"], out["associations"] = scores, loadings, tests
-        out["pca_explained"] = pd.DataFrame({"component": [f"pc{i + 1}" for i in range(len(loadings.attrs["explained"]))],
-                                             "explained": loadings.attrs["explained"]})
-        out["linkage"] = pd.DataFrame(link, columns=["left", "right", "distance", "size"])
+                                        "reference": t.reference or "", "log": t.log, "declared": t.declared,
+                                        "control": t.name in config.controls, "description": t.describe()}
+                                       for t in types.values()])}
+    out.update({k: v for k, v in structure.items() if v is not None})
     return out
 
 
@@ -106,7 +172,7 @@ def finalize(ctx: StageContext) -> dict[str, pa.Table]:
 
     stage_dir = ctx.stage_dir("profile")
     with problems.collecting("profile") as found:
-        tables = profile(ctx.corpus_dir, ctx.stage_dir("features"), ctx.config.profile)
+        tables = profile(ctx.corpus_dir, ctx.stage_dir("features"), ctx.config.profile, export_dir=stage_dir / "export")
         write_report(stage_dir, {**tables, "problems": to_table(found, Problem).to_pandas()}, corpus=ctx.corpus_dir)
     return {name: to_arrow(frame) for name, frame in tables.items()}
 

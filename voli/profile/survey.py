@@ -6,7 +6,10 @@ Types come from ``<corpus>/survey.yaml`` when it exists (the format of the simul
       gender: {levels: [woman, man]}                      # categorical; the first level is the reference
       education: {levels: [primary, secondary, bachelor, master], ordered: true}   # ordinal
       age: {range: [18, 80]}                              # numeric (values outside the range are errors)
-      income: {numeric: true}                             # numeric, no range
+      income: {numeric: true, log: true}                  # numeric, no range; modelled as log(income)
+      country: {levels: [France, Brazil, Venezuela], reference: France}   # the level the others are compared with
+    controls: [gender, age]          # adjusted for in the model of every other attribute (with the profile config's)
+    interactions: [education:gender] # the attribute's effect may differ by the control's level
 
 and are inferred otherwise: a column whose every filled cell is a number is numeric, any other
 is categorical with its levels in order of first appearance. Empty cells and the usual codes
@@ -37,6 +40,9 @@ class AttributeType:
     levels: tuple[str, ...] = ()  # categorical and ordinal, in order (the first is the reference)
     range: tuple[float, float] | None = None
     declared: bool = False  # from survey.yaml, not inferred
+    reference: str | None = None  # categorical: the level the others are compared with (default: the first declared,
+    # or the most frequent when inferred)
+    log: bool = False  # numeric: modelled as its natural log (incomes)
 
     def describe(self) -> str:
         if self.kind == "numeric":
@@ -49,7 +55,7 @@ def _declared(path: Path, columns: list[str]) -> dict[str, AttributeType]:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as err:
         raise CorpusError(f"{path}: cannot read the survey types ({err})") from err
-    attrs = data.get("attributes", data)
+    attrs = data.get("attributes", data) if isinstance(data, dict) else data
     if not isinstance(attrs, dict):
         raise CorpusError(f"{path}: expected 'attributes:' with one entry per speakers.csv column")
     out = {}
@@ -59,14 +65,27 @@ def _declared(path: Path, columns: list[str]) -> dict[str, AttributeType]:
             hint = f"; did you mean {close[0]!r}?" if close else f"; speakers.csv has {', '.join(columns)}"
             raise CorpusError(f"{path}: attribute {name!r} is not a column of speakers.csv{hint}")
         spec = spec or {}
+        unknown = set(spec) - {"levels", "ordered", "range", "numeric", "reference", "log"}
+        if unknown:
+            raise CorpusError(f"{path}: attribute {name!r}: unknown key(s) {', '.join(sorted(unknown))}; use levels, "
+                              "ordered, reference, range, numeric, log")
         if "levels" in spec:
             kind = "ordinal" if spec.get("ordered") else "categorical"
-            out[name] = AttributeType(name, kind, tuple(str(v) for v in spec["levels"]), declared=True)
+            levels = tuple(str(v) for v in spec["levels"])
+            reference = spec.get("reference")
+            if reference is not None and str(reference) not in levels:
+                raise CorpusError(f"{path}: attribute {name!r}: reference {reference!r} is not one of its levels "
+                                  f"{', '.join(levels)}")
+            if spec.get("log"):
+                raise CorpusError(f"{path}: attribute {name!r}: 'log' applies to numbers, not to levels")
+            out[name] = AttributeType(name, kind, levels, declared=True,
+                                      reference=None if reference is None else str(reference))
         elif "range" in spec:
             lo, hi = spec["range"]
-            out[name] = AttributeType(name, "numeric", range=(float(lo), float(hi)), declared=True)
+            out[name] = AttributeType(name, "numeric", range=(float(lo), float(hi)), declared=True,
+                                      log=bool(spec.get("log")))
         elif spec.get("numeric"):
-            out[name] = AttributeType(name, "numeric", declared=True)
+            out[name] = AttributeType(name, "numeric", declared=True, log=bool(spec.get("log")))
         else:
             raise CorpusError(f"{path}: attribute {name!r} needs 'levels: [...]' (add 'ordered: true' for an "
                               "ordinal scale), 'range: [low, high]' or 'numeric: true'")
@@ -154,3 +173,25 @@ def encode(values, t: AttributeType):
     if t.kind == "ordinal":
         return values.cat.codes.replace(-1, np.nan).astype(float)
     return values.astype(object)
+
+
+def model_options(corpus_dir: Path) -> dict:
+    """survey.yaml's ``controls`` and ``interactions`` (lists; empty when absent)."""
+    path = Path(corpus_dir) / "survey.yaml"
+    if not path.is_file():
+        return {"controls": (), "interactions": ()}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise CorpusError(f"{path}: cannot read the survey types ({err})") from err
+    if not isinstance(data, dict) or "attributes" not in data:
+        return {"controls": (), "interactions": ()}
+    out = {}
+    for key in ("controls", "interactions"):
+        value = data.get(key) or []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise CorpusError(f"{path}: {key} should be a list, e.g. {key}: [gender]")
+        out[key] = tuple(str(v) for v in value)
+    return out

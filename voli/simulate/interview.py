@@ -333,7 +333,13 @@ def _survey_yaml(spec: EffectSpec) -> str:
     import yaml
 
     header = "# Types of the speakers.csv attributes (voli profile); undeclared columns are inferred.\n"
-    return header + yaml.safe_dump({"attributes": _attribute_types(spec)}, sort_keys=False, allow_unicode=True)
+    data = {"attributes": _attribute_types(spec)}
+    # attributes planted on the voice itself (vocal tract, F0 level) are controls of every other model
+    physical = [a.name for a in spec.attributes
+                if any(e.attribute == a.name and e.measure in ("vocal_tract", "f0_level") for e in spec.effects)]
+    if physical:
+        data["controls"] = physical
+    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
 def _spec_yaml(spec: EffectSpec, config: SimulationConfig) -> str:
