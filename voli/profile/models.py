@@ -267,16 +267,24 @@ def _dummies(d, column: str, prefix: str) -> list[str]:
     return names
 
 
-def prepare(model: Model, data) -> tuple:
-    """(rows, fixed columns that vary) for a model: its subset, complete rows, speakers with tokens enough.
+def prepare(model: Model, data, subsets: dict | None = None):
+    """A model's rows: its subset (language, vowel), complete rows, speakers with tokens enough.
 
-    The exported R script repeats these steps in this order; change both together.
+    ``subsets`` caches the (data, language, vowel) subsets across models. The exported R script
+    repeats these steps in this order; change both together.
     """
-    d = data[model.data]
-    if model.language:
-        d = d[d.language == model.language]
-    if model.vowel:
-        d = d[d.phone == model.vowel]
+    key = (model.data, model.language, model.vowel)
+    d = subsets.get(key) if subsets is not None else None
+    if d is None:
+        d = data[model.data]
+        if model.language:
+            d = d[d.language == model.language]
+        if model.vowel:
+            d = d[d.phone == model.vowel]
+        if subsets is not None:
+            subsets[key] = d
+    if model.min_tokens > 0 and d.speaker_id.nunique() < 3:
+        return d.iloc[:0]  # no model of a between-speaker attribute on fewer than 3 speakers
     missing = [c for c in model.needed if c not in d]
     if missing:
         raise VoliError(f"model of {model.measure} by {model.attribute}: the {model.data} table lacks "
@@ -773,10 +781,11 @@ def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeT
             codings[name] = c
     data = model_data(tokens, utterances, speakers, survey, codings, config.interactions)
     ready, skipped = [], 0
+    subsets: dict = {}
     for spec in _specs(data, codings, types, config, measures):
         if attributes is not None and spec.attribute not in attributes:
             continue
-        d = prepare(spec, data)
+        d = prepare(spec, data, subsets)
         m, reason = finalise(spec, d)
         if reason:
             skipped += 1
