@@ -357,3 +357,26 @@ def test_the_pipeline_recovers_the_samples_planted_effects(profiled):
         assert 0.5 < ratio < 2, (measure, ratio)
     # the voices themselves differ beyond the plant: the pipeline sees what the truth shows
     assert pipeline.loc["vocal_tract", "recovered"] == pytest.approx(oracle.loc["vocal_tract", "recovered"], rel=0.05)
+
+
+def test_interactions_and_phonetic_context_enter_the_formulas(tmp_path):
+    """``interactions: [education:gender]`` adds the product term, tested beside the main effect;
+    ``context: true`` adds the neighbouring phones' classes and stress to the per-vowel models."""
+    from voli.profile.speakers import speaker_measures
+
+    tables, types, survey = education_on_f0(tmp_path, seed=1)
+    config = ProfileConfig(controls=("gender",), interactions=("education:gender",), context=True,
+                           min_speaker_confidence=0)
+    speakers, tokens = speaker_measures(tables["vowels"], tables["speaker_prosody"], config)
+    m = fit_models(tokens, tables["prosody"], speakers, survey, types, config, measures={"f0_mean_st", "f1_hz"},
+                   attributes={"education"}, engine="statsmodels")
+    f0 = m[m.measure == "f0_mean_st"]
+    assert f0.formula.iloc[0] == ("f0_mean_st ~ education_university + education_university_x_gender_man + "
+                                  "gender_man + (1 | speaker_id)")
+    assert set(f0.term) == {"university vs secondary (for gender = woman)",
+                            "(university vs secondary) × (man vs woman)"}
+    assert f0.primary.all() and "education × gender" in f0.adjusted_for.iloc[0]
+    vowels = m[m.measure == "f1_hz"]
+    assert len(vowels.vowel.unique()) >= 5
+    assert vowels.formula.str.contains("ctx_previous_").all() and vowels.formula.str.contains("stressed|ctx_next_").all()
+    assert vowels.adjusted_for.str.contains("the previous and next phone's class").all()

@@ -327,6 +327,9 @@ def _specs(data, codings: dict[str, Coding], types, config, measures=None) -> li
                         labels.append(f"({lab}) × ({clab})")
                 if c not in others:
                     base_controls += list(codings[c].columns)
+                at = (f"{c} = {codings[c].reference}" if codings[c].kind != "numeric"
+                      else f"{c} at its mean")  # with the product in the model, the main effect is there
+                labels[:len(coding.columns)] = [f"{lab} (for {at})" for lab in labels[:len(coding.columns)]]
         words = [codings[c].describe() for c in others] + [f"{a} × {c}" for a, c in pairs if a == name]
 
         def model(level, family, measure, data_name, language="", vowel="", extra=(), random=("speaker_id",),
