@@ -380,13 +380,3 @@ def test_interactions_and_phonetic_context_enter_the_formulas(tmp_path):
     assert len(vowels.vowel.unique()) >= 5
     assert vowels.formula.str.contains("ctx_previous_").all() and vowels.formula.str.contains("stressed|ctx_next_").all()
     assert vowels.adjusted_for.str.contains("the previous and next phone's class").all()
-
-
-def test_a_control_that_is_not_a_survey_column_is_named(tmp_path):
-    from voli.errors import ConfigError
-
-    tables, types, survey = education_on_f0(tmp_path, seed=1)
-    with pytest.raises(ConfigError, match="'sex' \\(in controls or interactions\\) is not a survey attribute; "
-                       "speakers.csv has gender, education"):
-        analyse(survey, types, tables["vowels"], tables["prosody"], tables["speaker_prosody"],
-                ProfileConfig(controls=("sex",), per_vowel=False))

@@ -146,27 +146,24 @@ class Handler(BaseHTTPRequestHandler):
         _, _, _, samples, rate = self._span(query)
         self._send(200, wav_bytes(samples, rate), "audio/wav")
 
-    def _track_frames(self, kind: str, recording: str, start: float, end: float, speaker):
-        """The features stage's ``kind`` track frames (formants, f0) of the span, the speaker's where the
-        recording has one track per speaker; None when there are none."""
-        tracks = self.server.data.tracks(kind, recording)
-        if tracks is None:
-            return None
-        frames = tracks[(tracks.time >= start) & (tracks.time <= end)]
-        if speaker and (frames.speaker_id == speaker).any():
-            frames = frames[frames.speaker_id == speaker]
-        return frames if len(frames) else None
-
     def _spectrogram(self, path: str, query: dict) -> None:
         recording, start, speaker, samples, rate = self._span(query)
         end = start + len(samples) / rate
         formants = f0 = None
-        frames = self._track_frames("formants", recording, start, end, speaker)
-        if frames is not None:
-            formants = (frames.time.to_numpy(), frames[["f1_hz", "f2_hz", "f3_hz"]].to_numpy(dtype=float))
-        frames = self._track_frames("f0", recording, start, end, speaker)
-        if frames is not None:
-            f0 = (frames.time.to_numpy(), frames.f0_hz.to_numpy(dtype=float))
+        tracks = self.server.data.tracks("formants", recording)
+        if tracks is not None:
+            frames = tracks[(tracks.time >= start) & (tracks.time <= end)]
+            if speaker and (frames.speaker_id == speaker).any():
+                frames = frames[frames.speaker_id == speaker]
+            if len(frames):
+                formants = (frames.time.to_numpy(), frames[["f1_hz", "f2_hz", "f3_hz"]].to_numpy(dtype=float))
+        pitch = self.server.data.tracks("f0", recording)
+        if pitch is not None:
+            frames = pitch[(pitch.time >= start) & (pitch.time <= end)]
+            if speaker and (frames.speaker_id == speaker).any():
+                frames = frames[frames.speaker_id == speaker]
+            if len(frames):
+                f0 = (frames.time.to_numpy(), frames.f0_hz.to_numpy(dtype=float))
         if formants is None or f0 is None:  # no tracks for this span: measure it through Praat
             times, values, f0_times, f0_values = praat_tracks(samples, rate, ceiling_hz=_number(query, "ceiling", 5500.0))
             formants = formants if formants is not None else (times + start, values)

@@ -31,7 +31,6 @@ speakers.csv, models.csv and models.R) whichever engine ran: ``Rscript models.R`
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 import shutil
@@ -369,6 +368,8 @@ def _specs(data, codings: dict[str, Coding], types, config, measures=None) -> li
             for vowel in sorted(tk[tk.language == language].phone.dropna().unique()):
                 for family, columns in VOWEL_MEASURES.items():
                     for m in columns:
+                        if m not in tk and m.endswith("lobanov2") and m.replace("2", "") in tk:
+                            m = m.replace("2", "")  # older token tables
                         if m not in tk or not wanted(m):
                             continue
                         extra, extra_words = ["log_duration_c"], ["the vowel's duration (centred within speaker)"]
@@ -392,24 +393,31 @@ def _nested(d) -> bool:
 def finalise(model: Model, d) -> tuple[Model, str | None]:
     """The model with the columns its rows can carry (context and language expanded to dummies,
     constant columns dropped), or a reason it cannot be fitted."""
-    m = dataclasses.replace(model, tested=list(model.tested), labels=list(model.labels), random=list(model.random))
+    m = Model(**{**model.__dict__, "tested": list(model.tested), "labels": list(model.labels),
+                 "controls": list(model.controls), "random": list(model.random)})
     controls = []
     for c in m.controls:
         if c == "language":
             controls += _dummies(d, "language", "lang")
         elif c in ("ctx_previous", "ctx_next"):
             controls += _dummies(d, c.replace("ctx_", "") + "_class", c)
-        elif d[c].nunique() > 1:  # constant in these rows (one gender in a subset): nothing to adjust for
+        elif c in d and d[c].nunique() > 1:
             controls.append(c)
     m.controls = controls
-    if not any(d[col].nunique() > 1 for col in m.tested):
+    keep = [(col, lab) for col, lab in zip(m.tested, m.labels) if col in d and d[col].nunique() > 1]
+    if len(keep) < len(m.tested):
+        if m.trend is not None:
+            m.trend = None  # a missing level: the trend weights no longer apply
+        if len(keep) != len(m.tested):
+            m.joint = len(keep) > 1 and m.joint
+    m.tested, m.labels = [k[0] for k in keep], [k[1] for k in keep]
+    if not m.tested:
         return m, "the attribute does not vary in these rows"
     if d[m.measure].nunique() < 2:
         return m, "the measure is constant"
-    # columns that add nothing to the design go (a constant one adds nothing to the intercept): a control
-    # aliased with the controls before it, then an attribute column aliased with the controls (dropping the
-    # control instead would hand its effect to the attribute: with education following gender,
-    # "education" would then carry gender's)
+    # columns that add nothing to the design go: a control aliased with the controls before it, then an
+    # attribute column aliased with the controls (dropping the control instead would hand its effect to
+    # the attribute: with education following gender, "education" would then carry gender's)
     x = np.ones((len(d), 1))
 
     def adds(column) -> bool:
@@ -426,7 +434,7 @@ def finalise(model: Model, d) -> tuple[Model, str | None]:
         m.adjusted_for += f"; left out, aliased with the other controls in these rows: {', '.join(gone)}"
     keep = [(col, lab) for col, lab in zip(m.tested, m.labels) if adds(col)]
     if len(keep) < len(m.tested):
-        m.trend = None  # a level is absent or not identifiable: the trend's weights no longer apply
+        m.trend = None  # a level is not identifiable: the trend's weights no longer apply
         m.joint = m.joint and len(keep) > 1
         if not keep:
             return m, "the attribute is aliased with the controls in these rows"
@@ -751,6 +759,10 @@ def fit_lme4(directory: Path) -> dict:
 # -- fitting every model -----------------------------------------------------------------------------------
 
 
+def _labels(m: Model) -> dict:
+    return dict(zip(m.tested, m.labels))
+
+
 def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeType], config, *, measures=None,
                attributes=None, engine: str | None = None, export_dir: Path | None = None):
     """Every model of the configuration: one row per tested term, trend or joint test (a DataFrame).
@@ -771,7 +783,7 @@ def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeT
         if c is not None:
             codings[name] = c
     data = model_data(tokens, utterances, speakers, survey, codings, config.interactions)
-    ready = []
+    ready, skipped = [], 0
     subsets: dict = {}
     for spec in _specs(data, codings, types, config, measures):
         if attributes is not None and spec.attribute not in attributes:
@@ -779,6 +791,7 @@ def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeT
         d = prepare(spec, data, subsets)
         m, reason = finalise(spec, d)
         if reason:
+            skipped += 1
             continue
         ready.append((m, d))
     models = [m for m, _ in ready]
@@ -804,7 +817,7 @@ def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeT
         icc = v.get("speaker_id", np.nan) / total if total > 0 and "speaker_id" in v else np.nan
         dropped = [] if engine == "lme4" else [g for g in m.random[1:]]
         random = " + ".join(f"(1 | {g})" for g in m.random if g not in dropped)
-        labels = dict(zip(m.tested, m.labels))
+        labels = _labels(m)
         for row in r["rows"]:
             test = row["test"]
             term = row.get("term") or ""
@@ -845,6 +858,8 @@ def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeT
     table["q"] = np.nan
     for _, idx in table[table.primary].groupby("family").groups.items():
         table.loc[idx, "q"] = fdr(table.loc[idx, "p"])
+    table.attrs["skipped"] = skipped
+    table.attrs["engine"] = engine_text
     return table
 
 

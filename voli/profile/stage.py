@@ -48,9 +48,10 @@ def profile(corpus_dir: Path, features_dir: Path, config: ProfileConfig, *, expo
     excluded = read_exclusions(workdir)
     vowels, n_excluded = apply_exclusions(vowels, excluded)
     if len(excluded):
-        unmatched = len(excluded) - n_excluded
         problems.report("tokens_excluded", f"{n_excluded} vowel token(s) left out as marked by hand in "
-                        f"{workdir / 'exclusions.csv'}" + (f" ({unmatched} of its rows match no token)" if unmatched else ""))
+                        f"{workdir / 'exclusions.csv'} ({len(excluded) - n_excluded} of its rows match no token)"
+                        if len(excluded) > n_excluded else
+                        f"{n_excluded} vowel token(s) left out as marked by hand in {workdir / 'exclusions.csv'}")
     utterances = pd.read_parquet(features_dir / "prosody.parquet")
     prosody = pd.read_parquet(features_dir / "speaker_prosody.parquet")
     out = analyse(survey, types, vowels, utterances, prosody, config, source=Path(corpus_dir) / "speakers.csv",
@@ -107,6 +108,11 @@ def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *
             problems.report("few_tokens", f"only {int(row.get('n_tokens', 0) or 0)} vowel tokens pass the filters: "
                             "vowel measures are rough", speaker_id=sid)
     utterances = utterances[utterances.role.isin(config.roles)]
+    known = [a for a in config.controls + tuple(x.strip() for e in config.interactions for x in e.split(":"))
+             if a not in types]
+    if known:
+        raise CorpusError(f"profile: {known[0]!r} (in controls or interactions) is not a column of {source}; it has "
+                          f"{', '.join(types) or 'no survey columns'}")
     models = fit_models(tokens, utterances, speakers, analysed, types, config, export_dir=export_dir, engine=engine)
     if len(models):
         fits = models.drop_duplicates("model_id")
