@@ -141,7 +141,7 @@ def test_an_f0_effect_hidden_by_gender_is_found_with_gender_as_a_control(tmp_pat
     assert (survey.gender == "woman").sum() == 6
     run = {}
     for name, controls, engine in (("controlled", ("gender",), None), ("alone", (), "statsmodels")):
-        config = ProfileConfig(controls=controls, permutations=20, per_vowel=False)
+        config = ProfileConfig(controls=controls, permutations=20, per_vowel=False, attributes=("shoe_size", "siblings"))
         run[name] = analyse(survey, types, tables["vowels"], tables["prosody"], tables["speaker_prosody"], config,
                             engine=engine)
     m = run["controlled"]["models"]
@@ -238,9 +238,9 @@ def test_planted_effects_are_found_with_their_sign(tmp_path):
     survey_yaml = (ROOT / "corpora_sample" / "survey.yaml").read_text(encoding="utf-8")
     types, survey = typed(tmp_path, tables["speakers"], survey_yaml)
     out = analyse(survey, types, tables["vowels"], tables["prosody"], tables["speaker_prosody"],
-                  ProfileConfig(permutations=20, controls=("gender",)))
-    m = out["models"]
-    m = m[m.primary]
+                  ProfileConfig(permutations=20, controls=("gender",), attributes=("shoe_size",)))
+    every = out["models"]
+    m = every[every.headline]  # the headline test of each model, primary (normalised) and sensitivity (Hz) alike
 
     def found(level, measure, attribute, sign, vowel=""):
         r = m[(m.level == level) & (m.measure == measure) & (m.attribute == attribute) & (m.vowel == vowel)]
@@ -257,6 +257,16 @@ def test_planted_effects_are_found_with_their_sign(tmp_path):
     found("speaker", "vowel_space_area_nearey", "age", -1)  # centralisation survives normalisation
     found("token", "f2_hz", "education", +1, vowel="u")
     found("token", "f2_lobanov2", "education", +1, vowel="u")
+    # one primary test per attribute x measure (and subset): the normalised scale; Hz is its sensitivity check,
+    # outside the report-wide FDR; the report-wide q is BH over every primary test of the report
+    hz = every[every.measure.isin(["f1_hz", "f2_hz"])]
+    assert (hz.role == "sensitivity").all() and not hz.primary.any() and hz.q_report.isna().all()
+    primary = every[every.primary]
+    assert set(primary.role) == {"primary"} and not primary.duplicated(["measure", "language", "vowel",
+                                                                        "attribute"]).any()
+    np.testing.assert_allclose(primary.q_report, fdr(primary.p))
+    assert {"f1_lobanov2", "f2_lobanov2", "articulation_rate"} <= set(primary.measure)
+    assert not {"f1_hz", "f0_median_st"} & set(primary.measure)  # articulation rate and F0 are tested once
     # the vocal-tract ratio shows in Hz and is gone after normalisation, vowel by vowel
     lobanov = m[(m.measure == "f1_lobanov2") & (m.attribute == "gender")]
     assert len(lobanov) == 7 and (lobanov.estimate.abs() < 0.3).all() and not (lobanov.q < 0.05).any()

@@ -116,6 +116,13 @@ class ProfileConfig:
     word_effect: bool = True  # token models: (1 | word) beside (1 | speaker) (lme4 only: statsmodels cannot cross them)
     per_vowel: bool = True  # formant models per vowel and language (the most numerous: vowels x formants x attributes)
     context: bool = False  # per-vowel models: the previous and next phone's class and the stress as controls
+    attributes: tuple[str, ...] = ()  # attributes to test (beside those survey.yaml declares, controls, interactions)
+    explore: bool = False  # also test the undeclared speakers.csv columns, each family apart ("explore: ...")
+    vowel_scale: str = "normalised"  # per-vowel models: the primary test's scale ("normalised": Lobanov 2.0, or "hz");
+    # the other scale is fitted as a sensitivity check, its own family, outside the report-wide FDR
+    ddf: str = "auto"  # lme4 df: "kenward-roger", "satterthwaite", or "auto" (Kenward-Roger up to kr_max_rows rows)
+    kr_max_rows: int = 3000  # auto: Kenward-Roger's cost grows with rows cubed; Satterthwaite above this
+    word_slopes: bool = False  # per-vowel lme4 models: (1 + attribute | word); simplified to (1 | word) if it fails
     min_vowel_tokens: int = 5  # per-vowel models: tokens a speaker needs of a vowel to enter its model
     min_pillai_tokens: int = 20  # Pillai scores need this many tokens of each vowel (fewer: NaN; counts written beside)
     stressed_only: bool = False  # vowel tokens: keep only those with lexical stress (where the lexicon marks it)

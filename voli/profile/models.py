@@ -47,9 +47,11 @@ from voli.profile.survey import AttributeType
 
 UTTERANCE_MEASURES = ("articulation_rate", "speech_rate", "f0_mean_st", "f0_sd_st", "intensity_mean_db")
 VOWEL_MEASURES = {"vowels Hz": ("f1_hz", "f2_hz"), "vowels normalised": ("f1_lobanov2", "f2_lobanov2")}
-SPEAKER_MEASURES = ("formant_scale_hz", "vowel_space_area_nearey", "vowel_dispersion_hz", "articulation_rate",
-                    "f0_median_st", "f0_sd_st", "f0_range_st", "pauses_per_minute", "filled_pauses_per_minute",
-                    "filled_pause_f1_hz", "filled_pause_f2_hz")
+# speaker-level measures with no utterance-level model (articulation rate, F0 level and spread are tested once,
+# per utterance, in the prosody family: the same hypothesis is not corrected twice)
+SPEAKER_MEASURES = ("formant_scale_hz", "vowel_space_area_nearey", "vowel_dispersion_hz", "f0_range_st",
+                    "pauses_per_minute", "filled_pauses_per_minute", "filled_pause_f1_hz", "filled_pause_f2_hz")
+VOWEL_SCALES = {"normalised": "vowels normalised", "hz": "vowels Hz"}  # profile.vowel_scale -> its family
 CONFOUND_SHARE = 0.6  # an attribute explaining this share (at p < 0.01) of the speakers' differences in a measure is a confound
 ALIASED_V = 0.9  # Cramér's V (or |r|) from which an attribute is aliased with language, interviewer or channel
 
@@ -95,6 +97,11 @@ class Coding:
     centre: float | None = None  # numeric: the speakers' mean (of the log with ``log``)
     log: bool = False
     trend: tuple[float, ...] | None = None  # ordinal: weights of the columns giving the per-level slope
+
+    @property
+    def ranks(self) -> tuple[str, ...]:
+        """Ordinal: the levels in order, one step apart (the trend's scale); () otherwise."""
+        return self.levels if self.kind == "ordinal" else ()
 
     def values(self, raw):
         """The coded columns (a dict of arrays) from the raw survey values (a Series)."""
@@ -194,17 +201,33 @@ class Model:
     joint: bool = False  # a joint F test of the attribute's columns (categorical, > 2 levels)
     adjusted_for: str = ""
     needed: list[str] = field(default_factory=list)  # columns a row needs (complete cases), before any dummy
+    kind: str = ""  # the attribute's kind: categorical, ordinal, numeric
+    reference: str = ""  # categorical / ordinal: the level the attribute's columns are compared with
+    level_of: dict = field(default_factory=dict)  # attribute column -> its level
+    rank_of: dict = field(default_factory=dict)  # ordinal: level -> its step (0, 1, ...) on the declared scale
+    word_slopes: bool = False  # lme4: (1 + attribute | word), simplified to (1 | word) when it cannot be fitted
+    ddf: str = "Satterthwaite"  # lme4's df for the tests: Satterthwaite or Kenward-Roger (set by fit_models)
+    between_terms: list[str] = field(default_factory=list)  # fixed columns constant within each speaker
 
     @property
     def fixed(self) -> list[str]:
         return self.tested + self.controls
 
+    @property
+    def main(self) -> list[str]:
+        """The attribute's own columns (not its interactions)."""
+        return [c for c in self.tested if "_x_" not in c]
+
+    def random_terms(self, engine: str = "lme4") -> list[str]:
+        if engine != "lme4":
+            return [f"(1 | {g})" for g in self.random[:1]]  # statsmodels: the first grouping only
+        slopes = " + ".join(self.main)
+        return [f"(1 + {slopes} | {g})" if g == "word" and self.word_slopes and slopes else f"(1 | {g})"
+                for g in self.random]
+
     def formula(self, engine: str = "lme4") -> str:
         rhs = " + ".join(self.fixed) or "1"
-        rand = "".join(f" + (1 | {g})" for g in self.random)
-        if engine != "lme4" and self.random:
-            rand = "".join(f" + (1 | {g})" for g in self.random[:1])  # statsmodels: the first grouping only
-        return f"{self.measure} ~ {rhs}{rand}"
+        return f"{self.measure} ~ {rhs}" + "".join(f" + {t}" for t in self.random_terms(engine))
 
 
 def _context_class(phone) -> str:
@@ -231,6 +254,19 @@ def interaction_columns(codings: dict[str, Coding], interactions) -> list[tuple[
         if a in codings and c in codings:
             out += [(f"{col}_x_{ccol}", col, ccol) for col in codings[a].columns for ccol in codings[c].columns]
     return out
+
+
+def declared_attributes(types, config) -> set[str]:
+    """The attributes the models test: declared in survey.yaml, listed in profile.attributes, or named
+    as a control or in an interaction. The other speakers.csv columns are described, not tested
+    (``profile.explore: true`` tests them too, in families of their own)."""
+    named = set(config.attributes) | set(config.controls)
+    named |= {x.strip() for entry in config.interactions for x in entry.split(":")}
+    unknown = sorted(set(config.attributes) - set(types))
+    if unknown:
+        raise ConfigError(f"profile.attributes: {unknown[0]!r} is not a column of speakers.csv; it has "
+                          f"{', '.join(types) or 'no survey columns'}")
+    return {n for n, t in types.items() if t.declared or n in named}
 
 
 def model_data(tokens, utterances, speakers, survey, codings: dict[str, Coding], interactions=()):
@@ -313,9 +349,15 @@ def _specs(data, codings: dict[str, Coding], types, config, measures=None) -> li
                        | set(data["utterances"].get("language", [])))
     if config.language not in ("term", "separate"):
         raise ConfigError(f"profile.language: {config.language!r}; use 'term' or 'separate'")
+    if config.vowel_scale not in VOWEL_SCALES:
+        raise ConfigError(f"profile.vowel_scale: {config.vowel_scale!r}; use 'normalised' or 'hz'")
+    declared = declared_attributes(types, config)
     wanted = (lambda m: True) if measures is None else (lambda m: m in measures)
     out = []
     for name, coding in codings.items():
+        if name not in declared and not config.explore:
+            continue  # described in the report, not tested
+        explore = "" if name in declared else "explore: "  # an undeclared column: its own families
         others = [c for c in controls if c != name and c in codings]
         base_controls = [col for c in others for col in codings[c].columns]
         tested, labels = list(coding.columns), list(coding.labels)
@@ -337,11 +379,15 @@ def _specs(data, codings: dict[str, Coding], types, config, measures=None) -> li
             lang_cols = []
             if not language and len(languages) > 1:
                 lang_cols = ["language"]  # expanded to dummies per model (the languages present)
-            m = Model(id="", family=family, level=level, data=data_name, measure=measure, attribute=name,
+            m = Model(id="", family=explore + family, level=level, data=data_name, measure=measure, attribute=name,
                       language=language, vowel=vowel, tested=list(tested), labels=list(labels),
                       controls=base_controls + lang_cols + list(extra), random=list(random),
                       min_tokens=min_tokens, trend=coding.trend,
-                      joint=coding.kind == "categorical" and len(coding.columns) > 1)
+                      joint=coding.kind != "numeric" and len(coding.columns) > 1, kind=coding.kind,
+                      reference=coding.reference or "",
+                      level_of=dict(zip(coding.columns, [lvl for lvl in coding.levels if lvl != coding.reference])),
+                      rank_of={lvl: float(i) for i, lvl in enumerate(coding.ranks)},
+                      word_slopes=bool(config.word_slopes) and data_name == "tokens")
             m.adjusted_for = ", ".join(words + (["language"] if lang_cols else []) + list(extra_words)) or "nothing"
             needed = [measure, "speaker_id", *m.tested, *base_controls, *lang_cols, *random]
             if data_name == "tokens":
@@ -390,9 +436,49 @@ def _nested(d) -> bool:
     return "recording_id" in d and len(d) > 0 and bool((d.groupby("speaker_id").recording_id.nunique() > 1).any())
 
 
+def _rereference(m: Model, d) -> None:
+    """When no row of ``d`` is at the attribute's reference level, another present level becomes the
+    reference (the lowest step of an ordinal or a declared list; the most frequent level otherwise)
+    and the labels say so. Without this, the rank check would drop one level's column and the other
+    would keep a label ("secondary vs primary") for a contrast it no longer estimates."""
+    main = [c for c in m.main if c in d]
+    if not m.reference or not main or not len(d) or len(main) < len(m.main):
+        return
+    x = d[main].to_numpy(float)
+    if (x.sum(axis=1) == 0).any():
+        return  # the reference level has rows
+    present = [c for c in main if x[:, main.index(c)].any()]
+    if m.kind == "categorical" and not m.trend:
+        speakers = {c: d.loc[d[c] == 1, "speaker_id"].nunique() for c in present}
+        new = max(present, key=lambda c: (speakers[c], -present.index(c)))
+    else:
+        new = present[0]
+    old, level = m.reference, m.level_of[new]
+    note = f" (no {old} speakers in these rows: compared with {level})"
+    keep = [(col, lab) for col, lab in zip(m.tested, m.labels) if col != new and not col.startswith(f"{new}_x_")]
+    m.tested = [col for col, _ in keep]
+    m.labels = [lab.replace(f"{m.level_of.get(col.split('_x_')[0], '')} vs {old}",
+                            f"{m.level_of.get(col.split('_x_')[0], '')} vs {level}") + ("" if "_x_" in col else note)
+                for col, lab in keep]
+    m.reference = level
+    m.adjusted_for += f"; reference level {level} (no {old} speakers in these rows)"
+
+
+def _trend(m: Model) -> tuple[float, ...] | None:
+    """Weights of the attribute's columns giving the ordinal's slope per step, over the levels present."""
+    if m.kind != "ordinal":
+        return None
+    levels = [m.reference] + [m.level_of[c] for c in m.main]
+    if len(levels) < 3 or any(lvl not in m.rank_of for lvl in levels):
+        return None
+    ranks = np.array([m.rank_of[lvl] for lvl in levels])
+    c = ranks - ranks.mean()
+    return tuple(float(w) for w in (c / np.sum(c ** 2))[1:])  # the reference's weight is implied (they sum to 0)
+
+
 def finalise(model: Model, d) -> tuple[Model, str | None]:
     """The model with the columns its rows can carry (context and language expanded to dummies,
-    constant columns dropped), or a reason it cannot be fitted."""
+    constant columns dropped, an absent reference level replaced), or a reason it cannot be fitted."""
     m = Model(**{**model.__dict__, "tested": list(model.tested), "labels": list(model.labels),
                  "controls": list(model.controls), "random": list(model.random)})
     controls = []
@@ -404,12 +490,8 @@ def finalise(model: Model, d) -> tuple[Model, str | None]:
         elif c in d and d[c].nunique() > 1:
             controls.append(c)
     m.controls = controls
+    _rereference(m, d)
     keep = [(col, lab) for col, lab in zip(m.tested, m.labels) if col in d and d[col].nunique() > 1]
-    if len(keep) < len(m.tested):
-        if m.trend is not None:
-            m.trend = None  # a missing level: the trend weights no longer apply
-        if len(keep) != len(m.tested):
-            m.joint = len(keep) > 1 and m.joint
     m.tested, m.labels = [k[0] for k in keep], [k[1] for k in keep]
     if not m.tested:
         return m, "the attribute does not vary in these rows"
@@ -433,17 +515,18 @@ def finalise(model: Model, d) -> tuple[Model, str | None]:
     if gone:  # say so where the reader looks
         m.adjusted_for += f"; left out, aliased with the other controls in these rows: {', '.join(gone)}"
     keep = [(col, lab) for col, lab in zip(m.tested, m.labels) if adds(col)]
-    if len(keep) < len(m.tested):
-        m.trend = None  # a level is not identifiable: the trend's weights no longer apply
-        m.joint = m.joint and len(keep) > 1
-        if not keep:
-            return m, "the attribute is aliased with the controls in these rows"
+    aliased = len(keep) < len(m.tested)
+    if not [c for c, _ in keep if "_x_" not in c]:
+        return m, "the attribute is aliased with the controls in these rows"
     m.tested, m.labels = [k[0] for k in keep], [k[1] for k in keep]
-    if m.trend is not None:
-        m.joint = True  # ordinal with > 2 levels: the joint test beside the trend
+    # one primary test per attribute: an ordinal's trend over the levels present (unless a level is aliased
+    # with the controls), else a joint test of several columns, else the one coefficient
+    m.trend = None if aliased else _trend(m)
+    m.joint = len(m.main) > 1
     n_speakers = d.speaker_id.nunique()
     per_speaker = d.groupby("speaker_id")
-    m.between = sum(1 for c in m.fixed if c in d and per_speaker[c].nunique().max() <= 1)
+    m.between_terms = [c for c in m.fixed if c in d and per_speaker[c].nunique().max() <= 1]
+    m.between = len(m.between_terms)
     if n_speakers - m.between - 1 < 1:
         return m, f"{n_speakers} speakers for {m.between} between-speaker terms"
     if m.level != "speaker" and len(d) <= n_speakers + len(m.fixed):
@@ -493,6 +576,37 @@ def _wald(b, v, weights=None):
     return float(b @ np.linalg.solve(v, b) / k), k
 
 
+SINGULAR_VARIANCE = 1e-4  # a speaker variance below this share of the residual is 0 (statsmodels stops short of the
+# boundary, at 1e-7..1e-5 where lme4 reaches 0; the R script uses 1e-8, lme4's theta < 1e-4)
+SINGULAR_SPEAKERS = ("singular fit: the speaker variance is 0; tested on the speakers' means (least squares, one row "
+                     "per speaker, speakers - between-speaker terms - 1 df)")
+MEANS_DF = "speaker means: speakers - between-speaker terms - 1"
+
+
+def level_weights(m: Model, names, d) -> list[tuple[str, np.ndarray]]:
+    """(level, weights over the coefficients ``names``) giving each level's adjusted mean: the attribute's
+    columns at that level, every other term at its mean over the rows ``d`` (as emmeans sets covariates).
+    The exported R script builds the same weights."""
+    if not m.reference:
+        return []
+    main = [c for c in m.main if c in names]
+    out = []
+    for level, at in [(m.reference, None)] + [(m.level_of[c], c) for c in main]:
+        w = []
+        for n in names:
+            if n == "Intercept":
+                w.append(1.0)
+            elif n in main:
+                w.append(float(n == at))
+            elif "_x_" in n:
+                a, c = n.split("_x_", 1)
+                w.append(float(a == at) * float(d[c].mean()))
+            else:
+                w.append(float(d[n].mean()))
+        out.append((level, np.array(w)))
+    return out
+
+
 def fit_statsmodels(m: Model, d) -> dict:
     """Long-form results of one model with statsmodels (see :func:`_results_rows`)."""
     import statsmodels.formula.api as smf
@@ -500,7 +614,7 @@ def fit_statsmodels(m: Model, d) -> dict:
 
     rhs = " + ".join(m.fixed)
     formula = f"{m.measure} ~ {rhs}"
-    n_speakers = d.speaker_id.nunique()
+    n_speakers, n_rows = d.speaker_id.nunique(), len(d)
     df = n_speakers - m.between - 1
     variances, status = {}, "ok"
     with warnings.catch_warnings(record=True) as caught:
@@ -516,7 +630,7 @@ def fit_statsmodels(m: Model, d) -> dict:
                     variances["recording_id"] = float(fit.vcomp[0])
                 variances["residual"] = float(fit.scale)
             except (np.linalg.LinAlgError, ValueError) as err:
-                status = f"mixed model failed ({str(err).splitlines()[0]}): OLS with CR2 errors"
+                status = f"mixed model failed ({str(err).splitlines()[0]}): tested on the speakers' means"
                 fit = None
         else:
             fit = smf.ols(formula, d).fit()
@@ -527,14 +641,16 @@ def fit_statsmodels(m: Model, d) -> dict:
         status = "warning: " + "; ".join(said)[:200]
     if fit is not None and m.random:
         se = fit.bse.reindex(m.tested).to_numpy(float)
-        if not np.all(np.isfinite(se) & (se > 0) & (se <= 100 * float(d[m.measure].std()))):
-            status = f"mixed model degenerate ({status}; standard errors unusable): OLS with CR2 errors"
+        if variances["speaker_id"] <= SINGULAR_VARIANCE * variances["residual"]:
+            status, fit = SINGULAR_SPEAKERS, None  # tokens would count as independent for a between-speaker term
+        elif not np.all(np.isfinite(se) & (se > 0) & (se <= 100 * float(d[m.measure].std()))):
+            status = f"mixed model degenerate ({status}; standard errors unusable): tested on the speakers' means"
             fit = None
-    if fit is None:  # least squares, small-sample cluster-robust errors (CR2, Bell-McCaffrey)
-        fit, v = _ols_cr2(formula, d)
-        variances = {"residual": float(fit.scale)}
-    else:
-        v = fit.cov_params()
+    df_method = "speakers - between-speaker terms - 1"
+    if fit is None:  # the between-speaker terms tested on one row per speaker (exact df; within-speaker terms averaged)
+        fit, d = _speaker_means_fit(m, d)
+        variances, df_method = {"residual": float(fit.scale)}, MEANS_DF
+    v = fit.cov_params()
     names = list(m.tested)
     b = fit.params[names].to_numpy(float)
     vv = v.loc[names, names].to_numpy(float)
@@ -549,41 +665,39 @@ def fit_statsmodels(m: Model, d) -> dict:
         rows.append({"test": "trend", "term": "", "estimate": est, "se": se, "df": float(df), "statistic": t,
                      "p": float(2 * stats.t.sf(abs(t), df))})
     if m.joint:
-        k = len([c for c in names if "_x_" not in c])
+        k = len(m.main)
         f, _ = _wald(b[:k], vv[:k, :k])
         rows.append({"test": "joint", "term": "", "estimate": np.nan, "se": np.nan, "df": float(df),
                      "statistic": f, "numdf": float(k), "p": float(stats.f.sf(f, k, df))})
-    return {"rows": rows, "variances": variances, "status": status, "n_rows": len(d), "n_speakers": n_speakers}
+    fixed = [n for n in fit.params.index if n in m.fixed or n == "Intercept"]
+    bf, vf = fit.params[fixed].to_numpy(float), v.loc[fixed, fixed].to_numpy(float)
+    means = []
+    for level, w in level_weights(m, fixed, d):
+        est, se = float(w @ bf), float(np.sqrt(w @ vf @ w))
+        means.append({"level": level, "estimate": est, "se": se, "df": float(df), "statistic": est / se,
+                      "p": float(2 * stats.t.sf(abs(est / se), df))})
+    return {"rows": rows, "variances": variances, "status": status, "n_rows": n_rows, "n_speakers": n_speakers,
+            "means": means, "df_method": df_method}
 
 
-def _ols_cr2(formula, d):
-    """OLS with the CR2 (Bell-McCaffrey) cluster-robust covariance, clusters = speakers."""
-    import pandas as pd
+def _speaker_means_fit(m: Model, d):
+    """Least squares of the speakers' means of the measure on the between-speaker terms: the test of a
+    speaker attribute that cannot count tokens as independent (used when the speaker variance is 0 or
+    the mixed model fails). Returns (fit, the speaker-mean rows)."""
     import statsmodels.formula.api as smf
 
-    fit = smf.ols(formula, d).fit()
-    x = fit.model.exog
-    e = fit.resid.to_numpy()
-    bread = np.linalg.inv(x.T @ x)
-    meat = np.zeros_like(bread)
-    for g in np.unique(d.speaker_id):
-        idx = np.flatnonzero(d.speaker_id.to_numpy() == g)
-        xg = x[idx]
-        h = xg @ bread @ xg.T
-        w, u = np.linalg.eigh(np.eye(len(idx)) - h)
-        adj = u @ np.diag(1 / np.sqrt(np.clip(w, 1e-12, None))) @ u.T
-        s = xg.T @ adj @ e[idx]
-        meat += np.outer(s, s)
-    names = fit.params.index
-    return fit, pd.DataFrame(bread @ meat @ bread, index=names, columns=names)
+    terms = m.between_terms or [c for c in m.fixed if d.groupby("speaker_id")[c].nunique().max() <= 1]
+    means = d.groupby("speaker_id")[[m.measure, *terms]].mean().reset_index()
+    return smf.ols(f"{m.measure} ~ {' + '.join(terms) or '1'}", means).fit(), means
 
 
 # -- the R engine, and the export ---------------------------------------------------------------------------
 
 
 R_SCRIPT = r'''# voli: every model of 04_profile/models.parquet, refitted in R from the files beside this script.
-#   cd <this folder> && Rscript models.R     (writes results.csv, variances.csv, status.csv)
-# Needs lme4 and lmerTest (Debian: r-cran-lmertest; CRAN: install.packages("lmerTest")).
+#   cd <this folder> && Rscript models.R     (writes results.csv, variances.csv, status.csv, means.csv)
+# Needs lme4 and lmerTest (Debian: r-cran-lmertest; CRAN: install.packages("lmerTest")), and pbkrtest for the
+# models whose ddf is Kenward-Roger (Debian: r-cran-pbkrtest). A model that fails is named in status.csv.
 suppressPackageStartupMessages({library(lme4); library(lmerTest)})
 read <- function(f) read.csv(f, encoding = "UTF-8", stringsAsFactors = FALSE, na.strings = c("", "NA"),
                              check.names = FALSE)
@@ -614,7 +728,89 @@ make_name <- function(prefix, level) {
   if (!grepl("^[A-Za-z]", x)) x <- paste0("x_", x)
   x
 }
-results <- list(); variances <- list(); status <- list()
+fit_one <- function(s, d) {  # one model: its test rows, variances, status and adjusted level means
+  said <- character(0)
+  catch <- function(expr) withCallingHandlers(expr,
+    warning = function(w) { said <<- c(said, conditionMessage(w)); invokeRestart("muffleWarning") },
+    message = function(m) { said <<- c(said, trimws(conditionMessage(m))); invokeRestart("muffleMessage") })
+  notes <- character(0)
+  fit <- catch(if (s$mixed) lmer(as.formula(s$formula), d, REML = TRUE) else lm(as.formula(s$formula), d))
+  if (s$mixed && s$formula != s$simple_formula && (isSingular(fit) || length(said))) {
+    notes <- c(notes, paste0("(attribute | word) simplified to (1 | word): ",
+                             if (isSingular(fit)) "singular" else paste(unique(said), collapse = "; ")))
+    said <- character(0)
+    fit <- catch(lmer(as.formula(s$simple_formula), d, REML = TRUE))
+  }
+  n_speakers <- length(unique(d$speaker_id)); n_rows <- nrow(d)
+  if (s$mixed) {
+    vc <- as.data.frame(VarCorr(fit))
+    vc <- vc[is.na(vc$var2) & (is.na(vc$var1) | vc$var1 == "(Intercept)"), ]
+    var <- data.frame(model = s$id, group = ifelse(vc$grp == "Residual", "residual", vc$grp), variance = vc$vcov)
+  } else var <- data.frame(model = s$id, group = "residual", variance = sigma(fit)^2)
+  speaker_zero <- s$mixed && any(var$group == "speaker_id" & var$variance <= 1e-8 * sigma(fit)^2)
+  mode <- if (!s$mixed) "lm" else if (speaker_zero) "means" else "lmer"
+  ddf <- s$ddf
+  if (mode == "means") {  # a speaker variance of 0 would let tokens count as independent for between-speaker terms
+    between <- strsplit(s$between_terms, " ", fixed = TRUE)[[1]]
+    d <- aggregate(d[, c(s$measure, between), drop = FALSE], by = list(speaker_id = d$speaker_id), FUN = mean)
+    fit <- lm(as.formula(paste(s$measure, "~", paste(c("1", between), collapse = " + "))), d)
+    V <- vcov(fit); df_fixed <- df.residual(fit)
+    st <- paste("singular fit: the speaker variance is 0; tested on the speakers' means (least squares, one row",
+                "per speaker, speakers - between-speaker terms - 1 df)")
+  } else if (mode == "lm") { V <- vcov(fit); df_fixed <- df.residual(fit); st <- "ok"
+  } else st <- if (isSingular(fit)) "singular fit (a random-effect variance other than the speaker's is 0)" else "ok"
+  b <- if (mode == "lmer") fixef(fit) else coef(fit)
+  one <- function(L) {  # a contrast L %*% b: estimate, se, df, t, p
+    if (mode == "lmer") { ct <- contest(fit, L, joint = FALSE, ddf = ddf)
+      return(data.frame(estimate = ct$Estimate, se = ct[["Std. Error"]], df = ct$df, statistic = ct[["t value"]],
+                        p = ct[["Pr(>|t|)"]])) }
+    est <- drop(L %*% b); se <- sqrt(drop(L %*% V %*% t(L)))
+    data.frame(estimate = est, se = se, df = df_fixed, statistic = est / se, p = 2 * pt(-abs(est / se), df_fixed))
+  }
+  L <- function(w, cols) { m <- matrix(0, nrow = 1, ncol = length(b), dimnames = list(NULL, names(b)));
+                           m[1, match(cols, names(b))] <- w; m }  # one contrast: sum of w * coefficients
+  tested <- intersect(strsplit(s$tested, " ", fixed = TRUE)[[1]], names(b))
+  res <- lapply(tested, function(col) cbind(data.frame(model = s$id, test = "coefficient", term = col),
+                                            one(L(1, col)), numdf = NA))
+  if (!is.na(s$trend)) {
+    w <- as.numeric(strsplit(s$trend, " ", fixed = TRUE)[[1]])
+    res[[length(res) + 1]] <- cbind(data.frame(model = s$id, test = "trend", term = ""),
+                                    one(L(w, tested[seq_along(w)])), numdf = NA)
+  }
+  if (s$joint) {
+    cols <- tested[!grepl("_x_", tested)]
+    Lj <- matrix(0, nrow = length(cols), ncol = length(b), dimnames = list(NULL, names(b)))
+    Lj[cbind(seq_along(cols), match(cols, names(b)))] <- 1
+    if (mode == "lmer") { ct <- contest(fit, Lj, joint = TRUE, ddf = ddf)
+      r <- data.frame(df = ct$DenDF, statistic = ct[["F value"]], numdf = ct$NumDF, p = ct[["Pr(>F)"]])
+    } else { bb <- drop(Lj %*% b); f <- drop(t(bb) %*% solve(Lj %*% V %*% t(Lj), bb)) / length(cols)
+      r <- data.frame(df = df_fixed, statistic = f, numdf = length(cols),
+                      p = pf(f, length(cols), df_fixed, lower.tail = FALSE)) }
+    res[[length(res) + 1]] <- data.frame(model = s$id, test = "joint", term = "", estimate = NA, se = NA,
+                                         df = r$df, statistic = r$statistic, numdf = r$numdf, p = r$p)
+  }
+  # adjusted level means (as emmeans gives them: the other terms at their means over these rows)
+  means <- NULL
+  if (!is.na(s$levels)) {
+    main <- tested[!grepl("_x_", tested)]
+    levels <- strsplit(s$levels, " | ", fixed = TRUE)[[1]]
+    at <- c(list(rep(0, length(main))), lapply(seq_along(main), function(k) as.numeric(seq_along(main) == k)))
+    means <- do.call(rbind, lapply(seq_along(at), function(k) {
+      x <- setNames(at[[k]], main)
+      w <- sapply(names(b), function(n) {
+        if (n == "(Intercept)") 1 else if (n %in% main) x[[n]]
+        else if (grepl("_x_", n)) { p <- strsplit(n, "_x_", fixed = TRUE)[[1]]; x[[p[1]]] * mean(d[[p[2]]]) }
+        else mean(d[[n]]) })
+      cbind(data.frame(model = s$id, level = levels[k]), one(matrix(w, nrow = 1, dimnames = list(NULL, names(b)))))
+    }))
+  }
+  if (mode != "means" && length(said)) st <- paste0(st, "; R said: ", paste(unique(said), collapse = "; "))
+  if (length(notes)) st <- paste0(st, "; ", paste(notes, collapse = "; "))
+  df_method <- if (mode == "lmer") ddf else if (mode == "means") "@MEANS_DF@" else "residual"
+  list(results = do.call(rbind, res), variances = var, means = means,
+       status = data.frame(model = s$id, status = st, n_rows = n_rows, n_speakers = n_speakers, df_method = df_method))
+}
+results <- list(); variances <- list(); status <- list(); means <- list()
 for (i in seq_len(nrow(specs))) {
   s <- specs[i, ]
   d <- data[[s$data]]
@@ -627,59 +823,18 @@ for (i in seq_len(nrow(specs))) {
   if (grepl("lang_", s$formula)) d <- dummies(d, "language", "lang")
   if (grepl("ctx_previous", s$formula)) d <- dummies(d, "previous_class", "ctx_previous")
   if (grepl("ctx_next", s$formula)) d <- dummies(d, "next_class", "ctx_next")
-  tested <- strsplit(s$tested, " ", fixed = TRUE)[[1]]
-  said <- character(0)
   s$mixed <- s$mixed == 1; s$joint <- s$joint == 1
-  fit <- withCallingHandlers(
-    if (s$mixed) lmer(as.formula(s$formula), d, REML = TRUE) else lm(as.formula(s$formula), d),
-    warning = function(w) { said <<- c(said, conditionMessage(w)); invokeRestart("muffleWarning") },
-    message = function(m) { said <<- c(said, trimws(conditionMessage(m))); invokeRestart("muffleMessage") })
-  co <- summary(fit)$coefficients
-  tested <- intersect(tested, rownames(co))
-  df <- if (s$mixed) co[tested, "df"] else rep(df.residual(fit), length(tested))
-  results[[length(results) + 1]] <- data.frame(model = s$id, test = "coefficient", term = tested,
-    estimate = co[tested, "Estimate"], se = co[tested, "Std. Error"], df = df,
-    statistic = co[tested, ncol(co) - 1], numdf = NA, p = co[tested, ncol(co)])
-  b <- if (s$mixed) fixef(fit) else coef(fit)
-  L <- function(w, cols) { m <- matrix(0, nrow = 1, ncol = length(b), dimnames = list(NULL, names(b)));
-                           m[1, match(cols, names(b))] <- w; m }  # one contrast: sum of w * coefficients
-  if (!is.na(s$trend)) {
-    w <- as.numeric(strsplit(s$trend, " ", fixed = TRUE)[[1]]); cols <- tested[seq_along(w)]
-    Lt <- L(w, cols)
-    if (s$mixed) { ct <- contest(fit, Lt, joint = FALSE)
-      r <- data.frame(estimate = ct$Estimate, se = ct[["Std. Error"]], df = ct$df, statistic = ct[["t value"]],
-                      p = ct[["Pr(>|t|)"]])
-    } else { est <- drop(Lt %*% b); se <- sqrt(drop(Lt %*% vcov(fit) %*% t(Lt)))
-      r <- data.frame(estimate = est, se = se, df = df.residual(fit), statistic = est / se,
-                      p = 2 * pt(-abs(est / se), df.residual(fit))) }
-    results[[length(results) + 1]] <- cbind(data.frame(model = s$id, test = "trend", term = ""), r, numdf = NA)[,
-      c("model", "test", "term", "estimate", "se", "df", "statistic", "numdf", "p")]
-  }
-  if (s$joint) {
-    cols <- tested[!grepl("_x_", tested)]
-    Lj <- matrix(0, nrow = length(cols), ncol = length(b), dimnames = list(NULL, names(b)))
-    Lj[cbind(seq_along(cols), match(cols, names(b)))] <- 1
-    if (s$mixed) { ct <- contest(fit, Lj, joint = TRUE)
-      r <- data.frame(df = ct$DenDF, statistic = ct[["F value"]], numdf = ct$NumDF, p = ct[["Pr(>F)"]])
-    } else { bb <- drop(Lj %*% b); V <- Lj %*% vcov(fit) %*% t(Lj)
-      f <- drop(t(bb) %*% solve(V, bb)) / length(cols)
-      r <- data.frame(df = df.residual(fit), statistic = f, numdf = length(cols),
-                      p = pf(f, length(cols), df.residual(fit), lower.tail = FALSE)) }
-    results[[length(results) + 1]] <- data.frame(model = s$id, test = "joint", term = "", estimate = NA, se = NA,
-      df = r$df, statistic = r$statistic, numdf = r$numdf, p = r$p)
-  }
-  if (s$mixed) {
-    vc <- as.data.frame(VarCorr(fit))
-    variances[[length(variances) + 1]] <- data.frame(model = s$id, group = ifelse(vc$grp == "Residual", "residual",
-                                                     vc$grp), variance = vc$vcov)
-  } else variances[[length(variances) + 1]] <- data.frame(model = s$id, group = "residual", variance = sigma(fit)^2)
-  st <- if (s$mixed && isSingular(fit)) "singular fit (a random-effect variance is 0)" else "ok"
-  if (length(said)) st <- paste0(st, "; R said: ", paste(unique(said), collapse = "; "))
-  status[[length(status) + 1]] <- data.frame(model = s$id, status = st, n_rows = nrow(d),
-                                             n_speakers = length(unique(d$speaker_id)))
+  out <- tryCatch(fit_one(s, d), error = function(e) list(status = data.frame(model = s$id,
+    status = paste("failed:", gsub("[\r\n]+", " ", conditionMessage(e))), n_rows = nrow(d),
+    n_speakers = length(unique(d$speaker_id)), df_method = NA)))
+  results[[i]] <- out$results; variances[[i]] <- out$variances; status[[i]] <- out$status; means[[i]] <- out$means
 }
-write.csv(do.call(rbind, results), "results.csv", row.names = FALSE)
-write.csv(do.call(rbind, variances), "variances.csv", row.names = FALSE)
+empty <- function(x, cols) if (length(x)) x else setNames(data.frame(matrix(nrow = 0, ncol = length(cols))), cols)
+write.csv(empty(do.call(rbind, means), c("model", "level", "estimate", "se", "df", "statistic", "p")), "means.csv",
+          row.names = FALSE)
+write.csv(empty(do.call(rbind, results), c("model", "test", "term", "estimate", "se", "df", "statistic", "numdf", "p")),
+          "results.csv", row.names = FALSE)
+write.csv(empty(do.call(rbind, variances), c("model", "group", "variance")), "variances.csv", row.names = FALSE)
 write.csv(do.call(rbind, status), "status.csv", row.names = FALSE)
 '''
 
@@ -710,21 +865,25 @@ def write_export(directory: Path, models: list[Model], data, survey, codings: di
     rows = []
     for m in models:
         needed = m.needed
+        simple = Model(**{**m.__dict__, "word_slopes": False})
         rows.append({"id": m.id, "family": m.family, "data": m.data, "language": m.language or None,
                      "vowel": m.vowel or None, "measure": m.measure, "attribute": m.attribute,
-                     "formula": m.formula("lme4"), "mixed": int(bool(m.random)), "tested": " ".join(m.tested),
+                     "formula": m.formula("lme4"), "simple_formula": simple.formula("lme4"),
+                     "fixed_formula": f"{m.measure} ~ {' + '.join(m.fixed) or '1'}",
+                     "mixed": int(bool(m.random)), "tested": " ".join(m.tested),
                      "needed": " ".join(dict.fromkeys(needed)), "min_tokens": m.min_tokens,
                      "trend": " ".join(f"{w:.12g}" for w in m.trend) if m.trend is not None else None,
-                     "joint": int(bool(m.joint))})
+                     "joint": int(bool(m.joint)), "between_terms": " ".join(m.between_terms), "ddf": m.ddf,
+                     "levels": " | ".join([m.reference] + [m.level_of[c] for c in m.main]) if m.reference else None})
     pd.DataFrame(rows, columns=["id", "family", "data", "language", "vowel", "measure", "attribute", "formula",
-                                "mixed", "tested", "needed", "min_tokens", "trend", "joint"]).to_csv(
-        directory / "models.csv", index=False)
+                                "simple_formula", "fixed_formula", "mixed", "tested", "needed", "min_tokens", "trend",
+                                "joint", "between_terms", "ddf", "levels"]).to_csv(directory / "models.csv", index=False)
     lines = [line for c in codings.values() for line in c.r_lines()]
     lines += [f"speakers${name} <- speakers${a} * speakers${c}  # interaction" for name, a, c in products]
     coding = "\n".join(lines) or "# (no attributes)"
     coded = ", ".join(_r_string(col) for c in codings.values() for col in c.columns)
     coded = ", ".join(x for x in [coded] + [_r_string(p[0]) for p in products] if x)
-    script = R_SCRIPT.replace("@CODING@", coding).replace("@CODED@", coded).replace('c("speaker_id", )',
+    script = R_SCRIPT.replace("@MEANS_DF@", MEANS_DF).replace("@CODING@", coding).replace("@CODED@", coded).replace('c("speaker_id", )',
                                                                                      'c("speaker_id")')
     (directory / "models.R").write_text(script, encoding="utf-8")
     return directory
@@ -745,14 +904,17 @@ def fit_lme4(directory: Path) -> dict:
                         f"profile.engine: statsmodels.\n{tail}")
     results = pd.read_csv(directory / "results.csv", keep_default_na=False, na_values=["NA"])
     variances = pd.read_csv(directory / "variances.csv")
-    status = pd.read_csv(directory / "status.csv", keep_default_na=False)
+    status = pd.read_csv(directory / "status.csv", keep_default_na=False, na_values=["NA"])
+    means = pd.read_csv(directory / "means.csv", keep_default_na=False, na_values=["NA"])
     out = {}
     for _, s in status.iterrows():
         r = results[results.model == s.model]
         v = variances[variances.model == s.model]
         out[s.model] = {"rows": r.drop(columns="model").to_dict("records"),
                         "variances": dict(zip(v.group, v.variance.astype(float))),
-                        "status": s.status, "n_rows": int(s.n_rows), "n_speakers": int(s.n_speakers)}
+                        "means": means[means.model == s.model].drop(columns="model").to_dict("records"),
+                        "status": s.status, "n_rows": int(s.n_rows), "n_speakers": int(s.n_speakers),
+                        "df_method": s.df_method if isinstance(s.df_method, str) else ""}
     return out
 
 
@@ -763,6 +925,42 @@ def _labels(m: Model) -> dict:
     return dict(zip(m.tested, m.labels))
 
 
+def _ddf(config, n_rows: int) -> str:
+    """lme4's df method for a model of ``n_rows`` rows (see ProfileConfig.ddf)."""
+    choice = str(config.ddf).lower()
+    if choice not in ("auto", "kenward-roger", "satterthwaite"):
+        raise ConfigError(f"profile.ddf: {config.ddf!r}; use auto, kenward-roger or satterthwaite")
+    if choice == "satterthwaite" or not r_has("pbkrtest"):
+        return "Satterthwaite"
+    return "Kenward-Roger" if choice == "kenward-roger" or n_rows <= config.kr_max_rows else "Satterthwaite"
+
+
+@functools.lru_cache(maxsize=None)
+def r_has(package: str) -> bool:
+    """Can Rscript load ``package``?"""
+    rscript = shutil.which("Rscript")
+    if not rscript:
+        return False
+    try:
+        run = subprocess.run([rscript, "-e", f"quit(status = !requireNamespace({_r_string(package)}, quietly = TRUE))"],
+                             capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return run.returncode == 0
+
+
+def role(family: str, config) -> str:
+    """A family's part in the report: "primary" (its tests enter the report-wide FDR), "sensitivity"
+    (the per-vowel models on the other formant scale: the same hypotheses, read beside the primary ones)
+    or "explore" (undeclared attributes, with ``profile.explore``)."""
+    if family.startswith("explore: "):
+        return "explore"
+    scale = VOWEL_SCALES.get(config.vowel_scale, VOWEL_SCALES["normalised"])
+    if family.split(":")[0] in VOWEL_MEASURES and family.split(":")[0] != scale:
+        return "sensitivity"
+    return "primary"
+
+
 def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeType], config, *, measures=None,
                attributes=None, engine: str | None = None, export_dir: Path | None = None):
     """Every model of the configuration: one row per tested term, trend or joint test (a DataFrame).
@@ -771,6 +969,14 @@ def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeT
     the attributes whose models are fitted (the others still serve as controls); ``engine``
     overrides ``config.engine``; ``export_dir`` gets the data and the R script (the lme4 engine
     needs one: a temporary folder when None).
+
+    Columns beside the estimates: ``primary`` (the one test of an attribute on a measure that the
+    report reads: an ordinal's trend, a categorical's joint test or its one contrast, each
+    interaction; in a primary family), ``role`` (primary, sensitivity, explore: see :func:`role`),
+    ``q`` (BH within the family, over its headline tests), ``q_report`` (BH over every primary test of
+    the report), ``sd_between`` (SD of the speakers' mean of the measure in the model's rows) and
+    ``estimate_sd`` (the estimate in those SDs). ``table.attrs["means"]``: adjusted level means (records: model_id,
+    attribute, level, mean, se, df, ci_low, ci_high).
     """
     import tempfile
 
@@ -793,6 +999,8 @@ def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeT
         if reason:
             skipped += 1
             continue
+        if engine == "lme4" and m.random:
+            m.ddf = _ddf(config, len(d))
         ready.append((m, d))
     models = [m for m, _ in ready]
     if engine == "lme4":
@@ -801,13 +1009,20 @@ def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeT
             write_export(folder, models, data, survey, codings, config.interactions)
             results = fit_lme4(folder) if models else {}
         version = lme4_version()
-        engine_text = f"lme4 {version.split()[0]} + lmerTest {version.split()[1]} (REML; Satterthwaite df)"
+        engine_text = (f"lme4 {version.split()[0]} + lmerTest {version.split()[1]} (REML; Kenward-Roger df up to "
+                       f"{config.kr_max_rows} rows, Satterthwaite above)" if config.ddf == "auto" and r_has("pbkrtest")
+                       else f"lme4 {version.split()[0]} + lmerTest {version.split()[1]} (REML; "
+                       f"{models[0].ddf if models else 'Satterthwaite'} df)")
     else:
         if export_dir:
             write_export(Path(export_dir), models, data, survey, codings, config.interactions)
         results = {m.id: fit_statsmodels(m, d) for m, d in ready}
         engine_text = "statsmodels MixedLM (REML; t with speakers − between-speaker terms − 1 df)"
-    rows = []
+    rows, means = [], []
+    spread = {}
+    for m, d in ready:
+        per_speaker = d.groupby("speaker_id")[m.measure].mean()
+        spread[m.id] = float(per_speaker.std()) if len(per_speaker) > 1 else np.nan
     for m in models:
         r = results.get(m.id)
         if r is None:
@@ -816,48 +1031,66 @@ def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeT
         total = sum(v.values())
         icc = v.get("speaker_id", np.nan) / total if total > 0 and "speaker_id" in v else np.nan
         dropped = [] if engine == "lme4" else [g for g in m.random[1:]]
-        random = " + ".join(f"(1 | {g})" for g in m.random if g not in dropped)
+        random = " + ".join(t for t in m.random_terms(engine) if not any(f"| {g})" in t for g in dropped))
         labels = _labels(m)
+        common = {"family": m.family, "role": role(m.family, config), "level": m.level, "measure": m.measure,
+                  "language": m.language, "vowel": m.vowel, "attribute": m.attribute,
+                  "n_speakers": r["n_speakers"], "n_rows": r["n_rows"],
+                  "formula": m.formula("lme4" if engine == "lme4" else "statsmodels"), "engine": engine_text,
+                  "df_method": r.get("df_method", ""), "adjusted_for": m.adjusted_for,
+                  "random": random or "none (one row per speaker)",
+                  "left_out": ("(1 | " + ") + (1 | ".join(dropped) + "): statsmodels cannot cross random effects")
+                  if dropped else "",
+                  "var_speaker": v.get("speaker_id", np.nan), "var_word": v.get("word", np.nan),
+                  "var_recording": v.get("recording_id", np.nan), "var_residual": v.get("residual", np.nan),
+                  "icc": icc, "status": r["status"], "model_id": m.id, "sd_between": spread.get(m.id, np.nan)}
+        if not r["rows"]:  # the model failed (lme4: its error is in status)
+            rows += [{**common, "term": labels.get(col, col), "test": "coefficient", "primary": False}
+                     for col in m.main]
+            continue
         for row in r["rows"]:
             test = row["test"]
             term = row.get("term") or ""
             interaction = "_x_" in term
             if test == "coefficient":
                 label = labels.get(term, term)
-                primary = interaction or (m.trend is None and not m.joint)
+                headline = interaction or (m.trend is None and not m.joint)
             elif test == "trend":
-                label, primary = "linear trend, per level", True
+                label, headline = "linear trend, per level", True
             else:
-                label, primary = f"joint test of {m.attribute}", m.trend is None
-            rows.append({
-                "family": m.family, "level": m.level, "measure": m.measure, "language": m.language,
-                "vowel": m.vowel, "attribute": m.attribute, "term": label, "test": test, "primary": bool(primary),
-                "estimate": row.get("estimate"), "se": row.get("se"), "df": row.get("df"),
-                "statistic": row.get("statistic"), "p": row.get("p"),
-                "n_speakers": r["n_speakers"], "n_rows": r["n_rows"],
-                "formula": m.formula("lme4" if engine == "lme4" else "statsmodels"), "engine": engine_text,
-                "adjusted_for": m.adjusted_for, "random": random or "none (one row per speaker)",
-                "left_out": ("(1 | " + ") + (1 | ".join(dropped) + "): statsmodels cannot cross random effects")
-                if dropped else "",
-                "var_speaker": v.get("speaker_id", np.nan), "var_word": v.get("word", np.nan),
-                "var_recording": v.get("recording_id", np.nan), "var_residual": v.get("residual", np.nan),
-                "icc": icc, "status": r["status"], "model_id": m.id})
+                label, headline = f"joint test of {m.attribute}", m.trend is None
+            rows.append({**common, "term": label, "test": test, "headline": bool(headline),
+                         "estimate": row.get("estimate"), "se": row.get("se"), "df": row.get("df"),
+                         "statistic": row.get("statistic"), "p": row.get("p")})
+        for row in r.get("means", []):
+            means.append({"model_id": m.id, "family": m.family, "measure": m.measure, "language": m.language,
+                          "vowel": m.vowel, "attribute": m.attribute, "level": row["level"],
+                          "mean": row["estimate"], "se": row["se"], "df": row["df"]})
     table = pd.DataFrame(rows)
     if not len(table):
         return table
     for col in ("estimate", "se", "df", "statistic", "p"):
-        table[col] = pd.to_numeric(table[col], errors="coerce")
+        table[col] = pd.to_numeric(table[col], errors="coerce") if col in table else np.nan
     from scipy import stats
 
+    table["headline"] = table.headline.fillna(False).astype(bool)
+    table["primary"] = table.headline & (table.role == "primary")
     half = stats.t.ppf(0.975, table.df.where(table.df > 0)) * table.se
     table["ci_low"], table["ci_high"] = table.estimate - half, table.estimate + half
-    means = {}
-    for m, d in ready:
-        means[m.id] = float(np.nanmean(np.abs(d[m.measure].astype(float)))) or np.nan
-    table["relative"] = table.estimate / table.model_id.map(means)
+    mean_abs = {m.id: float(np.nanmean(np.abs(d[m.measure].astype(float)))) or np.nan for m, d in ready}
+    table["relative"] = table.estimate / table.model_id.map(mean_abs)
+    table["estimate_sd"] = table.estimate / table.sd_between
     table["q"] = np.nan
-    for _, idx in table[table.primary].groupby("family").groups.items():
+    for _, idx in table[table.headline].groupby("family").groups.items():
         table.loc[idx, "q"] = fdr(table.loc[idx, "p"])
+    table["q_report"] = np.nan
+    table.loc[table.primary, "q_report"] = fdr(table.loc[table.primary, "p"])
+    means = pd.DataFrame(means, columns=["model_id", "family", "measure", "language", "vowel", "attribute", "level",
+                                         "mean", "se", "df"])
+    if len(means):
+        half = stats.t.ppf(0.975, means.df.where(means.df > 0)) * means.se
+        means["ci_low"], means["ci_high"] = means["mean"] - half, means["mean"] + half
+    table.attrs["means"] = means.to_dict("records")  # records: attrs must compare with ==, as concat does
     table.attrs["skipped"] = skipped
     table.attrs["engine"] = engine_text
     return table

@@ -114,6 +114,9 @@ def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *
         raise CorpusError(f"profile: {known[0]!r} (in controls or interactions) is not a column of {source}; it has "
                           f"{', '.join(types) or 'no survey columns'}")
     models = fit_models(tokens, utterances, speakers, analysed, types, config, export_dir=export_dir, engine=engine)
+    means = pd.DataFrame(models.attrs.get("means", []) if len(models) else [],
+                         columns=["model_id", "family", "measure", "language", "vowel", "attribute", "level", "mean",
+                                  "se", "df", "ci_low", "ci_high"])
     if len(models):
         fits = models.drop_duplicates("model_id")
         irregular = fits[fits.status != "ok"]
@@ -121,8 +124,19 @@ def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *
             kinds = irregular.status.str.split(r"[;(:]").str[0].str.strip().value_counts()
             problems.report("model_fit", f"{len(irregular)} of {len(fits)} models are not regular fits ("
                             + ", ".join(f"{n} {k}" for k, n in kinds.items()) + "): their rows say so in "
-                            "models.parquet's status; a random-effect variance at 0 (singular) is common with few "
-                            "speakers and leaves the fixed effects usable, a fit that did not converge is not")
+                            "models.parquet's status. Singular (a speaker variance of 0, common with few speakers): "
+                            "a mixed model would then count each token as independent evidence about a speaker's "
+                            "attribute, so voli tests those terms by least squares with CR2 errors clustered by "
+                            "speaker instead (conservative; more speakers, or fewer terms, restore the mixed model). "
+                            "A fit that did not converge or failed is not usable: simplify the model (fewer controls, "
+                            "word_effect: false) or read its status")
+        declared = set(models.attribute)
+        undeclared = [n for n in types if n not in declared and not types[n].declared
+                      and n not in config.attributes and not config.explore]
+        if undeclared:
+            problems.report("attribute_described", f"{', '.join(undeclared)}: not declared in survey.yaml or "
+                            "profile.attributes, so described and not tested; declare the ones your questions are "
+                            "about, or set profile.explore: true to test them in families of their own")
     checks = []
     if context is not None and len(context):
         checks += [{"kind": "aliased", **c} for c in aliasing(analysed, types, context)]
@@ -139,6 +153,7 @@ def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *
     table = speakers.merge(analysed.astype({n: object for n, t in types.items() if t.kind != "numeric"}),
                            on="speaker_id", how="left")
     out = {"speakers": table, "tokens": tokens, "models": models, "prediction": prediction,
+           "means": means,
            "checks": pd.DataFrame(checks, columns=["kind", "attribute", "measure", "with", "share", "strength", "p",
                                                    "message"]),
            "attributes": pd.DataFrame([{"attribute": t.name, "kind": t.kind, "levels": "|".join(t.levels),
