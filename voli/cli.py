@@ -127,6 +127,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", type=Path, default=None, help="the run's work directory (default: exp/<corpus name>)")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     _add_verbose(p)
+    p = sub.add_parser("calibrate", help="false-positive rate and power of the profile models on this corpus",
+                       description="Refit the profile stage's models with the survey attributes shuffled among "
+                       "speakers (within the categorical controls and language), and with a known shift spliced into "
+                       "the real measures; write 04_profile/calibration.parquet (per family: how often an effect is "
+                       "found that is not there, and how often one that is) and the report again with it.")
+    p.add_argument("corpus", type=Path, help="the corpus directory")
+    p.add_argument("--workdir", type=Path, default=None, help="the run's work directory (default: exp/<corpus name>)")
+    p.add_argument("--config", default=None, help="the YAML config the profile stage ran with")
+    p.add_argument("--shuffles", type=int, default=20, help="shuffled corpora (default: 20; each is two fits)")
+    p.add_argument("--shift", type=float, default=0.5, help="the spliced shift, in between-speaker SDs (default: 0.5)")
+    p.add_argument("--engine", choices=["lme4", "statsmodels"], default=None,
+                   help="mixed models (default: the profile config's, as the stage ran)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    _add_verbose(p)
     p = sub.add_parser("browse", help="check tokens by ear: a vowel chart and tables in the web browser",
                        description="Serve a local page (127.0.0.1) with the vowel chart and token and utterance "
                        "tables of a work directory: clicking a token plays it and shows its spectrogram with formant "
@@ -331,6 +346,41 @@ def _query(args) -> int:
     return 0
 
 
+def _calibrate(args) -> int:
+    def run():
+        import pandas as pd
+
+        from voli.config import load_config
+        from voli.io.tables import write_table
+        from voli.profile.calibrate import calibrate_corpus
+        from voli.profile.report import write_report
+        from voli.runner import stage_done
+        from voli.stages import STAGES
+
+        workdir = args.workdir or Path("exp") / args.corpus.resolve().name
+        stage_dir = workdir / STAGES["profile"].dirname
+        if not stage_done(stage_dir):
+            raise VoliError(f"{stage_dir}: the profile stage has not finished; run `voli profile {args.corpus}` first")
+        config = load_config(args.config).profile
+        table = calibrate_corpus(args.corpus, workdir / STAGES["features"].dirname, config, shuffles=args.shuffles,
+                                 shift_sd=args.shift, engine=args.engine, seed=args.seed)
+        import pyarrow as pa
+
+        write_table(pa.Table.from_pandas(table, preserve_index=False), stage_dir / "calibration.parquet")
+        tables = {p.stem: pd.read_parquet(p) for p in sorted(stage_dir.glob("*.parquet")) if p.stem != "failures"}
+        return table, write_report(stage_dir, tables, corpus=args.corpus)
+
+    result, code = _guard(run, where="calibrate")
+    if code is not None:
+        return code
+    table, path = result
+    from voli.profile.report import format_calibration
+
+    print(format_calibration(table))
+    print(f"report: {path}")
+    return 0
+
+
 def _power(args) -> int:
     from voli.profile.power import Design, format_summary, simulate_power, summarise, with_speakers, write_power
     from voli.simulate.tables import design_spec, design_tables
@@ -383,6 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         return _anonymize(args)
     if args.command == "power":
         return _power(args)
+    if args.command == "calibrate":
+        return _calibrate(args)
     if args.command == "browse":
         return _browse(args)
     if args.command == "query":

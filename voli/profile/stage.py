@@ -27,8 +27,9 @@ PROSODY_COLUMNS = ("articulation_rate", "speech_rate", "pauses_per_minute", "fil
 PROFILE_COLUMNS = PROSODY_COLUMNS + ("formant_scale_hz", "vowel_space_area_nearey")
 
 
-def profile(corpus_dir: Path, features_dir: Path, config: ProfileConfig, *, export_dir: Path | None = None) -> dict:
-    """All profile tables (pandas DataFrames) for one corpus; the R export goes to ``export_dir``."""
+def load_inputs(corpus_dir: Path, features_dir: Path, config: ProfileConfig) -> dict:
+    """What the profile models read: the typed survey and its types, the configuration with survey.yaml's
+    controls and interactions, and the features tables (vowels less the tokens excluded by hand)."""
     import dataclasses
 
     import pandas as pd
@@ -47,14 +48,24 @@ def profile(corpus_dir: Path, features_dir: Path, config: ProfileConfig, *, expo
     workdir = Path(features_dir).parent
     excluded = read_exclusions(workdir)
     vowels, n_excluded = apply_exclusions(vowels, excluded)
+    return {"survey": survey, "types": types, "config": config, "vowels": vowels, "excluded": excluded,
+            "n_excluded": n_excluded, "utterances": pd.read_parquet(features_dir / "prosody.parquet"),
+            "prosody": pd.read_parquet(features_dir / "speaker_prosody.parquet")}
+
+
+def profile(corpus_dir: Path, features_dir: Path, config: ProfileConfig, *, export_dir: Path | None = None) -> dict:
+    """All profile tables (pandas DataFrames) for one corpus; the R export goes to ``export_dir``."""
+    inputs = load_inputs(corpus_dir, features_dir, config)
+    workdir = Path(features_dir).parent
+    excluded, n_excluded = inputs["excluded"], inputs["n_excluded"]
     if len(excluded):
         problems.report("tokens_excluded", f"{n_excluded} vowel token(s) left out as marked by hand in "
                         f"{workdir / 'exclusions.csv'} ({len(excluded) - n_excluded} of its rows match no token)"
                         if len(excluded) > n_excluded else
                         f"{n_excluded} vowel token(s) left out as marked by hand in {workdir / 'exclusions.csv'}")
-    utterances = pd.read_parquet(features_dir / "prosody.parquet")
-    prosody = pd.read_parquet(features_dir / "speaker_prosody.parquet")
-    out = analyse(survey, types, vowels, utterances, prosody, config, source=Path(corpus_dir) / "speakers.csv",
+    utterances = inputs["utterances"]
+    out = analyse(inputs["survey"], inputs["types"], inputs["vowels"], utterances, inputs["prosody"],
+                  inputs["config"], source=Path(corpus_dir) / "speakers.csv",
                   context=speaker_context(workdir, utterances), export_dir=export_dir)
     out["models"].attrs["excluded_tokens"] = n_excluded
     return out

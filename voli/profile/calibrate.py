@@ -1,0 +1,176 @@
+"""Calibration on the user's own corpus: how often would the report find an effect that is not there,
+and how often does it find one that is?
+
+``voli calibrate WORKDIR`` refits the profile stage's models (same engine, same configuration) on the
+corpus's own measurements with the survey attributes shuffled among speakers, and again with a known
+shift spliced into the real tokens:
+
+* **false positives**: each tested attribute (not the controls) is shuffled among the speakers
+  *within strata* of the categorical controls and language (a speaker keeps her gender and language;
+  an attribute that follows gender keeps following it), so every effect of the attribute is gone and
+  what the models still find is what they would find by chance on this corpus. Per family:
+  ``any finding`` = the share of shuffles in which the family reports at least one q < 0.05 (what
+  the report's threshold promises to hold at 5 %), and ``per test`` = the share of primary tests
+  with p < 0.05 (5 % for tests whose p-values are right).
+* **power**: in each shuffle, one shuffled attribute (in turn) gets a shift of ``shift_sd``
+  between-speaker SDs added to every measure of every family (its non-reference levels; a numeric
+  attribute per SD of it), and the share of its primary tests found at q < 0.05 with the right sign
+  is its power on this corpus.
+
+Every rate comes with its Wilson 95 % interval. A family whose false-positive rate is above
+:data:`FLAG_RATE` is flagged: the report names it first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from voli.errors import ConfigError
+
+FLAG_RATE = 0.075  # a family finding effects in more than this share of shuffled corpora is flagged
+COLUMNS = ("family", "engine", "what", "threshold", "tests", "hits", "rate", "ci_low", "ci_high", "shuffles",
+           "strata", "shift_sd", "flagged")
+
+
+def strata_of(survey, types, controls, language) -> np.ndarray:
+    """One label per speaker: the levels of the categorical controls and the speaker's language."""
+    parts = [survey[c].astype(object).fillna("(missing)").astype(str).to_numpy()
+             for c in controls if c in types and types[c].kind != "numeric"]
+    parts.append(np.asarray(language, dtype=object).astype(str))
+    return np.array([" × ".join(p) for p in zip(*parts)]) if parts else np.zeros(len(survey), dtype=object)
+
+
+def _splice(tables: dict, coded, shift_sd: float) -> dict:
+    """The measurement tables with ``shift_sd`` between-speaker SDs added per unit of ``coded`` (speaker -> 0/1
+    or z), every measure the models read; per-vowel measures within their language and vowel."""
+    from voli.profile.models import SPEAKER_MEASURES, UTTERANCE_MEASURES, VOWEL_MEASURES
+
+    out = {}
+    for name, frame in tables.items():
+        frame = frame.copy()
+        g = frame.speaker_id.map(coded).fillna(0.0).to_numpy(float)
+        if name == "tokens":
+            measures = [m for ms in VOWEL_MEASURES.values() for m in ms if m in frame]
+            keys = ["language", "phone"]
+        else:
+            measures = [m for m in (UTTERANCE_MEASURES if name == "utterances" else SPEAKER_MEASURES) if m in frame]
+            keys = []
+        for m in measures:
+            if keys:
+                means = frame.groupby(keys + ["speaker_id"])[m].transform("mean")
+                sd = means.groupby([frame[k] for k in keys]).transform("std")
+            else:
+                sd = frame.groupby("speaker_id")[m].mean().std()
+            frame[m] = frame[m] + shift_sd * np.nan_to_num(np.asarray(sd, dtype=float) * np.ones(len(frame))) * g
+        out[name] = frame
+    return out
+
+
+def _coded(survey, t) -> dict:
+    """speaker -> the shift's multiplier: 1 at the non-reference levels (0 at the first/most frequent), z for numbers."""
+    values = survey.set_index("speaker_id")[t.name]
+    if t.kind == "numeric":
+        x = values.astype(float)
+        return ((x - x.mean()) / (x.std() or 1.0)).dropna().to_dict()
+    counts = values.astype(object).value_counts()
+    reference = (t.reference if t.reference in counts else
+                 next((lvl for lvl in t.levels if lvl in counts), None) if (t.kind == "ordinal" or t.declared)
+                 else counts.index[0])
+    return {sid: float(v != reference) for sid, v in values.astype(object).items() if v == v and v is not None}
+
+
+def _wilson(k: int, n: int) -> tuple[float, float]:
+    from voli.profile.power import wilson
+
+    return wilson(k, n) if n else (np.nan, np.nan)
+
+
+def calibrate(survey, types, tokens, utterances, speakers, config, *, language, shuffles: int = 20,
+              shift_sd: float = 0.5, engine: str | None = None, seed: int = 0):
+    """The calibration table (see the module docstring) of one corpus's profile models.
+
+    ``tokens``, ``utterances``, ``speakers``: the tables the profile stage models (speaker_measures'
+    output, utterances of the analysed roles); ``language``: speaker_id -> language (a dict or Series).
+    """
+    import pandas as pd
+
+    from voli.profile.models import declared_attributes, fit_models, resolve_engine
+    from voli.profile.structure import permute_within
+
+    if int(shuffles) < 1:
+        raise ConfigError(f"calibrate: --shuffles {shuffles!r}; it must be at least 1 (20 or more is usual)")
+    engine = resolve_engine(engine or config.engine)
+    survey = survey[survey.speaker_id.isin(set(speakers.speaker_id))].reset_index(drop=True)
+    tested = [a for a in declared_attributes(types, config) if a not in config.controls and a in survey]
+    if config.explore:
+        tested += [a for a in types if a not in tested and a not in config.controls and a in survey]
+    if not tested:
+        raise ConfigError("calibrate: no attribute is tested (declare one in survey.yaml or profile.attributes; "
+                          "the controls are not shuffled)")
+    lang = survey.speaker_id.map(dict(language)).fillna("?").to_numpy()
+    strata = strata_of(survey, types, config.controls, lang)
+    strata_words = " × ".join([c for c in config.controls if c in types and types[c].kind != "numeric"]
+                              + ["language"])
+    rng = np.random.default_rng(seed)
+    null_counts: dict = {}
+    power_counts: dict = {}
+    engine_text = ""
+    for r in range(int(shuffles)):
+        shuffled = survey.copy()
+        for a in tested:
+            index = permute_within(strata, 1, rng)[0]
+            shuffled[a] = survey[a].to_numpy()[index]
+        null = fit_models(tokens, utterances, speakers, shuffled, types, config, engine=engine)
+        engine_text = null.attrs.get("engine", engine_text)
+        if len(null):
+            for family, rows in null[null.primary].groupby("family"):
+                c = null_counts.setdefault(family, [0, 0, 0, 0])  # tests, p hits, shuffles, shuffles with a finding
+                c[0] += len(rows)
+                c[1] += int((rows.p < 0.05).sum())
+                c[2] += 1
+                c[3] += int((rows.q < 0.05).any())
+        target = tested[r % len(tested)]
+        coded = _coded(shuffled, types[target])
+        spliced = _splice({"tokens": tokens, "utterances": utterances, "speakers": speakers}, coded, shift_sd)
+        shifted = fit_models(spliced["tokens"], spliced["utterances"], spliced["speakers"], shuffled, types, config,
+                             engine=engine, attributes={target})
+        if len(shifted):
+            rows = shifted[shifted.primary & (shifted.attribute == target)]
+            for family, fam in rows.groupby("family"):
+                found = (fam.q < 0.05) & ((fam.test == "joint") | (np.sign(fam.estimate) > 0))
+                c = power_counts.setdefault(family, [0, 0])
+                c[0] += len(fam)
+                c[1] += int(found.sum())
+    out = []
+    base = {"engine": engine_text, "shuffles": int(shuffles), "strata": strata_words, "shift_sd": float(shift_sd)}
+    for family, (tests, p_hits, n, any_hits) in sorted(null_counts.items()):
+        for what, threshold, k, total in (("false positives", "any q < 0.05 in the family", any_hits, n),
+                                          ("false positives", "p < 0.05 per primary test", p_hits, tests)):
+            lo, hi = _wilson(k, total)
+            out.append({"family": family, "what": what, "threshold": threshold, "tests": total, "hits": k,
+                        "rate": k / total if total else np.nan, "ci_low": lo, "ci_high": hi,
+                        "flagged": bool(total and k / total > FLAG_RATE), **base})
+    for family, (tests, hits) in sorted(power_counts.items()):
+        lo, hi = _wilson(hits, tests)
+        out.append({"family": family, "what": "power", "threshold": f"q < 0.05, shift {shift_sd:g} between-speaker SD",
+                    "tests": tests, "hits": hits, "rate": hits / tests if tests else np.nan, "ci_low": lo,
+                    "ci_high": hi, "flagged": False, **base})
+    return pd.DataFrame(out, columns=list(COLUMNS))
+
+
+def calibrate_corpus(corpus_dir: Path, features_dir: Path, config, *, shuffles: int = 20, shift_sd: float = 0.5,
+                     engine: str | None = None, seed: int = 0):
+    """Calibrates the profile models of a corpus on the features stage's tables; returns the table."""
+    from voli.profile.speakers import speaker_measures
+    from voli.profile.stage import load_inputs
+
+    inputs = load_inputs(Path(corpus_dir), Path(features_dir), config)
+    config = inputs["config"]
+    speakers, tokens = speaker_measures(inputs["vowels"], inputs["prosody"], config)
+    utterances = inputs["utterances"]
+    utterances = utterances[utterances.role.isin(config.roles)]
+    language = utterances.groupby("speaker_id").language.agg(lambda s: s.mode().iloc[0])
+    return calibrate(inputs["survey"], inputs["types"], tokens, utterances, speakers, config, language=language,
+                     shuffles=shuffles, shift_sd=shift_sd, engine=engine, seed=seed)
