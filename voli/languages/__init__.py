@@ -91,7 +91,8 @@ class Language:
     vowels: dict[str, Vowel] = field(default_factory=dict)  # every vowel label of ``phones``
     corner_vowels: tuple[str, str, str] = ("i", "a", "u")  # high front, low, high back (Watt-Fabricius)
     vowel_space: tuple[str, ...] = ()  # the vowel-space polygon: peripheral monophthongs in order around it
-    # (front high -> low -> back high); empty: the corner vowels
+    # (front high -> low -> back high); empty: the corner vowels. Also the fixed set Lobanov 2.0 and Nearey
+    # centre each speaker on (voli.profile.normalise), so list vowels every speaker says often
     pillai_pairs: tuple[tuple[str, str], ...] = ()  # vowel pairs whose overlap is a sociolinguistic variable
     # -- simulated interviews --
     country: str = ""  # where the simulator's speakers of this language live

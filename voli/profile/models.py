@@ -404,7 +404,7 @@ def _specs(data, codings: dict[str, Coding], types, config, measures=None) -> li
                 if m in data["utterances"] and wanted(m):
                     out.append(model("utterance", "prosody" + suffix, m, "utterances", language=scope,
                                      random=("speaker_id",) + (("recording_id",) if _nested(data["utterances"]) else ())))
-            for m in SPEAKER_MEASURES + tuple(c for c in data["speakers"] if re.fullmatch(r"pillai_[^_]+_[^_]+", c)):
+            for m in SPEAKER_MEASURES + tuple(c for c in data["speakers"] if re.fullmatch(r"pillai_[^_]+_[^_]+_adj", c)):
                 if m in data["speakers"] and wanted(m):
                     out.append(model("speaker", "speaker measures" + suffix, m, "speakers", language=scope, random=()))
         tk = data["tokens"]

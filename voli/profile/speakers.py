@@ -2,7 +2,10 @@
 
 Vowel tokens are filtered first (filled pauses out; ASR probability, speaker confidence and
 overlap, aligner duration z-score, duration limits and, with ``stressed_only``, lexical stress,
-from the profile config) and read at their midpoint. Per speaker:
+from the profile config), read at their midpoint and normalised per speaker × language
+(:mod:`voli.profile.normalise`). The vowel measures of a speaker rest on the tokens of their
+``language``, the one most of their tokens are in (a bilingual's other language would mix two
+vowel systems in one space and one Pillai score). Per speaker:
 
 * ``formant_scale_hz``: geometric mean of F1 and F2 (Hz): follows vocal-tract length;
 * ``f1_mean_hz``, ``f2_mean_hz``: mean F1 and F2 of the tokens (Hz);
@@ -15,10 +18,16 @@ from the profile config) and read at their midpoint. Per speaker:
   articulation: a shorter tract gives a larger area);
 * ``vowel_space_n_vowels``: how many of the ``vowel_space`` vowels the speaker said at least
   MIN_CATEGORY_TOKENS times (both areas are NaN unless all of them);
-* ``pillai_<a>_<b>``: Pillai trace of a MANOVA of (F1, F2) Lobanov 2.0 on the two categories
-  (0 = merged, 1 = fully apart), for each language file's ``pillai_pairs`` and the config's; NaN
-  when either vowel has fewer than ``min_pillai_tokens`` tokens (with few tokens the score of
-  two merged vowels is far above 0); ``pillai_<a>_<b>_min_tokens``: the smaller token count;
+* ``pillai_<a>_<b>``: Pillai trace V of a MANOVA of (F1, F2) on the two categories (0 = merged,
+  1 = fully apart), for each language file's ``pillai_pairs`` and the config's; NaN when either
+  vowel has fewer than ``min_pillai_tokens`` tokens. It is taken on Hz: V does not change under
+  any per-speaker linear rescaling of F1 and F2, Lobanov 2.0 included. Raw V of two merged vowels
+  is not 0 but 2 / (N − 1) on average, N = n_a + n_b tokens (0.40 with 3 + 3, 0.05 with 20 + 20),
+  so speakers with fewer tokens look less merged;
+* ``pillai_<a>_<b>_adj``: V corrected for chance, (V − E0) / (1 − E0) with E0 = 2 / (N − 1) its
+  mean for merged vowels (like an adjusted R²): 0 on average for merged vowels at any token
+  count, 1 fully apart, slightly negative values possible. The speaker models use this one;
+* ``pillai_<a>_<b>_min_tokens``: the smaller token count of the two vowels;
 * the prosody measures of ``speaker_prosody`` (rates, pauses, filled pauses, F0, intensity);
 * ``n_tokens`` and ``n_categories`` behind the vowel measures.
 
@@ -130,7 +139,8 @@ def pillai(a: np.ndarray, b: np.ndarray) -> float:
     """Pillai trace of a one-way MANOVA of two groups of (F1, F2) points, shapes (n_a, 2), (n_b, 2).
 
     0 = same means, towards 1 = far apart; NaN with fewer than 3 points in a group. For two merged
-    vowels its expected value is 2 / (n_a + n_b − 1) (0.4 with 3 tokens each): use enough tokens.
+    vowels its expected value is 2 / (n_a + n_b − 1) (0.4 with 3 tokens each): see
+    :func:`pillai_adjusted`.
     """
     if len(a) < 3 or len(b) < 3:
         return float("nan")
@@ -144,9 +154,23 @@ def pillai(a: np.ndarray, b: np.ndarray) -> float:
         return float("nan")
 
 
+def pillai_null(n_a: int, n_b: int, p: int = 2) -> float:
+    """Mean Pillai trace of two groups of n_a and n_b points in p dimensions drawn from one normal
+    distribution (no separation): V ~ Beta(p / 2, (N − p − 1) / 2) with N = n_a + n_b, so
+    E0 = p / (N − 1): 2 / (N − 1) for (F1, F2)."""
+    return p / (n_a + n_b - 1)
+
+
+def pillai_adjusted(v: float, n_a: int, n_b: int, p: int = 2) -> float:
+    """Chance-corrected Pillai trace (V − E0) / (1 − E0), E0 = :func:`pillai_null`: 0 on average for
+    merged vowels whatever the token counts, 1 for fully separated ones (negative: below chance)."""
+    e0 = pillai_null(n_a, n_b, p)
+    return (v - e0) / (1 - e0)
+
+
 def vowel_measures(t, pairs, *, vowel_set=(), min_pillai_tokens=20) -> dict:
-    """The vowel measures of one speaker's tokens (a DataFrame with phone, f1_hz, f2_hz, f1_nearey,
-    f1_lobanov2, ...): see the module docstring. ``pairs``: the (a, b) vowel pairs for Pillai scores;
+    """The vowel measures of one speaker's tokens in one language (a DataFrame with phone, f1_hz,
+    f2_hz): see the module docstring. ``pairs``: the (a, b) vowel pairs for Pillai scores;
     ``vowel_set``: the ordered vowel-space vowels; ``min_pillai_tokens``: tokens each vowel of a
     pair needs for its score."""
     raw = t[["f1_hz", "f2_hz"]].to_numpy(float)
@@ -160,12 +184,14 @@ def vowel_measures(t, pairs, *, vowel_set=(), min_pillai_tokens=20) -> dict:
     }
     for a, b in pairs:
         n = int(min(counts.get(a, 0), counts.get(b, 0)))
-        score = np.nan
+        score = adjusted = np.nan
         if n >= max(min_pillai_tokens, 3):
-            pa = t[t.phone == a][["f1_lobanov2", "f2_lobanov2"]].to_numpy(float)
-            pb = t[t.phone == b][["f1_lobanov2", "f2_lobanov2"]].to_numpy(float)
+            pa = t[t.phone == a][["f1_hz", "f2_hz"]].to_numpy(float)
+            pb = t[t.phone == b][["f1_hz", "f2_hz"]].to_numpy(float)
             score = pillai(pa, pb)
+            adjusted = pillai_adjusted(score, len(pa), len(pb))
         row[f"pillai_{a}_{b}"] = score
+        row[f"pillai_{a}_{b}_adj"] = adjusted
         row[f"pillai_{a}_{b}_min_tokens"] = n
     return row
 
@@ -198,6 +224,7 @@ def speaker_measures(vowels, speaker_prosody, config):
     rows = []
     for sid, t in tokens.groupby("speaker_id"):
         language = t.language.mode().iloc[0]
+        t = t[t.language == language]
         vowel_set = languages.get(language).vowel_space if language in languages.codes() else ()
         rows.append({"speaker_id": sid, "language": language,
                      **vowel_measures(t, pairs.get(language, ()), vowel_set=vowel_set,
