@@ -125,7 +125,7 @@ def calibrate(survey, types, tokens, utterances, speakers, config, *, language, 
         null = fit_models(tokens, utterances, speakers, shuffled, types, config, engine=engine)
         engine_text = null.attrs.get("engine", engine_text)
         if len(null):
-            for family, rows in null[null.primary].groupby("family"):
+            for family, rows in null[null.primary & null.attribute.isin(tested)].groupby("family"):
                 c = null_counts.setdefault(family, [0, 0, 0, 0])  # tests, p hits, shuffles, shuffles with a finding
                 c[0] += len(rows)
                 c[1] += int((rows.p < 0.05).sum())

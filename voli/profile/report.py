@@ -662,13 +662,11 @@ def _effect_rows(models, level: str):
         d = d[d.primary.astype(bool) & (d.test != "joint")] if "test" in d else d[d.primary.astype(bool)]
     if len(d):
         d["measure"] = d.apply(_effect_label, axis=1)  # a vowel's models: "f2_hz of /u/ (fr)"
-    for col in ("estimate", "relative", "ci_low", "ci_high", "q"):
+    for col in ("estimate", "sd_between", "ci_low", "ci_high", "q"):
         d[col] = d[col].astype(float) if col in d else np.nan
-    # CI on the relative scale: relative = estimate / scale, the same scale for the bounds
-    factor = np.where((d.estimate != 0) & np.isfinite(d.estimate), d.relative / d.estimate.where(d.estimate != 0),
-                      np.nan)
-    d["rel_low"], d["rel_high"] = 100 * d.ci_low * factor, 100 * d.ci_high * factor
-    d["rel"] = 100 * d.relative
+    # in between-speaker SDs of the measure (semitones, z-scores and Hz alike): estimate / SD, and so the bounds
+    scale = d.sd_between.where(d.sd_between > 0)
+    d["rel"], d["rel_low"], d["rel_high"] = d.estimate / scale, d.ci_low / scale, d.ci_high / scale
     return d
 
 
@@ -683,15 +681,15 @@ def _effects_section(tables, fig_dir: Path, written: list[str]) -> str:
                     "every vowel or utterance but know that tokens of one speaker are not independent (a random "
                     "intercept per speaker, and per word for vowels), and the token models take one vowel at a "
                     "time. Speaker-level models use one value per speaker.",
-                    "To put measures in different units on one axis, each estimate is shown as a percentage of the "
-                    "measure's average size, with its 95 % confidence interval (the bar). A bar that crosses 0 means "
+                    "To put measures in different units on one axis, each estimate is shown in standard deviations "
+                    "of the speakers' means of the measure (how much speakers differ in it), with its 95 % "
+                    "confidence interval (the bar). A bar that crosses 0 means "
                     "the data are compatible with no effect. Filled dots have <i>q</i> &lt; 0.05: q is the p-value "
                     "corrected for the number of tests (false discovery rate), so among filled dots about 1 in 20 "
                     "may still be a fluke. The attribute varies between speakers only, so what matters is the number "
                     "of speakers, not of tokens: with few speakers, intervals are wide and most effects are not "
-                    "detectable. For measures whose average is near zero (semitones around a reference, z-scores) "
-                    "the percentage can look large; read the estimate in the table below.")]
-    if not _has(models, "level", "measure", "attribute", "term", "estimate", "relative", "ci_low", "ci_high"):
+                    "detectable. The estimate in the measure's own unit is in the table below.")]
+    if not _has(models, "level", "measure", "attribute", "term", "estimate", "sd_between", "ci_low", "ci_high"):
         return "".join(parts) + '<p class="note">No models were fitted.</p>'
     from matplotlib.lines import Line2D
 
@@ -729,7 +727,7 @@ def _effects_section(tables, fig_dir: Path, written: list[str]) -> str:
                            label=None)
             ax.axvline(0, color="#888", lw=0.9)
             ax.set_title(f"{attribute}: {terms[0]}" if len(terms) == 1 else attribute, fontsize=11)
-            ax.set_xlabel("effect, % of the measure's mean", fontsize=9)
+            ax.set_xlabel("effect, between-speaker SDs", fontsize=9)
             ax.grid(True, axis="x", color="#eee")
             ax.set_axisbelow(True)
             ax.tick_params(labelsize=8)
@@ -755,13 +753,18 @@ def _effects_section(tables, fig_dir: Path, written: list[str]) -> str:
         parts.append(f"<h3>{_esc(level.capitalize())} level</h3>")
         parts.append(_figure(fig, f"effects_{_safe_name(level)}", caption, f"effect plot, {level} level", fig_dir,
                              written))
-    parts.append("<h3>All models, by q</h3>")
+    parts.append("<h3>All models, family by family, by q within each</h3>")
+    parts.append('<p class="note">q is corrected within its family; q_report over every primary test of the report. '
+                 "Families with role <i>sensitivity</i> (the per-vowel models on the other formant scale) and "
+                 "<i>explore</i> (undeclared attributes) are outside the report-wide correction.</p>")
     table = models.copy()
     if "q" in table:
-        table = table.sort_values(["q", "p"] if "p" in table else ["q"], na_position="last", kind="stable")
+        keys = [c for c in ("role", "family", "q", "p") if c in table]
+        table = table.sort_values(keys, na_position="last", kind="stable")
         table.insert(0, "q<0.05", np.where(table.q.astype(float) < 0.05, "★", ""))
-    first = [c for c in ("q<0.05", "level", "measure", "attribute", "term", "estimate", "ci_low", "ci_high",
-                         "relative", "p", "q", "n_speakers", "n_rows", "status") if c in table]
+    first = [c for c in ("q<0.05", "family", "role", "level", "measure", "attribute", "term", "estimate", "ci_low",
+                         "ci_high", "estimate_sd", "p", "q", "q_report", "df_method", "n_speakers", "n_rows", "status")
+             if c in table]
     table = table[first + [c for c in table if c not in first]]
     parts.append(_table_html(table, "models"))
     return "".join(parts)
@@ -794,10 +797,50 @@ def _adjustments(models) -> str:
     return "<ul>" + "".join(items) + "</ul>"
 
 
+def format_calibration(table) -> str:
+    """The calibration table as lines of text (voli calibrate's output)."""
+    if table is None or not len(table):
+        return "calibration: no family was fitted"
+    lines = [f"calibration on this corpus: {int(table.shuffles.iloc[0])} shuffles within {table.strata.iloc[0]}, "
+             f"engine {table.engine.iloc[0]}"]
+    for _, r in table.iterrows():
+        lines.append(f"  {r.family:<32} {r.what:<16} {r.threshold:<40} {r.rate:6.1%} "
+                     f"[{r.ci_low:.1%}, {r.ci_high:.1%}] ({int(r.hits)}/{int(r.tests)})"
+                     + ("  FLAGGED" if r.flagged else ""))
+    return "\n".join(lines)
+
+
+def _calibration_html(calibration) -> str:
+    """The lead's calibration paragraph: flagged families first, then the table."""
+    if calibration is None or not len(calibration):
+        return ('<p class="note">Not calibrated on this corpus yet: <code>voli calibrate CORPUS</code> estimates how '
+                "often these models find an effect that is not there, and how often they find one that is.</p>")
+    flagged = calibration[calibration.flagged.astype(bool)]
+    parts = ["<h3>Calibration on this corpus</h3>"]
+    if len(flagged):
+        items = "".join(f"<li><b>{_esc(r.family)}</b>: {r.rate:.1%} [{r.ci_low:.1%}, {r.ci_high:.1%}] "
+                        f"({_esc(r.threshold)}) with the attributes shuffled: read its findings with caution</li>"
+                        for _, r in flagged.iterrows())
+        parts.append(f'<ul class="problems">{items}</ul>')
+    c = calibration.iloc[0]
+    parts.append(_howto(f"The models were refitted {int(c.shuffles)} times with the tested attributes shuffled among "
+                        f"speakers within {_esc(c.strata)} (so no attribute has an effect), and with a shift of "
+                        f"{c.shift_sd:g} between-speaker SD spliced into the real measures (power). A family above "
+                        "7.5 % false positives is flagged."))
+    shown = calibration[["family", "what", "threshold", "rate", "ci_low", "ci_high", "hits", "tests"]]
+    parts.append(_table_html(shown, "calibration"))
+    return "".join(parts)
+
+
 def _findings_section(tables) -> str:
     """The report's lead: controlled per-vowel and prosodic effects, the checks, and how to rerun them in R."""
     models, checks = tables.get("models"), tables.get("checks")
     parts = ['<h2 id="findings">Findings: effects of the survey attributes, controlled</h2>']
+    calibration = tables.get("calibration")
+    if calibration is not None and len(calibration) and calibration.flagged.astype(bool).any():
+        names = ", ".join(sorted(set(calibration[calibration.flagged.astype(bool)].family)))
+        parts.append(f'<p class="problems"><b>Calibration flags</b>: {_esc(names)} found effects in more than 7.5 % of '
+                     "shuffled corpora (below).</p>")
     if not _has(models, "family", "primary", "p", "q"):
         return "".join(parts) + '<p class="note">No model could be fitted (too few speakers per attribute level).</p>'
     engine = models.engine.iloc[0] if "engine" in models else "?"
@@ -819,9 +862,11 @@ def _findings_section(tables) -> str:
         items = "".join(f"<li><b>{_esc(r['kind'])}</b>: {_esc(r['message'])}</li>" for _, r in checks.iterrows())
         parts.append(f'<h3>Before reading the effects</h3><ul class="problems">{items}</ul>')
     parts.append("<h3>What each model adjusted for</h3>" + _adjustments(models))
+    parts.append(_calibration_html(calibration))
     primary = models[models.primary.astype(bool)].copy()
     primary["effect on"] = primary.apply(_effect_label, axis=1)
-    cols = ["effect on", "attribute", "term", "estimate", "ci_low", "ci_high", "p", "q", "n_speakers", "formula"]
+    cols = ["effect on", "attribute", "term", "estimate", "ci_low", "ci_high", "estimate_sd", "p", "q", "q_report",
+            "n_speakers", "formula"]
     for title, rows in (("Per vowel", primary[primary.level == "token"]),
                         ("Prosody and speaker measures", primary[primary.level != "token"])):
         found = rows[rows.q.astype(float) < 0.05].sort_values("q", kind="stable")
