@@ -353,3 +353,18 @@ def test_follows_control_flags_x_and_prediction_shuffles_within_the_controls(fol
     out = out.set_index("attribute")
     assert out.loc["x", "strata"] == "gender" and out.loc["x", "p"] > 0.05
     assert out.loc["tempo", "p"] < 0.05 and out.loc["gender", "strata"] == "none"
+
+
+def test_report_says_how_associations_were_adjusted_and_names_a_follower_first(tmp_path, follower):
+    from voli.profile.report import _association_words, _pca_section
+
+    speakers, survey, types = follower
+    out = speaker_structure(None, speakers, survey, types, prosody_columns=PROSODY, permutations=99,
+                            controls=("gender",))
+    words = _association_words(out["associations"])
+    assert "How p was adjusted: gender: <i>none (a control)</i>; x, tempo: <i>permuted within gender (99" in words
+    assert "x goes with" not in words and "tempo goes with" in words
+    checks = pd.DataFrame([{"kind": "confounded", "message": "m"},
+                           {"kind": "follows_control", **structure.follows_control(survey, types, ("gender",))[0]}])
+    page = _pca_section({**out, "checks": checks}, tmp_path, [])
+    assert page.index("x follows the control gender") < page.index("Prosody and voice")

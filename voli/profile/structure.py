@@ -10,10 +10,17 @@ clusters of the speakers' vowel formant values, set against their socio-demograp
   as in nzilbb.vowels' ``pca_test``).
 * :func:`speaker_structure`: one "view" per language's vowels plus one over the prosodic speaker
   measures: PCA, Ward clusters on the real components, and tests of every attribute against the
-  clusters and each real component (FDR within each view).
+  clusters and each real component (FDR within each view), adjusted for the controls and
+  language: the p-value comes from shuffling the attribute only within strata of the controls
+  (:func:`control_strata`; a numeric control is cut at its median) and language, which keeps the
+  attribute's association with them, so an attribute that goes with the structure only through
+  gender is not reported. The plain test's p stays as ``p_unadjusted``; ``adjusted_for`` says
+  what each test was shuffled within. The PCA itself is not adjusted.
+* :func:`follows_control`: attributes associated with a control at FOLLOWS_CONTROL (0.5) or more,
+  whose unadjusted associations would be the control's.
 * :func:`predict_attributes`: can the speech measures predict an attribute at all? Cross-validated
   prediction in which imputation and scaling are fitted inside each fold, scored against a
-  permutation test that can shuffle within strata (e.g. within gender).
+  permutation test that can shuffle within strata (the categorical controls × language).
 """
 
 from __future__ import annotations
