@@ -273,3 +273,98 @@ def test_prediction_names_its_strata_and_rejects_unknown_ones():
     assert dict(zip(out.attribute, out.strata)) == {"gender": "none", "age": "gender"}
     with pytest.raises(ConfigError, match="'age' is not a categorical.*gender"):
         predict_attributes(speakers, survey, types, ["m0"], permutations=5, strata="age")
+
+
+# -- adjusted for the controls --------------------------------------------------------------------------
+
+
+FOLLOWER = AttributeType("x", "categorical", ("a", "b"))
+TEMPO = AttributeType("tempo", "categorical", ("slow", "fast"))
+PROSODY = ["f0_median_st", "f0_range_st", "intensity_mean_db", "articulation_rate", "speech_rate",
+           "pauses_per_minute"]
+
+
+@pytest.fixture(scope="module")
+def follower():
+    """12 speakers: pitch and loudness differ by gender only, the rate by tempo (balanced within gender) only;
+    x has no effect but follows gender for 5 of 6 speakers in each group."""
+    rng = np.random.default_rng(1)
+    n = 12
+    gender = np.array(["woman", "man"] * 6)
+    tempo = np.array(["fast", "fast", "slow", "slow"] * 3)  # 3 fast and 3 slow speakers of each gender
+    x = np.where(gender == "woman", "a", "b")
+    x[:2] = ["b", "a"]  # one woman and one man go the other way
+    woman, fast = (gender == "woman") * 1.0, (tempo == "fast") * 1.0
+    speakers = pd.DataFrame({"speaker_id": [f"S{i:02d}" for i in range(n)],
+                             "f0_median_st": 10 * woman + rng.normal(0, 1.5, n),
+                             "f0_range_st": 4 * woman + rng.normal(0, 1, n),
+                             "intensity_mean_db": 3 * woman + rng.normal(0, 1, n),
+                             "articulation_rate": 1.5 * fast + rng.normal(0, 0.4, n),
+                             "speech_rate": 1.2 * fast + rng.normal(0, 0.4, n),
+                             "pauses_per_minute": rng.normal(10, 2, n)})
+    survey = pd.DataFrame({"speaker_id": speakers.speaker_id, "gender": pd.Categorical(gender, ["woman", "man"]),
+                           "x": pd.Categorical(x, ["a", "b"]), "tempo": pd.Categorical(tempo, ["slow", "fast"])})
+    return speakers, survey, {"gender": GENDER, "x": FOLLOWER, "tempo": TEMPO}
+
+
+def test_an_attribute_that_follows_a_control_is_not_found_once_the_control_is_adjusted_for(follower):
+    speakers, survey, types = follower
+    plain = speaker_structure(None, speakers, survey, types, prosody_columns=PROSODY, permutations=999)
+    tests = plain["associations"].set_index(["attribute", "target"])
+    assert (tests.adjusted_for == "none").all() and (tests.p == tests.p_unadjusted).all()
+    assert tests.loc[("x", "pc1"), "p"] < 0.05  # unadjusted, x takes gender's association with PC1 (pitch)
+    assert tests.loc[("gender", "pc1"), "p"] < 0.05
+    out = speaker_structure(None, speakers, survey, types, prosody_columns=PROSODY, permutations=999,
+                            controls=("gender",))
+    assert list(out["associations"].columns) == ["view", "attribute", "target", "test", "statistic", "p", "q",
+                                                 "p_unadjusted", "adjusted_for", "n_speakers", "detail"]
+    tests = out["associations"].set_index(["attribute", "target"])
+    x = tests.loc["x"]
+    assert set(x.index) == {"cluster"} | {f"pc{i + 1}" for i in range(max(1, int(out["pca_explained"].real.sum())))}
+    assert (x.p > 0.05).all() and (x.adjusted_for == "permuted within gender (999 shuffles)").all()
+    assert (x.p_unadjusted == plain["associations"].query("attribute == 'x'").p.to_numpy()).all()
+    assert (tests.loc["gender"].adjusted_for == "none (a control)").all()  # the control itself: unadjusted
+    # positive control: tempo's effect on the rate is found with gender controlled
+    assert tests.loc["tempo"].p.min() < 0.01 and tests.loc["tempo"].q.min() < 0.05
+    # with several languages, the language joins the strata
+    languages = pd.Series(["fr", "fr", "es", "es"] * 3, index=speakers.speaker_id)
+    mixed = speaker_structure(None, speakers, survey, types, prosody_columns=PROSODY, permutations=99,
+                              controls=("gender",), languages=languages)["associations"]
+    assert set(mixed.query("attribute == 'x'").adjusted_for) == {"permuted within gender × language (99 shuffles)"}
+    with pytest.raises(ConfigError, match="control 'region' is not a survey attribute"):
+        speaker_structure(None, speakers, survey, types, prosody_columns=PROSODY, controls=("region",))
+
+
+def test_follows_control_flags_x_and_prediction_shuffles_within_the_controls(follower):
+    speakers, survey, types = follower
+    (flag,) = structure.follows_control(survey, types, ("gender",))
+    assert flag["attribute"] == "x" and flag["with"] == "gender"
+    assert flag["strength"] == pytest.approx(2 / 3) and flag["strength_measure"] == "Cramér's V"
+    assert "x follows the control gender" in flag["message"] and "would be gender's" in flag["message"]
+    assert structure.follows_control(survey, types, ()) == []
+    # a numeric control: η of it over the attribute's groups; cut at its median for the strata
+    age = survey.assign(age=np.where(survey.x == "a", 30.0, 60.0) + np.arange(12))
+    flags = {f["attribute"]: f for f in structure.follows_control(age, {**types, "age": AGE}, ("age",))}
+    assert set(flags) == {"x", "gender"}  # gender follows x, so age too
+    assert flags["x"]["strength_measure"] == "η" and flags["x"]["strength"] > 0.9
+    labels, words = structure.control_strata(age, {**types, "age": AGE}, ("gender", "age"))
+    assert words == "permuted within gender × age (halves at its median, 50)" and len(set(labels)) == 4
+    out = predict_attributes(speakers, survey, types, PROSODY, permutations=99, strata=("gender",))
+    out = out.set_index("attribute")
+    assert out.loc["x", "strata"] == "gender" and out.loc["x", "p"] > 0.05
+    assert out.loc["tempo", "p"] < 0.05 and out.loc["gender", "strata"] == "none"
+
+
+def test_report_says_how_associations_were_adjusted_and_names_a_follower_first(tmp_path, follower):
+    from voli.profile.report import _association_words, _pca_section
+
+    speakers, survey, types = follower
+    out = speaker_structure(None, speakers, survey, types, prosody_columns=PROSODY, permutations=99,
+                            controls=("gender",))
+    words = _association_words(out["associations"])
+    assert "How p was adjusted: gender: <i>none (a control)</i>; x, tempo: <i>permuted within gender (99" in words
+    assert "x goes with" not in words and "tempo goes with" in words
+    checks = pd.DataFrame([{"kind": "confounded", "message": "m"},
+                           {"kind": "follows_control", **structure.follows_control(survey, types, ("gender",))[0]}])
+    page = _pca_section({**out, "checks": checks}, tmp_path, [])
+    assert page.index("x follows the control gender") < page.index("Prosody and voice")

@@ -420,10 +420,16 @@ def _association_words(assoc) -> str:
                      f"{_plural(int(_float(r.get('n_speakers')) or 0), 'speaker')}{detail})</li>")
     tested = sorted(set(assoc.target.astype(str)) - {"cluster"}, key=lambda t: (len(t), t))
     against = "the clusters" + (f" or {', '.join(t.upper() for t in tested)}" if tested else "")
+    adjusted = ""
+    if "adjusted_for" in assoc:  # how each attribute's p was adjusted (one line per way)
+        ways = assoc.groupby(assoc.adjusted_for.astype(str), sort=False).attribute.agg(
+            lambda a: ", ".join(dict.fromkeys(a)))
+        said = [f"{_esc(names)}: <i>{_esc(way)}</i>" for way, names in ways.items() if not way.startswith("none (not")]
+        adjusted = "<p>How p was adjusted: " + "; ".join(said) + ".</p>" if said else ""
     if not items:
-        return (f'<ul class="findings"><li class="no">No survey attribute goes with {_esc(against)} '
+        return (f'{adjusted}<ul class="findings"><li class="no">No survey attribute goes with {_esc(against)} '
                 "(no q below 0.05)</li></ul>")
-    return f'<ul class="findings">{"".join(items)}</ul>'
+    return f'{adjusted}<ul class="findings">{"".join(items)}</ul>'
 
 
 def _scree(explained, title: str):
@@ -642,7 +648,19 @@ def _pca_section(tables, fig_dir: Path, written: list[str]) -> str:
                     "and two clusters, otherwise a chi-square test whose p comes from 2000 shuffles; Kruskal-Wallis "
                     "for numbers) and against each real component, or PC1 when none is (Kruskal-Wallis for groups, "
                     "Spearman correlation for numbers). <i>q</i> corrects p for the number of tests within the view "
-                    "(false discovery rate): trust q, and q &lt; 0.05 at most as a hint worth a closer look.")]
+                    "(false discovery rate): trust q, and q &lt; 0.05 at most as a hint worth a closer look.",
+                    "These tests are adjusted for the controls (e.g. gender) and language: an attribute's p comes "
+                    "from shuffling its answers only among speakers of the same gender (and language; a numeric "
+                    "control is cut at its median), so an attribute that goes with the clusters only because it "
+                    "goes with gender is not reported; <i>p_unadjusted</i> is the plain test's p and "
+                    "<i>adjusted_for</i> says what each test was shuffled within. A control itself is adjusted "
+                    "for the other controls only. The components are not adjusted: PC1 of the prosody is often "
+                    "gender (pitch).")]
+    follow = tables.get("checks")
+    if _has(follow, "kind", "message") and (follow.kind == "follows_control").any():
+        parts.append('<ul class="problems">' + "".join(
+            f"<li><b>follows_control</b>: {_esc(m)}</li>" for m in follow[follow.kind == "follows_control"].message)
+            + "</ul>")
     if not _has(scores, "speaker_id", "pc1"):
         _clear_view_figures(fig_dir, written)
         return "".join(parts) + ('<p class="note">No PCA: too few speakers with measures (a view needs at least 4 '
@@ -859,7 +877,9 @@ def _findings_section(tables) -> str:
         + "Every model is in <code>models.parquet</code> with its formula; <code>export/models.R</code> refits "
         "them all in R from <code>export/*.csv</code>: <code>cd 04_profile/export &amp;&amp; Rscript models.R</code>."))
     if _has(checks, "message"):
-        items = "".join(f"<li><b>{_esc(r['kind'])}</b>: {_esc(r['message'])}</li>" for _, r in checks.iterrows())
+        first = checks.kind.astype(str) == "follows_control" if "kind" in checks else checks.message.isna()
+        items = "".join(f"<li><b>{_esc(r['kind'])}</b>: {_esc(r['message'])}</li>"
+                        for rows in (checks[first], checks[~first]) for _, r in rows.iterrows())
         parts.append(f'<h3>Before reading the effects</h3><ul class="problems">{items}</ul>')
     parts.append("<h3>What each model adjusted for</h3>" + _adjustments(models))
     parts.append(_calibration_html(calibration))

@@ -2,9 +2,10 @@
 
 Reads 03_features (vowels, prosody, speaker_prosody) and the corpus's speakers.csv (with
 survey.yaml when present, and WORKDIR/exclusions.csv); writes 04_profile/: speakers, tokens
-(filtered, normalised), models (voli.profile.models), checks (aliasing, confounds), the speaker
-structure (pca_*, associations, linkage: voli.profile.structure), prediction, export/ (the R
-reproduction) and report/; problems found on the way go to problems.parquet.
+(filtered, normalised), models (voli.profile.models), checks (attributes following a control,
+aliasing, confounds), the speaker structure (pca_*, associations adjusted for the controls and
+language, linkage: voli.profile.structure), prediction, export/ (the R reproduction) and report/;
+problems found on the way go to problems.parquet.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *
 
     from voli.profile.models import aliasing, confounds, fit_models
     from voli.profile.speakers import speaker_measures
-    from voli.profile.structure import predict_attributes, speaker_structure
+    from voli.profile.structure import follows_control, predict_attributes, speaker_structure
 
     unknown = sorted((set(vowels.speaker_id) | set(prosody.speaker_id)) - set(survey.speaker_id))
     if unknown:
@@ -137,8 +138,8 @@ def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *
                             + ", ".join(f"{n} {k}" for k, n in kinds.items()) + "): their rows say so in "
                             "models.parquet's status. Singular (a speaker variance of 0, common with few speakers): "
                             "a mixed model would then count each token as independent evidence about a speaker's "
-                            "attribute, so voli tests those terms by least squares with CR2 errors clustered by "
-                            "speaker instead (conservative; more speakers, or fewer terms, restore the mixed model). "
+                            "attribute, so voli tests those terms on the speakers' means instead (one row per speaker; "
+                            "more speakers, or fewer terms, restore the mixed model). "
                             "A fit that did not converge or failed is not usable: simplify the model (fewer controls, "
                             "word_effect: false) or read its status")
         declared = set(models.attribute)
@@ -148,19 +149,27 @@ def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *
             problems.report("attribute_described", f"{', '.join(undeclared)}: not declared in survey.yaml or "
                             "profile.attributes, so described and not tested; declare the ones your questions are "
                             "about, or set profile.explore: true to test them in families of their own")
-    checks = []
+    # attributes that follow a control come first: their unadjusted associations would be the control's
+    checks = [{"kind": "follows_control", **c} for c in follows_control(analysed, types, config.controls)]
     if context is not None and len(context):
         checks += [{"kind": "aliased", **c} for c in aliasing(analysed, types, context)]
     checks += [{"kind": "confounded", **c} for c in confounds(speakers, utterances, analysed, types, config.controls)]
     for c in checks:
         problems.report(c["kind"], c["message"])
     columns = [c for c in PROFILE_COLUMNS if c in speakers]
-    strata = next((c for c in config.controls if c in types and types[c].kind == "categorical"), None)
+    strata = tuple(c for c in config.controls if c in types and types[c].kind in ("categorical", "ordinal"))
+    languages = None  # each speaker's language: the context's, else their utterances' most frequent
+    if context is not None and _has_languages(context):
+        languages = context.dropna(subset=["language"]).set_index("speaker_id").language.astype(str)
+    elif "language" in utterances and utterances.language.notna().any():
+        languages = utterances.dropna(subset=["language"]).groupby("speaker_id").language.agg(
+            lambda s: s.astype(str).mode().iloc[0])
     structure = speaker_structure(tokens, speakers, analysed, types,
                                   prosody_columns=[c for c in PROSODY_COLUMNS if c in speakers],
-                                  permutations=config.permutations, n_clusters=config.clusters)
+                                  permutations=config.permutations, n_clusters=config.clusters,
+                                  controls=config.controls, languages=languages)
     prediction = predict_attributes(speakers, analysed, types, columns, permutations=config.permutations,
-                                    strata=strata)
+                                    strata=strata, languages=languages)
     table = speakers.merge(analysed.astype({n: object for n, t in types.items() if t.kind != "numeric"}),
                            on="speaker_id", how="left")
     out = {"speakers": table, "tokens": tokens, "models": models, "prediction": prediction,
@@ -173,6 +182,10 @@ def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *
                                        for t in types.values()])}
     out.update({k: v for k, v in structure.items() if v is not None})
     return out
+
+
+def _has_languages(context) -> bool:
+    return "language" in context and "speaker_id" in context and context.language.notna().any()
 
 
 def to_arrow(frame) -> pa.Table:

@@ -10,10 +10,17 @@ clusters of the speakers' vowel formant values, set against their socio-demograp
   as in nzilbb.vowels' ``pca_test``).
 * :func:`speaker_structure`: one "view" per language's vowels plus one over the prosodic speaker
   measures: PCA, Ward clusters on the real components, and tests of every attribute against the
-  clusters and each real component (FDR within each view).
+  clusters and each real component (FDR within each view), adjusted for the controls and
+  language: the p-value comes from shuffling the attribute only within strata of the controls
+  (:func:`control_strata`; a numeric control is cut at its median) and language, which keeps the
+  attribute's association with them, so an attribute that goes with the structure only through
+  gender is not reported. The plain test's p stays as ``p_unadjusted``; ``adjusted_for`` says
+  what each test was shuffled within. The PCA itself is not adjusted.
+* :func:`follows_control`: attributes associated with a control at FOLLOWS_CONTROL (0.5) or more,
+  whose unadjusted associations would be the control's.
 * :func:`predict_attributes`: can the speech measures predict an attribute at all? Cross-validated
   prediction in which imputation and scaling are fitted inside each fold, scored against a
-  permutation test that can shuffle within strata (e.g. within gender).
+  permutation test that can shuffle within strata (the categorical controls × language).
 """
 
 from __future__ import annotations
@@ -35,11 +42,16 @@ LOO_MAX_SPEAKERS = 20  # leave one speaker out up to this many speakers, 10 fold
 N_FOLDS = 10
 LOGISTIC_C = 1.0  # inverse L2 penalty of the logistic regression (sklearn's C)
 RIDGE_ALPHAS = tuple(10.0 ** np.arange(-2, 4.5, 0.5))  # ridge penalties, chosen by leave-one-out in each fold
+# an attribute whose association with a control (Cramér's V, η or |Spearman rho|) reaches this is flagged: the
+# control then explains at least a quarter of its variance (0.5 is Cohen's "large" r), enough for the attribute's
+# unadjusted tests against the speaker structure to repeat the control's when the control drives the structure
+FOLLOWS_CONTROL = 0.5
 
 SCORE_COLUMNS = ("view", "speaker_id")  # + pc1.., cluster
 EXPLAINED_COLUMNS = ("view", "component", "explained", "null_mean", "null_q95", "p", "real", "n_speakers",
                      "n_variables", "n_imputed")
-ASSOCIATION_COLUMNS = ("view", "attribute", "target", "test", "statistic", "p", "q", "n_speakers", "detail")
+ASSOCIATION_COLUMNS = ("view", "attribute", "target", "test", "statistic", "p", "q", "p_unadjusted", "adjusted_for",
+                       "n_speakers", "detail")
 LINKAGE_COLUMNS = ("view", "left", "right", "distance", "size")
 PREDICTION_COLUMNS = ("attribute", "model", "metric", "score", "chance", "p", "n_speakers", "n_measures", "cv",
                       "strata", "status")
@@ -277,8 +289,39 @@ def _chi2(tables: np.ndarray) -> np.ndarray:
     return ((tables - expected) ** 2 / expected).sum(axis=(-2, -1))
 
 
+def _stratified_p(kind: str, target_kind: str, a: np.ndarray, g: np.ndarray, strata, permutations: int,
+                  seed: int) -> float:
+    """Permutation p of the association of ``a`` with ``g``, ``a`` shuffled only within each stratum.
+
+    ``a``: level codes (categorical) or numbers; ``g``: cluster codes or component scores; no gaps.
+    The statistic is the unadjusted test's, computed for every shuffle at once: Pearson's chi-square
+    of the table (for 2x2 tables too), Kruskal-Wallis' sum of squared rank sums (its ties and
+    group sizes do not change between shuffles), or |Spearman's rho|. The shuffles keep the
+    attribute's association with the strata, so the null is "no association beyond the strata's".
+    """
+    from scipy.stats import rankdata
+
+    n = len(a)
+    index = np.vstack([np.arange(n), permute_within(strata, permutations, np.random.default_rng(seed))])
+    if kind == "categorical" and target_kind == "cluster":
+        stat = _chi2(_contingency(a[index], g, int(a.max()) + 1, int(g.max()) + 1).astype(float))
+    elif kind == "categorical":
+        onehot = np.eye(int(a.max()) + 1)[a[index]]  # (B, n, levels)
+        sums = np.einsum("bnk,n->bk", onehot, rankdata(g))
+        stat = (sums ** 2 / np.maximum(onehot[0].sum(axis=0), 1)).sum(axis=1)
+    elif target_kind == "cluster":
+        onehot = np.eye(int(g.max()) + 1)[g]  # (n, clusters)
+        sums = rankdata(a)[index] @ onehot
+        stat = (sums ** 2 / np.maximum(onehot.sum(axis=0), 1)).sum(axis=1)
+    else:
+        ra, rg = rankdata(a), rankdata(g)
+        stat = np.abs((ra[index] - ra.mean()) @ (rg - rg.mean()))
+    observed, null = stat[0], stat[1:]
+    return float((1 + np.sum(null >= observed - 1e-9 * max(1.0, abs(observed)))) / (1 + permutations))
+
+
 def association(values, target, *, kind: str, target_kind: str, levels=(), seed: int = 0,
-                draws: int = CHI2_DRAWS) -> dict:
+                draws: int = CHI2_DRAWS, strata=None, permutations: int = 0) -> dict:
     """One attribute against cluster labels or a component's scores.
 
     Parameters
@@ -289,15 +332,33 @@ def association(values, target, *, kind: str, target_kind: str, levels=(), seed:
     levels : the categorical levels in the order to report them (the survey's order); the levels
         present that it lacks follow in sorted order. On a 2x2 table, the odds ratio compares the
         first level's odds of the first cluster with the second level's.
+    strata : array or None, one label per speaker (e.g. from :func:`control_strata`): with
+        ``permutations`` > 0, p comes from ``permutations`` shuffles of the attribute within each
+        stratum (see :func:`_stratified_p`), which keep its association with the strata: an
+        attribute that goes with the structure only through a control is not reported as going with
+        it. None: the unadjusted p.
 
     Returns
     -------
-    dict with ``test``, ``statistic``, ``p``, ``n_speakers`` and ``detail`` (the counts or means
-    behind the test, in words). Tests: categorical x clusters: Fisher's exact test (statistic:
-    the odds ratio) on a 2x2 table, otherwise a Monte Carlo chi-square (``draws`` shuffles of the
-    labels with a fixed seed; statistic: Pearson's chi-square); categorical x component:
-    Kruskal-Wallis; numeric x clusters: Kruskal-Wallis; numeric x component: Spearman's rho.
+    dict with ``test``, ``statistic``, ``p`` (the stratified permutation p when strata are given,
+    else the same as ``p_unadjusted``), ``p_unadjusted``, ``n_speakers`` and ``detail`` (the counts
+    or means behind the test, in words). Tests: categorical x clusters: Fisher's exact test
+    (statistic: the odds ratio) on a 2x2 table, otherwise a Monte Carlo chi-square (``draws``
+    shuffles of the labels with a fixed seed; statistic: Pearson's chi-square); categorical x
+    component: Kruskal-Wallis; numeric x clusters: Kruskal-Wallis; numeric x component: Spearman's rho.
     """
+    row = _association(values, target, kind=kind, target_kind=target_kind, levels=levels, seed=seed, draws=draws,
+                       strata=strata)
+    coded = row.pop("coded")
+    row["p_unadjusted"] = row["p"]
+    if coded is not None and strata is not None and int(permutations) > 0:
+        a, g, groups = coded
+        row["p"] = _stratified_p(kind, target_kind, a, g, groups, int(permutations), seed)
+    return row
+
+
+def _association(values, target, *, kind, target_kind, levels, seed, draws, strata) -> dict:
+    """:func:`association`'s unadjusted test, and the coded values a stratified permutation needs (or None)."""
     import pandas as pd
     from scipy import stats
 
@@ -306,12 +367,18 @@ def association(values, target, *, kind: str, target_kind: str, levels=(), seed:
                          "'numeric' and target_kind 'cluster' or 'component'")
     values = pd.Series(np.asarray(values, dtype=object))
     target = np.asarray(target)
+    if strata is not None and len(strata) != len(target):
+        raise ValueError(f"association: {len(strata)} strata labels for {len(target)} speakers; pass one per speaker")
     ok = values.notna().to_numpy() & pd.notna(target)
     v, g = values[ok].to_numpy(), target[ok]
+    groups = np.asarray(strata, dtype=object)[ok] if strata is not None else None
     n = int(ok.sum())
-    row = {"test": "", "statistic": np.nan, "p": np.nan, "n_speakers": n, "detail": ""}
+    row = {"test": "", "statistic": np.nan, "p": np.nan, "n_speakers": n, "detail": "", "coded": None}
     if n < 4:
         return {**row, "test": "too few speakers"}
+    if target_kind == "cluster":
+        clusters = sorted(set(g.tolist()))
+        c = np.array([clusters.index(x) for x in g])
     if kind == "categorical":
         v = np.array([str(x) for x in v])
         present = set(v.tolist())
@@ -319,47 +386,144 @@ def association(values, target, *, kind: str, target_kind: str, levels=(), seed:
         levels += sorted(present - set(levels))
         if len(levels) < 2:
             return {**row, "test": "one level only"}
+        a = np.array([levels.index(x) for x in v])
         if target_kind == "cluster":
-            clusters = sorted(set(g.tolist()))
             if len(clusters) < 2:
                 return {**row, "test": "one cluster only"}
-            a = np.array([levels.index(x) for x in v])
-            c = np.array([clusters.index(x) for x in g])
             table = _contingency(a, c, len(levels), len(clusters))
             detail = "; ".join(f"cluster {cl}: " + ", ".join(f"{lvl} {table[i, j]}" for i, lvl in enumerate(levels))
                                for j, cl in enumerate(clusters))
+            row = {**row, "detail": detail, "coded": (a, c, groups)}
             if table.shape == (2, 2):
                 odds, p = stats.fisher_exact(table)
-                return {**row, "test": "Fisher exact", "statistic": float(odds), "p": float(p), "detail": detail}
+                return {**row, "test": "Fisher exact", "statistic": float(odds), "p": float(p)}
             rng = np.random.default_rng(seed)
             shuffled = a[rng.random((draws, n)).argsort(axis=1)]
             null = _chi2(_contingency(shuffled, c, len(levels), len(clusters)).astype(float))
             observed = float(_chi2(table.astype(float)))
             p = (1 + np.sum(null >= observed - 1e-9)) / (1 + draws)
-            return {**row, "test": f"chi-square (Monte Carlo, {draws} draws)", "statistic": observed, "p": float(p),
-                    "detail": detail}
+            return {**row, "test": f"chi-square (Monte Carlo, {draws} draws)", "statistic": observed, "p": float(p)}
         g = g.astype(float)
-        groups = [g[v == lvl] for lvl in levels]
-        detail = "mean: " + ", ".join(f"{lvl} {np.mean(x):.2f}" for lvl, x in zip(levels, groups))
+        by_level = [g[v == lvl] for lvl in levels]
+        detail = "mean: " + ", ".join(f"{lvl} {np.mean(x):.2f}" for lvl, x in zip(levels, by_level))
         if np.ptp(g) == 0:
             return {**row, "test": "constant scores", "detail": detail}
-        h, p = stats.kruskal(*groups)
-        return {**row, "test": "Kruskal-Wallis", "statistic": float(h), "p": float(p), "detail": detail}
+        h, p = stats.kruskal(*by_level)
+        return {**row, "test": "Kruskal-Wallis", "statistic": float(h), "p": float(p), "detail": detail,
+                "coded": (a, g, groups)}
     v = v.astype(float)
     if np.ptp(v) == 0:
         return {**row, "test": "constant attribute"}
     if target_kind == "cluster":
-        clusters = sorted(set(g.tolist()))
-        groups = [v[g == cl] for cl in clusters]
-        detail = "median: " + ", ".join(f"cluster {cl} {np.median(x):.3g}" for cl, x in zip(clusters, groups))
+        by_cluster = [v[g == cl] for cl in clusters]
+        detail = "median: " + ", ".join(f"cluster {cl} {np.median(x):.3g}" for cl, x in zip(clusters, by_cluster))
         if len(clusters) < 2:
             return {**row, "test": "one cluster only", "detail": detail}
-        h, p = stats.kruskal(*groups)
-        return {**row, "test": "Kruskal-Wallis", "statistic": float(h), "p": float(p), "detail": detail}
+        h, p = stats.kruskal(*by_cluster)
+        return {**row, "test": "Kruskal-Wallis", "statistic": float(h), "p": float(p), "detail": detail,
+                "coded": (v, c, groups)}
     if np.ptp(g.astype(float)) == 0:
         return {**row, "test": "constant scores"}
     rho, p = stats.spearmanr(v, g.astype(float))
-    return {**row, "test": "Spearman", "statistic": float(rho), "p": float(p)}
+    return {**row, "test": "Spearman", "statistic": float(rho), "p": float(p), "coded": (v, g.astype(float), groups)}
+
+
+# -- controls ------------------------------------------------------------------------------------------
+
+
+def control_strata(survey, types: dict[str, AttributeType], controls, languages=None) -> tuple[object, str]:
+    """Strata of the speakers by the controls (and language), for permutations within them.
+
+    Categorical and ordinal controls give their levels; a numeric control cannot be stratified
+    as it is, so it is cut at its median into two halves (said in the description: within a
+    half, some of its association with the attribute remains). ``languages``: one language per
+    row of ``survey`` (or None); it joins the strata when the speakers have more than one.
+    A missing value is a stratum of its own. Returns (labels, description): one label per row
+    and e.g. "permuted within gender × language", or (None, "none") without controls.
+    """
+    parts, words = [], []
+    for name in controls:
+        t = types.get(name)
+        if t is None or name not in survey:
+            continue
+        col = survey[name]
+        if t.kind == "numeric":
+            x = col.astype(float)
+            median = float(x.median())
+            parts.append(np.where(x.isna(), "(missing)", np.where(x > median, "above", "at or below")))
+            words.append(f"{name} (halves at its median, {median:.3g})")
+        else:
+            parts.append(col.astype(object).where(col.notna(), "(missing)").astype(str).to_numpy())
+            words.append(name)
+    if languages is not None:
+        lang = np.asarray(languages, dtype=object)
+        if len({str(x) for x in lang}) > 1:
+            parts.append(np.array([str(x) for x in lang], dtype=object))
+            words.append("language")
+    if not parts:
+        return None, "none"
+    labels = np.array(["\x1f".join(row) for row in zip(*parts)], dtype=object)
+    return labels, "permuted within " + " × ".join(words)
+
+
+def _strength(x, tx: AttributeType, y, ty: AttributeType) -> tuple[float, str]:
+    """How strongly two attributes go together (0-1) and the measure's name: Cramér's V, η or |Spearman rho|."""
+    from scipy import stats
+
+    from voli.profile.models import _cramers_v
+
+    cat_x, cat_y = tx.kind == "categorical", ty.kind == "categorical"
+    if cat_x and cat_y:
+        return _cramers_v(x.astype(str).to_numpy(), y.astype(str).to_numpy()), "Cramér's V"
+    if cat_x or cat_y:
+        groups, numbers = (x, y) if cat_x else (y, x)
+        z = encode(numbers, ty if cat_x else tx).to_numpy(float)
+        total = np.sum((z - z.mean()) ** 2)
+        labels = groups.astype(str).to_numpy()
+        between = sum(np.sum(labels == lvl) * (z[labels == lvl].mean() - z.mean()) ** 2 for lvl in set(labels))
+        return (float(np.sqrt(between / total)) if total > 0 else np.nan), "η"
+    a, b = encode(x, tx).to_numpy(float), encode(y, ty).to_numpy(float)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return np.nan, "|Spearman rho|"
+    return float(abs(stats.spearmanr(a, b)[0])), "|Spearman rho|"
+
+
+def follows_control(survey, types: dict[str, AttributeType], controls, *,
+                    threshold: float = FOLLOWS_CONTROL) -> list[dict]:
+    """Attributes that go with a control so strongly that their unadjusted tests would be the control's.
+
+    For every attribute that is not a control and every control: Cramér's V (two categorical
+    attributes), the correlation ratio η (a categorical one against a numeric or ordinal one) or
+    |Spearman's rho| (two numeric or ordinal ones), over the speakers who have both. From
+    ``threshold`` (FOLLOWS_CONTROL = 0.5: the control explains a quarter of the attribute's
+    variance) the attribute is flagged. This describes the sample, not a population: it is the
+    overlap in these speakers that lets a control's effect pass for the attribute's.
+
+    Returns
+    -------
+    list of dict: attribute, with (the control), strength, strength_measure (Cramér's V, η or
+    |Spearman rho|), message.
+    """
+    out = []
+    for control in [c for c in controls if c in types and c in survey]:
+        for name, t in types.items():
+            if name in controls or name not in survey:
+                continue
+            ok = (survey[name].notna() & survey[control].notna()).to_numpy()
+            if ok.sum() < 4:
+                continue
+            x, y = survey.loc[ok, name], survey.loc[ok, control]
+            if x.astype(str).nunique() < 2 or y.astype(str).nunique() < 2:
+                continue
+            strength, measure = _strength(x, t, y, types[control])
+            if np.isfinite(strength) and strength >= threshold:
+                out.append({"attribute": name, "with": control, "strength": strength, "strength_measure": measure,
+                            "message": f"{name} follows the control {control} ({measure} {strength:.2f} of 1, "
+                                       f"{int(ok.sum())} speakers): unadjusted, its associations with the speaker "
+                                       f"structure would be {control}'s. The structure tests shuffle {name} only "
+                                       f"among speakers of the same {control} and the models hold {control} "
+                                       f"constant: read those, and expect little power for {name} beyond {control}"})
+    return out
 
 
 # -- the speaker structure -----------------------------------------------------------------------------
@@ -393,7 +557,8 @@ def _clusters(scores: np.ndarray, n_clusters: int, view: str):
     return link, fcluster(link, n_clusters, criterion="maxclust").astype(int)
 
 
-def _analyse_view(view: str, x, info: dict, survey, types, *, permutations: int, n_clusters: int, seed: int) -> dict:
+def _analyse_view(view: str, x, info: dict, survey, types, *, permutations: int, n_clusters: int, seed: int,
+                  controls=(), languages=None) -> dict:
     import pandas as pd
 
     result = pca_test(x, permutations=permutations, seed=seed)
@@ -412,16 +577,27 @@ def _analyse_view(view: str, x, info: dict, survey, types, *, permutations: int,
     linkage = pd.DataFrame(link, columns=["left", "right", "distance", "size"])
     linkage.insert(0, "view", view)
     merged = scores.merge(survey, on="speaker_id", how="left")
+    language = None
+    if languages is not None:
+        language = merged.speaker_id.map(languages).astype(object).fillna("unknown").to_numpy()
     rows = []
     for name, t in types.items():
         if name not in merged:
             continue
         kind = "categorical" if t.kind == "categorical" else "numeric"
         values = merged[name].astype(object) if kind == "categorical" else encode(merged[name], t)
+        # each attribute is shuffled within the other controls (a control is not adjusted for itself)
+        strata, adjusted = control_strata(merged, types, [c for c in controls if c != name], language)
+        if strata is not None:
+            adjusted += f" ({permutations} shuffles)"
+        elif name in controls:
+            adjusted = "none (a control)"
         for target in ["cluster"] + [f"pc{i + 1}" for i in range(max(1, n_real))]:
             test = association(values, merged[target], kind=kind, levels=t.levels,
-                               target_kind="cluster" if target == "cluster" else "component", seed=seed)
-            rows.append({"view": view, "attribute": name, "target": target, **test})
+                               target_kind="cluster" if target == "cluster" else "component", seed=seed,
+                               strata=strata, permutations=permutations)
+            rows.append({"view": view, "attribute": name, "target": target, **test,
+                         "adjusted_for": adjusted if np.isfinite(test["p"]) else "none (not tested)"})
     associations = pd.DataFrame(rows, columns=[c for c in ASSOCIATION_COLUMNS if c != "q"])
     associations.insert(associations.columns.get_loc("p") + 1, "q", fdr(associations.p) if len(rows) else [])
     return {"pca_scores": scores, "pca_loadings": loadings, "pca_explained": explained[list(EXPLAINED_COLUMNS)],
@@ -430,7 +606,7 @@ def _analyse_view(view: str, x, info: dict, survey, types, *, permutations: int,
 
 def speaker_structure(tokens, speakers, survey, types: dict[str, AttributeType], *, prosody_columns,
                       permutations: int = 200, n_clusters: int = 0, seed: int = 0, f1: str = "f1_lobanov2",
-                      f2: str = "f2_lobanov2", min_tokens: int = 3) -> dict:
+                      f2: str = "f2_lobanov2", min_tokens: int = 3, controls=(), languages=None) -> dict:
     """PCA, permutation test, Ward clusters and attribute tests, per view of the speakers.
 
     Views: ``vowels:<language>`` (:func:`vowel_matrix`, for each language with at least 4
@@ -438,6 +614,15 @@ def speaker_structure(tokens, speakers, survey, types: dict[str, AttributeType],
     real components (at least the first 2), their number chosen by the silhouette (2-6) when
     ``n_clusters`` is 0. Each survey attribute is tested against the clusters and against each real
     component (at least pc1) with :func:`association`; q is the Benjamini-Hochberg FDR within a view.
+
+    The tests are adjusted for the ``controls`` (survey attributes, e.g. ``("gender",)``) and
+    language: an attribute's p comes from ``permutations`` shuffles of it among speakers of the
+    same stratum (:func:`control_strata`: the levels of the other controls, numeric ones cut at
+    the median, times the speaker's language where a view has several), so an attribute that
+    goes with the structure only because it goes with a control is not reported. A control is
+    adjusted for the other controls only (unadjusted when it is the only one). ``languages``: a
+    mapping or Series speaker_id -> language (default: each speaker's most frequent language in
+    ``tokens``). The PCA itself is not adjusted: its components still show what the controls do.
 
     Returns
     -------
@@ -447,13 +632,25 @@ def speaker_structure(tokens, speakers, survey, types: dict[str, AttributeType],
     * ``pca_loadings``: variable (``<vowel>_F1``, ``<vowel>_F2`` or a prosodic measure), pc1..;
     * ``pca_explained``: component, explained, null_mean, null_q95, p, real (see :class:`PCATest`),
       n_speakers, n_variables, n_imputed (cells filled with the column mean);
-    * ``associations``: attribute, target (cluster, pc1..), test, statistic, p, q, n_speakers, detail;
+    * ``associations``: attribute, target (cluster, pc1..), test, statistic, p (adjusted), q,
+      p_unadjusted (the test's own p), adjusted_for ("permuted within gender × language (200
+      shuffles)", or "none"), n_speakers, detail;
     * ``linkage``: left, right, distance, size: scipy's Ward linkage, leaves numbered in the order
       of the view's rows in pca_scores.
     """
     import pandas as pd
 
     _one_row_per_speaker(speakers, "speaker_structure")
+    unknown = [c for c in controls if c not in types or c not in survey]
+    if unknown:
+        raise ConfigError(f"speaker_structure: control {unknown[0]!r} is not a survey attribute; use one of "
+                          f"{', '.join(t for t in types if t in survey) or '(none)'}")
+    if languages is None and tokens is not None and "language" in tokens and len(tokens):
+        languages = tokens.dropna(subset=["language"]).groupby("speaker_id").language.agg(
+            lambda s: s.astype(str).mode().iloc[0])
+    elif languages is not None and not hasattr(languages, "get"):
+        raise ValueError(f"speaker_structure: languages is a {type(languages).__name__}; pass a mapping or Series "
+                         "speaker_id -> language")
     views = {}
     if tokens is not None and len(tokens):
         for language, matrix in vowel_matrix(tokens, f1=f1, f2=f2, min_tokens=min_tokens).items():
@@ -474,7 +671,7 @@ def speaker_structure(tokens, speakers, survey, types: dict[str, AttributeType],
                             f"needs at least {MIN_VIEW_SPEAKERS} speakers and 2 variables: no PCA for this view")
             continue
         parts.append(_analyse_view(view, x, info, survey, types, permutations=permutations, n_clusters=n_clusters,
-                                   seed=seed))
+                                   seed=seed, controls=tuple(controls), languages=languages))
     empty = {"pca_scores": list(SCORE_COLUMNS) + ["pc1", "cluster"], "pca_loadings": ["view", "variable", "pc1"],
              "pca_explained": list(EXPLAINED_COLUMNS), "associations": list(ASSOCIATION_COLUMNS),
              "linkage": list(LINKAGE_COLUMNS)}
@@ -659,7 +856,7 @@ def _balanced_accuracy(truth: np.ndarray, pred: np.ndarray, n_classes: int) -> n
 
 
 def predict_attributes(speakers, survey, types: dict[str, AttributeType], columns, *, permutations: int = 200,
-                       seed: int = 0, strata: str | None = None):
+                       seed: int = 0, strata=None, languages=None):
     """Cross-validated prediction of each attribute from the speech measures, with a permutation p.
 
     Each fold fits ``SimpleImputer(median) -> StandardScaler -> model`` (see :func:`pipeline`) on
@@ -668,14 +865,18 @@ def predict_attributes(speakers, survey, types: dict[str, AttributeType], column
     Categorical attributes: logistic regression, scored by balanced accuracy (chance: 1 / levels);
     numeric and ordinal (as ranks): ridge regression, scored by R² (chance: 0). The p-value is
     (1 + shuffles scoring at least as well) / (1 + ``permutations``), the attribute shuffled
-    between speakers within each level of ``strata`` (a categorical attribute such as gender, or
-    None; the stratum attribute itself is shuffled freely).
+    between speakers within each stratum of ``strata``: a categorical attribute such as gender, a
+    sequence of them (shuffled within their combinations, e.g. gender × region), or None. An
+    attribute of the strata is shuffled within the others (freely when it is the only one).
+    ``languages`` (a mapping or Series speaker_id -> language, or None) joins the strata when the
+    speakers have more than one.
 
     Returns
     -------
     DataFrame, one row per attribute: attribute, model (logistic or ridge), metric, score, chance,
-    p, n_speakers, n_measures (speech measures used), cv (leave one out or 10-fold), strata (the
-    attribute shuffled within, or "none"), status ("ok" or why the attribute was not tested).
+    p, n_speakers, n_measures (speech measures used), cv (leave one out or 10-fold), strata (what
+    the attribute was shuffled within, e.g. "gender × language", or "none"), status ("ok" or why
+    the attribute was not tested).
     """
     import pandas as pd
 
@@ -686,10 +887,11 @@ def predict_attributes(speakers, survey, types: dict[str, AttributeType], column
     if absent:
         raise ValueError(f"predict_attributes: measure(s) {', '.join(absent)} are not in the speaker table; pass "
                          "only columns it has")
-    if strata is not None:
-        usable = [n for n, t in types.items() if t.kind in ("categorical", "ordinal")]
-        if strata not in usable:
-            raise ConfigError(f"prediction strata {strata!r} is not a categorical survey attribute; use one of "
+    strata = (strata,) if isinstance(strata, str) else tuple(strata or ())
+    usable = [n for n, t in types.items() if t.kind in ("categorical", "ordinal")]
+    for name in strata:
+        if name not in usable:
+            raise ConfigError(f"prediction strata {name!r} is not a categorical survey attribute; use one of "
                               f"{', '.join(usable) or '(none: the survey has no categorical attribute)'}, or none")
     x_all = speakers.set_index("speaker_id")[list(columns)].astype(float)
     x_all = x_all.loc[:, x_all.notna().any()]
@@ -702,9 +904,12 @@ def predict_attributes(speakers, survey, types: dict[str, AttributeType], column
         x = x_all.to_numpy()[ok]
         n = int(ok.sum())
         folds = _folds(n, seed)
-        use_strata = strata if strata is not None and strata != name else None
+        language = (None if languages is None else
+                    data.index[ok].map(languages).astype(object).fillna("unknown").to_numpy())
+        groups, within = control_strata(data[ok], types, [c for c in strata if c != name], language)
         base = {"attribute": name, "n_speakers": n, "n_measures": x.shape[1],
-                "cv": "leave one out" if len(folds) == n else f"{len(folds)}-fold", "strata": use_strata or "none"}
+                "cv": "leave one out" if len(folds) == n else f"{len(folds)}-fold",
+                "strata": within.removeprefix("permuted within ")}
         if x.shape[1] == 0:
             rows.append({**base, "model": "", "status": "no speech measures"})
             continue
@@ -725,7 +930,7 @@ def predict_attributes(speakers, survey, types: dict[str, AttributeType], column
                              else "the same value for every speaker"})
                 continue
             model, metric, chance = "ridge", "R2", 0.0
-        groups = data[use_strata][ok].astype(object).fillna("(missing)") if use_strata else np.zeros(n)
+        groups = np.zeros(n) if groups is None else groups
         rng = np.random.default_rng(seed)
         index = np.vstack([np.arange(n), permute_within(groups, permutations, rng)])
         targets = y[index]
