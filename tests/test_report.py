@@ -49,7 +49,8 @@ def synthetic_tables(n_speakers: int = 12, seed: int = 0) -> dict[str, pd.DataFr
             for m in measure_list:
                 est, se = rng.normal(0, 10), abs(rng.normal(5, 1))
                 model_rows.append({"measure": m, "attribute": attribute, "term": term, "estimate": est, "se": se,
-                                   "relative": est / 500, "n_speakers": n_speakers, "n_rows": n_rows, "df": 10,
+                                   "relative": est / 500, "sd_between": 25.0, "n_speakers": n_speakers,
+                                   "n_rows": n_rows, "df": 10,
                                    "status": "converged", "ci_low": est - 2 * se, "ci_high": est + 2 * se,
                                    "p": rng.uniform(0, 0.2), "level": level})
     models = pd.DataFrame(model_rows)
