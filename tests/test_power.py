@@ -125,6 +125,7 @@ controls: [gender]
 balanced: [gender]
 speakers: [6, 12]
 simulations: 3
+engine: statsmodels
 """
 
 
@@ -136,6 +137,7 @@ def test_voli_power_writes_the_table_and_the_figure(tmp_path, capsys):
     assert main(["power", str(tmp_path / "design.yaml"), "--out", str(out), "--seed", "3", "-q"]) == 0
     printed = capsys.readouterr().out
     assert "speech_rate ~ education" in printed and "false-positive rate" in printed
+    assert "q < 0.05" in printed and "engine statsmodels" in printed and "families: whole" in printed
     table = pd.read_csv(out / "power.csv")
     assert (out / "power.png").stat().st_size > 10_000
     assert set(table.n_speakers) == {6, 12}
@@ -143,7 +145,8 @@ def test_voli_power_writes_the_table_and_the_figure(tmp_path, capsys):
     assert set(big.model) == {"utterance articulation_rate", "speaker articulation_rate"}
     assert (big.power >= 2 / 3).all(), big  # +20 % per level over 12 speakers: found nearly always
     null = table[table.kind == "null_attribute"]
-    assert len(null) == 4 and null.power.mean() <= 0.25  # 2 models x 2 sizes; nominal 0.05
+    assert set(null.model) == {"prosody", "speaker measures"}  # per family, every measure's test in it
+    assert len(null) == 4 and null.power.mean() <= 0.25 and null.power_p.mean() <= 0.25  # nominal 0.05
     assert (table.ci_low <= table.power).all() and (table.power <= table.ci_high).all()
 
 
@@ -157,10 +160,11 @@ def test_an_effect_with_high_predicted_power_is_found_in_a_new_corpus():
     design = Design.from_dict({
         "attributes": ATTRIBUTES, "minutes": 1, "controls": ["gender"], "balanced": ["gender"],
         "effects": [{"measure": "f0_level", "attribute": "education", "per_unit": -0.15}],
-        "association": {"education": ["gender", 0.6]}})
+        "association": {"education": ["gender", 0.6]}, "engine": "statsmodels"})
     summary = summarise(simulate_power(design, design_tables, speakers=(12,), simulations=3, seed=1))
     f0 = summary[(summary.kind == "effect") & summary.effect.str.startswith("f0_level")]
-    assert len(f0) == 2 and (f0.power == 1).all(), f0
+    # raw p finds it every time; q (BH over the prosody family: 5 measures x 3 attributes) less often
+    assert len(f0) == 2 and (f0.power_p == 1).all() and (f0.power <= f0.power_p).all(), f0
     # a corpus the power analysis never saw: F0 falls with education once gender is in the model
     import tempfile
     from pathlib import Path
@@ -205,3 +209,146 @@ def test_a_pilot_work_directory_gives_the_variation(tmp_path):
     assert v["word"] == 0.02 and any("pilot" in note for note in design.notes)
     with pytest.raises(ConfigError, match="not found.*voli run"):
         Design.from_dict({"attributes": ATTRIBUTES, "pilot": str(tmp_path / "nowhere")})
+
+
+# -- power as the report reads it: q within the whole family, the stage's engine, enough corpora ----------
+
+
+def test_a_large_effect_has_power_near_one_and_the_null_attribute_few_false_positives_at_q():
+    design = Design.from_dict({
+        "attributes": ATTRIBUTES, "minutes": 1, "controls": ["gender"], "balanced": ["gender"], "engine": "statsmodels",
+        "effects": [{"measure": "vowel_shift", "attribute": "education", "per_unit": 0.12, "vowel": "u", "formant": 2}]})
+    out = simulate_power(design, design_tables, speakers=(10,), simulations=4, seed=2)
+    assert out.attrs["engine"] == "statsmodels" and out.attrs["families"] == "whole"
+    # the whole family is fitted: every Spanish vowel's F1 and F2, every attribute's (the null one's too)
+    null = out[out.kind == "null_attribute"]
+    assert set(null.vowel) == {"a", "e", "i", "o", "u"} and set(null.measure) >= {"f1_hz", "f2_hz"}
+    summary = summarise(out)
+    hz = summary[(summary.kind == "effect") & (summary.model == "token f2_hz /u/ es")]
+    assert len(hz) == 1 and hz.power.iloc[0] >= 3 / 4, summary  # +12 % per level, q < 0.05
+    fpr = summary[summary.kind == "null_attribute"]
+    assert fpr.tests.sum() >= 4 * 20 and (fpr.power <= 0.1).all() and (fpr.power <= fpr.power_p + 1e-9).all(), fpr
+
+
+def test_report_q_is_fit_models_q_and_leaves_the_null_attribute_out_of_the_effects_family():
+    from voli.profile.models import fdr
+    from voli.profile.power import report_q
+
+    table = pd.DataFrame({
+        "family": ["prosody"] * 5 + ["vowels normalised: es"] * 2,
+        "attribute": ["education", "education", "gender", "null_score", "education", "education", "null_score"],
+        "test": ["trend", "coefficient", "coefficient", "coefficient", "coefficient", "trend", "coefficient"],
+        "primary": [True, False, True, True, False, False, False],
+        "p": [0.01, 0.02, 0.001, 0.03, 0.5, 0.04, 0.2]})
+    table["q"] = np.nan
+    primary = table.primary & (table.family == "prosody")
+    table.loc[primary, "q"] = fdr(table.p[primary])  # as fit_models computes it
+    np.testing.assert_allclose(report_q(table)[primary], table.q[primary])
+    q = report_q(table, exclude=("null_score",))
+    assert np.isnan(q[3])
+    np.testing.assert_allclose(q[[0, 2]], fdr(np.array([0.01, 0.001])))
+    # not primary: BH over the family's tests of the same kind (the two coefficients of education)
+    np.testing.assert_allclose(q[[1, 4]], fdr(np.array([0.02, 0.5])))
+    # a family without q (a sensitivity check): same-kind BH within it
+    assert q[5] == pytest.approx(0.04)
+
+
+def _fake_simulation(power_by_size):
+    def one(design, simulate, sizes, seed, simulation, survey_dir, engine="statsmodels", draw=None):
+        rng = np.random.default_rng([seed, simulation])
+        rows = []
+        for n in sizes:
+            found = bool(rng.random() < power_by_size[n])
+            rows.append({"kind": "effect", "effect": "e", "family": "prosody", "level": "utterance",
+                         "measure": "articulation_rate", "language": "", "vowel": "", "term": "t", "n_speakers": n,
+                         "simulation": simulation, "estimate": 1.0, "p": 0.01, "q": 0.01 if found else 0.5,
+                         "fitted": True, "status": "ok", "found": found, "found_p": True})
+        return rows, 0
+    return one
+
+
+def test_adaptive_simulations_stop_each_size_at_the_half_width_or_the_maximum(monkeypatch):
+    from voli.profile import power
+
+    monkeypatch.setattr(power, "one_simulation", _fake_simulation({8: 1.0, 16: 0.97, 24: 0.5}))
+    monkeypatch.setattr(power, "MAX_SIMULATIONS", 200)  # a power of 0.5 needs ~385 corpora for ±0.05
+    design = Design.from_dict({"attributes": ATTRIBUTES, "speakers": [8, 16, 24], "engine": "statsmodels"})
+    assert design.simulations is None  # auto is the default
+    out = simulate_power(design, None, seed=0)
+    runs, width = out.attrs["runs"], out.attrs["half_width"]
+    assert out.attrs["adaptive"] and runs[8] == power.MIN_SIMULATIONS and width[8] <= power.HALF_WIDTH
+    assert power.MIN_SIMULATIONS < runs[16] < power.MAX_SIMULATIONS and width[16] <= power.HALF_WIDTH
+    assert runs[24] == power.MAX_SIMULATIONS and power.HALF_WIDTH < width[24] < 0.075  # 0.5: the maximum first
+    summary = summarise(out)
+    assert list(summary.simulations) == [runs[8], runs[16], runs[24]]
+    assert (summary.half_width <= power.HALF_WIDTH).tolist() == [True, True, False]
+    fixed = simulate_power(replace_simulations(design, 30), None, seed=0)
+    assert not fixed.attrs["adaptive"] and fixed.attrs["runs"] == {8: 30, 16: 30, 24: 30}
+
+
+def replace_simulations(design, n):
+    from voli.profile.power import with_speakers
+
+    return with_speakers(design, simulations=n)
+
+
+def test_the_engine_follows_the_profile_stage_unless_the_design_says(monkeypatch):
+    from voli.profile import models, power
+
+    monkeypatch.setattr(power, "one_simulation", _fake_simulation({8: 1.0}))
+    design = Design.from_dict({"attributes": ATTRIBUTES, "speakers": [8], "simulations": 1})
+    assert design.engine == "auto"
+    monkeypatch.setattr(models, "lme4_version", lambda: "1.1-35 3.1-3")
+    assert simulate_power(design, None).attrs["engine"] == "lme4"
+    monkeypatch.setattr(models, "lme4_version", lambda: None)
+    assert simulate_power(design, None).attrs["engine"] == "statsmodels"
+    chosen = Design.from_dict({"attributes": ATTRIBUTES, "speakers": [8], "simulations": 1, "engine": "statsmodels"})
+    monkeypatch.setattr(models, "lme4_version", lambda: "1.1-35 3.1-3")
+    assert simulate_power(chosen, None).attrs["engine"] == "statsmodels"
+    with pytest.raises(ConfigError, match="engine 'R'"):
+        Design.from_dict({"attributes": ATTRIBUTES, "engine": "R"})
+    # the profile stage's settings reach the models' configuration; unknown ones are named
+    d = Design.from_dict({"attributes": ATTRIBUTES, "controls": ["gender"],
+                          "profile": {"context": True, "interactions": ["education:gender"]}})
+    config = d.profile_config("statsmodels")
+    assert config.context and config.interactions == ("education:gender",) and config.controls == ("gender",)
+    with pytest.raises(ConfigError, match="profile.*contxt"):
+        Design.from_dict({"attributes": ATTRIBUTES, "profile": {"contxt": True}})
+
+
+def test_effects_that_vary_between_speakers_and_words_spread_around_the_planted_mean():
+    rate = {"measure": "speech_rate", "attribute": "education", "per_unit": 0.3}
+    shift = {"measure": "vowel_shift", "attribute": "education", "per_unit": 0.3, "vowel": "u", "formant": 2}
+    kw = dict(seed=3, utterances=40, tokens_per_vowel=60, words_per_vowel=10, balanced=("education",))
+    fixed = simulate_tables(spec([rate, shift]), 40, **kw)
+    varied = simulate_tables(spec([rate, shift]), 40, effect_sd_speakers=0.5, effect_sd_words=0.5, **kw)
+    level = fixed["speakers"].set_index("speaker_id").education
+
+    def rate_sd(t, lvl):
+        r = np.log(t["speaker_prosody"].set_index("speaker_id").articulation_rate)
+        return r[level == lvl].std()
+
+    # the reference level has no effect, so nothing to vary: its speakers are drawn exactly as before
+    pd.testing.assert_frame_equal(fixed["prosody"][fixed["prosody"].speaker_id.map(level) == "primary"],
+                                  varied["prosody"][varied["prosody"].speaker_id.map(level) == "primary"])
+    assert rate_sd(varied, "master") > 2 * rate_sd(fixed, "master")  # ×1.9 ± 50 % of its log
+    assert abs(rate_sd(varied, "primary") - rate_sd(fixed, "primary")) < 1e-12
+
+    def word_spread(t):
+        v = t["vowels"][(t["vowels"].phone == "u") & (t["vowels"].speaker_id.map(level) == "master")]
+        r = np.log(v.f2_50_hz) - np.log(v.groupby("speaker_id").f2_50_hz.transform("mean"))
+        return v.assign(r=r).groupby("word").r.mean().std()
+
+    assert word_spread(varied) > word_spread(fixed) + 0.05
+
+
+def test_an_effect_that_varies_between_speakers_has_less_power_than_the_same_fixed_effect():
+    base = {"attributes": ATTRIBUTES, "minutes": 1, "controls": ["gender"], "balanced": ["gender"],
+            "engine": "statsmodels", "families": "planted", "speakers": [12], "simulations": 40,
+            "effects": [{"measure": "vocal_tract", "attribute": "education", "per_unit": 0.06}]}
+    power = {}
+    for sd in (0.0, 1.0):
+        design = Design.from_dict({**base, "effect_sd_speakers": sd})
+        s = summarise(simulate_power(design, design_tables, seed=4))
+        power[sd] = float(s[s.kind == "effect"].power.iloc[0])
+    assert power[0.0] >= 0.6 and power[1.0] <= power[0.0] - 0.15, power

@@ -168,12 +168,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("design", type=Path, help="design YAML (attributes, effects, minutes, controls, optional pilot)")
     p.add_argument("--out", type=Path, default=Path("power"), help="where power.csv and power.png go (default: ./power)")
     p.add_argument("--speakers", default=None, help="sample sizes, comma-separated (default: the design's, else 12,24,36)")
-    p.add_argument("--simulations", type=int, default=None,
-                   help="simulated corpora per sample size (default: the design's, else 20: about a minute for "
-                   "3 sizes on one core; the 95 %% CI of a power of 0.8 is then about ±0.17, ±0.08 with 100)")
+    p.add_argument("--simulations", default=None,
+                   help="simulated corpora per sample size, or auto (default: the design's, else auto: batches of 10 "
+                   "until every planted effect's 95 %% CI is within ±0.05, at least 50 and at most 400 per size; "
+                   "200 give ±0.055 around a power of 0.8)")
     p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same numbers (default: 0)")
-    p.add_argument("--engine", choices=["statsmodels", "lme4"], default="statsmodels",
-                   help="mixed models: statsmodels (fast; default) or R's lme4 (slower: one R run per corpus)")
+    p.add_argument("--engine", choices=["auto", "statsmodels", "lme4"], default=None,
+                   help="mixed models (default: the design's engine, else auto: lme4 when R has it, as the profile "
+                   "stage; statsmodels is several times faster, lme4 one R run per corpus and size)")
+    p.add_argument("--families", choices=["whole", "planted"], default=None,
+                   help="whole (default): fit every model of the families the report corrects together, so q "
+                   "carries the report's multiple-testing burden; planted: only the planted tests (faster, optimistic)")
     p.add_argument("--jobs", type=int, default=1, help="processes running simulations in parallel (default: 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     _add_verbose(p)
@@ -382,7 +387,8 @@ def _calibrate(args) -> int:
 
 
 def _power(args) -> int:
-    from voli.profile.power import Design, format_summary, simulate_power, summarise, with_speakers, write_power
+    from voli.profile.power import (HALF_WIDTH, MAX_SIMULATIONS, MIN_SIMULATIONS, Design, format_summary,
+                                    simulate_power, summarise, with_speakers, write_power)
     from voli.simulate.tables import design_spec, design_tables
 
     def progress(done: int, total: int) -> None:
@@ -390,7 +396,7 @@ def _power(args) -> int:
             print(f"\rsimulated {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
     def run():
-        design = with_speakers(Design.load(args.design), args.speakers, args.simulations)
+        design = with_speakers(Design.load(args.design), args.speakers, args.simulations, args.families)
         design_spec(design)  # a bad attribute or effect is named before any simulation
         outcomes = simulate_power(design, design_tables, seed=args.seed, engine=args.engine, jobs=args.jobs,
                                   progress=progress)
@@ -407,9 +413,12 @@ def _power(args) -> int:
     if design.notes:
         print("variation: " + "; ".join(design.notes))
     print(format_summary(summary))
-    print(f"{outcomes.attrs['simulations']} simulations per size, engine {args.engine}, "
-          f"{outcomes.attrs['runtime_s']:.0f} s; fits with warnings (boundary, convergence): "
-          f"{int(summary.warnings.sum())} of {len(outcomes)}; problems reported: {outcomes.attrs['problems']}")
+    a = outcomes.attrs
+    runs = ", ".join(f"{n} speakers {k} (±{a['half_width'][n]:.3f})" for n, k in a["runs"].items())
+    how = (f"adaptive, to ±{HALF_WIDTH:g} ({MIN_SIMULATIONS}-{MAX_SIMULATIONS})" if a["adaptive"] else "fixed")
+    print(f"simulated corpora per size ({how}; widest 95 % half-width of power): {runs}")
+    print(f"engine {a['engine']}; families: {a['families']}; {a['runtime_s']:.0f} s; fits with warnings (boundary, "
+          f"convergence): {int(summary.warnings.sum())} of {len(outcomes)}; problems reported: {a['problems']}")
     print(f"wrote {csv} and {png}")
     return 0
 

@@ -17,8 +17,16 @@ education follows gender for half of the speakers: a confound), ``sex_difference
 ``false`` or ``{attribute: gender, level: man}``; default true when an attribute ``gender`` or
 ``sex`` has a level ``man`` or ``male``: men's F0 × 0.55 and formants × 0.85), ``pilot`` (a
 finished voli work directory, relative to the design file: the variation is measured there),
-``variation`` (overrides of :data:`VARIATION`), ``speakers`` (sample sizes), ``simulations``,
-``null_attribute`` (the name of the attribute that affects nothing, default ``null_score``).
+``variation`` (overrides of :data:`VARIATION`), ``speakers`` (sample sizes), ``simulations``
+(a number, or ``auto``: the default, see below), ``null_attribute`` (the name of the attribute that
+affects nothing, default ``null_score``), ``engine`` (``auto``, the default: the profile stage's
+own resolution, lme4 when R has it, else statsmodels; ``statsmodels`` is faster), ``profile`` (the
+profile stage's settings, as under ``profile:`` in a voli config: ``interactions``, ``word_effect``,
+``context``, ``language``, ...; ``controls`` joins the design's), ``families`` (``whole``, the
+default, or ``planted``, below), ``effect_sd_speakers`` and ``effect_sd_words`` (effects that vary:
+each speaker's, and for a vowel shift each word's, planted effect is the design's times
+1 + N(0, sd) on the log scale: 0.5 = the effect varies by about ±50 %; default 0, every speaker
+and word shows the same effect).
 
 Effects (the simulator's measures, :mod:`voli.simulate.effects`) and the models that test them:
 
@@ -33,12 +41,25 @@ vowel_shift         the vowel's token models of that formant (Hz and normalised)
 
 For each sample size, :func:`simulate_power` draws corpora, computes the speaker measures and
 fits the models exactly as the profile stage does (:func:`voli.profile.speakers.speaker_measures`,
-:func:`voli.profile.models.fit_models`), and counts how often each planted effect is found
-(p < 0.05 with the planted sign: the primary test, i.e. the coefficient, or an ordinal's linear
-trend) and how often the null attribute is "found" in any of the same models (the false-positive
-rate). Smaller sample sizes are the first speakers of the largest corpus of each simulation
-(nested designs, as when fieldwork stops early): every size is estimated without bias and the
-curves are smoother. The per-vowel models are fitted only for the vowels with a planted shift.
+:func:`voli.profile.models.fit_models` with the stage's engine and ProfileConfig), and counts how
+often each planted effect is found the way the report finds it: **q < 0.05** (Benjamini-Hochberg
+within the model's family, over the family's primary tests, as ``fit_models`` computes ``q``) with
+the planted sign (the primary test: the coefficient, or an ordinal's linear trend). With
+``families: whole`` (the default) every model of each family holding a planted effect is fitted,
+every attribute's (all vowels of the language and both formants for a vowel shift, all prosody
+measures for a prosodic effect), so the multiple-testing burden is the report's;
+``families: planted`` fits only the planted measures and vowels (several times faster, and
+optimistic: fewer tests share the correction). The null attribute's tests in the same families
+give the false-positive rate (per test, at q < 0.05; raw p < 0.05 beside it, labelled); its tests
+are left out of the families when the planted effects' q is computed (the user's survey has no
+such attribute). Raw p < 0.05 power is reported beside, labelled. Smaller sample sizes are the
+first speakers of the largest corpus of each simulation (nested designs, as when fieldwork stops
+early): every size is estimated without bias and the curves are smoother.
+
+Simulations: a number (``simulations: 200``), or ``auto`` (the default): batches of
+:data:`BATCH` corpora until every planted effect's power at a sample size has a Wilson 95 %
+interval of half-width at most :data:`HALF_WIDTH`, at least :data:`MIN_SIMULATIONS` and at most
+:data:`MAX_SIMULATIONS` per size (a size that is done drops out; the half-widths are printed).
 
 The drawing of corpora is passed in (``simulate``): the pipeline does not import the simulator;
 ``voli power`` passes :func:`voli.simulate.tables.design_tables`.
@@ -79,10 +100,15 @@ VARIATION = {
 }
 BETWEEN_SPEAKER = ("speech_rate", "f0_level", "f0_range", "vocal_tract", "centralisation")  # spec between_speaker_sd
 DESIGN_KEYS = ("attributes", "effects", "minutes", "controls", "languages", "balanced", "association",
-               "sex_differences", "pilot", "variation", "speakers", "simulations", "null_attribute")
+               "sex_differences", "pilot", "variation", "speakers", "simulations", "null_attribute", "engine",
+               "profile", "families", "effect_sd_speakers", "effect_sd_words")
 SPEAKERS = (12, 24, 36)  # default sample sizes
-SIMULATIONS = 20  # default per size: ~1 min for 3 sizes (12-36 speakers, 10 min each), two effects, one core
-ALPHA = 0.05
+MIN_SIMULATIONS = 50  # adaptive: at least this many corpora per size (a power near 0 or 1 is then ±0.04)
+MAX_SIMULATIONS = 400  # ... and at most this many (a power of 0.5 is then ±0.049)
+HALF_WIDTH = 0.05  # ... until every planted effect's Wilson 95 % interval is at most ± this
+BATCH = 10  # corpora simulated between two checks of the half-widths (fixed: same seed, same numbers)
+ALPHA = 0.05  # the report's threshold, on q (BH within a family); raw p beside it, labelled
+FAMILIES = ("whole", "planted")
 # planted measure -> [(model level, model measure, sign of the model's estimate per planted increase)]
 TESTED_BY = {
     "speech_rate": [("utterance", "articulation_rate", 1), ("speaker", "articulation_rate", 1)],
@@ -107,8 +133,13 @@ class Design:
     sex_differences: tuple[str, str] | None = None  # (attribute, level of men)
     variation: dict = field(default_factory=lambda: dict(VARIATION))
     speakers: tuple[int, ...] = SPEAKERS
-    simulations: int = SIMULATIONS
+    simulations: int | None = None  # None: adaptive (MIN_SIMULATIONS..MAX_SIMULATIONS, to HALF_WIDTH)
     null_attribute: str = "null_score"
+    engine: str = "auto"  # as profile.engine: auto (lme4 when R has it), lme4, statsmodels
+    profile: dict = field(default_factory=dict)  # ProfileConfig fields (controls are the design's)
+    families: str = "whole"  # whole: every model of a family with a planted effect; planted: those tests only
+    effect_sd_speakers: float = 0.0  # per-speaker variation of each planted effect (relative, log scale)
+    effect_sd_words: float = 0.0  # per-word variation of a planted vowel shift (relative, log scale)
     pilot: Path | None = None
     source: str = "design"
     notes: tuple[str, ...] = ()  # where the variation came from
@@ -188,9 +219,31 @@ class Design:
         if null in attributes:
             raise ConfigError(f"{source}: null_attribute {null!r} is also a design attribute; name it otherwise")
         speakers = parse_speakers(data.get("speakers", SPEAKERS), source)
-        simulations = int(_number(data.get("simulations", SIMULATIONS), "simulations", source))
-        if simulations < 1:
-            raise ConfigError(f"{source}: simulations {simulations} should be at least 1")
+        simulations = data.get("simulations", "auto")
+        if simulations != "auto":
+            simulations = int(_number(simulations, "simulations", source))
+            if simulations < 1:
+                raise ConfigError(f"{source}: simulations {simulations} should be at least 1 (or auto)")
+        engine = str(data.get("engine", "auto"))
+        if engine not in ("auto", "lme4", "statsmodels"):
+            raise ConfigError(f"{source}: engine {engine!r}; use auto (lme4 when R has it, as the profile stage), "
+                              "lme4 or statsmodels")
+        families = str(data.get("families", "whole"))
+        if families not in FAMILIES:
+            raise ConfigError(f"{source}: families {families!r}; use whole (every model of the families the report "
+                              "corrects together) or planted (the planted tests only: faster, optimistic)")
+        profile = data.get("profile") or {}
+        if not isinstance(profile, dict):
+            raise ConfigError(f"{source}: profile should map profile settings to values, e.g. {{context: true}}")
+        for key in ("engine", "controls"):
+            if key in profile:
+                raise ConfigError(f"{source}: profile.{key}: give it as the design's own '{key}:' key")
+        _profile_config(profile, (), "auto", source)  # unknown keys and bad values named now
+        sd = {}
+        for key in ("effect_sd_speakers", "effect_sd_words"):
+            sd[key] = _number(data.get(key, 0.0), key, source)
+            if sd[key] < 0:
+                raise ConfigError(f"{source}: {key} = {sd[key]:g} should not be negative (0: the same effect for all)")
         languages = data.get("languages") or None
         if languages is not None:
             languages = (languages,) if isinstance(languages, str) else tuple(str(x) for x in languages)
@@ -198,13 +251,24 @@ class Design:
                    languages=languages, balanced=names("balanced"),
                    association={str(k): (str(v[0]), float(v[1])) for k, v in association.items()},
                    sex_differences=_sex_differences(data.get("sex_differences"), attributes, source),
-                   variation=variation, speakers=speakers, simulations=simulations, null_attribute=null,
+                   variation=variation, speakers=speakers, simulations=None if simulations == "auto" else simulations,
+                   null_attribute=null, engine=engine, profile=dict(profile), families=families, **sd,
                    pilot=pilot or None, source=source, notes=tuple(notes))
+
+    def profile_config(self, engine: str):
+        """The profile stage's configuration of the simulated analysis: the design's controls and profile settings."""
+        return _profile_config(self.profile, self.controls, engine, self.source)
 
     def survey_yaml(self) -> str:
         """survey.yaml of the simulated corpora: the design's attributes (levels in order) and the null one."""
         return yaml.safe_dump({"attributes": {**self.attributes, self.null_attribute: {"range": [0, 100]}}},
                               allow_unicode=True, sort_keys=False)
+
+
+def _profile_config(profile: dict, controls: tuple[str, ...], engine: str, source: str):
+    from voli.config import ProfileConfig, _build
+
+    return _build(ProfileConfig, {**profile, "controls": list(controls), "engine": engine}, f"{source}: profile")
 
 
 def _number(value, key: str, source: str) -> float:
@@ -416,11 +480,43 @@ def _primary(rows):
     return rows
 
 
+def report_q(table, exclude: tuple[str, ...] = ()):
+    """q of every row of ``table`` (fit_models' output) as the report computes it, without ``exclude``'s rows.
+
+    Benjamini-Hochberg within each family over its primary tests: the rows fit_models gives a ``q``
+    (this recomputes that column, so that the simulation's null attribute, which the user's survey
+    does not have, can be left out of the effects' families; with nothing excluded it is fit_models'
+    ``q``). A row that is not a primary test (a level's contrast of an ordinal), or whose family
+    fit_models leaves without a q (a sensitivity check such as the normalised vowels), gets BH over
+    the p of its family's tests of the same kind (``test``: coefficient, trend or joint) instead:
+    the burden a reader would apply to it. Excluded rows get NaN.
+    """
+    import pandas as pd
+
+    from voli.profile.models import fdr
+
+    q = pd.Series(np.nan, index=table.index, dtype=float)
+    rows = table[~table.attribute.isin(exclude)]
+    for _, family in rows.groupby("family"):
+        reported = family.primary.astype(bool)
+        if "q" in family and not family.q[reported].notna().any():  # a family the report gives no q (a check)
+            reported[:] = False
+        q[family.index[reported]] = fdr(family.p[reported].to_numpy(float))
+        for _, same in family[~reported].groupby("test"):
+            q[same.index] = fdr(same.p.to_numpy(float))
+    return q
+
+
 def score(design: Design, table, n_speakers: int, simulation: int) -> list[dict]:
-    """Found or not, for each planted effect's model rows and the null attribute's, in one fitted corpus."""
+    """Found or not, for each planted effect's model rows and the null attribute's, in one fitted corpus.
+
+    ``found``: q < 0.05 (:func:`report_q`) with the planted sign; ``found_p``: raw p < 0.05 with it.
+    """
     rows = []
     if table is None or not len(table):
         return rows
+    q_effects = report_q(table, exclude=(design.null_attribute,))
+    q_all = report_q(table)  # the null attribute's own tests: q as fit_models computes it, the null's in the family
     for t in _targets(design, table):
         m = table[(table.level == t["level"]) & (table.measure == t["measure"]) & (table.vowel == t["vowel"])
                   & (table.attribute == t["attribute"])]
@@ -428,27 +524,34 @@ def score(design: Design, table, n_speakers: int, simulation: int) -> list[dict]
             m = _primary(m)
         else:
             m = m[(m.test == "coefficient") & (m.term == t["term"])]
-        for _, r in m.iterrows():
-            p, est = float(r.p), float(r.estimate)
-            rows.append({"kind": "effect", "effect": t["effect"], "level": t["level"], "measure": t["measure"],
-                         "language": r.language, "vowel": t["vowel"], "term": r.term, "n_speakers": n_speakers,
-                         "simulation": simulation, "estimate": est, "p": p, "fitted": bool(np.isfinite(p)),
-                         "status": str(r.get("status", "ok")),
-                         "found": bool(np.isfinite(p) and p < ALPHA and _sign(est) == t["sign"])})
+        for i, r in m.iterrows():
+            p, est, q = float(r.p), float(r.estimate), float(q_effects[i])
+            right = _sign(est) == t["sign"]
+            rows.append({"kind": "effect", "effect": t["effect"], "family": r.family, "level": t["level"],
+                         "measure": t["measure"], "language": r.language, "vowel": t["vowel"], "term": r.term,
+                         "n_speakers": n_speakers, "simulation": simulation, "estimate": est, "p": p, "q": q,
+                         "fitted": bool(np.isfinite(p)), "status": str(r.get("status", "ok")),
+                         "found": bool(np.isfinite(q) and q < ALPHA and right),
+                         "found_p": bool(np.isfinite(p) and p < ALPHA and right)})
     null = _primary(table[table.attribute == design.null_attribute])
-    for _, r in null.iterrows():
-        p = float(r.p)
-        rows.append({"kind": "null_attribute", "effect": f"null: {design.null_attribute}", "level": r.level,
-                     "measure": r.measure,
-                     "language": r.language, "vowel": r.vowel, "term": r.term, "n_speakers": n_speakers,
-                     "simulation": simulation, "estimate": float(r.estimate), "p": p, "fitted": bool(np.isfinite(p)),
-                     "status": str(r.get("status", "ok")), "found": bool(np.isfinite(p) and p < ALPHA)})
+    for i, r in null.iterrows():
+        p, q = float(r.p), float(q_all[i])
+        rows.append({"kind": "null_attribute", "effect": f"null: {design.null_attribute}", "family": r.family,
+                     "level": r.level, "measure": r.measure, "language": r.language, "vowel": r.vowel, "term": r.term,
+                     "n_speakers": n_speakers, "simulation": simulation, "estimate": float(r.estimate), "p": p,
+                     "q": q, "fitted": bool(np.isfinite(p)), "status": str(r.get("status", "ok")),
+                     "found": bool(np.isfinite(q) and q < ALPHA), "found_p": bool(np.isfinite(p) and p < ALPHA)})
     return rows
 
 
-def needed_measures(design: Design) -> tuple[set[str], set[str]]:
-    """(measures to fit, vowels whose token models are needed) for the design's effects."""
-    from voli.profile.models import VOWEL_MEASURES
+def needed_measures(design: Design, speaker_columns=()) -> tuple[set[str], set[str] | None]:
+    """(measures to fit, vowels whose token models are fitted; None: all) for the design's effects.
+
+    ``families: whole``: every measure of each family that holds a planted test (the report's
+    multiple-testing burden), all vowels; ``planted``: the planted measures and vowels only.
+    ``speaker_columns``: the speaker table's columns (its Pillai scores belong to the speaker measures).
+    """
+    from voli.profile.models import SPEAKER_MEASURES, UTTERANCE_MEASURES, VOWEL_MEASURES
 
     measures, vowels = set(), set()
     for e in design.effects:
@@ -460,7 +563,14 @@ def needed_measures(design: Design) -> tuple[set[str], set[str]]:
             measures |= {m for _, m, _ in TESTED_BY[e["measure"]]}
     if not measures:  # no planted effect: the null attribute's false positives in the main measures
         measures = {"articulation_rate", "f0_mean_st"}
-    return measures, vowels
+    if design.families == "planted":
+        return measures, vowels
+    whole = set()
+    for family in (UTTERANCE_MEASURES, (*SPEAKER_MEASURES, *(c for c in speaker_columns if c.startswith("pillai_"))),
+                   *VOWEL_MEASURES.values()):
+        if measures & set(family):
+            whole |= set(family)
+    return whole, None
 
 
 @contextmanager
@@ -476,93 +586,133 @@ def _quiet():
 
 
 def one_simulation(design: Design, simulate: Callable, sizes: tuple[int, ...], seed: int, simulation: int,
-                   survey_dir: Path, engine: str = "statsmodels") -> tuple[list[dict], int]:
-    """Draw one corpus of max(sizes) speakers; fit the profile's models on its first n speakers for each n.
+                   survey_dir: Path, engine: str = "statsmodels", draw: int | None = None) -> tuple[list[dict], int]:
+    """Draw one corpus of ``draw`` (default max(sizes)) speakers; fit the profile's models on its first n
+    speakers for each n in ``sizes``, with the design's ProfileConfig and ``engine`` (resolved).
 
     Returns (score rows, problems reported by the models).
     """
     from voli import problems
-    from voli.config import ProfileConfig
     from voli.profile.models import fit_models
     from voli.profile.speakers import speaker_measures
     from voli.profile.survey import attribute_types, survey_table
 
-    config = ProfileConfig(controls=design.controls, engine=engine)
-    measures, vowels = needed_measures(design)
+    config = design.profile_config(engine)
     child = int(np.random.SeedSequence([seed, simulation]).generate_state(1)[0])
-    tables = simulate(design, max(sizes), child)
+    tables = simulate(design, draw or max(sizes), child)
     rows, n_problems = [], 0
     with problems.collecting("power") as found:
         speakers, tokens = speaker_measures(tables["vowels"], tables["speaker_prosody"], config)
-        tokens = tokens[tokens.phone.isin(vowels)]  # other vowels' models test nothing planted
+        measures, vowels = needed_measures(design, tuple(speakers.columns))
+        attributes = None  # whole families: every attribute's models, as the report has them
+        if design.families == "planted":
+            tokens = tokens[tokens.phone.isin(vowels)]  # other vowels' models test nothing planted
+            attributes = {e["attribute"] for e in design.effects} | {design.null_attribute}
         types = attribute_types(survey_dir, tables["speakers"])
         survey = survey_table(survey_dir, tables["speakers"], types)
         order = list(tables["speakers"].speaker_id)
+        utterances_all = tables["prosody"][tables["prosody"].role.isin(config.roles)]
         for n in sizes:
             keep = set(order[:n])
-            utterances = tables["prosody"][tables["prosody"].speaker_id.isin(keep)]
-            table = fit_models(tokens[tokens.speaker_id.isin(keep)], utterances, speakers[speakers.speaker_id.isin(keep)],
-                               survey[survey.speaker_id.isin(keep)], types, config, measures=measures, engine=engine,
-                               attributes={e["attribute"] for e in design.effects} | {design.null_attribute})
+            table = fit_models(tokens[tokens.speaker_id.isin(keep)], utterances_all[utterances_all.speaker_id.isin(keep)],
+                               speakers[speakers.speaker_id.isin(keep)], survey[survey.speaker_id.isin(keep)], types,
+                               config, measures=measures, engine=engine, attributes=attributes)
             rows += score(design, table, n, simulation)
         n_problems = len(found)
     return rows, n_problems
 
 
 def _run_chunk(args) -> tuple[list[dict], int]:
-    design, simulate, sizes, seed, simulations, survey_dir, engine = args
+    design, simulate, sizes, seed, simulations, survey_dir, engine, draw = args
     rows, n_problems = [], 0
     with _quiet():
         for i in simulations:
-            r, k = one_simulation(design, simulate, sizes, seed, i, survey_dir, engine)
+            r, k = one_simulation(design, simulate, sizes, seed, i, survey_dir, engine, draw)
             rows += r
             n_problems += k
     return rows, n_problems
 
 
+def half_widths(rows, runs: dict[int, int]) -> dict[int, float]:
+    """The widest Wilson 95 % half-width of the planted effects' power at each sample size (``runs``: corpora per size)."""
+    import pandas as pd
+
+    out = {n: 0.0 for n in runs}
+    frame = pd.DataFrame(rows)
+    if not len(frame):
+        return out
+    effects = frame[frame.kind == "effect"]
+    for key, g in effects.groupby(["effect", "level", "measure", "language", "vowel", "term", "n_speakers"],
+                                  dropna=False):
+        n = key[-1]
+        lo, hi = wilson(int(g.found.sum()), runs[n])
+        out[n] = max(out[n], (hi - lo) / 2)
+    return out
+
+
 def simulate_power(design: Design, simulate: Callable, *, speakers: tuple[int, ...] | None = None,
-                   simulations: int | None = None, seed: int = 0, engine: str = "statsmodels", jobs: int = 1,
+                   simulations: int | None = None, seed: int = 0, engine: str | None = None, jobs: int = 1,
                    progress: Callable[[int, int], None] | None = None):
     """Every simulation's outcome for every planted effect and the null attribute (a DataFrame).
 
     ``simulate(design, n_speakers, seed)`` draws the features tables of one corpus (a dict with
-    vowels, prosody, speaker_prosody, speakers). ``jobs`` > 1 spreads the simulations over processes.
-    ``attrs``: runtime_s, problems (warnings the model fits reported), engine.
+    vowels, prosody, speaker_prosody, speakers). ``simulations``: a number per size, else the
+    design's, else adaptive (:data:`MIN_SIMULATIONS`..:data:`MAX_SIMULATIONS` until :data:`HALF_WIDTH`).
+    ``engine``: None takes the design's, resolved as the profile stage resolves it
+    (:func:`voli.profile.models.resolve_engine`). ``jobs`` > 1 spreads the simulations over processes.
+    ``attrs``: runtime_s, problems (warnings the model fits reported), engine (the one that ran),
+    simulations (the most per size), runs ({size: corpora}), half_width ({size: widest half-width}),
+    adaptive, families.
     """
     import tempfile
 
     import pandas as pd
 
+    from voli.profile.models import resolve_engine
+
     sizes = tuple(sorted(speakers or design.speakers))
-    runs = int(simulations or design.simulations)
-    if runs < 1:
-        raise ConfigError(f"simulations {runs} should be at least 1")
+    fixed = simulations if simulations is not None else design.simulations
+    if fixed is not None and int(fixed) < 1:
+        raise ConfigError(f"simulations {fixed} should be at least 1")
+    engine = resolve_engine(engine or design.engine)
     start = time.perf_counter()
     rows, n_problems = [], 0
+    runs = {n: 0 for n in sizes}
+    active, done_runs = list(sizes), 0
+    limit = int(fixed) if fixed is not None else MAX_SIMULATIONS
+    pool = None
     with tempfile.TemporaryDirectory(prefix="voli-power-") as tmp:
         survey_dir = Path(tmp)
         (survey_dir / "survey.yaml").write_text(design.survey_yaml(), encoding="utf-8")
         if jobs > 1:
             from concurrent.futures import ProcessPoolExecutor
 
-            chunks = [list(range(runs))[j::jobs] for j in range(jobs)]
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                work = [(design, simulate, sizes, seed, c, survey_dir, engine) for c in chunks if c]
-                for done, (r, k) in enumerate(pool.map(_run_chunk, work), 1):
+            pool = ProcessPoolExecutor(max_workers=jobs)
+        try:
+            while active and done_runs < limit:
+                batch = list(range(done_runs, min(done_runs + BATCH, limit)))
+                work = [(design, simulate, tuple(active), seed, c, survey_dir, engine, max(sizes))
+                        for c in ([batch[j::jobs] for j in range(jobs)] if pool else [[i] for i in batch]) if c]
+                for j, (r, k) in enumerate(pool.map(_run_chunk, work) if pool else map(_run_chunk, work)):
                     rows += r
                     n_problems += k
-                    if progress:
-                        progress(min(done * len(chunks[0]), runs), runs)
-        else:
-            for i in range(runs):
-                r, k = _run_chunk((design, simulate, sizes, seed, [i], survey_dir, engine))
-                rows += r
-                n_problems += k
+                    if not pool and progress and j + 1 < len(batch):
+                        progress(done_runs + j + 1, limit)
+                done_runs += len(batch)
+                for n in active:
+                    runs[n] += len(batch)
                 if progress:
-                    progress(i + 1, runs)
+                    progress(done_runs, limit)
+                if fixed is None and done_runs >= MIN_SIMULATIONS:  # adaptive: sizes whose intervals are narrow stop
+                    widths = half_widths(rows, runs)
+                    active = [n for n in active if widths[n] > HALF_WIDTH]
+        finally:
+            if pool:
+                pool.shutdown()
     out = pd.DataFrame(rows)
-    out.attrs.update(runtime_s=time.perf_counter() - start, problems=n_problems, engine=engine, simulations=runs,
-                     sizes=sizes)
+    out.attrs.update(runtime_s=time.perf_counter() - start, problems=n_problems, engine=engine,
+                     simulations=max(runs.values()), runs=runs, half_width=half_widths(rows, runs),
+                     adaptive=fixed is None, families=design.families, sizes=sizes)
     return out
 
 
@@ -579,46 +729,72 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
 def summarise(outcomes):
     """Power (or false-positive rate) per effect, model and sample size, with Wilson 95 % CIs.
 
-    A simulation whose model could not be fitted counts as not found (``failed`` says how many);
+    Planted effects: one row per model; ``power`` counts q < 0.05 (BH within the family) with the
+    planted sign, ``power_p`` raw p < 0.05 with it. A simulation whose model could not be fitted
+    counts as not found (``failed`` says how many). The null attribute: one row per family,
+    ``power`` is the share of its tests there at q < 0.05 (per test; ``tests`` of them; the tests
+    of one corpus are not independent, so its interval is a rough one), ``power_p`` at raw
+    p < 0.05 (nominal 0.05), ``any_found`` the share of corpora with at least one at q < 0.05.
     ``warnings``: fits whose status was not "ok" (boundary, convergence: see fit_models' status).
     """
     import pandas as pd
 
+    columns = ["kind", "effect", "model", "n_speakers", "simulations", "tests", "found", "power", "ci_low", "ci_high",
+               "half_width", "power_p", "any_found", "failed", "warnings", "median_estimate"]
     if not len(outcomes):
-        return pd.DataFrame(columns=["kind", "effect", "model", "n_speakers", "simulations", "found", "power",
-                                     "ci_low", "ci_high", "failed", "warnings", "median_estimate"])
-    runs = outcomes.attrs.get("simulations") or int(outcomes.simulation.nunique())
-    keys = ["kind", "effect", "level", "measure", "language", "vowel", "term", "n_speakers"]
+        return pd.DataFrame(columns=columns)
+    runs = outcomes.attrs.get("runs") or outcomes.groupby("n_speakers").simulation.nunique().to_dict()
     rows = []
-    for key, g in outcomes.groupby(keys, sort=False, dropna=False):
+    effects = outcomes[outcomes.kind == "effect"]
+    keys = ["kind", "effect", "level", "measure", "language", "vowel", "term", "n_speakers"]
+    for key, g in effects.groupby(keys, sort=False, dropna=False):
         rec = dict(zip(keys, key))
+        n = int(runs[rec["n_speakers"]])
         k = int(g.found.sum())
-        lo, hi = wilson(k, runs)
+        lo, hi = wilson(k, n)
         model = " ".join(x for x in (rec["level"], rec["measure"], f"/{rec['vowel']}/" if rec["vowel"] else "",
                                      rec["language"] or "") if x)
-        rows.append({**rec, "model": model, "simulations": runs, "found": k, "power": k / runs, "ci_low": lo,
-                     "ci_high": hi, "failed": runs - int(g.fitted.sum()),
-                     "warnings": int((g.status != "ok").sum()), "median_estimate": float(g.estimate.median())})
+        rows.append({**rec, "model": model, "simulations": n, "tests": len(g), "found": k, "power": k / n,
+                     "ci_low": lo, "ci_high": hi, "half_width": (hi - lo) / 2, "power_p": int(g.found_p.sum()) / n,
+                     "any_found": np.nan, "failed": n - int(g.fitted.sum()), "warnings": int((g.status != "ok").sum()),
+                     "median_estimate": float(g.estimate.median())})
+    null = outcomes[outcomes.kind == "null_attribute"]
+    for (effect, family, size), g in null.groupby(["effect", "family", "n_speakers"], sort=False):
+        n, k = len(g), int(g.found.sum())
+        lo, hi = wilson(k, n)
+        rows.append({"kind": "null_attribute", "effect": effect, "model": family, "n_speakers": size,
+                     "simulations": int(runs[size]), "tests": n, "found": k, "power": k / n, "ci_low": lo,
+                     "ci_high": hi, "half_width": (hi - lo) / 2, "power_p": float(g.found_p.mean()),
+                     "any_found": float(g.groupby("simulation").found.any().sum() / runs[size]),
+                     "failed": n - int(g.fitted.sum()), "warnings": int((g.status != "ok").sum()),
+                     "median_estimate": float(g.estimate.median())})
     table = pd.DataFrame(rows)
+    table = table[[c for c in table.columns if c not in columns] + columns]
     return table.sort_values(["kind", "effect", "model", "n_speakers"], kind="stable").reset_index(drop=True)
 
 
 def format_summary(summary) -> str:
     """The power table and the null attribute's false-positive rates, as text."""
     lines = []
-    for kind, title, what in (("effect", "planted effects: power (p < 0.05, planted sign)", "power"),
-                              ("null_attribute", "null attribute: false-positive rate (p < 0.05, nominal 0.05)",
-                               "FPR")):
+    for kind, title, what, count in (
+            ("effect", "planted effects: power (q < 0.05, BH within the model's family as the report; planted sign; "
+             "raw p < 0.05 beside)", "power", "sims"),
+            ("null_attribute", "null attribute: false-positive rate per test (q < 0.05; raw p < 0.05 beside, nominal "
+             "0.05; any: corpora with at least one)", "FPR", "tests")):
         part = summary[summary.kind == kind]
         if not len(part):
             continue
         lines.append(title)
         width = max(len(x) for x in part.effect)
         mwidth = max(len(x) for x in part.model)
-        lines.append(f"  {'effect':{width}s}  {'model':{mwidth}s}  {'n':>4s}  {what:>5s}  95 % CI        failed")
+        extra = "   any" if kind == "null_attribute" else "  failed"
+        lines.append(f"  {'effect':{width}s}  {'model':{mwidth}s}  {'n':>4s}  {what:>5s}  95 % CI       "
+                     f"p<.05  {count:>5s}{extra}")
         for _, r in part.iterrows():
+            tail = f"  {r.any_found:4.2f}" if kind == "null_attribute" else f"  {r.failed:6d}"
+            n = r.tests if kind == "null_attribute" else r.simulations
             lines.append(f"  {r.effect:{width}s}  {r.model:{mwidth}s}  {r.n_speakers:4d}  {r.power:5.2f}  "
-                         f"[{r.ci_low:.2f}, {r.ci_high:.2f}]  {r.failed:6d}")
+                         f"[{r.ci_low:.2f}, {r.ci_high:.2f}]  {r.power_p:5.2f}  {n:5d}{tail}")
     return "\n".join(lines)
 
 
@@ -649,8 +825,10 @@ def write_power(summary, out: Path) -> tuple[Path, Path]:
     ax.set_xticks(sorted(summary.n_speakers.unique()))
     ax.set_xlabel("speakers")
     ax.set_ylabel("power (null: false-positive rate)")
-    runs = int(summary.simulations.max()) if len(summary) else 0
-    ax.set_title(f"voli power: {runs} simulated corpora per size; dashed: 0.8 and 0.05")
+    runs = sorted(set(summary.simulations)) if len(summary) else [0]
+    runs = f"{runs[0]}" if len(runs) == 1 else f"{runs[0]}-{runs[-1]}"
+    ax.set_title(f"voli power: {runs} simulated corpora per size; q < 0.05 (BH within family); dashed: 0.8 and 0.05",
+                 fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.14), ncol=1, frameon=False)
     fig.subplots_adjust(bottom=0.12 + 0.035 * summary.groupby(["effect", "model"]).ngroups)
     fig.set_figheight(5.5 + 0.25 * summary.groupby(["effect", "model"]).ngroups)
@@ -661,13 +839,23 @@ def write_power(summary, out: Path) -> tuple[Path, Path]:
     return csv, png
 
 
-def with_speakers(design: Design, speakers=None, simulations=None) -> Design:
-    """The design with the command line's sample sizes and simulations, when given."""
+def with_speakers(design: Design, speakers=None, simulations=None, families=None) -> Design:
+    """The design with the command line's sample sizes, simulations (a number or "auto") and families, when given."""
     changes = {}
     if speakers:
         changes["speakers"] = parse_speakers(speakers)
-    if simulations is not None:
+    if simulations == "auto":
+        changes["simulations"] = None
+    elif simulations is not None:
+        try:
+            simulations = int(simulations)
+        except ValueError:
+            raise ConfigError(f"--simulations {simulations!r}: a number of corpora per size, or auto") from None
         if simulations < 1:
-            raise ConfigError(f"--simulations {simulations} should be at least 1")
-        changes["simulations"] = int(simulations)
+            raise ConfigError(f"--simulations {simulations} should be at least 1 (or auto)")
+        changes["simulations"] = simulations
+    if families is not None:
+        if families not in FAMILIES:
+            raise ConfigError(f"--families {families!r}; use {' or '.join(FAMILIES)}")
+        changes["families"] = families
     return replace(design, **changes)

@@ -26,7 +26,9 @@ earlier versions drew, seed for seed):
   frequencies by different speakers, each word with its own F1/F2 offset, so ``(1 | word)``
   matters;
 * ``unusable``: a share of the tokens fail one of the profile stage's filters (low ASR or
-  speaker confidence, overlap, implausible duration).
+  speaker confidence, overlap, implausible duration);
+* ``effect_sd_speakers`` / ``effect_sd_words``: planted effects that vary between speakers (and,
+  for a vowel shift, between words) around the planted mean.
 
 Speech-like differences between women and men come through the spec's effects:
 :func:`with_sex_differences` adds them (F0 × 0.55, formants × 0.85 for men).
@@ -37,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from voli.errors import ConfigError
-from voli.simulate.effects import Attribute, Effect, EffectSpec
+from voli.simulate.effects import ADDITIVE, Attribute, Effect, EffectSpec
 
 PROTOTYPES = {"i": (290, 2250), "e": (400, 2000), "ɛ": (560, 1780), "a": (760, 1330), "ɔ": (580, 920),
               "o": (430, 820), "u": (320, 760)}  # (F1, F2) Hz of an adult voice with vocal_tract = 1
@@ -179,7 +181,7 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
                     f0_hz: float = F0_HZ, f0_speaker_sd: float = F0_SPEAKER_SD,
                     vocal_tract_sd: float = VOCAL_TRACT_SD, speaker_vowel_sd: float = 0.0,
                     utterance_sd: dict | None = None, tokens_per_speaker: float | None = None,
-                    unusable: float = 0.0) -> dict:
+                    unusable: float = 0.0, effect_sd_speakers: float = 0.0, effect_sd_words: float = 0.0) -> dict:
     """Tables for ``n_speakers`` interviewees: vowels, prosody, speaker_prosody, speakers (speakers.csv, text).
 
     Parameters
@@ -212,6 +214,11 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
         a speaker's /u/ sits beyond their vocal tract), 0: none.
     utterance_sd : utterance noise, keys of :data:`UTTERANCE_SD` (log rate, F0 semitones, log F0 sd).
     unusable : share of the vowel tokens that fail one of the profile stage's default filters.
+    effect_sd_speakers : each speaker's planted effects (their log, or the additive centralisation)
+        are the spec's times 1 + N(0, sd), one draw per speaker and measure (and vowel shift): the
+        effect varies between speakers around the planted mean (0: the same for all).
+    effect_sd_words : likewise per word for a vowel shift: a token's planted log shift is the
+        speaker's planted one times 1 + N(0, sd_words) of its word (one draw per word of the corpus).
 
     Returns
     -------
@@ -238,6 +245,13 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
         speaker_language = _blocks(tuple(languages), n_speakers, aux)
     word_offsets = {(lang, v): aux.normal(0, word_sd, (words_per_vowel, 2))
                     for lang, inv in inventories.items() for v in inv}
+    if effect_sd_speakers < 0 or effect_sd_words < 0:
+        raise ConfigError(f"effect_sd_speakers {effect_sd_speakers:g} and effect_sd_words {effect_sd_words:g} "
+                          "should not be negative")
+    vary = np.random.default_rng([seed, 2])  # varying effects only: the tables without them stay seed for seed
+    planted_only = EffectSpec(spec.attributes, spec.effects, {})  # its speaker_params draw nothing
+    word_effect = {(lang, v): vary.normal(0, effect_sd_words, words_per_vowel)
+                   for lang, inv in inventories.items() for v in inv} if effect_sd_words > 0 else {}
     zipf = 1 / np.arange(1, words_per_vowel + 1)
     tsd = np.asarray(token_sd, float)
     vowel_keys = [(lang, v) for lang, inv in inventories.items() for v in inv]  # (language or None, vowel)
@@ -251,6 +265,9 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
         inventory = inventories[inv_key]
         attrs = {a.name: (fixed[a.name][k] if a.name in fixed else a.sample(rng)) for a in spec.attributes}
         params = spec.speaker_params(attrs, rng)
+        planted = planted_only.speaker_params(attrs, rng) if effect_sd_speakers > 0 or effect_sd_words > 0 else None
+        if effect_sd_speakers > 0:
+            _vary_effects(params, planted, vary, effect_sd_speakers)
         nulls = {n: str(round(float(rng.uniform(0, 100)))) for n in null_attributes}
         nulls.update({n: fixed[n][k] for n in null_attributes if n in fixed})
         survey_rows.append({"speaker_id": sid, **{n: str(v) for n, v in attrs.items()}, **nulls})
@@ -280,6 +297,10 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
             weights = zipf * np.exp(aux.normal(0, 0.8, words_per_vowel))  # this speaker's use of the words
             words = aux.choice(words_per_vowel, size=n, p=weights / weights.sum())
             formants = target * np.exp(z[:, :2] * tsd + word_offsets[(inv_key, v)][words])
+            if word_effect:  # the planted shift of this speaker (without between-speaker variation), per word
+                for (vowel, formant), ratio in planted["vowel_shift"].items():
+                    if vowel == v:
+                        formants[:, formant - 1] *= ratio ** word_effect[(inv_key, v)][words]
             chunks.append({"speaker": np.full(n, k), "vowel": np.full(n, vowel_code[(inv_key, v)]), "word": words,
                            "utterance": utt_offset + np.arange(n) % n_utts, "word_index": said + np.arange(n),
                            "duration_s": np.exp(np.log(0.08) + 0.25 * z[:, 2]) / params["speech_rate"],
@@ -342,6 +363,19 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
             "speaker_prosody": pd.DataFrame(spk_rows), "speakers": pd.DataFrame(survey_rows)}
 
 
+def _vary_effects(params: dict, planted: dict, rng, sd: float) -> None:
+    """Give one speaker's planted effects (``planted``: speaker_params without between-speaker
+    variation) a deviation: log effect × N(0, sd) added (``params`` changed in place)."""
+    for measure in sorted(m for m in params if m != "vowel_shift"):
+        e = rng.normal(0, sd)
+        if measure in ADDITIVE:
+            params[measure] = float(np.clip(params[measure] + planted[measure] * e, 0.0, 0.9))
+        else:
+            params[measure] *= planted[measure] ** e
+    for key in sorted(params["vowel_shift"]):
+        params["vowel_shift"][key] *= planted["vowel_shift"][key] ** rng.normal(0, sd)
+
+
 def _spoil(t: dict, mask: np.ndarray, rng) -> None:
     """Make the masked tokens fail one of the profile stage's default filters each (arrays changed in place)."""
     kind = rng.integers(4, size=len(mask))
@@ -382,4 +416,5 @@ def design_tables(design, n_speakers: int, seed: int) -> dict:
         languages=design.languages or ("es",), token_spread=v["token_spread"], token_sd=(v["token_f1"], v["token_f2"]),
         word_sd=v["word"], words_per_vowel=WORDS_PER_VOWEL, f0_hz=205.0 if design.sex_differences else F0_HZ,
         f0_speaker_sd=0.0, vocal_tract_sd=0.0, speaker_vowel_sd=v["speaker_vowel"],
-        utterance_sd={"rate": v["utterance_rate"], "f0_st": v["utterance_f0_st"], "f0_sd": v["utterance_f0_sd"]})
+        utterance_sd={"rate": v["utterance_rate"], "f0_st": v["utterance_f0_st"], "f0_sd": v["utterance_f0_sd"]},
+        effect_sd_speakers=design.effect_sd_speakers, effect_sd_words=design.effect_sd_words)
