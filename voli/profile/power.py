@@ -476,7 +476,8 @@ def _targets(design: Design, table) -> list[dict]:
 
 def _primary(rows):
     """The primary sign-bearing test of an attribute in one model: an ordinal's trend, else its coefficient."""
-    rows = rows[rows.primary.astype(bool) & rows.test.isin(["coefficient", "trend"])]
+    headline = rows.headline if "headline" in rows else rows.primary  # a sensitivity family's headline tests too
+    rows = rows[headline.astype(bool) & rows.test.isin(["coefficient", "trend"])]
     return rows
 
 
@@ -498,7 +499,7 @@ def report_q(table, exclude: tuple[str, ...] = ()):
     q = pd.Series(np.nan, index=table.index, dtype=float)
     rows = table[~table.attribute.isin(exclude)]
     for _, family in rows.groupby("family"):
-        reported = family.primary.astype(bool)
+        reported = (family.headline if "headline" in family else family.primary).astype(bool).copy()
         if "q" in family and not family.q[reported].notna().any():  # a family the report gives no q (a check)
             reported[:] = False
         q[family.index[reported]] = fdr(family.p[reported].to_numpy(float))

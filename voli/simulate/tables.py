@@ -173,6 +173,21 @@ def _inventories(spec: EffectSpec, languages) -> dict[str, dict[str, tuple]]:
     return out
 
 
+def _score(name: str, attrs: dict, nulls: dict, spec: EffectSpec) -> float:
+    """A speaker's value of attribute ``name`` on -0.5..0.5: levels in their order, numbers over their range."""
+    if name in nulls:
+        return float(nulls[name]) / 100 - 0.5
+    attribute = next((a for a in spec.attributes if a.name == name), None)
+    if attribute is None:
+        raise ConfigError(f"vocabulary: {name!r} is not an attribute of the spec or a null attribute")
+    value = attrs[name]
+    levels = list(getattr(attribute, "levels", ()) or ())
+    if levels:
+        return levels.index(value) / max(len(levels) - 1, 1) - 0.5
+    lo, hi = getattr(attribute, "range", (0.0, 1.0)) or (0.0, 1.0)
+    return (float(value) - lo) / ((hi - lo) or 1.0) - 0.5
+
+
 def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_per_vowel: float = 8,
                     utterances: int = 10, language: str = "es", null_attributes: tuple[str, ...] = (),
                     balanced: tuple[str, ...] = (), association: dict | None = None,
@@ -181,6 +196,7 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
                     f0_hz: float = F0_HZ, f0_speaker_sd: float = F0_SPEAKER_SD,
                     vocal_tract_sd: float = VOCAL_TRACT_SD, speaker_vowel_sd: float = 0.0,
                     utterance_sd: dict | None = None, tokens_per_speaker: float | None = None,
+                    vocabulary: tuple[str, float] | None = None,
                     unusable: float = 0.0, effect_sd_speakers: float = 0.0, effect_sd_words: float = 0.0) -> dict:
     """Tables for ``n_speakers`` interviewees: vowels, prosody, speaker_prosody, speakers (speakers.csv, text).
 
@@ -213,6 +229,11 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
     speaker_vowel_sd : log sd of each speaker's own offset of each vowel's F1 and F2 (idiolect: where
         a speaker's /u/ sits beyond their vocal tract), 0: none.
     utterance_sd : utterance noise, keys of :data:`UTTERANCE_SD` (log rate, F0 semitones, log F0 sd).
+    vocabulary : (attribute, strength): the words a speaker uses depend on the attribute; each word's
+        weight is multiplied by exp(strength × score × position), the attribute's score in -0.5..0.5
+        (levels in order, or the range) and the word's position in -1..1 of the vocabulary. With
+        ``word_sd`` the words' own formant offsets then differ between the attribute's groups: a model
+        without ``(1 | word)`` sees an effect of the attribute that is the words'.
     unusable : share of the vowel tokens that fail one of the profile stage's default filters.
     effect_sd_speakers : each speaker's planted effects (their log, or the additive centralisation)
         are the spec's times 1 + N(0, sd), one draw per speaker and measure (and vowel shift): the
@@ -295,6 +316,9 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
                 continue
             z = rng.standard_normal((n, 3))  # F1 noise, F2 noise, duration: the legacy per-token draws
             weights = zipf * np.exp(aux.normal(0, 0.8, words_per_vowel))  # this speaker's use of the words
+            if vocabulary is not None:  # ... which depends on an attribute: one end of the vocabulary or the other
+                weights = weights * np.exp(vocabulary[1] * _score(vocabulary[0], attrs, nulls, spec)
+                                           * np.linspace(-1, 1, words_per_vowel))
             words = aux.choice(words_per_vowel, size=n, p=weights / weights.sum())
             formants = target * np.exp(z[:, :2] * tsd + word_offsets[(inv_key, v)][words])
             if word_effect:  # the planted shift of this speaker (without between-speaker variation), per word
