@@ -475,9 +475,22 @@ def _targets(design: Design, table) -> list[dict]:
 
 
 def _primary(rows):
-    """The primary sign-bearing test of an attribute in one model: an ordinal's trend, else its coefficient."""
-    rows = rows[rows.primary.astype(bool) & rows.test.isin(["coefficient", "trend"])]
-    return rows
+    """The primary sign-bearing test of an attribute in each model: an ordinal's trend, else its coefficient
+    (an interaction's product terms left out: their sign is not the planted one).
+
+    A model whose tests are not primary (a family the report keeps as a sensitivity check) gives the
+    test that would be: the trend, else a lone coefficient.
+    """
+    import pandas as pd
+
+    sign_bearing = rows.test.isin(["coefficient", "trend"]) & ~rows.term.astype(str).str.contains(" × ")
+    out = rows[rows.primary.astype(bool) & sign_bearing]
+    if "model_id" not in rows:
+        return out
+    picks = [out]
+    for _, m in rows[sign_bearing & ~rows.model_id.isin(set(out.model_id))].groupby("model_id"):
+        picks.append(m[m.test == "trend"] if (m.test == "trend").any() else m if len(m) == 1 else m.iloc[:0])
+    return pd.concat(picks) if len(picks) > 1 else out
 
 
 def report_q(table, exclude: tuple[str, ...] = ()):
