@@ -260,7 +260,8 @@ def _fake_simulation(power_by_size):
         for n in sizes:
             found = bool(rng.random() < power_by_size[n])
             rows.append({"kind": "effect", "effect": "e", "family": "prosody", "level": "utterance",
-                         "measure": "articulation_rate", "language": "", "vowel": "", "term": "t", "n_speakers": n,
+                         "measure": "articulation_rate", "language": "", "vowel": "", "n_speakers": n,
+                         "term": f"t{simulation % 2}", "target": "primary",  # labels vary, the target does not
                          "simulation": simulation, "estimate": 1.0, "p": 0.01, "q": 0.01 if found else 0.5,
                          "fitted": True, "status": "ok", "found": found, "found_p": True})
         return rows, 0

@@ -542,6 +542,7 @@ def score(design: Design, table, n_speakers: int, simulation: int) -> list[dict]
             right = _sign(est) == t["sign"]
             rows.append({"kind": "effect", "effect": t["effect"], "family": r.family, "level": t["level"],
                          "measure": t["measure"], "language": r.language, "vowel": t["vowel"], "term": r.term,
+                         "target": t["term"] or "primary",  # the term's label can differ between corpora
                          "n_speakers": n_speakers, "simulation": simulation, "estimate": est, "p": p, "q": q,
                          "fitted": bool(np.isfinite(p)), "status": str(r.get("status", "ok")),
                          "found": bool(np.isfinite(q) and q < ALPHA and right),
@@ -655,7 +656,7 @@ def half_widths(rows, runs: dict[int, int]) -> dict[int, float]:
     if not len(frame):
         return out
     effects = frame[frame.kind == "effect"]
-    for key, g in effects.groupby(["effect", "level", "measure", "language", "vowel", "term", "n_speakers"],
+    for key, g in effects.groupby(["effect", "level", "measure", "language", "vowel", "target", "n_speakers"],
                                   dropna=False):
         n = key[-1]
         lo, hi = wilson(int(g.found.sum()), runs[n])
@@ -759,7 +760,7 @@ def summarise(outcomes):
     runs = outcomes.attrs.get("runs") or outcomes.groupby("n_speakers").simulation.nunique().to_dict()
     rows = []
     effects = outcomes[outcomes.kind == "effect"]
-    keys = ["kind", "effect", "level", "measure", "language", "vowel", "term", "n_speakers"]
+    keys = ["kind", "effect", "level", "measure", "language", "vowel", "target", "n_speakers"]
     for key, g in effects.groupby(keys, sort=False, dropna=False):
         rec = dict(zip(keys, key))
         n = int(runs[rec["n_speakers"]])
