@@ -475,16 +475,18 @@ def _targets(design: Design, table) -> list[dict]:
 
 
 def _primary(rows):
-    """The primary sign-bearing test of an attribute in one model: an ordinal's trend, else its coefficient."""
-    headline = rows.headline if "headline" in rows else rows.primary  # a sensitivity family's headline tests too
-    rows = rows[headline.astype(bool) & rows.test.isin(["coefficient", "trend"])]
-    return rows
+    """The sign-bearing headline test of an attribute in each model: an ordinal's trend, else its coefficient
+    (an interaction's product terms left out: their sign is not the planted one). A sensitivity family's
+    headline tests count too (fit_models' ``headline``; ``primary`` is only the report-wide ones)."""
+    sign_bearing = rows.test.isin(["coefficient", "trend"]) & ~rows.term.astype(str).str.contains(" × ")
+    headline = rows.headline if "headline" in rows else rows.primary
+    return rows[headline.astype(bool) & sign_bearing]
 
 
 def report_q(table, exclude: tuple[str, ...] = ()):
     """q of every row of ``table`` (fit_models' output) as the report computes it, without ``exclude``'s rows.
 
-    Benjamini-Hochberg within each family over its primary tests: the rows fit_models gives a ``q``
+    Benjamini-Hochberg within each family over its headline tests: the rows fit_models gives a ``q``
     (this recomputes that column, so that the simulation's null attribute, which the user's survey
     does not have, can be left out of the effects' families; with nothing excluded it is fit_models'
     ``q``). A row that is not a primary test (a level's contrast of an ordinal), or whose family
@@ -530,6 +532,7 @@ def score(design: Design, table, n_speakers: int, simulation: int) -> list[dict]
             right = _sign(est) == t["sign"]
             rows.append({"kind": "effect", "effect": t["effect"], "family": r.family, "level": t["level"],
                          "measure": t["measure"], "language": r.language, "vowel": t["vowel"], "term": r.term,
+                         "target": t["term"] or "primary",  # the term's label can differ between corpora
                          "n_speakers": n_speakers, "simulation": simulation, "estimate": est, "p": p, "q": q,
                          "fitted": bool(np.isfinite(p)), "status": str(r.get("status", "ok")),
                          "found": bool(np.isfinite(q) and q < ALPHA and right),
@@ -643,7 +646,7 @@ def half_widths(rows, runs: dict[int, int]) -> dict[int, float]:
     if not len(frame):
         return out
     effects = frame[frame.kind == "effect"]
-    for key, g in effects.groupby(["effect", "level", "measure", "language", "vowel", "term", "n_speakers"],
+    for key, g in effects.groupby(["effect", "level", "measure", "language", "vowel", "target", "n_speakers"],
                                   dropna=False):
         n = key[-1]
         lo, hi = wilson(int(g.found.sum()), runs[n])
@@ -747,7 +750,7 @@ def summarise(outcomes):
     runs = outcomes.attrs.get("runs") or outcomes.groupby("n_speakers").simulation.nunique().to_dict()
     rows = []
     effects = outcomes[outcomes.kind == "effect"]
-    keys = ["kind", "effect", "level", "measure", "language", "vowel", "term", "n_speakers"]
+    keys = ["kind", "effect", "level", "measure", "language", "vowel", "target", "n_speakers"]
     for key, g in effects.groupby(keys, sort=False, dropna=False):
         rec = dict(zip(keys, key))
         n = int(runs[rec["n_speakers"]])
