@@ -354,26 +354,3 @@ def test_an_effect_that_varies_between_speakers_has_less_power_than_the_same_fix
         s = summarise(simulate_power(design, design_tables, seed=4))
         power[sd] = float(s[s.kind == "effect"].power.iloc[0])
     assert power[0.0] >= 0.6 and power[1.0] <= power[0.0] - 0.15, power
-
-
-def test_a_family_without_primary_tests_still_gives_its_target_and_null_rows():
-    """If the report keeps a family as a sensitivity check (its tests not primary, q NaN), its tests are
-    still scored, with q from BH over the family's tests of the same kind."""
-    from voli.profile.power import score
-
-    design = Design.from_dict({"attributes": ATTRIBUTES, "effects": [
-        {"measure": "vowel_shift", "attribute": "education", "per_unit": 0.1, "vowel": "u", "formant": 2}]})
-    rows = []
-    for i, (attr, vowel, p) in enumerate([("education", "u", 0.001), ("education", "a", 0.3),
-                                          ("null_score", "u", 0.03), ("null_score", "a", 0.6)]):
-        for test in ("trend", "coefficient"):
-            rows.append({"family": "vowels normalised: es", "level": "token", "measure": "f2_lobanov2",
-                         "language": "es", "vowel": vowel, "attribute": attr, "term": "t", "test": test,
-                         "primary": False, "estimate": 1.0, "p": p, "q": np.nan,
-                         "status": "ok", "model_id": f"m{i}"})
-    out = pd.DataFrame(score(design, pd.DataFrame(rows), 12, 0))
-    target = out[out.kind == "effect"]
-    assert len(target) == 1 and target.q.iloc[0] == pytest.approx(0.002) and target.found.iloc[0]
-    null = out[out.kind == "null_attribute"]
-    # the null's trends in the family's four trends: p 0.03 -> q 0.06 (not found), raw p found
-    assert len(null) == 2 and null.found.sum() == 0 and null.found_p.sum() == 1
