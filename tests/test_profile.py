@@ -393,3 +393,51 @@ def test_interactions_and_phonetic_context_enter_the_formulas(tmp_path):
     assert len(vowels.vowel.unique()) >= 5
     assert vowels.formula.str.contains("ctx_previous_").all() and vowels.formula.str.contains("stressed|ctx_next_").all()
     assert vowels.adjusted_for.str.contains("the previous and next phone's class").all()
+
+
+FOLLOWS_GENDER = """
+attributes:
+  gender: {levels: [woman, man]}
+  x: {levels: [low, high]}
+effects:
+  - {measure: f0_level, attribute: gender, levels: {man: 0.55}}
+  - {measure: speech_rate, attribute: gender, levels: {man: 0.93}}
+  - {measure: f0_range, attribute: gender, levels: {man: 0.8}}
+between_speaker_sd: {f0_level: 0.03, speech_rate: 0.03}
+"""
+
+
+def test_a_no_effect_attribute_that_follows_gender_is_not_reported_once_gender_is_a_control(tmp_path):
+    """The issue's done-when: x has no effect but follows gender for 5 of 6 speakers in each group. With
+    ``controls: [gender]`` no model, no structure test and no prediction reports it, and the checks say it
+    follows gender; without the control the structure's unadjusted tests would have reported it."""
+    import yaml
+
+    spec = EffectSpec.from_dict(yaml.safe_load(FOLLOWS_GENDER))
+    tables = simulate_tables(spec, 12, seed=11, balanced=("gender",), f0_speaker_sd=0.0)
+    sp = tables["speakers"].copy()
+    women, men = sp.index[sp.gender == "woman"], sp.index[sp.gender == "man"]
+    sp["x"] = "high"
+    sp.loc[women[:5], "x"] = "low"  # 5 of 6 women low, 5 of 6 men high
+    sp.loc[men[5:], "x"] = "low"
+    types, survey = typed(tmp_path, sp, "attributes:\n  gender: {levels: [woman, man]}\n  x: {levels: [low, high]}\n")
+    out = {}
+    for name, controls in (("controlled", ("gender",)), ("alone", ())):
+        out[name] = analyse(survey, types, tables["vowels"], tables["prosody"], tables["speaker_prosody"],
+                            ProfileConfig(controls=controls, permutations=199, per_vowel=False), engine="statsmodels")
+    run = out["controlled"]
+    m = run["models"]
+    x = m[(m.attribute == "x") & m.primary]
+    assert len(x) >= 5 and not (x.q < 0.05).any() and not (x.q_report < 0.05).any(), x[["measure", "p", "q"]]
+    gender = m[(m.attribute == "gender") & m.primary & (m.measure == "f0_mean_st")]
+    assert (gender.q < 0.05).all()  # the control's own effect is there to be found
+    assoc = run["associations"]
+    assert (assoc[assoc.attribute == "x"].p > 0.05).all(), assoc[assoc.attribute == "x"]
+    assert (assoc[assoc.attribute == "x"].adjusted_for.str.contains("gender")).all()
+    pred = run["prediction"].set_index("attribute")
+    assert pred.loc["x", "p"] > 0.05
+    flagged = run["checks"][run["checks"].kind == "follows_control"]
+    assert list(flagged.attribute) == ["x"] and "gender" in flagged.message.iloc[0]
+    # the same structure tests without the control: x goes with what gender drives
+    alone = out["alone"]["associations"]
+    assert (alone[alone.attribute == "x"].p < 0.05).any(), alone[alone.attribute == "x"]

@@ -173,3 +173,24 @@ def test_a_speaker_variance_of_0_is_tested_on_the_speakers_means(tmp_path, engin
     row = rows[rows.primary].iloc[0]
     assert row.test == "joint" and row.df == 12 - 3 - 1 and row.df_method.startswith("speaker means")
     np.testing.assert_allclose([row.statistic, row.p], [float(joint.fvalue), float(joint.pvalue)], rtol=1e-6)
+
+
+@needs_r
+def test_by_word_slopes_are_fitted_or_simplified_and_said(tmp_path):
+    """word_slopes: the per-vowel lme4 models try (1 + attribute | word); where that cannot be fitted
+    (singular, not converged) they fall back to (1 | word) and the status says so: no model fails."""
+    t = tables_with(tmp_path, 12, seed=5, word_sd=0.08, words_per_vowel=6)
+    types, survey = typed(tmp_path, t["speakers"])
+    config = ProfileConfig(controls=("gender",), word_slopes=True)
+    speakers, tokens = speaker_measures(t["vowels"], t["speaker_prosody"], config)
+    table = fit_models(tokens, t["prosody"], speakers, survey, types, config, engine="lme4",
+                       measures={"f2_lobanov2"}, export_dir=tmp_path / "export")
+    specs = pd.read_csv(tmp_path / "export" / "models.csv")
+    assert specs.formula.str.contains(r"\(1 \+ education_secondary \+ education_university \| word\)").any()
+    assert (specs.simple_formula.str.contains(r"\(1 \| word\)") | ~specs.formula.str.contains("word")).all()
+    assert len(table) and not table.status.str.startswith("failed").any()
+    simplified = table.status.str.contains(r"simplified to \(1 \| word\)")
+    kept = table[~simplified & (table.attribute == "education")]
+    assert kept.random.str.contains(r"\(1 \+ education_secondary \+ education_university \| word\)").all()
+    assert not table[simplified].random.str.contains(r"1 \+").any()  # the formula as fitted
+    assert not table[simplified].formula.str.contains(r"1 \+").any()

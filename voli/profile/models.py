@@ -1031,12 +1031,13 @@ def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeT
         total = sum(v.values())
         icc = v.get("speaker_id", np.nan) / total if total > 0 and "speaker_id" in v else np.nan
         dropped = [] if engine == "lme4" else [g for g in m.random[1:]]
-        random = " + ".join(t for t in m.random_terms(engine) if not any(f"| {g})" in t for g in dropped))
+        shown = Model(**{**m.__dict__, "word_slopes": False}) if "simplified to (1 | word)" in r["status"] else m
+        random = " + ".join(t for t in shown.random_terms(engine) if not any(f"| {g})" in t for g in dropped))
         labels = _labels(m)
         common = {"family": m.family, "role": role(m.family, config), "level": m.level, "measure": m.measure,
                   "language": m.language, "vowel": m.vowel, "attribute": m.attribute,
                   "n_speakers": r["n_speakers"], "n_rows": r["n_rows"],
-                  "formula": m.formula("lme4" if engine == "lme4" else "statsmodels"), "engine": engine_text,
+                  "formula": shown.formula("lme4" if engine == "lme4" else "statsmodels"), "engine": engine_text,
                   "df_method": r.get("df_method", ""), "adjusted_for": m.adjusted_for,
                   "random": random or "none (one row per speaker)",
                   "left_out": ("(1 | " + ") + (1 | ".join(dropped) + "): statsmodels cannot cross random effects")
