@@ -90,7 +90,8 @@ def one(args) -> list[tuple[str, str, float, str]]:
     """(family, measure, p, status) of education's primary tests in corpus k."""
     k, seed, n_speakers, minutes, association, engine, controls, survey_dir, vocabulary, context = args
     from voli import problems
-    from voli.profile.models import SPEAKER_MEASURES, fit_models
+    from voli.profile.models import fit_models
+    from voli.profile.specs import SPEAKER_MEASURES
     from voli.profile.speakers import speaker_measures
     from voli.profile.survey import attribute_types, survey_table
 

@@ -295,17 +295,17 @@ def replace_simulations(design, n):
 
 
 def test_the_engine_follows_the_profile_stage_unless_the_design_says(monkeypatch):
-    from voli.profile import models, power
+    from voli.profile import engines, power
 
     monkeypatch.setattr(power, "one_simulation", _fake_simulation({8: 1.0}))
     design = Design.from_dict({"attributes": ATTRIBUTES, "speakers": [8], "simulations": 1})
     assert design.engine == "auto"
-    monkeypatch.setattr(models, "lme4_version", lambda: "1.1-35 3.1-3")
+    monkeypatch.setattr(engines, "lme4_version", lambda: "1.1-35 3.1-3")
     assert simulate_power(design, None).attrs["engine"] == "lme4"
-    monkeypatch.setattr(models, "lme4_version", lambda: None)
+    monkeypatch.setattr(engines, "lme4_version", lambda: None)
     assert simulate_power(design, None).attrs["engine"] == "statsmodels"
     chosen = Design.from_dict({"attributes": ATTRIBUTES, "speakers": [8], "simulations": 1, "engine": "statsmodels"})
-    monkeypatch.setattr(models, "lme4_version", lambda: "1.1-35 3.1-3")
+    monkeypatch.setattr(engines, "lme4_version", lambda: "1.1-35 3.1-3")
     assert simulate_power(chosen, None).attrs["engine"] == "statsmodels"
     with pytest.raises(ConfigError, match="engine 'R'"):
         Design.from_dict({"attributes": ATTRIBUTES, "engine": "R"})

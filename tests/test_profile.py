@@ -11,7 +11,8 @@ import pytest
 from voli.config import ProfileConfig
 from voli.problems import collecting
 from voli.errors import CorpusError
-from voli.profile.models import fdr, fit_models, lme4_version
+from voli.profile.engines import lme4_version
+from voli.profile.models import fdr, fit_models
 from voli.profile.normalise import normalise
 from voli.profile.speakers import pillai
 from voli.profile.stage import analyse
@@ -202,7 +203,7 @@ def test_lme4_and_statsmodels_agree_on_the_same_models(tmp_path):
 
 
 def test_survey_yaml_sets_reference_levels_logs_and_controls(tmp_path):
-    from voli.profile.models import code_attribute
+    from voli.profile.coding import code_attribute
     from voli.profile.survey import model_options
 
     speakers = pd.DataFrame({"speaker_id": list("ABCDE"), "country": ["Brazil", "France", "France", "Venezuela",

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from voli.config import ProfileConfig
-from voli.profile.models import fit_lme4, fit_models, lme4_version, r_has
+from voli.profile.engines import fit_lme4, lme4_version, r_has
+from voli.profile.models import fit_models
 from voli.profile.speakers import speaker_measures
 from voli.profile.survey import attribute_types, survey_table
 from voli.simulate.effects import EffectSpec

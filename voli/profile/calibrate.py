@@ -45,7 +45,7 @@ def strata_of(survey, types, controls, language) -> np.ndarray:
 def _splice(tables: dict, coded, shift_sd: float) -> dict:
     """The measurement tables with ``shift_sd`` between-speaker SDs added per unit of ``coded`` (speaker -> 0/1
     or z), every measure the models read; per-vowel measures within their language and vowel."""
-    from voli.profile.models import SPEAKER_MEASURES, UTTERANCE_MEASURES, VOWEL_MEASURES
+    from voli.profile.specs import SPEAKER_MEASURES, UTTERANCE_MEASURES, VOWEL_MEASURES
 
     out = {}
     for name, frame in tables.items():
@@ -96,7 +96,9 @@ def calibrate(survey, types, tokens, utterances, speakers, config, *, language, 
     """
     import pandas as pd
 
-    from voli.profile.models import declared_attributes, fit_models, resolve_engine
+    from voli.profile.coding import declared_attributes
+    from voli.profile.engines import resolve_engine
+    from voli.profile.models import fit_models
     from voli.profile.structure import permute_within
 
     if int(shuffles) < 1:

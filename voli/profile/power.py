@@ -555,7 +555,7 @@ def needed_measures(design: Design, speaker_columns=()) -> tuple[set[str], set[s
     multiple-testing burden), all vowels; ``planted``: the planted measures and vowels only.
     ``speaker_columns``: the speaker table's columns (its Pillai scores belong to the speaker measures).
     """
-    from voli.profile.models import SPEAKER_MEASURES, UTTERANCE_MEASURES, VOWEL_MEASURES
+    from voli.profile.specs import SPEAKER_MEASURES, UTTERANCE_MEASURES, VOWEL_MEASURES
 
     measures, vowels = set(), set()
     for e in design.effects:
@@ -663,7 +663,7 @@ def simulate_power(design: Design, simulate: Callable, *, speakers: tuple[int, .
     vowels, prosody, speaker_prosody, speakers). ``simulations``: a number per size, else the
     design's, else adaptive (:data:`MIN_SIMULATIONS`..:data:`MAX_SIMULATIONS` until :data:`HALF_WIDTH`).
     ``engine``: None takes the design's, resolved as the profile stage resolves it
-    (:func:`voli.profile.models.resolve_engine`). ``jobs`` > 1 spreads the simulations over processes.
+    (:func:`voli.profile.engines.resolve_engine`). ``jobs`` > 1 spreads the simulations over processes.
     ``attrs``: runtime_s, problems (warnings the model fits reported), engine (the one that ran),
     simulations (the most per size), runs ({size: corpora}), half_width ({size: widest half-width}),
     adaptive, families.
@@ -672,7 +672,7 @@ def simulate_power(design: Design, simulate: Callable, *, speakers: tuple[int, .
 
     import pandas as pd
 
-    from voli.profile.models import resolve_engine
+    from voli.profile.engines import resolve_engine
 
     sizes = tuple(sorted(speakers or design.speakers))
     fixed = simulations if simulations is not None else design.simulations

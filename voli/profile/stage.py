@@ -99,7 +99,8 @@ def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *
     """The statistics on in-memory tables: a typed survey (survey_table) and the features tables."""
     import pandas as pd
 
-    from voli.profile.models import aliasing, confounds, fit_models
+    from voli.profile.checks import aliasing, confounds
+    from voli.profile.models import fit_models
     from voli.profile.speakers import speaker_measures
     from voli.profile.structure import follows_control, predict_attributes, speaker_structure
 

@@ -470,7 +470,7 @@ def _strength(x, tx: AttributeType, y, ty: AttributeType) -> tuple[float, str]:
     """How strongly two attributes go together (0-1) and the measure's name: Cramér's V, η or |Spearman rho|."""
     from scipy import stats
 
-    from voli.profile.models import _cramers_v
+    from voli.profile.checks import _cramers_v
 
     cat_x, cat_y = tx.kind == "categorical", ty.kind == "categorical"
     if cat_x and cat_y:
