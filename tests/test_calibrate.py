@@ -52,8 +52,11 @@ def test_calibration_estimates_a_known_false_positive_rate_and_finds_a_known_shi
     config = ProfileConfig(controls=("gender",), per_vowel=False)
     speakers, tokens = speaker_measures(t["vowels"], t["speaker_prosody"], config)
     language = t["prosody"].groupby("speaker_id").language.first()
+    from voli.profile.specs import SPEAKER_MEASURES
+
     table = calibrate(survey, types, tokens, t["prosody"], speakers, config, language=language, shuffles=20,
-                      shift_sd=1.0, engine="statsmodels", seed=1)
+                      shift_sd=1.0, engine="statsmodels", seed=1,
+                      measures={"articulation_rate", "f0_mean_st", *SPEAKER_MEASURES})
     assert set(table.strata) == {"gender × language"} and (table.shuffles == 20).all()
     per_test = table[(table.what == "false positives") & table.threshold.str.startswith("p < 0.05")].set_index("family")
     ols = per_test.loc["speaker measures"]

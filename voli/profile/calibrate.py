@@ -88,11 +88,12 @@ def _wilson(k: int, n: int) -> tuple[float, float]:
 
 
 def calibrate(survey, types, tokens, utterances, speakers, config, *, language, shuffles: int = 20,
-              shift_sd: float = 0.5, engine: str | None = None, seed: int = 0):
+              shift_sd: float = 0.5, engine: str | None = None, seed: int = 0, measures=None):
     """The calibration table (see the module docstring) of one corpus's profile models.
 
     ``tokens``, ``utterances``, ``speakers``: the tables the profile stage models (speaker_measures'
-    output, utterances of the analysed roles); ``language``: speaker_id -> language (a dict or Series).
+    output, utterances of the analysed roles); ``language``: speaker_id -> language (a dict or Series);
+    ``measures``: only these measures' models (as fit_models; None: all of them).
     """
     import pandas as pd
 
@@ -124,7 +125,7 @@ def calibrate(survey, types, tokens, utterances, speakers, config, *, language, 
         for a in tested:
             index = permute_within(strata, 1, rng)[0]
             shuffled[a] = survey[a].to_numpy()[index]
-        null = fit_models(tokens, utterances, speakers, shuffled, types, config, engine=engine)
+        null = fit_models(tokens, utterances, speakers, shuffled, types, config, engine=engine, measures=measures)
         engine_text = null.attrs.get("engine", engine_text)
         if len(null):
             for family, rows in null[null.primary & null.attribute.isin(tested)].groupby("family"):
@@ -137,7 +138,7 @@ def calibrate(survey, types, tokens, utterances, speakers, config, *, language, 
         coded = _coded(shuffled, types[target])
         spliced = _splice({"tokens": tokens, "utterances": utterances, "speakers": speakers}, coded, shift_sd)
         shifted = fit_models(spliced["tokens"], spliced["utterances"], spliced["speakers"], shuffled, types, config,
-                             engine=engine, attributes={target})
+                             engine=engine, attributes={target}, measures=measures)
         if len(shifted):
             rows = shifted[shifted.primary & (shifted.attribute == target)]
             for family, fam in rows.groupby("family"):
