@@ -25,7 +25,10 @@ def format_calibration(table) -> str:
 
 
 def adjustments(models) -> list[dict]:
-    """Per attribute, what its models adjusted for at each level: ``{attribute, levels: [{words, adjusted, random}]}``."""
+    """Per attribute, what its models adjusted for at each level.
+
+    One ``{"attribute", "levels": [{"words", "adjusted", "random"}]}`` per attribute, in the models' order.
+    """
     found = []
     for attribute, d in models.groupby("attribute", sort=False):
         levels = []
