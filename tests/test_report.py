@@ -153,3 +153,35 @@ def test_report_minimal_tables(tmp_path, tables):
     assert {p.stem for p in (tmp_path / "figures").glob("*.png")} == {"vowels_es", "vowels_fr"}
     assert "No models were fitted" in page and "No prediction was run" in page
     assert "could not be drawn" not in page
+
+
+def test_survey_values_with_html_are_escaped(tmp_path, tables):
+    """A speaker ID, an attribute level and a problem with markup in them come out as text, never as markup."""
+    speakers = tables["speakers"].assign(gender=tables["speakers"].gender.replace({"woman": "<b>x</b> & y"}))
+    speakers.loc[0, "speaker_id"] = "<i>S00</i>"
+    tokens = tables["tokens"].assign(speaker_id=tables["tokens"].speaker_id.replace({"S00": "<i>S00</i>"}))
+    attributes = tables["attributes"].assign(levels=["<b>x</b> & y|man", ""])
+    problems = tables["problems"].assign(speaker_id=["<i>S00</i>"], message=["<script>alert('x')</script> & co"])
+    page = write_report(tmp_path, {**tables, "speakers": speakers, "tokens": tokens, "attributes": attributes,
+                                   "problems": problems}, corpus=tmp_path / "c&<d>").read_text(encoding="utf-8")
+    assert "<b>x</b>" not in page and "<i>S00</i>" not in page
+    assert "&lt;b&gt;x&lt;/b&gt; &amp; y" in page  # the level in the speakers table and the attributes table
+    assert "<b>speaker &lt;i&gt;S00&lt;/i&gt;</b>: &lt;script&gt;" in page  # the problem list: speaker and message
+    assert "c&amp;&lt;d&gt;" in page and "c&<d>" not in page  # the corpus name in the title and the heading
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+    assert "could not be drawn" not in page and len(embedded_images(page)) == 7
+
+
+def test_templates_ship_with_the_package():
+    """The templates are package data: a wheel has them (pyproject's package-data) beside the modules."""
+    import tomllib
+    from pathlib import Path
+
+    import voli.profile.report as report
+
+    folder = Path(report.__file__).parent / "templates"
+    names = {p.name for p in folder.iterdir()}
+    assert {"page.html.j2", "macros.html.j2", "findings.html.j2", "style.css"} <= names
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = project["tool"]["setuptools"]["package-data"]["voli.profile.report"]
+    assert all(any(folder.joinpath(n).match(p) for p in patterns) for n in names), (names, patterns)
