@@ -66,3 +66,25 @@ def test_calibration_estimates_a_known_false_positive_rate_and_finds_a_known_shi
     power = table[table.what == "power"].set_index("family")
     assert power.loc["prosody", "rate"] > 0.5, power[["rate", "tests"]]
     assert not table[table.what == "power"].flagged.any()
+
+
+def test_a_corpus_whose_strata_hold_one_speaker_each_is_not_calibrated_in_silence(tmp_path):
+    """Four languages of two speakers, a woman and a man each (corpora_sample's design): within gender x
+    language nobody can move, and calibrate says so and what to do instead of reporting the real data."""
+    import pytest
+
+    from voli.errors import ConfigError
+    from voli.profile.calibrate import movable
+
+    t, types, survey = corpus(tmp_path, n=8)
+    survey = survey.sort_values("gender", kind="stable").reset_index(drop=True)
+    language = dict(zip(survey.speaker_id, ["en", "es", "fr", "pt"] * 2))  # one woman and one man each
+    config = ProfileConfig(controls=("gender",), per_vowel=False)
+    speakers, tokens = speaker_measures(t["vowels"], t["speaker_prosody"], config)
+    strata = strata_of(survey, types, ("gender",), [language[s] for s in survey.speaker_id])
+    assert movable(survey, "education", strata) == 0
+    with pytest.raises(ConfigError, match="--within language"):
+        calibrate(survey, types, tokens, t["prosody"], speakers, config, language=language, shuffles=2,
+                  engine="statsmodels")
+    coarse = strata_of(survey, types, ("gender",), [language[s] for s in survey.speaker_id], "language")
+    assert movable(survey, "education", coarse) > 0

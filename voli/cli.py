@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shift", type=float, default=0.5, help="the spliced shift, in between-speaker SDs (default: 0.5)")
     p.add_argument("--engine", choices=["lme4", "statsmodels"], default=None,
                    help="mixed models (default: the profile config's, as the stage ran)")
+    p.add_argument("--within", choices=["controls", "language", "none"], default="controls",
+                   help="what the shuffles stay within: the categorical controls x language (default), the language, "
+                   "or nothing")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     _add_verbose(p)
@@ -368,7 +371,7 @@ def _calibrate(args) -> int:
             raise VoliError(f"{stage_dir}: the profile stage has not finished; run `voli profile {args.corpus}` first")
         config = load_config(args.config).profile
         table = calibrate_corpus(args.corpus, workdir / STAGES["features"].dirname, config, shuffles=args.shuffles,
-                                 shift_sd=args.shift, engine=args.engine, seed=args.seed)
+                                 shift_sd=args.shift, engine=args.engine, seed=args.seed, within=args.within)
         import pyarrow as pa
 
         write_table(pa.Table.from_pandas(table, preserve_index=False), stage_dir / "calibration.parquet")

@@ -6,7 +6,8 @@ corpus's own measurements with the survey attributes shuffled among speakers, an
 shift spliced into the real tokens:
 
 * **false positives**: each tested attribute (not the controls) is shuffled among the speakers
-  *within strata* of the categorical controls and language (a speaker keeps her gender and language;
+  *within strata* of the categorical controls and language (``within``; a stratum of one speaker
+  cannot move, ``movable`` says which share of the speakers could) (a speaker keeps her gender and language;
   an attribute that follows gender keeps following it), so every effect of the attribute is gone and
   what the models still find is what they would find by chance on this corpus. Per family:
   ``any finding`` = the share of shuffles in which the family reports at least one q < 0.05 (what
@@ -31,15 +32,35 @@ from voli.errors import ConfigError
 
 FLAG_RATE = 0.075  # a family finding effects in more than this share of shuffled corpora is flagged
 COLUMNS = ("family", "engine", "what", "threshold", "tests", "hits", "rate", "ci_low", "ci_high", "shuffles",
-           "strata", "shift_sd", "flagged")
+           "strata", "movable", "shift_sd", "flagged")
 
 
-def strata_of(survey, types, controls, language) -> np.ndarray:
-    """One label per speaker: the levels of the categorical controls and the speaker's language."""
-    parts = [survey[c].astype(object).fillna("(missing)").astype(str).to_numpy()
-             for c in controls if c in types and types[c].kind != "numeric"]
-    parts.append(np.asarray(language, dtype=object).astype(str))
+WITHIN = ("controls", "language", "none")  # what the shuffles stay within (see strata_of)
+
+
+def strata_of(survey, types, controls, language, within: str = "controls") -> np.ndarray:
+    """One label per speaker: the levels of the categorical controls and the speaker's language
+    (``within="controls"``), the language alone (``"language"``) or one stratum (``"none"``)."""
+    if within not in WITHIN:
+        raise ConfigError(f"calibrate: --within {within!r}; use {', '.join(WITHIN)}")
+    parts = [] if within != "controls" else [survey[c].astype(object).fillna("(missing)").astype(str).to_numpy()
+                                             for c in controls if c in types and types[c].kind != "numeric"]
+    if within != "none":
+        parts.append(np.asarray(language, dtype=object).astype(str))
     return np.array([" × ".join(p) for p in zip(*parts)]) if parts else np.zeros(len(survey), dtype=object)
+
+
+def movable(survey, attribute: str, strata) -> float:
+    """The share of speakers whose value of ``attribute`` a shuffle within ``strata`` can change: those in a
+    stratum with at least two speakers and two different values."""
+    values = survey[attribute].astype(object).to_numpy()
+    strata = np.asarray(strata, dtype=object)
+    moving = 0
+    for s in set(strata.tolist()):
+        inside = values[strata == s]
+        if len({str(v) for v in inside if v == v and v is not None}) > 1:
+            moving += len(inside)
+    return moving / max(len(values), 1)
 
 
 def _splice(tables: dict, coded, shift_sd: float) -> dict:
@@ -88,12 +109,16 @@ def _wilson(k: int, n: int) -> tuple[float, float]:
 
 
 def calibrate(survey, types, tokens, utterances, speakers, config, *, language, shuffles: int = 20,
-              shift_sd: float = 0.5, engine: str | None = None, seed: int = 0, measures=None):
+              shift_sd: float = 0.5, engine: str | None = None, seed: int = 0, measures=None,
+              within: str = "controls"):
     """The calibration table (see the module docstring) of one corpus's profile models.
 
     ``tokens``, ``utterances``, ``speakers``: the tables the profile stage models (speaker_measures'
     output, utterances of the analysed roles); ``language``: speaker_id -> language (a dict or Series);
-    ``measures``: only these measures' models (as fit_models; None: all of them).
+    ``measures``: only these measures' models (as fit_models; None: all of them); ``within``: what the
+    shuffles stay within (:func:`strata_of`). A corpus where no speaker can be moved (every stratum
+    holds one speaker, or one value of each attribute) cannot be calibrated that way: a ConfigError
+    says so and what to do.
     """
     import pandas as pd
 
@@ -113,9 +138,15 @@ def calibrate(survey, types, tokens, utterances, speakers, config, *, language, 
         raise ConfigError("calibrate: no attribute is tested (declare one in survey.yaml or profile.attributes; "
                           "the controls are not shuffled)")
     lang = survey.speaker_id.map(dict(language)).fillna("?").to_numpy()
-    strata = strata_of(survey, types, config.controls, lang)
-    strata_words = " × ".join([c for c in config.controls if c in types and types[c].kind != "numeric"]
-                              + ["language"])
+    strata = strata_of(survey, types, config.controls, lang, within)
+    strata_words = {"controls": " × ".join([c for c in config.controls if c in types and types[c].kind != "numeric"]
+                                           + ["language"]), "language": "language", "none": "the whole corpus"}[within]
+    share = {a: movable(survey, a, strata) for a in tested}
+    if not any(share.values()):
+        raise ConfigError(f"calibrate: no speaker's {', '.join(tested)} can be shuffled within {strata_words}: "
+                          f"{len(survey)} speakers in {len(set(strata.tolist()))} strata, each with one speaker or one "
+                          "value; calibrate with --within language (the shuffles then cross the controls, so an "
+                          "attribute that follows a control no longer does) or --within none, or on more speakers")
     rng = np.random.default_rng(seed)
     null_counts: dict = {}
     power_counts: dict = {}
@@ -147,7 +178,8 @@ def calibrate(survey, types, tokens, utterances, speakers, config, *, language, 
                 c[0] += len(fam)
                 c[1] += int(found.sum())
     out = []
-    base = {"engine": engine_text, "shuffles": int(shuffles), "strata": strata_words, "shift_sd": float(shift_sd)}
+    base = {"engine": engine_text, "shuffles": int(shuffles), "strata": strata_words, "shift_sd": float(shift_sd),
+            "movable": float(np.mean(list(share.values())))}
     for family, (tests, p_hits, n, any_hits) in sorted(null_counts.items()):
         for what, threshold, k, total in (("false positives", "any q < 0.05 in the family", any_hits, n),
                                           ("false positives", "p < 0.05 per primary test", p_hits, tests)):
@@ -164,7 +196,7 @@ def calibrate(survey, types, tokens, utterances, speakers, config, *, language, 
 
 
 def calibrate_corpus(corpus_dir: Path, features_dir: Path, config, *, shuffles: int = 20, shift_sd: float = 0.5,
-                     engine: str | None = None, seed: int = 0):
+                     engine: str | None = None, seed: int = 0, within: str = "controls"):
     """Calibrates the profile models of a corpus on the features stage's tables; returns the table."""
     from voli.profile.speakers import speaker_measures
     from voli.profile.stage import load_inputs
@@ -176,4 +208,4 @@ def calibrate_corpus(corpus_dir: Path, features_dir: Path, config, *, shuffles: 
     utterances = utterances[utterances.role.isin(config.roles)]
     language = utterances.groupby("speaker_id").language.agg(lambda s: s.mode().iloc[0])
     return calibrate(inputs["survey"], inputs["types"], tokens, utterances, speakers, config, language=language,
-                     shuffles=shuffles, shift_sd=shift_sd, engine=engine, seed=seed)
+                     shuffles=shuffles, shift_sd=shift_sd, engine=engine, seed=seed, within=within)

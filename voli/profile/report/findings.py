@@ -21,6 +21,9 @@ def format_calibration(table) -> str:
         lines.append(f"  {r.family:<32} {r.what:<16} {r.threshold:<40} {r.rate:6.1%} "
                      f"[{r.ci_low:.1%}, {r.ci_high:.1%}] ({int(r.hits)}/{int(r.tests)})"
                      + ("  FLAGGED" if r.flagged else ""))
+    if "movable" in table and table.movable.iloc[0] < 1:
+        lines.append(f"  the shuffles could move {table.movable.iloc[0]:.0%} of the speakers' values (the others are "
+                     "alone in their stratum, or share its one value): the rates describe that part")
     return "\n".join(lines)
 
 
@@ -53,6 +56,7 @@ def calibration_context(calibration) -> dict | None:
     return {"flagged": [{"family": r.family, "rate": f"{r.rate:.1%}", "ci": f"[{r.ci_low:.1%}, {r.ci_high:.1%}]",
                          "threshold": r.threshold} for _, r in flagged.iterrows()],
             "shuffles": int(c.shuffles), "strata": c.strata, "shift_sd": f"{c.shift_sd:g}",
+            "movable": f"{c.movable:.0%}" if "movable" in calibration and c.movable == c.movable else "",
             "table": table_view(shown, "calibration")}
 
 
