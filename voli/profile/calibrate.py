@@ -18,6 +18,9 @@ shift spliced into the real tokens:
   attribute per SD of it), and the share of its primary tests found at q < 0.05 with the right sign
   is its power on this corpus.
 
+Where an attribute has a real effect, a shuffled copy that happens to resemble it (likelier with few
+speakers, small strata, or speakers who cannot move) carries part of that effect, so the
+false-positive rates are then an upper bound; they are exact for an attribute without effect.
 Every rate comes with its Wilson 95 % interval. A family whose false-positive rate is above
 :data:`FLAG_RATE` is flagged: the report names it first.
 """
