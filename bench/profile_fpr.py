@@ -171,7 +171,7 @@ def main() -> int:
             k, total = int((fitted.p < 0.05).sum()), len(g)
             lo, hi = wilson(k, total)
             rate = k / total if total else float("nan")
-            within = abs(rate - TARGET) <= TOLERANCE
+            within = abs(rate - TARGET) <= TOLERANCE + 1e-9
             ok &= within
             print(f"{n:8d} {name:22s} {total:6d} {k:7d} {rate:6.3f}  [{lo:.3f}, {hi:.3f}]  {total - len(fitted):6d}  "
                   f"{'ok' if within else 'OUT'}")
