@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import yaml
 
 from voli.config import ProfileConfig
@@ -45,6 +46,7 @@ def test_shuffles_keep_each_stratum_s_levels(tmp_path):
     assert (index != np.arange(len(survey))).any(axis=1).all()  # and the speakers do move
 
 
+@pytest.mark.slow
 def test_calibration_estimates_a_known_false_positive_rate_and_finds_a_known_shift(tmp_path):
     """Least squares on speaker measures has a false-positive rate of exactly 5 % at p < 0.05: calibrate's
     interval holds it; a 1-SD shift spliced into the measures is found in most shuffles; the table says how."""
@@ -71,8 +73,6 @@ def test_calibration_estimates_a_known_false_positive_rate_and_finds_a_known_shi
 def test_a_corpus_whose_strata_hold_one_speaker_each_is_not_calibrated_in_silence(tmp_path):
     """Four languages of two speakers, a woman and a man each (corpora_sample's design): within gender x
     language nobody can move, and calibrate says so and what to do instead of reporting the real data."""
-    import pytest
-
     from voli.errors import ConfigError
     from voli.profile.calibrate import movable
 

@@ -215,6 +215,7 @@ def test_a_pilot_work_directory_gives_the_variation(tmp_path):
 # -- power as the report reads it: q within the whole family, the stage's engine, enough corpora ----------
 
 
+@pytest.mark.slow
 def test_a_large_effect_has_power_near_one_and_the_null_attribute_few_false_positives_at_q():
     design = Design.from_dict({
         "attributes": ATTRIBUTES, "minutes": 1, "controls": ["gender"], "balanced": ["gender"], "engine": "statsmodels",
@@ -344,6 +345,7 @@ def test_effects_that_vary_between_speakers_and_words_spread_around_the_planted_
     assert word_spread(varied) > word_spread(fixed) + 0.05
 
 
+@pytest.mark.slow
 def test_an_effect_that_varies_between_speakers_has_less_power_than_the_same_fixed_effect():
     base = {"attributes": ATTRIBUTES, "minutes": 1, "controls": ["gender"], "balanced": ["gender"],
             "engine": "statsmodels", "families": "planted", "speakers": [12], "simulations": 40,

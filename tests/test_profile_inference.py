@@ -84,6 +84,7 @@ def _small_fit(tmp_path, engine: str, **config):
     return table, survey
 
 
+@pytest.mark.slow
 @needs_r
 def test_a_model_that_fails_in_r_is_named_and_the_others_stand(tmp_path):
     _small_fit(tmp_path, "lme4")
@@ -97,6 +98,7 @@ def test_a_model_that_fails_in_r_is_named_and_the_others_stand(tmp_path):
     assert rest and all(r["rows"] and not r["status"].startswith("failed") for r in rest)
 
 
+@pytest.mark.slow
 @needs_r
 @pytest.mark.skipif(not (r_has("pbkrtest") and r_has("emmeans")), reason="R's pbkrtest and emmeans are not "
                     "installed (Debian: apt-get install r-cran-pbkrtest r-cran-emmeans; make install does it)")
@@ -150,7 +152,7 @@ def test_effects_in_between_speaker_sds_and_level_means_from_statsmodels(tmp_pat
     np.testing.assert_allclose(means["secondary"] - means["primary"], by_term["secondary vs primary"], rtol=1e-9)
 
 
-@pytest.mark.parametrize("engine", ["statsmodels", pytest.param("lme4", marks=needs_r)])
+@pytest.mark.parametrize("engine", ["statsmodels", pytest.param("lme4", marks=[needs_r, pytest.mark.slow])])
 def test_a_speaker_variance_of_0_is_tested_on_the_speakers_means(tmp_path, engine):
     """Speakers that do not differ give a speaker variance of 0, and a mixed model would count utterances as
     independent evidence about a speaker's attribute: voli tests it on the speakers' means instead, which
@@ -176,6 +178,7 @@ def test_a_speaker_variance_of_0_is_tested_on_the_speakers_means(tmp_path, engin
     np.testing.assert_allclose([row.statistic, row.p], [float(joint.fvalue), float(joint.pvalue)], rtol=1e-6)
 
 
+@pytest.mark.slow
 @needs_r
 def test_by_word_slopes_are_fitted_or_simplified_and_said(tmp_path):
     """word_slopes: the per-vowel lme4 models try (1 + attribute | word); where that cannot be fitted
