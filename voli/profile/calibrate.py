@@ -43,14 +43,15 @@ WITHIN = ("controls", "language", "none")  # what the shuffles stay within (see 
 
 def strata_of(survey, types, controls, language, within: str = "controls") -> np.ndarray:
     """One label per speaker: the levels of the categorical controls and the speaker's language
-    (``within="controls"``), the language alone (``"language"``) or one stratum (``"none"``)."""
+    (``within="controls"``, :func:`voli.profile.structure.control_strata` over those controls), the
+    language alone (``"language"``) or one stratum (``"none"``). Numeric controls are not stratified."""
+    from voli.profile.structure import control_strata
+
     if within not in WITHIN:
         raise ConfigError(f"calibrate: --within {within!r}; use {', '.join(WITHIN)}")
-    parts = [] if within != "controls" else [survey[c].astype(object).fillna("(missing)").astype(str).to_numpy()
-                                             for c in controls if c in types and types[c].kind != "numeric"]
-    if within != "none":
-        parts.append(np.asarray(language, dtype=object).astype(str))
-    return np.array([" × ".join(p) for p in zip(*parts)]) if parts else np.zeros(len(survey), dtype=object)
+    categorical = [c for c in controls if c in types and types[c].kind != "numeric"] if within == "controls" else []
+    labels, _ = control_strata(survey, types, categorical, None if within == "none" else language)
+    return labels if labels is not None else np.zeros(len(survey), dtype=object)
 
 
 def movable(survey, attribute: str, strata) -> float:
@@ -93,22 +94,18 @@ def _splice(tables: dict, coded, shift_sd: float) -> dict:
 
 
 def _coded(survey, t) -> dict:
-    """speaker -> the shift's multiplier: 1 at the non-reference levels (0 at the first/most frequent), z for numbers."""
+    """speaker -> the shift's multiplier: 1 at the levels other than the models' reference (code_attribute's),
+    z for numbers."""
+    from voli.profile.coding import code_attribute
+
     values = survey.set_index("speaker_id")[t.name]
     if t.kind == "numeric":
         x = values.astype(float)
         return ((x - x.mean()) / (x.std() or 1.0)).dropna().to_dict()
-    counts = values.astype(object).value_counts()
-    reference = (t.reference if t.reference in counts else
-                 next((lvl for lvl in t.levels if lvl in counts), None) if (t.kind == "ordinal" or t.declared)
-                 else counts.index[0])
-    return {sid: float(v != reference) for sid, v in values.astype(object).items() if v == v and v is not None}
-
-
-def _wilson(k: int, n: int) -> tuple[float, float]:
-    from voli.profile.power import wilson
-
-    return wilson(k, n) if n else (np.nan, np.nan)
+    coding = code_attribute(t, survey)
+    if coding is None:  # one level only: nothing to shift against
+        return {}
+    return {sid: float(v != coding.reference) for sid, v in values.astype(object).items() if v == v and v is not None}
 
 
 def calibrate(survey, types, tokens, utterances, speakers, config, *, language, shuffles: int = 20,
@@ -128,6 +125,7 @@ def calibrate(survey, types, tokens, utterances, speakers, config, *, language, 
     from voli.profile.coding import declared_attributes
     from voli.profile.engines import resolve_engine
     from voli.profile.models import fit_models
+    from voli.profile.power import wilson
     from voli.profile.structure import permute_within
 
     if int(shuffles) < 1:
@@ -186,12 +184,12 @@ def calibrate(survey, types, tokens, utterances, speakers, config, *, language, 
     for family, (tests, p_hits, n, any_hits) in sorted(null_counts.items()):
         for what, threshold, k, total in (("false positives", "any q < 0.05 in the family", any_hits, n),
                                           ("false positives", "p < 0.05 per primary test", p_hits, tests)):
-            lo, hi = _wilson(k, total)
+            lo, hi = wilson(k, total)
             out.append({"family": family, "what": what, "threshold": threshold, "tests": total, "hits": k,
                         "rate": k / total if total else np.nan, "ci_low": lo, "ci_high": hi,
                         "flagged": bool(total and k / total > FLAG_RATE), **base})
     for family, (tests, hits) in sorted(power_counts.items()):
-        lo, hi = _wilson(hits, tests)
+        lo, hi = wilson(hits, tests)
         out.append({"family": family, "what": "power", "threshold": f"q < 0.05, shift {shift_sd:g} between-speaker SD",
                     "tests": tests, "hits": hits, "rate": hits / tests if tests else np.nan, "ci_low": lo,
                     "ci_high": hi, "flagged": False, **base})
@@ -202,13 +200,13 @@ def calibrate_corpus(corpus_dir: Path, features_dir: Path, config, *, shuffles: 
                      engine: str | None = None, seed: int = 0, within: str = "controls"):
     """Calibrates the profile models of a corpus on the features stage's tables; returns the table."""
     from voli.profile.speakers import speaker_measures
-    from voli.profile.stage import load_inputs
+    from voli.profile.stage import load_inputs, speaker_languages
 
     inputs = load_inputs(Path(corpus_dir), Path(features_dir), config)
     config = inputs["config"]
     speakers, tokens = speaker_measures(inputs["vowels"], inputs["prosody"], config)
     utterances = inputs["utterances"]
     utterances = utterances[utterances.role.isin(config.roles)]
-    language = utterances.groupby("speaker_id").language.agg(lambda s: s.mode().iloc[0])
-    return calibrate(inputs["survey"], inputs["types"], tokens, utterances, speakers, config, language=language,
-                     shuffles=shuffles, shift_sd=shift_sd, engine=engine, seed=seed, within=within)
+    return calibrate(inputs["survey"], inputs["types"], tokens, utterances, speakers, config,
+                     language=speaker_languages(utterances), shuffles=shuffles, shift_sd=shift_sd, engine=engine,
+                     seed=seed, within=within)

@@ -124,11 +124,10 @@ def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeT
             folder = Path(export_dir) if export_dir else Path(tmp)
             write_export(folder, models, data, survey, codings, config.interactions)
             results = fit_lme4(folder) if models else {}
-        version = lme4_version()
-        engine_text = (f"lme4 {version.split()[0]} + lmerTest {version.split()[1]} (REML; Kenward-Roger df up to "
-                       f"{config.kr_max_rows} rows, Satterthwaite above)" if config.ddf == "auto" and r_has("pbkrtest")
-                       else f"lme4 {version.split()[0]} + lmerTest {version.split()[1]} (REML; "
-                       f"{models[0].ddf if models else 'Satterthwaite'} df)")
+        lme4, lmertest = lme4_version().split()[:2]
+        ddf = (f"Kenward-Roger df up to {config.kr_max_rows} rows, Satterthwaite above"
+               if config.ddf == "auto" and r_has("pbkrtest") else f"{models[0].ddf if models else 'Satterthwaite'} df")
+        engine_text = f"lme4 {lme4} + lmerTest {lmertest} (REML; {ddf})"
     else:
         if export_dir:
             write_export(Path(export_dir), models, data, survey, codings, config.interactions)

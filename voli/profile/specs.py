@@ -36,7 +36,6 @@ class Model:
     tested: list[str] = field(default_factory=list)  # columns of the attribute (and its interactions)
     labels: list[str] = field(default_factory=list)
     controls: list[str] = field(default_factory=list)  # columns of everything else
-    between: int = 0  # fixed columns that vary between speakers only (for the statsmodels df)
     random: list[str] = field(default_factory=list)  # grouping columns of random intercepts
     min_tokens: int = 0
     trend: tuple[float, ...] | None = None
@@ -49,7 +48,12 @@ class Model:
     rank_of: dict = field(default_factory=dict)  # ordinal: level -> its step (0, 1, ...) on the declared scale
     word_slopes: bool = False  # lme4: (1 + attribute | word), simplified to (1 | word) when it cannot be fitted
     ddf: str = "Satterthwaite"  # lme4's df for the tests: Satterthwaite or Kenward-Roger (set by fit_models)
-    between_terms: list[str] = field(default_factory=list)  # fixed columns constant within each speaker
+    between_terms: list[str] = field(default_factory=list)  # fixed columns constant within each speaker (set by
+    # finalise; their number sets the statsmodels and speaker-means df)
+
+    @property
+    def between(self) -> int:
+        return len(self.between_terms)
 
     @property
     def fixed(self) -> list[str]:
@@ -345,7 +349,6 @@ def finalise(model: Model, d) -> tuple[Model, str | None]:
     n_speakers = d.speaker_id.nunique()
     per_speaker = d.groupby("speaker_id")
     m.between_terms = [c for c in m.fixed if c in d and per_speaker[c].nunique().max() <= 1]
-    m.between = len(m.between_terms)
     if n_speakers - m.between - 1 < 1:
         return m, f"{n_speakers} speakers for {m.between} between-speaker terms"
     if m.level != "speaker" and len(d) <= n_speakers + len(m.fixed):

@@ -163,8 +163,7 @@ def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *
     if context is not None and _has_languages(context):
         languages = context.dropna(subset=["language"]).set_index("speaker_id").language.astype(str)
     elif "language" in utterances and utterances.language.notna().any():
-        languages = utterances.dropna(subset=["language"]).groupby("speaker_id").language.agg(
-            lambda s: s.astype(str).mode().iloc[0])
+        languages = speaker_languages(utterances)
     structure = speaker_structure(tokens, speakers, analysed, types,
                                   prosody_columns=[c for c in PROSODY_COLUMNS if c in speakers],
                                   permutations=config.permutations, n_clusters=config.clusters,
@@ -183,6 +182,12 @@ def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *
                                        for t in types.values()])}
     out.update({k: v for k, v in structure.items() if v is not None})
     return out
+
+
+def speaker_languages(utterances):
+    """Each speaker's language (a Series by speaker_id): the most frequent of their utterances'."""
+    return utterances.dropna(subset=["language"]).groupby("speaker_id").language.agg(
+        lambda s: s.astype(str).mode().iloc[0])
 
 
 def _has_languages(context) -> bool:

@@ -27,4 +27,6 @@ from voli.profile.report.page import write_report
 from voli.profile.report.pca import _association_words, _pca_section
 from voli.profile.report.sections import _prediction_section
 
-__all__ = ["format_calibration", "write_report"]
+# the sections are imported here too: tests render one section at a time
+__all__ = ["format_calibration", "write_report", "_association_words", "_findings_section", "_pca_section",
+           "_prediction_section"]
