@@ -199,8 +199,8 @@ def calibrate(survey, types, tokens, utterances, speakers, config, *, language, 
 def calibrate_corpus(corpus_dir: Path, features_dir: Path, config, *, shuffles: int = 20, shift_sd: float = 0.5,
                      engine: str | None = None, seed: int = 0, within: str = "controls"):
     """Calibrates the profile models of a corpus on the features stage's tables; returns the table."""
-    from voli.profile.speakers import speaker_measures
-    from voli.profile.stage import load_inputs, speaker_languages
+    from voli.profile.speakers import speaker_languages, speaker_measures
+    from voli.profile.stage import load_inputs
 
     inputs = load_inputs(Path(corpus_dir), Path(features_dir), config)
     config = inputs["config"]

@@ -20,6 +20,15 @@ def _cramers_v(a, b) -> float:
     return float(np.sqrt(chi2 / (n * (min(table.shape) - 1))))
 
 
+def correlation_ratio(values, groups) -> float:
+    """η: the square root of the share of the variance of ``values`` (numbers) between the ``groups``
+    (one label each); NaN when the values do not vary."""
+    y, labels = np.asarray(values, dtype=float), np.asarray(groups, dtype=object).astype(str)
+    total = np.sum((y - y.mean()) ** 2)
+    between = sum(np.sum(labels == g) * (y[labels == g].mean() - y.mean()) ** 2 for g in set(labels.tolist()))
+    return float(np.sqrt(between / total)) if total > 0 else np.nan
+
+
 def aliasing(survey, types, context) -> list[dict]:
     """Attributes aliased with language, interviewer or recording channel (one row per speaker in ``context``).
 
@@ -39,10 +48,7 @@ def aliasing(survey, types, context) -> list[dict]:
             if t.kind == "categorical":
                 v = _cramers_v(x.astype(str), g)
             else:
-                y = (x.cat.codes if t.kind == "ordinal" else x).astype(float)
-                total = np.sum((y - y.mean()) ** 2)
-                between = sum(len(s) * (s.mean() - y.mean()) ** 2 for _, s in y.groupby(g.to_numpy()))
-                v = float(np.sqrt(between / total)) if total > 0 else np.nan
+                v = correlation_ratio((x.cat.codes if t.kind == "ordinal" else x).to_numpy(float), g.to_numpy())
             if np.isfinite(v) and v >= ALIASED_V:
                 out.append({"attribute": name, "with": other, "strength": v,
                             "message": f"{name} is aliased with {other} (association {v:.2f} of 1): its effects "

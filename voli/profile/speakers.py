@@ -234,3 +234,10 @@ def speaker_measures(vowels, speaker_prosody, config):
     keep = ["speaker_id", "role", "n_utterances", "speech_s", "n_syllables"] + [c for c in PROSODY_COLUMNS if c in prosody]
     table = prosody[keep].merge(vowel_table, on="speaker_id", how="outer") if len(vowel_table) else prosody[keep]
     return table.sort_values("speaker_id").reset_index(drop=True), tokens
+
+
+def speaker_languages(rows):
+    """Each speaker's language (a Series by speaker_id): the most frequent one of their rows (utterances or
+    vowel tokens)."""
+    return rows.dropna(subset=["language"]).groupby("speaker_id").language.agg(
+        lambda s: s.astype(str).mode().iloc[0])

@@ -101,7 +101,7 @@ def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *
 
     from voli.profile.checks import aliasing, confounds
     from voli.profile.models import fit_models
-    from voli.profile.speakers import speaker_measures
+    from voli.profile.speakers import speaker_languages, speaker_measures
     from voli.profile.structure import follows_control, predict_attributes, speaker_structure
 
     unknown = sorted((set(vowels.speaker_id) | set(prosody.speaker_id)) - set(survey.speaker_id))
@@ -182,12 +182,6 @@ def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *
                                        for t in types.values()])}
     out.update({k: v for k, v in structure.items() if v is not None})
     return out
-
-
-def speaker_languages(utterances):
-    """Each speaker's language (a Series by speaker_id): the most frequent of their utterances'."""
-    return utterances.dropna(subset=["language"]).groupby("speaker_id").language.agg(
-        lambda s: s.astype(str).mode().iloc[0])
 
 
 def _has_languages(context) -> bool:

@@ -32,6 +32,7 @@ import numpy as np
 from voli import problems
 from voli.errors import ConfigError
 from voli.profile.models import fdr
+from voli.profile.speakers import speaker_languages
 from voli.profile.survey import AttributeType, encode
 
 ALPHA = 0.05  # a component is real when its permutation p is below this (and every earlier one's is)
@@ -470,18 +471,14 @@ def _strength(x, tx: AttributeType, y, ty: AttributeType) -> tuple[float, str]:
     """How strongly two attributes go together (0-1) and the measure's name: Cramér's V, η or |Spearman rho|."""
     from scipy import stats
 
-    from voli.profile.checks import _cramers_v
+    from voli.profile.checks import _cramers_v, correlation_ratio
 
     cat_x, cat_y = tx.kind == "categorical", ty.kind == "categorical"
     if cat_x and cat_y:
         return _cramers_v(x.astype(str).to_numpy(), y.astype(str).to_numpy()), "Cramér's V"
     if cat_x or cat_y:
         groups, numbers = (x, y) if cat_x else (y, x)
-        z = encode(numbers, ty if cat_x else tx).to_numpy(float)
-        total = np.sum((z - z.mean()) ** 2)
-        labels = groups.astype(str).to_numpy()
-        between = sum(np.sum(labels == lvl) * (z[labels == lvl].mean() - z.mean()) ** 2 for lvl in set(labels))
-        return (float(np.sqrt(between / total)) if total > 0 else np.nan), "η"
+        return correlation_ratio(encode(numbers, ty if cat_x else tx).to_numpy(float), groups.astype(str)), "η"
     a, b = encode(x, tx).to_numpy(float), encode(y, ty).to_numpy(float)
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return np.nan, "|Spearman rho|"
@@ -646,8 +643,7 @@ def speaker_structure(tokens, speakers, survey, types: dict[str, AttributeType],
         raise ConfigError(f"speaker_structure: control {unknown[0]!r} is not a survey attribute; use one of "
                           f"{', '.join(t for t in types if t in survey) or '(none)'}")
     if languages is None and tokens is not None and "language" in tokens and len(tokens):
-        languages = tokens.dropna(subset=["language"]).groupby("speaker_id").language.agg(
-            lambda s: s.astype(str).mode().iloc[0])
+        languages = speaker_languages(tokens)
     elif languages is not None and not hasattr(languages, "get"):
         raise ValueError(f"speaker_structure: languages is a {type(languages).__name__}; pass a mapping or Series "
                          "speaker_id -> language")
