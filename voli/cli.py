@@ -310,21 +310,29 @@ def _anonymize(args) -> int:
     return 0
 
 
+def _profile_dir(args) -> Path:
+    """The finished profile stage's directory of ``args.corpus`` / ``args.workdir``, or a VoliError saying what to run."""
+    from voli.runner import stage_done
+    from voli.stages import STAGES
+
+    stage_dir = (args.workdir or Path("exp") / args.corpus.resolve().name) / STAGES["profile"].dirname
+    if not stage_done(stage_dir):
+        raise VoliError(f"{stage_dir}: the profile stage has not finished; run `voli profile {args.corpus}` first")
+    return stage_dir
+
+
+def _write_report_again(stage_dir: Path, corpus: Path) -> Path:
+    """The report written again from the profile stage's tables (calibration.parquet included when there)."""
+    import pandas as pd
+
+    from voli.profile.report import write_report
+
+    tables = {p.stem: pd.read_parquet(p) for p in sorted(stage_dir.glob("*.parquet")) if p.stem != "failures"}
+    return write_report(stage_dir, tables, corpus=corpus)
+
+
 def _report(args) -> int:
-    def write():
-        import pandas as pd
-
-        from voli.profile.report import write_report
-        from voli.runner import stage_done
-        from voli.stages import STAGES
-
-        stage_dir = (args.workdir or Path("exp") / args.corpus.resolve().name) / STAGES["profile"].dirname
-        if not stage_done(stage_dir):
-            raise VoliError(f"{stage_dir}: the profile stage has not finished; run `voli profile {args.corpus}` first")
-        tables = {p.stem: pd.read_parquet(p) for p in sorted(stage_dir.glob("*.parquet")) if p.stem != "failures"}
-        return write_report(stage_dir, tables, corpus=args.corpus)
-
-    path, code = _guard(write, where="report")
+    path, code = _guard(lambda: _write_report_again(_profile_dir(args), args.corpus), where="report")
     if code is not None:
         return code
     print(f"report: {path}")
@@ -356,34 +364,26 @@ def _query(args) -> int:
 
 def _calibrate(args) -> int:
     def run():
-        import pandas as pd
+        import pyarrow as pa
 
         from voli.config import load_config
         from voli.io.tables import write_table
         from voli.profile.calibrate import calibrate_corpus
-        from voli.profile.report import write_report
-        from voli.runner import stage_done
         from voli.stages import STAGES
 
-        workdir = args.workdir or Path("exp") / args.corpus.resolve().name
-        stage_dir = workdir / STAGES["profile"].dirname
-        if not stage_done(stage_dir):
-            raise VoliError(f"{stage_dir}: the profile stage has not finished; run `voli profile {args.corpus}` first")
-        config = load_config(args.config).profile
-        table = calibrate_corpus(args.corpus, workdir / STAGES["features"].dirname, config, shuffles=args.shuffles,
-                                 shift_sd=args.shift, engine=args.engine, seed=args.seed, within=args.within)
-        import pyarrow as pa
-
+        stage_dir = _profile_dir(args)
+        table = calibrate_corpus(args.corpus, stage_dir.parent / STAGES["features"].dirname,
+                                 load_config(args.config).profile, shuffles=args.shuffles, shift_sd=args.shift,
+                                 engine=args.engine, seed=args.seed, within=args.within)
         write_table(pa.Table.from_pandas(table, preserve_index=False), stage_dir / "calibration.parquet")
-        tables = {p.stem: pd.read_parquet(p) for p in sorted(stage_dir.glob("*.parquet")) if p.stem != "failures"}
-        return table, write_report(stage_dir, tables, corpus=args.corpus)
+        return table, _write_report_again(stage_dir, args.corpus)
 
     result, code = _guard(run, where="calibrate")
     if code is not None:
         return code
-    table, path = result
     from voli.profile.report import format_calibration
 
+    table, path = result
     print(format_calibration(table))
     print(f"report: {path}")
     return 0
