@@ -163,9 +163,8 @@ def _speaker_means_fit(m: Model, d):
     the mixed model fails). Returns (fit, the speaker-mean rows)."""
     import statsmodels.formula.api as smf
 
-    terms = m.between_terms or [c for c in m.fixed if d.groupby("speaker_id")[c].nunique().max() <= 1]
-    means = d.groupby("speaker_id")[[m.measure, *terms]].mean().reset_index()
-    return smf.ols(f"{m.measure} ~ {' + '.join(terms) or '1'}", means).fit(), means
+    means = d.groupby("speaker_id")[[m.measure, *m.between_terms]].mean().reset_index()
+    return smf.ols(f"{m.measure} ~ {' + '.join(m.between_terms) or '1'}", means).fit(), means
 
 
 # -- the R engine, and the export ---------------------------------------------------------------------------
