@@ -12,6 +12,8 @@ from voli.text import normalise_words
 def test_normalisation():
     assert normalise_words("¿Cuántas HORAS, trabaja-usted?") == ["cuántas", "horas", "trabaja", "usted"]
     assert normalise_words("J’annote l'image") == ["j'annote", "l'image"]
+    assert normalise_words("Est-ce que, well- «trabaja-usted»?", keep_hyphens=True) == \
+        ["est-ce", "que", "well", "trabaja-usted"]  # a hyphen inside a word stays, one at its edge goes
 
 
 def test_wer_counts_each_error_kind():

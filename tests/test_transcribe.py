@@ -77,6 +77,9 @@ def test_fillers_and_questions():
     assert looks_like_question("Cuantas horas trabaja cada día en la plataforma.", "es")
     assert looks_like_question("Um, how did you start?", "en")
     assert not looks_like_question("Sí, me pagan en dólares.", "es")
+    # a hyphenated cue is one word: fr "est-ce" (never matched while hyphens split words)
+    assert looks_like_question("Est-ce que vous travaillez le soir.", "fr")
+    assert looks_like_question("Euh, qu'est-ce que vous faites.", "fr")
 
 
 # WER per language on corpora_sample (Whisper base, CPU). This stage (voli evaluate) on an AVX-512

@@ -11,6 +11,7 @@ import re
 import unicodedata
 
 _NON_WORD = re.compile(r"[^\w']+")
+_NON_WORD_KEEP_HYPHENS = re.compile(r"[^\w'-]+")
 
 
 # stripped from both ends of a written word: a word never begins or ends with punctuation, a hyphen
@@ -24,20 +25,26 @@ def strip_punctuation(token: str) -> str:
     return token.strip(EDGE_PUNCTUATION)
 
 
-def normalise_words(text: str) -> list[str]:
-    """Lower case, NFC, apostrophes unified, punctuation and hyphens to spaces."""
-    text = unicodedata.normalize("NFC", text).lower().replace("’", "'").replace("-", " ")
-    return [w.strip("'") for w in _NON_WORD.sub(" ", text).split() if w.strip("'")]
+def normalise_words(text: str, *, keep_hyphens: bool = False) -> list[str]:
+    """Lower case, NFC, apostrophes unified, punctuation and hyphens to spaces.
+
+    With ``keep_hyphens`` a hyphen inside a word stays ("est-ce", ru "где-то", "э-э"); one at a
+    word's edge ("well-" of a false start) still goes.
+    """
+    text = unicodedata.normalize("NFC", text).lower().replace("’", "'")
+    if not keep_hyphens:
+        return [w.strip("'") for w in _NON_WORD.sub(" ", text.replace("-", " ")).split() if w.strip("'")]
+    return [w.strip("'-") for w in _NON_WORD_KEEP_HYPHENS.sub(" ", text).split() if w.strip("'-")]
 
 
 def is_filler(word: str, language: str | None) -> bool:
     """True if ``word`` (any case or punctuation) is a filled pause in ``language`` (its language file's
-    ``fillers``)."""
+    ``fillers``, which may be written with a hyphen: ru "Э-э")."""
     if not language:
         return False
     from voli import languages
 
-    norm = normalise_words(word)
+    norm = normalise_words(word, keep_hyphens=True)
     return len(norm) == 1 and norm[0] in languages.get(language).fillers
 
 

@@ -127,8 +127,8 @@ def sentences(words: list[dict], language: str | None) -> list[tuple[float, floa
 def looks_like_question(text: str, language: str | None) -> bool:
     if text.strip().endswith("?") or text.strip().startswith("¿"):
         return True
-    words = [w for w in normalise_words(text) if not is_filler(w, language)]
-    head = " ".join(words[:2])
+    words = [w for w in normalise_words(text, keep_hyphens=True) if not is_filler(w, language)]
+    head = " ".join(words[:2])  # hyphenated words stay whole: fr "est-ce", ru "где-то" (somewhere) is no "где"
     cues = languages.get(language).question_starts if language else ()
     return any(head == q or head.startswith(q + " ") for q in cues)
 
