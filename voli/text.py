@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from decimal import Decimal
 
 _NON_WORD = re.compile(r"[^\w']+")
 _NON_WORD_KEEP_HYPHENS = re.compile(r"[^\w'-]+")
@@ -54,7 +55,8 @@ def spell_number(token: str, language: str) -> str | None:
     "25" -> "vingt cinq" (hyphens as spaces), "3,5" (fr) -> "trois virgule cinq", "3,50" (fr) ->
     "trois virgule cinquante", "3,05" -> "trois virgule zéro cinq", "1.50" (en) -> "one point five
     zero" (the language file's ``fraction_by_digit``), "2.000" (es) -> "dos mil", "10%" (pt) ->
-    "dez por cento", "1st" -> "first".
+    "dez por cento", "1st" -> "first", "3,5" (ru, the language file's ``fraction_by_num2words``) -> "три
+    целых пять десятых".
     A group of three digits after the language's thousands separator is a thousand; the decimal
     mark, the word for "%" and the ordinal suffixes come from the language file.
     """
@@ -80,7 +82,10 @@ def spell_number(token: str, language: str) -> str | None:
         value = int(number)
     elif re.fullmatch(rf"\d+{re.escape(decimal)}\d+", number):
         whole, fraction = number.split(decimal)
-        words = f"{num2words(int(whole), lang=lang)} {_decimal_word(lang)} {_fraction(fraction, spec)}".replace("-", " ")
+        if spec.fraction_by_num2words:  # a Decimal keeps the written digits: "3,50" -> ... пятьдесят сотых
+            words = num2words(Decimal(f"{whole}.{fraction}"), lang=lang).replace("-", " ")
+        else:
+            words = f"{num2words(int(whole), lang=lang)} {_decimal_word(lang)} {_fraction(fraction, spec)}".replace("-", " ")
         return f"{words} {spec.percent}" if percent else words
     else:
         return None

@@ -67,6 +67,7 @@ class Language:
     ordinal: str  # regular expression: digits + ordinal suffix (group 1: the digits, group 2: a feminine mark)
     abbreviations: dict[str, str]  # lower-cased written form -> words, expanded before G2P
     fraction_by_digit: bool = False  # en "1.50" -> one point five zero; else fr "3,50" -> trois virgule cinquante
+    fraction_by_num2words: bool = False  # ru "3,5" -> три целых пять десятых: num2words reads the whole decimal
     abbreviations_need_dot: frozenset[str] = frozenset()  # forms that are words without their dot ("m.")
     capital_abbreviations: dict[str, str] = field(default_factory=dict)  # "M" (Dupont) -> the key of "m."
     # -- filled pauses --
