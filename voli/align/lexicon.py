@@ -226,7 +226,7 @@ def write_dictionary(path: str | Path, entries: dict[str, list[Pron]]) -> Path:
 # --- text normalisation -----------------------------------------------------------------------
 
 _CLAUSE_END = set(",.?!;:")  # as voli.simulate.text.KEPT_PUNCTUATION: a clause ends after these
-_VOWEL_LETTERS = set("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœ")
+_VOWEL_LETTERS = set("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœ" "аеёиоуыэюя")  # Latin and Cyrillic
 
 
 def _expand_abbreviation(written: str, language: str) -> str | None:
@@ -530,15 +530,24 @@ def checked_words(language: str) -> list[str]:
     return sorted(words)
 
 
-def vocabulary_words() -> list[str]:
-    """Latin-script words of >= 3 letters from Whisper's multilingual vocabulary (needs openai-whisper)."""
+SCRIPTS = {"latin": r"[a-zà-öø-ÿœ]+", "cyrillic": r"[а-яё]+"}  # lower-case words of each script
+
+
+def script_of(language: str) -> str:
+    """The script a language is written in (a key of SCRIPTS), from its audit_words: Cyrillic or Latin."""
+    return "cyrillic" if re.search(SCRIPTS["cyrillic"], languages.get(language).audit_words) else "latin"
+
+
+def vocabulary_words(script: str = "latin") -> list[str]:
+    """Words of >= 3 letters of one script (SCRIPTS) from Whisper's multilingual vocabulary (needs
+    openai-whisper)."""
     import whisper.tokenizer
 
     tokenizer = whisper.tokenizer.get_tokenizer(True)
     words = set()
     for i in range(50257):  # the text tokens of the vocabulary
         token = tokenizer.decode([i]).strip().lower()
-        if len(token) >= 3 and re.fullmatch(r"[a-zà-öø-ÿœ]+", token):
+        if len(token) >= 3 and re.fullmatch(SCRIPTS[script], token):
             words.add(token)
     return sorted(words)
 
@@ -546,17 +555,18 @@ def vocabulary_words() -> list[str]:
 def derive_phone_sets(min_count: int = 2, codes: tuple[str, ...] | None = None) -> dict[str, tuple[str, ...]]:
     """The phone set of each language (its file's ``phones``), derived from espeak-ng: every label
     espeak-ng 1.51 emits in the language's own voice (no switch to another) at least ``min_count``
-    times over ~29,000 Latin-script words (Whisper's multilingual vocabulary, >= 3 letters), plus
+    times over the words of Whisper's multilingual vocabulary (>= 3 letters) in the language's script
+    (~29,000 Latin-script words, ~2,100 Cyrillic ones), plus
     every label of :func:`checked_words`; minus the labels its ``phone_variants`` and
     ``respellings`` fold, plus those they fold onto; plus its filler, override and rule phones and
     SPOKEN_NOISE. Print them with ``python -m voli.align.lexicon [code ...]``."""
-    vocabulary = vocabulary_words()
+    vocabulary = {name: vocabulary_words(name) for name in SCRIPTS}
     sets = {}
     for language in codes or languages.codes():
         spec = languages.get(language)
         variants = _labels(language)[1]
         checked = checked_words(language)
-        counts = phone_inventory(sorted(set(vocabulary) | set(checked)), language)
+        counts = phone_inventory(sorted(set(vocabulary[script_of(language)]) | set(checked)), language)
         labels = {p for p, n in counts.items() if n >= min_count} | set(phone_inventory(checked, language))
         labels -= set(variants)
         labels |= set(variants.values())
