@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -116,7 +117,9 @@ def _espeak_timings(syn: espeak.Synthesis, words: list[SpokenWord], offsets: lis
     """Words and phones from espeak's events: each phoneme lasts until the next phoneme event.
 
     A phoneme that lasts zero samples (espeak emits "w" and "a" of French
-    "trois" at one sample) is merged into the following one ("wa"). espeak-ng
+    "trois" at one sample) is merged into the following one ("wa"); a lone
+    modifier letter (Russian "ʲ", which espeak speaks as its own event after
+    "k" of "картинки") into the one before ("kʲ"). espeak-ng
     speaks some word groups as one lexical item (French "tout le temps") and
     reports one word event for them; their phonemes are shared out by each
     word's phone count, and a group whose counts disagree is an error.
@@ -144,6 +147,10 @@ def _espeak_timings(syn: espeak.Synthesis, words: list[SpokenWord], offsets: lis
         label = e.value.replace("-", "").replace("ˈ", "").replace("ˌ", "")
         end = phonemes[k + 1].sample if k + 1 < len(phonemes) else len(syn.audio)
         if not label:  # a pause
+            continue
+        if spans and not pending and all(unicodedata.category(c) == "Lm" for c in label):
+            # a lone modifier (ru "ʲ" of a soft consonant, spoken as its own event) ends the phone before
+            spans[-1][1], spans[-1][2] = end, spans[-1][2] + label
             continue
         if end == e.sample:
             pending += label
