@@ -220,8 +220,8 @@ def test_parsers():
     assert normalise_language("pt_BR") == "pt"
     assert normalise_language("FRENCH") == "fr"
     assert normalise_language(" ") is None
-    with pytest.raises(ValueError, match="unknown language 'ru'"):
-        normalise_language("ru")
+    with pytest.raises(ValueError, match="unknown language 'de'"):
+        normalise_language("de")
     assert parse_channel_map("1=A; 2=B") == {"A": 1, "B": 2}
     assert parse_channel_map("R:B,L:A") == {"A": 1, "B": 2}
     with pytest.raises(ValueError, match="twice"):

@@ -1,5 +1,5 @@
-"""Languages are files: the registry, what each file must hold, and Italian (added as one file)
-through all five stages on real speech."""
+"""Languages are files: the registry, what each file must hold, Italian (added as one file)
+through all five stages on real speech, and Russian (added as one file, in Cyrillic)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ DATA = Path(__file__).parent / "data" / "asterisk_it"
 
 
 def test_every_language_file_is_found_and_complete():
-    assert set(languages.codes()) == {"en", "es", "fr", "it", "pt"}
+    assert set(languages.codes()) == {"en", "es", "fr", "it", "pt", "ru"}
     for spec in languages.all_languages():
         assert spec.whisper and spec.espeak_voice and spec.num2words and spec.filler_prompt, spec.code
         assert spec.fillers and spec.question_starts and len(spec.interviews) >= 2, spec.code
@@ -27,13 +27,14 @@ def test_every_language_file_is_found_and_complete():
 
 
 @pytest.mark.parametrize("written, code", [("pt-BR", "pt"), ("French", "fr"), ("ita", "it"), ("Italiano", "it"),
-                                           ("EN_us", "en"), ("", None)])
+                                           ("EN_us", "en"), ("Russian", "ru"), ("RUS", "ru"),
+                                           ("Русский", "ru"), ("", None)])
 def test_languages_as_users_write_them(written, code):
     assert languages.resolve(written) == code
 
 
 def test_an_unknown_language_names_the_known_ones_and_the_way_to_add_one():
-    with pytest.raises(ValueError, match=r"voli supports en, es, fr, it, pt .*one file in voli/languages/"):
+    with pytest.raises(ValueError, match=r"voli supports en, es, fr, it, pt, ru .*one file in voli/languages/"):
         languages.resolve("Klingon")
 
 
@@ -46,6 +47,51 @@ def test_italian_reads_numbers_fillers_and_questions():
     assert is_filler("Ehm,", "it") and not is_filler("ehm", "fr")
     assert looks_like_question("Quante ore lavora ogni settimana.", "it")
     assert not looks_like_question("Lavoro la sera.", "it")
+
+
+def test_russian_reads_numbers_fillers_and_questions():
+    from voli.asr.transcribe import looks_like_question
+    from voli.text import is_filler, spell_number
+
+    assert spell_number("25", "ru") == "двадцать пять" and spell_number("10%", "ru") == "десять процентов"
+    assert spell_number("3,5", "ru") == "три целых пять десятых"  # num2words reads the decimal (fraction_by_num2words)
+    assert spell_number("3,50", "ru") == "три целых пятьдесят сотых" and spell_number("25-й", "ru") == "двадцать пятый"
+    assert is_filler("Э-э,", "ru") and is_filler("Эм...", "ru") and is_filler("«Хм»", "ru") and is_filler("ММ", "ru")
+    assert not is_filler("ну", "ru") and not is_filler("а", "ru") and not is_filler("э", "fr")
+    assert looks_like_question("Сколько часов вы работаете в неделю.", "ru")
+    assert looks_like_question("Э-э, а вы работаете дома.", "ru")
+    assert not looks_like_question("Где-то два года, по вечерам.", "ru")  # где-то (about) is no где (where)
+    assert not looks_like_question("Я работаю по вечерам.", "ru")
+
+
+def test_cyrillic_words_are_normalised_like_latin_ones():
+    from voli.text import normalise_words, strip_punctuation
+
+    assert normalise_words("Э-э, ну... «Толока» — это ВСЁ! Ёлка?") == ["э", "э", "ну", "толока", "это", "всё", "ёлка"]
+    assert normalise_words("Э-э, где-то «Толока»-", keep_hyphens=True) == ["э-э", "где-то", "толока"]
+    assert strip_punctuation("«Толока»,") == "Толока"
+
+
+def test_russian_words_get_russian_phones():
+    """espeak-ng's Russian, as voli writes it: я and ю as j + vowel, reduced а/о ɐ and ə, ы ɨ, hard л ɫ,
+    soft р rʲ, the preposition к a k (not the letter's name), numbers spelt out."""
+    from voli.align.lexicon import Lexicon
+
+    lexicon = Lexicon("ru")
+    words = "Э-э, я работаю в Толоке, к маме. Семья, ноябрь, мы, 25".split()
+    prons = dict(zip(words, lexicon.pronounce(words)))
+    assert prons["Э-э,"].phones == ("ɛː",)
+    assert prons["я"].phones == ("j", "ɑ") and prons["я"].stress == (0, 1)
+    assert prons["работаю"].phones == ("r", "ɐ", "b", "o", "t", "ə", "j", "u")
+    assert prons["Толоке,"].phones == ("t", "ə", "ɫ", "o", "kʲ", "i")
+    assert prons["к"].phones == ("k",) and prons["в"].phones in (("v",), ("f",))
+    assert prons["Семья,"].phones == ("sʲ", "i", "mʲ", "j", "ɑ")  # espeak-ng: sʲ i mʲ j ja
+    assert prons["ноябрь,"].phones[-2:] == ("b", "rʲ")  # espeak-ng: b r ɪ^
+    assert prons["мы,"].phones == ("m", "ɨ")
+    assert prons["25"].phones == lexicon.pronounce(["двадцать", "пять"])[0].phones + \
+        lexicon.pronounce(["пять"])[0].phones
+    assert all(set(p.phones) <= set(languages.get("ru").phones) for p in prons.values())
+    assert not lexicon.unknown
 
 
 def _italian_corpus(root: Path) -> tuple[Path, dict[str, str]]:
@@ -116,3 +162,21 @@ def test_voli_simulates_an_italian_interview(tmp_path):
     phones = pd.read_parquet(out / "truth" / "phones.parquet")
     assert set(phones.phone) <= set(languages.get("it").phones)
     assert pd.read_csv(out / "speakers.csv").country.dropna().unique().tolist() == ["Italy"]
+
+
+def test_voli_simulates_a_russian_interview(tmp_path):
+    """The simulator speaks the Russian file's first script (espeak-ng, exact timings): every word is
+    said, and every phone of the truth is a Russian label (espeak-ng's lone "ʲ" events join the
+    consonant before them)."""
+    from voli.simulate.interview import SimulationConfig, simulate
+    from voli.text import normalise_words
+
+    out = simulate(tmp_path / "sim", config=SimulationConfig(languages=("ru",), interviews_per_language=1,
+                                                             engine="espeak"), progress=False)
+    words = pd.read_parquet(out / "truth" / "words.parquet")
+    said = [w for _, text in languages.get("ru").interviews[0] for w in normalise_words(text)]
+    assert normalise_words(" ".join(words.word)) == said
+    assert set(words[words.is_filler].word.str.lower()) == {"э", "эм"}
+    phones = pd.read_parquet(out / "truth" / "phones.parquet")
+    assert set(phones.phone) <= set(languages.get("ru").phones) and {"kʲ", "lʲ", "ɨ", "ɫ"} <= set(phones.phone)
+    assert pd.read_csv(out / "speakers.csv").country.dropna().unique().tolist() == ["Russia"]
