@@ -55,18 +55,18 @@ def decode(workdir: Path, out: Path, threads: int = 1) -> None:
     import numpy as np
     from faster_whisper import WhisperModel
 
-    from voli.asr.decoding import decode_window_ct2
+    from voli.asr.decoding import decode_windows
     from voli.asr.models import ct2_dir
     from voli.config import AsrConfig
 
     model = WhisperModel(str(ct2_dir("base")), device="cpu", compute_type="int8", cpu_threads=threads)
     data = np.load(workdir / "windows.npz")
     meta = json.loads((workdir / "windows.json").read_text())
-    decode_window_ct2(model, data[meta[0]["key"]], meta[0]["language"], AsrConfig())  # warm-up
+    decode_windows(model, [data[meta[0]["key"]]], meta[0]["language"], AsrConfig())  # warm-up
     with open(out, "w", encoding="utf-8") as fh:
         for m in meta:
             start = time.perf_counter()
-            words = decode_window_ct2(model, data[m["key"]], m["language"], AsrConfig())
+            words = decode_windows(model, [data[m["key"]]], m["language"], AsrConfig())[0][0]
             fh.write(json.dumps({**m, "words": [w["word"] for w in words], "seconds": time.perf_counter() - start,
                                  "audio_s": len(data[m["key"]]) / 16000}, ensure_ascii=False) + "\n")
             fh.flush()

@@ -193,10 +193,10 @@ def bench_whisper(device, cpu, repeat, model_path, n_windows, batch_sizes, compa
     print(f"whisper tiny.en (bench/gpu_pack.py weights): {len(windows)} windows, {seconds:.0f} s of English")
 
     def batched(model, size, fp16):
-        config = AsrConfig(batch_size=size, keep_fillers=False)
+        config = AsrConfig(batch_size=size, keep_fillers=False, beam_size=1)  # greedy: openai-whisper batches it
         out = []
         for k in range(0, len(windows), size):
-            out += decode_windows(model, windows[k: k + size], "en", config, fp16)
+            out += decode_windows(model, windows[k: k + size], "en", config, fp16=fp16)[0]
         return normalise_words(" ".join(w["word"] for ws in out for w in ws))
 
     model = load_packed_whisper(model_path, device)

@@ -39,7 +39,7 @@ def test_an_unknown_language_names_the_known_ones_and_the_way_to_add_one():
 
 
 def test_italian_reads_numbers_fillers_and_questions():
-    from voli.asr.transcribe import looks_like_question
+    from voli.asr.roles import looks_like_question
     from voli.text import is_filler, spell_number
 
     assert spell_number("25", "it") == "venticinque" and spell_number("3,50", "it") == "tre virgola cinquanta"
@@ -50,7 +50,7 @@ def test_italian_reads_numbers_fillers_and_questions():
 
 
 def test_russian_reads_numbers_fillers_and_questions():
-    from voli.asr.transcribe import looks_like_question
+    from voli.asr.roles import looks_like_question
     from voli.text import is_filler, spell_number
 
     assert spell_number("25", "ru") == "двадцать пять" and spell_number("10%", "ru") == "десять процентов"

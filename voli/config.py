@@ -35,12 +35,39 @@ class AsrConfig:
     model: str = "base"  # Whisper model: base and tiny.en install from PyPI; others need the network
     vad_threshold: float = 0.5  # Silero speech probability above which a frame is speech
     max_window_s: float = 30.0  # speech is decoded in windows of at most this length
+    window_pad_s: float = 0.4  # audio kept around a window's speech (faster-whisper's VAD pads 0.4 s)
     keep_fillers: bool = True  # prompt Whisper with filled pauses so that it writes them
     expand_numbers: bool = True  # "100" -> "cem" / "cent" / "one hundred", so alignment can say them
     crosstalk_db: float = 6.0  # multi-channel: a channel's speech counts only if this much louder than the others
-    beam_size: int | None = None  # None: greedy decoding (batch_size 1 only)
-    batch_size: int = 8  # windows decoded together; 1 = one at a time with Whisper's own fallbacks
+    batch_size: int = 8  # windows encoded and decoded together (1: one at a time)
     backend: str = "auto"  # faster-whisper (CTranslate2 int8) on the CPU, batched openai-whisper on a GPU; or name one
+    # -- the decoding rule (voli.asr.decoding.needs_fallback): faster-whisper's defaults --
+    beam_size: int = 5  # beam search at temperature 0 (1: greedy)
+    best_of: int = 5  # samples drawn at each fallback temperature
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # tried in turn while a window needs fallback
+    compression_ratio_max: float = 2.4  # a decoding that compresses more than this is a repetition loop
+    logprob_min: float = -1.0  # ... one whose mean token log-probability is lower is a guess
+    no_speech_min: float = 0.6  # ... unless Whisper's no-speech probability is above this: silence, no words
+    min_words_per_s: float = 0.5  # ... and one with fewer words a second of speech (a stray word) is decoded again
+    rest_s: float = 2.0  # a decoding whose last timestamp is this far before its window's end goes on from there
+    condition_on_previous_text: bool = False  # give Whisper the words before each window (windows then go one by one)
+
+    def __post_init__(self):
+        limits = {"max_window_s": (1.0, 30.0), "window_pad_s": (0.0, 2.0), "batch_size": (1, None), "beam_size": (1, None), "best_of": (1, None),
+                  "compression_ratio_max": (1.0, None), "min_words_per_s": (0.0, None), "no_speech_min": (0.0, 1.0), "vad_threshold": (0.0, 1.0)}
+        for name, (low, high) in limits.items():
+            _check_range(self, name, low, high)
+        if not self.temperatures or self.temperatures[0] != 0.0 or list(self.temperatures) != sorted(self.temperatures):
+            raise ConfigError(f"temperatures = {list(self.temperatures)}: must rise from 0.0 (the default is "
+                              "[0.0, 0.2, 0.4, 0.6, 0.8, 1.0]; [0.0] turns the fallback off)")
+
+
+def _check_range(config, name: str, low, high) -> None:
+    value = getattr(config, name)
+    if value < low or (high is not None and value > high):
+        default = {f.name: f.default for f in dataclasses.fields(config)}[name]
+        allowed = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ConfigError(f"{name} = {value}: must be {allowed} (the default is {default})")
 
 
 @dataclass(frozen=True)
@@ -70,12 +97,8 @@ class AlignConfig:
                   "pad_s": (0.0, None), "batch_size": (1, None), "max_train_hours": (0.0, None),
                   "variance_prior_frames": (0.0, None),
                   "early_slack_s": (0.0, None), "late_slack_s": (0.0, None), "window_min_probability": (0.0, 1.0)}
-        defaults = {f.name: f.default for f in dataclasses.fields(self)}
         for name, (low, high) in limits.items():
-            value = getattr(self, name)
-            if value < low or (high is not None and value > high):
-                allowed = f"between {low} and {high}" if high is not None else f"at least {low}"
-                raise ConfigError(f"{name} = {value}: must be {allowed} (the default is {defaults[name]})")
+            _check_range(self, name, low, high)
 
 
 @dataclass(frozen=True)

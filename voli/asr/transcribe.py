@@ -8,16 +8,14 @@ Per recording:
    multi-channel files a region counts for a channel only where that channel
    is ``crosstalk_db`` louder than the others (lapel microphones hear each
    other).
-3. Regions grouped into windows of at most 30 s, each decoded by Whisper
-   with word timestamps (cross-attention DTW) and word probabilities; an
-   initial prompt with filled pauses makes Whisper keep them.
-4. Mixed recordings with several speakers: who says each word, from voice
-   embeddings on sliding windows and the interview's turns of question and
-   answer (voli.asr.diarize), into as many speakers as recordings.csv lists;
-   each word gets ``speaker_confidence`` and ``overlap``; enrolment clips,
-   then the role of the voice that asks the questions, name the voices. A
-   ``speaker_summary`` row per recording says how (turns, overlap, how
-   separable the voices were).
+3. Regions grouped into windows of at most 30 s, decoded by Whisper in
+   batches, each window encoded once (voli.asr.decoding: one decoding rule,
+   word timestamps from cross-attention DTW, word probabilities); an initial
+   prompt with filled pauses makes Whisper keep them.
+4. Mixed recordings with several speakers: who says each word
+   (voli.asr.roles, voli.asr.diarize), into as many speakers as
+   recordings.csv lists; each word gets ``speaker_confidence`` and
+   ``overlap``. A ``speaker_summary`` row per recording says how.
 5. Digits are written out as words in the recording's language.
 """
 
@@ -29,14 +27,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from voli import languages, problems
+from voli import problems
 from voli.asr import vad
-from voli.asr.decoding import (decode_window, decode_window_ct2, decode_windows, detect_language, detect_language_ct2,
-                                previous_words)
+from voli.asr.decoding import decode_windows, previous_words
+from voli.asr.roles import attribute_speakers
 from voli.config import AsrConfig
 from voli.errors import AudioError
 from voli.io.segments import SegmentReader
-from voli.text import is_filler, normalise_words, spell_number, strip_punctuation
+from voli.text import is_filler, spell_number, strip_punctuation
 from voli.io.textgrid import sequential, speaker_tiers, write_textgrid
 from voli.schema import Recording, RecordingSpeaker, SpeakerSummary, Utterance, Word, to_table
 
@@ -104,141 +102,6 @@ def _expand_number(token: str, language: str) -> list[str]:
     return spelt.split() if spelt else [token]
 
 
-_encoder = None
-SENTENCE_GAP_S = 1.0  # s: a pause this long ends a sentence even without punctuation
-LOW_CONFIDENCE = 0.8  # speaker_confidence under which a word counts as doubtful in the summary
-
-
-def sentences(words: list[dict], language: str | None) -> list[tuple[float, float, bool]]:
-    """The decoded words (in time order) cut into sentences at . ? ! or a pause of
-    ``SENTENCE_GAP_S``: (start, end, is_question) each."""
-    out, current = [], []
-    for i, w in enumerate(words):
-        current.append(w)
-        text = w["word"].strip()
-        gap = words[i + 1]["start"] - w["end"] if i + 1 < len(words) else np.inf
-        if text.endswith((".", "?", "!", "…")) or gap >= SENTENCE_GAP_S:
-            out.append((current[0]["start"], current[-1]["end"],
-                        looks_like_question(" ".join(x["word"].strip() for x in current), language)))
-            current = []
-    return out
-
-
-def looks_like_question(text: str, language: str | None) -> bool:
-    if text.strip().endswith("?") or text.strip().startswith("¿"):
-        return True
-    words = [w for w in normalise_words(text, keep_hyphens=True) if not is_filler(w, language)]
-    head = " ".join(words[:2])  # hyphenated words stay whole: fr "est-ce", ru "где-то" (somewhere) is no "где"
-    cues = languages.get(language).question_starts if language else ()
-    return any(head == q or head.startswith(q + " ") for q in cues)
-
-
-def _assign_roles(labels: np.ndarray, texts: list[str], durations: list[float], speakers: list[RecordingSpeaker],
-                  language: str | None) -> dict[int, RecordingSpeaker]:
-    """Cluster -> speaker: the cluster asking most questions is the interviewer (the one who
-    speaks first breaks ties), then interviewees by talk time."""
-    clusters = sorted(set(labels.tolist()))
-    questions = {c: sum(looks_like_question(t, language) for t, lab in zip(texts, labels) if lab == c) /
-                 max(1, sum(1 for lab in labels if lab == c)) + (0.25 if len(labels) and labels[0] == c else 0.0)
-                 for c in clusters}
-    talk = {c: sum(d for d, lab in zip(durations, labels) if lab == c) for c in clusters}
-    interviewers = [s for s in speakers if s.role == "interviewer"]
-    interviewees = [s for s in speakers if s.role != "interviewer"]
-    mapping: dict[int, RecordingSpeaker] = {}
-    for c, spk in zip(sorted(clusters, key=lambda c: -questions[c]), interviewers):
-        mapping[c] = spk
-    rest = sorted((c for c in clusters if c not in mapping), key=lambda c: -talk[c])
-    for c, spk in zip(rest, interviewees + interviewers[len(mapping):]):
-        mapping[c] = spk
-    return mapping
-
-
-def _enrolment_embeddings(speakers: list[RecordingSpeaker], enrolments: dict[str, Path], device) -> np.ndarray:
-    from voli.io import audio
-
-    encoder = _speaker_encoder(device)
-    refs = []
-    for s in speakers:
-        try:
-            refs.append(encoder.embed(audio.load(enrolments[s.speaker_id], sample_rate=SR)))
-        except Exception as err:  # noqa: BLE001 - named in the message
-            raise AudioError(f"{enrolments[s.speaker_id]}: cannot read the enrolment clip of {s.speaker_id} ({err})") from err
-    return np.array(refs)
-
-
-def enrolled_voices(centres: np.ndarray, speakers: list[RecordingSpeaker], enrolments: dict[str, Path],
-                    device=None) -> dict[int, RecordingSpeaker]:
-    """Voice -> speaker for the speakers that have an enrolment clip: each enrolled speaker gets
-    the voice whose centre is closest to their clip's embedding (one voice each)."""
-    from scipy.optimize import linear_sum_assignment
-
-    enrolled = [s for s in speakers if s.speaker_id in enrolments]
-    if not enrolled or not len(centres):
-        return {}
-    refs = _enrolment_embeddings(enrolled, enrolments, device)
-    rows, cols = linear_sum_assignment(-refs @ centres.T)  # most similar overall
-    return {int(c): enrolled[r] for r, c in zip(rows, cols)}
-
-
-def attribute_speakers(reader: SegmentReader, found: list, speakers: list[RecordingSpeaker],
-                       enrolments: dict[str, Path], device, language: str | None) -> tuple[list, dict]:
-    """Who says each word of a mixed (mono) recording with several speakers (voli.asr.diarize).
-
-    ``found``: (None, region, words) in time order. Each word dict gets ``voice``,
-    ``speaker_confidence`` and ``overlap``; returns the words regrouped as (speaker, region, words)
-    runs of one speaker inside one region, and the recording's summary (SpeakerSummary's fields)."""
-    from voli.asr import diarize
-
-    regions = [r for _, r, _ in found]
-    words = [w for _, _, ws in found for w in ws]
-    windows = diarize.embed_regions(_speaker_encoder(device), regions, lambda s, e: reader.read(s, e, None))
-    # the voices are found in the recording itself (a clip recorded elsewhere sounds different); the
-    # clips then name them, and the voice that asks the questions is the interviewer
-    d = diarize.diarize(windows, len(speakers), cue=diarize.sentence_cues(windows, sentences(words, language)),
-                        has_interviewer=any(s.role == "interviewer" for s in speakers))
-    method = "voice and questions" if d.interviewer is not None else "voice"
-    mapping = enrolled_voices(d.centres, speakers, enrolments, device)
-    if mapping:
-        method += " and enrolment"
-    taken = {s.speaker_id for s in mapping.values()}
-    interviewers = [s for s in speakers if s.role == "interviewer" and s.speaker_id not in taken]
-    if d.interviewer is not None and d.interviewer not in mapping and interviewers:
-        mapping[d.interviewer] = interviewers[0]
-    for w in words:
-        voice, w["speaker_confidence"], w["overlap"] = d.word(w["start"], w["end"])
-        w["voice"] = voice
-    runs = []  # (voice, region, words): one voice's words inside one region
-    for (_, region, ws) in found:
-        for w in ws:
-            if runs and runs[-1][1] is region and runs[-1][0] == w["voice"]:
-                runs[-1][2].append(w)
-            else:
-                runs.append((w["voice"], region, [w]))
-    left = [v for v in range(len(d.centres)) if v not in mapping]
-    if left:  # the voices no clip or question decided: who asks questions, then who talks most
-        taken = {s.speaker_id for s in mapping.values()}
-        mine = [r for r in runs if r[0] in left]
-        mapping.update(_assign_roles(np.array([r[0] for r in mine]), [" ".join(w["word"] for w in r[2]) for r in mine],
-                                     [r[2][-1]["end"] - r[2][0]["start"] for r in mine],
-                                     [s for s in speakers if s.speaker_id not in taken], language))
-    confidence = np.array([w["speaker_confidence"] for w in words])
-    summary = {"method": method, "speakers": len(d.centres), "turns": len(runs),
-               "overlap_s": float(d.overlapped.sum() * diarize.HOP_S),
-               "separation": d.separation if np.isfinite(d.separation) else None,
-               "mean_speaker_confidence": float(confidence.mean()) if len(confidence) else None,
-               "low_confidence_words": float(np.mean(confidence < LOW_CONFIDENCE)) if len(confidence) else 0.0}
-    return [(mapping.get(v), region, ws) for v, region, ws in runs], summary
-
-
-def _speaker_encoder(device):
-    global _encoder
-    if _encoder is None:
-        from voli.asr.speakers import SpeakerEncoder
-
-        _encoder = SpeakerEncoder(device)
-    return _encoder
-
-
 def transcribe_recording(rec: Recording, speakers: list[RecordingSpeaker], config: AsrConfig, device,
                          textgrid_dir: Path | None = None, enrolments: dict[str, Path] | None = None) -> dict[str, pa.Table]:
     """Transcribe one recording; returns its ``utterances`` and ``words`` tables.
@@ -254,48 +117,16 @@ def transcribe_recording(rec: Recording, speakers: list[RecordingSpeaker], confi
 
 
 def _transcribe(rec, speakers, config, device, textgrid_dir, reader, enrolments) -> dict[str, pa.Table]:
-    from voli.io import audio
-
     config = dataclasses.replace(config, backend=resolve_backend(config.backend, device))
     model = get_model(config.model, device, config.backend)
     fp16 = getattr(device, "type", "cpu") == "cuda"
     mapped = [s for s in speakers if s.channel is not None]
     streams = [(s.channel, s) for s in mapped] if mapped else [(None, None)]
-    language = rec.language
-    found = []  # (speaker or None, region, [words])
+    language, found = rec.language, []  # found: (speaker or None, region, [words])
     for channel, speaker in streams:
-        regions = vad.speech_regions(audio.iter_resampled(rec.audio_path, sample_rate=SR, channel=channel),
-                                     threshold=config.vad_threshold)
-        if channel is not None and rec.channels > 1:
-            regions = [r for r in regions if _dominant(reader, r, channel, config.crosstalk_db)]
-        # a stretch of speech longer than a window (no pause) is cut at its quietest point, so that
-        # every window holds whole regions and every word falls in one
-        regions = vad.split_long(regions, lambda s, e: reader.read(s, e, channel), max_s=config.max_window_s)
-        wins = vad.windows(regions, max_s=config.max_window_s)
-        decoded, context = [], ""
-        step = max(1, config.batch_size)
-        for b in range(0, len(wins), step):  # only one batch of windows is in memory at a time
-            audios = [reader.read(w.start, w.end, channel) for w in wins[b: b + step]]
-            if language is None:
-                language = (detect_language(model, audios[0]) if config.backend == "openai-whisper"
-                            else detect_language_ct2(model, audios[0]))
-            if config.backend == "faster-whisper":  # one window after the other, each in the context of the last
-                for x in audios:
-                    decoded.append(decode_window_ct2(model, x, language, config, context=context))
-                    context = previous_words(context, decoded[-1])
-            elif config.batch_size > 1:
-                decoded.extend(decode_windows(model, audios, language, config, fp16))
-            else:
-                decoded.extend(decode_window(model, x, language, config, fp16) for x in audios)
-        for window, words in zip(wins, decoded):
-            words = join_word_pieces(words)
-            inside = [r for r in regions if r.end > window.start and r.start < window.end] or [window]
-            per_region: dict[int, list] = {i: [] for i in range(len(inside))}
-            for w in words:  # each word to the region that holds its middle, or the nearest one
-                mid = window.start + (w["start"] + w["end"]) / 2
-                i = min(range(len(inside)), key=lambda k: max(inside[k].start - mid, mid - inside[k].end, 0.0))
-                per_region[i].append({**w, "start": window.start + w["start"], "end": window.start + w["end"]})
-            found.extend((speaker, inside[i], ws) for i, ws in per_region.items() if ws)
+        regions, wins = _windows(rec, reader, channel, config)
+        decoded, language = _decode(model, reader, regions, wins, channel, language, config, fp16)
+        found.extend((speaker, region, ws) for region, ws in _by_region(regions, wins, decoded))
     found.sort(key=lambda item: item[1].start)
     if not found:
         raise AudioError(f"{rec.audio_path}: no speech found (voice activity detection and Whisper heard nothing); "
@@ -312,9 +143,74 @@ def _transcribe(rec, speakers, config, device, textgrid_dir, reader, enrolments)
     if unassigned:
         problems.report("speaker_unknown", f"{unassigned} words could not be given to any of the recording's "
                         "speakers and are written with speaker_id 'unknown'; list every speaker in recordings.csv")
+    utterances, word_rows = _rows(rec.recording_id, found, language, config)
+    if rec.transcript_path:  # the user's words win; Whisper gives times and speakers
+        from voli.asr.user_transcripts import adopt_user_words, read_user_transcript
+
+        utterances, word_rows = adopt_user_words(read_user_transcript(rec.transcript_path, speakers), word_rows,
+                                                 speakers, language)
+        summary["method"] = "user transcript"
+    if textgrid_dir is not None:
+        _write_textgrid(Path(textgrid_dir) / f"{rec.recording_id}.TextGrid", utterances, word_rows, rec.duration_s)
+    summary = SpeakerSummary(recording_id=rec.recording_id, speech_s=round(speech_s, 3), **summary)
+    return {"utterances": to_table(utterances, Utterance), "words": to_table(word_rows, Word),
+            "speaker_summary": to_table([summary], SpeakerSummary)}
+
+
+def _windows(rec: Recording, reader: SegmentReader, channel: int | None, config: AsrConfig):
+    """The speech regions of one stream (a channel, or the mixed signal) and the windows of at most
+    ``max_window_s`` that group them."""
+    from voli.io import audio
+
+    regions = vad.speech_regions(audio.iter_resampled(rec.audio_path, sample_rate=SR, channel=channel),
+                                 threshold=config.vad_threshold)
+    if channel is not None and rec.channels > 1:
+        regions = [r for r in regions if _dominant(reader, r, channel, config.crosstalk_db)]
+    # a stretch of speech longer than a window (no pause) is cut at its quietest point, so that
+    # every window holds whole regions and every word falls in one
+    regions = vad.split_long(regions, lambda s, e: reader.read(s, e, channel),
+                             max_s=config.max_window_s - 2 * config.window_pad_s)
+    wins = vad.windows(regions, max_s=config.max_window_s - 2 * config.window_pad_s)
+    return regions, vad.padded(wins, config.window_pad_s, rec.duration_s)
+
+
+def _decode(model, reader: SegmentReader, regions: list, wins: list, channel: int | None, language: str | None,
+            config: AsrConfig, fp16: bool) -> tuple[list[list[dict]], str | None]:
+    """Each window's words (times in the window), ``batch_size`` windows at a time (only one batch
+    of audio is in memory); with ``condition_on_previous_text`` one window at a time, each after
+    the words before it."""
+    step = 1 if config.condition_on_previous_text else config.batch_size
+    decoded, context = [], ""
+    for b in range(0, len(wins), step):
+        batch = wins[b: b + step]
+        speech = [[(max(r.start, w.start) - w.start, min(r.end, w.end) - w.start) for r in regions
+                   if r.start < w.end and r.end > w.start] or [(0.0, w.end - w.start)] for w in batch]
+        words, language = decode_windows(model, [reader.read(w.start, w.end, channel) for w in batch], language,
+                                         config, fp16=fp16, context=context, speech=speech)
+        decoded.extend(words)
+        if config.condition_on_previous_text:
+            context = previous_words(context, words[-1])
+    return decoded, language
+
+
+def _by_region(regions: list, wins: list, decoded: list[list[dict]]):
+    """(region, words) for every speech region that has words: each word of a window goes to the
+    region that holds its middle, or the nearest one, with times in the recording."""
+    for window, words in zip(wins, decoded):
+        inside = [r for r in regions if r.end > window.start and r.start < window.end] or [window]
+        per_region: dict[int, list] = {i: [] for i in range(len(inside))}
+        for w in join_word_pieces(words):
+            mid = window.start + (w["start"] + w["end"]) / 2
+            i = min(range(len(inside)), key=lambda k: max(inside[k].start - mid, mid - inside[k].end, 0.0))
+            per_region[i].append({**w, "start": window.start + w["start"], "end": window.start + w["end"]})
+        yield from ((inside[i], ws) for i, ws in per_region.items() if ws)
+
+
+def _rows(recording_id: str, found: list, language: str | None, config: AsrConfig) -> tuple[list, list]:
+    """Utterances (one per speaker run) and words, numbers spelt out as said."""
     utterances, word_rows = [], []
     for index, (speaker, region, ws) in enumerate(found):
-        uid = f"{rec.recording_id}-{index:06d}"
+        uid = f"{recording_id}-{index:06d}"
         first_word = len(word_rows)
         sid = speaker.speaker_id if speaker else "unknown"
         role = speaker.role if speaker else "unknown"
@@ -327,26 +223,19 @@ def _transcribe(rec, speakers, config, device, textgrid_dir, reader, enrolments)
                 text = strip_punctuation(piece)
                 if not text:
                     continue
-                word_rows.append(Word(rec.recording_id, uid, sid, role, round(w["start"] + k * span, 3),
+                word_rows.append(Word(recording_id, uid, sid, role, round(w["start"] + k * span, 3),
                                       round(w["start"] + (k + 1) * span, 3), text, float(w.get("probability", np.nan)),
                                       is_filler(text, language), language,
                                       round(float(w.get("speaker_confidence", 1.0)), 3), bool(w.get("overlap", False))))
         mine = word_rows[first_word:]
         if mine:
-            utterances.append(Utterance(uid, rec.recording_id, sid, role, mine[0].start, mine[-1].end,
+            utterances.append(Utterance(uid, recording_id, sid, role, mine[0].start, mine[-1].end,
                                         " ".join(w["word"].strip() for w in ws), language))
-    if rec.transcript_path:  # the user's words win; Whisper gives times and speakers
-        from voli.asr.user_transcripts import adopt_user_words, read_user_transcript
+    return utterances, word_rows
 
-        utterances, word_rows = adopt_user_words(read_user_transcript(rec.transcript_path, speakers), word_rows,
-                                                 speakers, language)
-    if textgrid_dir is not None:
-        rows = [(u.speaker_id, "utterances", u.start, u.end, u.text) for u in utterances]
-        rows += [(w.speaker_id, "words", w.start, w.end, w.word) for w in word_rows if w.end > w.start]
-        tiers = {name: sequential(iv) for name, iv in speaker_tiers(rows).items()}  # Whisper's times can overlap
-        write_textgrid(Path(textgrid_dir) / f"{rec.recording_id}.TextGrid", tiers, duration_s=rec.duration_s)
-    if rec.transcript_path:
-        summary["method"] = "user transcript"
-    summary = SpeakerSummary(recording_id=rec.recording_id, speech_s=round(speech_s, 3), **summary)
-    return {"utterances": to_table(utterances, Utterance), "words": to_table(word_rows, Word),
-            "speaker_summary": to_table([summary], SpeakerSummary)}
+
+def _write_textgrid(path: Path, utterances: list, word_rows: list, duration_s: float) -> None:
+    rows = [(u.speaker_id, "utterances", u.start, u.end, u.text) for u in utterances]
+    rows += [(w.speaker_id, "words", w.start, w.end, w.word) for w in word_rows if w.end > w.start]
+    tiers = {name: sequential(iv) for name, iv in speaker_tiers(rows).items()}  # Whisper's times can overlap
+    write_textgrid(path, tiers, duration_s=duration_s)

@@ -129,3 +129,14 @@ def windows(regions: list[Region], *, max_s: float = MAX_WINDOW_S) -> list[Regio
 
 def _same_window(window: Region, region: Region, max_gap_s: float = 2.0) -> bool:
     return region.start - window.end <= max_gap_s
+
+
+def padded(wins: list[Region], pad_s: float, duration_s: float) -> list[Region]:
+    """Windows widened by ``pad_s`` on each side (a word's end that the VAD cut, its onset), never
+    past the middle of the gap to the next window nor the recording's ends."""
+    out = []
+    for i, w in enumerate(wins):
+        low = (wins[i - 1].end + w.start) / 2 if i else 0.0
+        high = (w.end + wins[i + 1].start) / 2 if i + 1 < len(wins) else duration_s
+        out.append(Region(max(low, w.start - pad_s, 0.0), min(high, w.end + pad_s)))
+    return out
