@@ -49,7 +49,7 @@ class AsrConfig:
     logprob_min: float = -1.0  # ... one whose mean token log-probability is lower is a guess
     no_speech_min: float = 0.6  # ... unless Whisper's no-speech probability is above this: silence, no words
     min_words_per_s: float = 0.5  # ... and one with fewer words a second of speech (a stray word) is decoded again
-    rest_s: float = 2.0  # a decoding whose last timestamp is this far before its window's end goes on from there
+    rest_s: float = 2.0  # a decoding whose last timestamp is this far before its speech's end goes on from there
     condition_on_previous_text: bool = False  # give Whisper the words before each window (windows then go one by one)
 
     def __post_init__(self):

@@ -202,16 +202,22 @@ def _words(timings: list[dict]) -> list[dict]:
             for t in timings if t["word"].strip()]
 
 
-def _attempt(tokens: list[int], score: float, no_speech_prob: float, temperature: float, tokenizer) -> Attempt:
-    """An attempt from a decoded token sequence (text and timestamp tokens; ``score``: the mean
-    log-probability over the tokens written, which the end of text then joins)."""
+def _attempt(tokens: list[int], avg_logprob: float, no_speech_prob: float, temperature: float, tokenizer) -> Attempt:
+    """An attempt from a decoded token sequence (text and timestamp tokens)."""
     text = [t for t in tokens if t < tokenizer.eot]
     written = [t for t in tokens if t != tokenizer.eot]
     stamps = [t - tokenizer.timestamp_begin for t in written if t >= tokenizer.timestamp_begin]
     # text after the last timestamp: a segment Whisper did not close, which runs on to the window's end
     end_s = np.inf if written and written[-1] < tokenizer.eot else max(stamps, default=0) * TIME_STEP_S
-    return Attempt(text, tokenizer.decode(text), score * len(tokens) / (len(tokens) + 1), no_speech_prob,
-                   temperature, end_s)
+    return Attempt(text, tokenizer.decode(text), avg_logprob, no_speech_prob, temperature, end_s)
+
+
+def _ct2_attempt(result, temperature: float, tokenizer) -> Attempt:
+    """CTranslate2's best hypothesis: its score is the mean log-probability over the tokens written
+    (length penalty 1); whisper's mean counts the end of text too."""
+    tokens = result.sequences_ids[0]
+    return _attempt(tokens, result.scores[0] * len(tokens) / (len(tokens) + 1), result.no_speech_prob, temperature,
+                    tokenizer)
 
 
 class _Ct2:
@@ -260,8 +266,7 @@ class _Ct2:
             self._view(encoded, rows), [tokens] * len(rows), max_length=self.model.max_length,
             return_scores=True, return_no_speech_prob=True, suppress_blank=True, suppress_tokens=self.suppress,
             max_initial_timestamp_index=int(round(MAX_INITIAL_TIMESTAMP_S / TIME_STEP_S)), **search)
-        return [_attempt(r.sequences_ids[0], r.scores[0], r.no_speech_prob, temperature, self.tokenizer)
-                for r in results]
+        return [_ct2_attempt(r, temperature, self.tokenizer) for r in results]
 
     def go_on(self, encoded, row: int, so_far: Attempt, config: AsrConfig, prompt: str | None) -> Attempt:
         """Decode window ``row`` on from ``so_far``'s last timestamp (forced as the first token),
@@ -272,7 +277,7 @@ class _Ct2:
         r = self.model.model.generate(self._view(encoded, [row]), [tokens], max_length=self.model.max_length,
                                       return_scores=True, return_no_speech_prob=True, suppress_blank=True,
                                       suppress_tokens=self.suppress, beam_size=config.beam_size)[0]
-        return _attempt(r.sequences_ids[0], r.scores[0], r.no_speech_prob, 0.0, self.tokenizer)
+        return _ct2_attempt(r, 0.0, self.tokenizer)
 
     def word_times(self, encoded, rows, attempts, samples) -> list[list[dict]]:
         from faster_whisper.transcribe import merge_punctuations
@@ -333,8 +338,7 @@ class _Torch:
             with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                 torch.manual_seed(RANDOM_SEED)
                 results += whisper.decode(self.model, encoded[group], options)  # encoder output: not encoded again
-        return [_attempt(r.tokens, r.avg_logprob * (len(r.tokens) + 1) / max(len(r.tokens), 1), r.no_speech_prob,
-                         temperature, self.tokenizer) for r in results]
+        return [_attempt(r.tokens, r.avg_logprob, r.no_speech_prob, temperature, self.tokenizer) for r in results]
 
     def go_on(self, encoded, row: int, so_far: Attempt, config: AsrConfig, prompt: str | None) -> Attempt:
         """Decode window ``row`` on from ``so_far``'s last timestamp (see _Ct2.go_on)."""
@@ -345,8 +349,7 @@ class _Torch:
             language=self.code, task="transcribe", temperature=0.0, fp16=self.fp16, beam_size=config.beam_size,
             prompt=previous, prefix=[self.tokenizer.timestamp_begin + int(round(so_far.end_s / TIME_STEP_S))])
         r = whisper.decode(self.model, encoded[[row]], options)[0]
-        return _attempt(r.tokens, r.avg_logprob * (len(r.tokens) + 1) / max(len(r.tokens), 1), r.no_speech_prob,
-                        0.0, self.tokenizer)
+        return _attempt(r.tokens, r.avg_logprob, r.no_speech_prob, 0.0, self.tokenizer)
 
     def word_times(self, encoded, rows, attempts, samples) -> list[list[dict]]:
         import torch

@@ -183,8 +183,8 @@ def _decode(model, reader: SegmentReader, regions: list, wins: list, channel: in
     decoded, context = [], ""
     for b in range(0, len(wins), step):
         batch = wins[b: b + step]
-        speech = [[(max(r.start, w.start) - w.start, min(r.end, w.end) - w.start) for r in regions
-                   if r.start < w.end and r.end > w.start] or [(0.0, w.end - w.start)] for w in batch]
+        speech = [[(max(r.start, w.start) - w.start, min(r.end, w.end) - w.start) for r in _inside(regions, w)]
+                  for w in batch]
         words, language = decode_windows(model, [reader.read(w.start, w.end, channel) for w in batch], language,
                                          config, fp16=fp16, context=context, speech=speech)
         decoded.extend(words)
@@ -193,11 +193,16 @@ def _decode(model, reader: SegmentReader, regions: list, wins: list, channel: in
     return decoded, language
 
 
+def _inside(regions: list, window):
+    """The speech regions that overlap ``window`` (the window itself where none does)."""
+    return [r for r in regions if r.end > window.start and r.start < window.end] or [window]
+
+
 def _by_region(regions: list, wins: list, decoded: list[list[dict]]):
     """(region, words) for every speech region that has words: each word of a window goes to the
     region that holds its middle, or the nearest one, with times in the recording."""
     for window, words in zip(wins, decoded):
-        inside = [r for r in regions if r.end > window.start and r.start < window.end] or [window]
+        inside = _inside(regions, window)
         per_region: dict[int, list] = {i: [] for i in range(len(inside))}
         for w in join_word_pieces(words):
             mid = window.start + (w["start"] + w["end"]) / 2
