@@ -44,7 +44,7 @@ def export_windows(out: Path) -> None:
         x = audio.load(path, sample_rate=16000)
         for k, w in enumerate(vad.windows(regions, max_s=30.0)):
             key = f"{r.recording_id}_{k}"
-            windows[key] = x[int(w.start * 16000): int(np.ceil(w.end * 16000))]
+            windows[key] = w.audio(lambda s, e: x[int(s * 16000): int(np.ceil(e * 16000))])
             meta.append({"key": key, "recording_id": r.recording_id, "language": r.language})
     np.savez(out / "windows.npz", **windows)
     (out / "windows.json").write_text(json.dumps(meta))

@@ -21,8 +21,25 @@ from voli.asr.vad import Region, windows
 def test_windows_join_regions_up_to_30_s_and_cut_long_ones():
     regions = [Region(0, 10), Region(11, 20), Region(21, 29), Region(30, 35), Region(40, 41), Region(45, 110)]
     w = windows(regions, max_s=30)
-    assert [(x.start, x.end) for x in w] == [(0, 29), (30, 35), (40, 41), (45, 75), (75, 105), (105, 110)]
-    assert all(x.end - x.start <= 30 for x in w)
+    # pauses of up to 2 s stay in a window; longer ones are left out of its audio
+    assert [[(p.start, p.end) for p in x.pieces] for x in w] == [
+        [(0, 29)], [(30, 35), (40, 41)], [(45, 75)], [(75, 105)], [(105, 110)]]
+    assert all(x.duration <= 30 for x in w)
+
+
+def test_a_short_answer_after_a_long_silence_is_heard_with_the_speech_around_it():
+    """20 s of silence between a 1 s answer and the next sentence are left out of the window
+    (0.4 s of padding kept on each side, never past the middle of a pause); words come back at
+    their times in the recording, each in the piece that holds its middle."""
+    regions = [Region(29.9, 31.0), Region(50.8, 53.8), Region(54.5, 56.0)]
+    w, = windows(regions, max_s=30, pad_s=0.4, duration_s=60.0)
+    assert [(p.start, p.end) for p in w.pieces] == [(29.5, 31.4), (50.4, 56.4)]
+    assert w.duration == pytest.approx(7.9)
+    assert w.from_recording(Region(50.8, 53.8)) == [pytest.approx((2.3, 5.3))]
+    assert w.to_recording(0.5) == pytest.approx(30.0) and w.to_recording(2.3) == pytest.approx(50.8)
+    assert w.to_recording(2.0, piece=0) == pytest.approx(31.4)  # clamped to its piece
+    audio = w.audio(lambda s, e: np.arange(int(round(s * 10)), int(round(e * 10))))  # 10 samples a second
+    assert len(audio) == 79 and audio[18] == 313 and audio[19] == 504
 
 
 def test_speech_without_a_pause_is_cut_at_its_quietest_point():
@@ -548,3 +565,16 @@ def test_who_speaks_when_in_a_conversation_of_two_real_men():
           f"{der.missed:.1%}, false alarm {der.false_alarm:.1%}, confusion {der.confusion:.1%}), separation {d.separation:.2f}")
     assert right >= 0.95
     assert der.confusion <= 0.03 and der.der_collar <= 0.18
+
+
+def test_a_word_is_kept_inside_its_speech_region():
+    """Whisper stretches a window's first word back over the padding before the speech; the VAD
+    heard no speech there, so the word starts where the region does. A word wholly outside the
+    region (a quiet word the VAD missed) keeps its times."""
+    from voli.asr.transcribe import _within
+
+    region = Region(4.44, 6.7)
+    assert _within(4.04, 4.66, region) == {"start": 4.44, "end": 4.66}
+    assert _within(6.5, 6.9, region) == {"start": 6.5, "end": 6.7}
+    assert _within(3.0, 3.4, region) == {"start": 3.0, "end": 3.4}
+    assert _within(5.0, 5.2, region) == {"start": 5.0, "end": 5.2}

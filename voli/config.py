@@ -35,7 +35,7 @@ class AsrConfig:
     model: str = "base"  # Whisper model: base and tiny.en install from PyPI; others need the network
     vad_threshold: float = 0.5  # Silero speech probability above which a frame is speech
     max_window_s: float = 30.0  # speech is decoded in windows of at most this length
-    window_pad_s: float = 0.4  # audio kept around a window's speech (faster-whisper's VAD pads 0.4 s)
+    window_pad_s: float = 0.4  # audio kept around each stretch of speech in a window (faster-whisper's VAD pads 0.4 s)
     keep_fillers: bool = True  # prompt Whisper with filled pauses so that it writes them
     expand_numbers: bool = True  # "100" -> "cem" / "cent" / "one hundred", so alignment can say them
     crosstalk_db: float = 6.0  # multi-channel: a channel's speech counts only if this much louder than the others

@@ -170,8 +170,8 @@ def _windows(rec: Recording, reader: SegmentReader, channel: int | None, config:
     # every window holds whole regions and every word falls in one
     regions = vad.split_long(regions, lambda s, e: reader.read(s, e, channel),
                              max_s=config.max_window_s - 2 * config.window_pad_s)
-    wins = vad.windows(regions, max_s=config.max_window_s - 2 * config.window_pad_s)
-    return regions, vad.padded(wins, config.window_pad_s, rec.duration_s)
+    return regions, vad.windows(regions, max_s=config.max_window_s, pad_s=config.window_pad_s,
+                                duration_s=rec.duration_s)
 
 
 def _decode(model, reader: SegmentReader, regions: list, wins: list, channel: int | None, language: str | None,
@@ -183,32 +183,46 @@ def _decode(model, reader: SegmentReader, regions: list, wins: list, channel: in
     decoded, context = [], ""
     for b in range(0, len(wins), step):
         batch = wins[b: b + step]
-        speech = [[(max(r.start, w.start) - w.start, min(r.end, w.end) - w.start) for r in _inside(regions, w)]
-                  for w in batch]
-        words, language = decode_windows(model, [reader.read(w.start, w.end, channel) for w in batch], language,
-                                         config, fp16=fp16, context=context, speech=speech)
+        speech = [[span for r in _inside(regions, w) for span in w.from_recording(r)] for w in batch]
+        audios = [w.audio(lambda s, e: reader.read(s, e, channel)) for w in batch]
+        words, language = decode_windows(model, audios, language, config, fp16=fp16, context=context, speech=speech)
         decoded.extend(words)
         if config.condition_on_previous_text:
             context = previous_words(context, words[-1])
     return decoded, language
 
 
-def _inside(regions: list, window):
-    """The speech regions that overlap ``window`` (the window itself where none does)."""
-    return [r for r in regions if r.end > window.start and r.start < window.end] or [window]
+def _inside(regions: list, window: vad.Window) -> list:
+    """The speech regions heard in ``window`` (its pieces where none is)."""
+    return [r for r in regions if any(r.end > p.start and r.start < p.end for p in window.pieces)] or list(window.pieces)
 
 
 def _by_region(regions: list, wins: list, decoded: list[list[dict]]):
     """(region, words) for every speech region that has words: each word of a window goes to the
-    region that holds its middle, or the nearest one, with times in the recording."""
+    region that holds its middle, or the nearest one, with times in the recording (a word that
+    Whisper heard across the join of two pieces is kept in the piece that holds its middle)."""
     for window, words in zip(wins, decoded):
         inside = _inside(regions, window)
         per_region: dict[int, list] = {i: [] for i in range(len(inside))}
         for w in join_word_pieces(words):
-            mid = window.start + (w["start"] + w["end"]) / 2
+            piece = window.piece_at((w["start"] + w["end"]) / 2)
+            start, end = window.to_recording(w["start"], piece), window.to_recording(w["end"], piece)
+            mid = (start + end) / 2
             i = min(range(len(inside)), key=lambda k: max(inside[k].start - mid, mid - inside[k].end, 0.0))
-            per_region[i].append({**w, "start": window.start + w["start"], "end": window.start + w["end"]})
+            per_region[i].append({**w, **_within(start, end, inside[i])})
         yield from ((inside[i], ws) for i, ws in per_region.items() if ws)
+
+
+def _within(start: float, end: float, region) -> dict:
+    """A word's times kept inside its speech region: Whisper's timing stretches a window's first
+    word back over the silence before it (the padding around the speech; 0.4 s early on the
+    sample's interviews), where the VAD heard no speech. A word wholly outside the region (a
+    quiet word the VAD missed) keeps its times."""
+    if end - MIN_WORD_S > region.start:
+        start = max(start, region.start)
+    if start + MIN_WORD_S < region.end:
+        end = min(end, region.end)
+    return {"start": start, "end": end}
 
 
 def _rows(recording_id: str, found: list, language: str | None, config: AsrConfig) -> tuple[list, list]:

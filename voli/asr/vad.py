@@ -1,8 +1,9 @@
 """Voice activity detection (Silero VAD, shipped in the ``silero-vad`` package) and windows.
 
 Long recordings are read as a stream of 16 kHz blocks, so memory stays
-bounded; speech regions are then merged into windows of at most 30 s for
-Whisper, cutting only in pauses (as WhisperX does).
+bounded; speech regions are then grouped into windows of at most 30 s of audio
+for Whisper, cut only in pauses (as WhisperX does), long pauses left out (as
+faster-whisper's VAD filter does).
 """
 
 from __future__ import annotations
@@ -110,33 +111,97 @@ def split_long(regions: list[Region], read, *, max_s: float = MAX_WINDOW_S, shor
     return out
 
 
-def windows(regions: list[Region], *, max_s: float = MAX_WINDOW_S) -> list[Region]:
-    """Group consecutive speech regions into windows of at most ``max_s``; a region longer than
-    that (see ``split_long``, which cuts it at a pause) is cut every ``max_s``."""
-    out: list[Region] = []
+MAX_GAP_S = 2.0  # a pause longer than this between two regions is left out of a window's audio
+
+
+@dataclass(frozen=True)
+class Window:
+    """What Whisper hears at once: stretches of the recording (``pieces``, padded speech, in time
+    order) played one after the other. A pause longer than ``MAX_GAP_S`` between two speech
+    regions is left out, as faster-whisper's VAD filter leaves it out: a short answer after a long
+    silence ("Yes.") is heard with the speech around it, not alone in a window, and Whisper never
+    hears long silences (where it writes words that were not said)."""
+
+    pieces: tuple[Region, ...]
+
+    @property
+    def start(self) -> float:
+        return self.pieces[0].start
+
+    @property
+    def end(self) -> float:
+        return self.pieces[-1].end
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio Whisper hears."""
+        return sum(p.end - p.start for p in self.pieces)
+
+    def audio(self, read) -> np.ndarray:
+        """The window's 16 kHz audio; ``read(start, end)`` gives a stretch of the recording."""
+        return np.concatenate([read(p.start, p.end) for p in self.pieces])
+
+    def piece_at(self, t: float) -> int:
+        """The piece that holds ``t`` s of the window's audio (the last one past its end)."""
+        offset = 0.0
+        for i, p in enumerate(self.pieces):
+            offset += p.end - p.start
+            if t < offset:
+                return i
+        return len(self.pieces) - 1
+
+    def to_recording(self, t: float, piece: int | None = None) -> float:
+        """A time in the window's audio as a time in the recording, in piece ``piece`` (default:
+        the piece that holds it; a time outside that piece is clamped to it)."""
+        piece = self.piece_at(t) if piece is None else piece
+        before = sum(p.end - p.start for p in self.pieces[:piece])
+        p = self.pieces[piece]
+        return min(max(p.start + t - before, p.start), p.end)
+
+    def from_recording(self, region: Region) -> list[tuple[float, float]]:
+        """A stretch of the recording as the (start, end) s of the window's audio that hold it."""
+        out, offset = [], 0.0
+        for p in self.pieces:
+            s, e = max(region.start, p.start), min(region.end, p.end)
+            if e > s:
+                out.append((offset + s - p.start, offset + e - p.start))
+            offset += p.end - p.start
+        return out
+
+
+def windows(regions: list[Region], *, max_s: float = MAX_WINDOW_S, pad_s: float = 0.0,
+            duration_s: float | None = None, max_gap_s: float = MAX_GAP_S) -> list[Window]:
+    """Consecutive speech regions grouped into windows of at most ``max_s`` of audio, pauses longer
+    than ``max_gap_s`` left out (see :class:`Window`). Each stretch of speech keeps ``pad_s`` of
+    audio on either side (a word's end that the VAD cut, its onset), never past the middle of the
+    pause to the next region nor the recording's ends (``duration_s``). A region longer than a
+    window (see ``split_long``, which cuts it at a pause) is cut every ``max_s - 2 pad_s``."""
+    if not regions:
+        return []
+    longest = max_s - 2 * pad_s
+    cut: list[Region] = []
     for r in regions:
         start = r.start
-        while r.end - start > max_s:
-            out.append(Region(start, start + max_s))
-            start += max_s
-        piece = Region(start, r.end)
-        if out and piece.end - out[-1].start <= max_s and _same_window(out[-1], piece):
-            out[-1] = Region(out[-1].start, piece.end)
+        while r.end - start > longest:
+            cut.append(Region(start, start + longest))
+            start += longest
+        cut.append(Region(start, r.end))
+    groups: list[list[list[Region]]] = []  # windows -> stretches (regions close enough to share their pauses) -> regions
+    length = 0.0
+    for prev, r in zip([None] + cut[:-1], cut):
+        close = prev is not None and r.start - prev.end <= max_gap_s
+        grown = length + (r.end - prev.end if close else r.end - r.start + 2 * pad_s)
+        if groups and grown <= max_s:
+            (groups[-1][-1].append(r) if close else groups[-1].append([r]))
+            length = grown
         else:
-            out.append(piece)
-    return out
-
-
-def _same_window(window: Region, region: Region, max_gap_s: float = 2.0) -> bool:
-    return region.start - window.end <= max_gap_s
-
-
-def padded(wins: list[Region], pad_s: float, duration_s: float) -> list[Region]:
-    """Windows widened by ``pad_s`` on each side (a word's end that the VAD cut, its onset), never
-    past the middle of the gap to the next window nor the recording's ends."""
-    out = []
-    for i, w in enumerate(wins):
-        low = (wins[i - 1].end + w.start) / 2 if i else 0.0
-        high = (w.end + wins[i + 1].start) / 2 if i + 1 < len(wins) else duration_s
-        out.append(Region(max(low, w.start - pad_s, 0.0), min(high, w.end + pad_s)))
-    return out
+            groups.append([[r]])
+            length = r.end - r.start + 2 * pad_s
+    end = duration_s if duration_s is not None else cut[-1].end + pad_s
+    flat = [stretch for group in groups for stretch in group]
+    bounds = {}
+    for i, stretch in enumerate(flat):
+        low = (flat[i - 1][-1].end + stretch[0].start) / 2 if i else 0.0
+        high = (stretch[-1].end + flat[i + 1][0].start) / 2 if i + 1 < len(flat) else end
+        bounds[id(stretch)] = Region(max(low, stretch[0].start - pad_s, 0.0), min(high, stretch[-1].end + pad_s))
+    return [Window(tuple(bounds[id(stretch)] for stretch in group)) for group in groups]
