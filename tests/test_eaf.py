@@ -1,5 +1,5 @@
-"""ELAN files: voli's written the way ELAN's format says and read back by pympi; ELAN's own read
-with their subdivisions and referring tiers; broken ones a clear error."""
+"""ELAN files: voli's written the way ELAN's format says and read back by pympi; users' read as
+their TextGrids would be, with the same clear errors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from voli.errors import CorpusError
 from voli.io.eaf import read_eaf, write_eaf
-from voli.io.textgrid import Interval, speaker_tiers
+from voli.io.textgrid import Interval, speaker_tiers, write_textgrid
 
 ROWS = [
     ("INT01", "utterances", 0.10, 1.20, "¿Cuántas horas trabaja?"),
@@ -156,6 +156,40 @@ def test_an_elan_file_reads_with_subdivisions_and_referring_tiers(tmp_path):
     assert got["S01 - tokens"] == [Interval(1.5, 2.875, "trabajo de noche")]
     assert got["S01 - translation"] == [Interval(1.5, 2.875, "I work at night")]
     assert got["INT01"] == []
+
+
+def spans_of(path: Path, speaker_ids: list[str]):
+    from voli import problems
+    from voli.asr.user_transcripts import read_user_transcript
+    from voli.schema import RecordingSpeaker
+
+    speakers = [RecordingSpeaker("r1", sid, "interviewee", None) for sid in speaker_ids]
+    with problems.collecting("transcribe", "r1") as found:
+        spans = read_user_transcript(path, speakers)
+    return spans, found
+
+
+def test_a_user_eaf_gives_the_words_and_speakers_its_textgrid_would(tmp_path):
+    """The same turns as a TextGrid and as an ELAN file: the same spans (speaker, times, words), and
+    the same problem for a tier named for nobody in the recording."""
+    tiers = {
+        "INT01": [Interval(0.25, 1.5, "¿y usted trabaja?"), Interval(3.0, 3.75, "ya")],
+        "S05 - utterances": [Interval(1.375, 2.875, "sí, eh, de noche"), Interval(3.5, 5.0, "en el puerto")],
+        "S05 - words": [Interval(1.375, 1.5, "sí")],  # the utterance tier carries the same words: not read
+        "comentarios": [Interval(0.0, 5.0, "ruido de fondo")],
+    }
+    from_textgrid, tg_problems = spans_of(write_textgrid(tmp_path / "r1.TextGrid", tiers, duration_s=5.0), ["INT01", "S05"])
+    from_eaf, eaf_problems = spans_of(write_eaf(tmp_path / "r1.eaf", tiers, duration_s=5.0), ["INT01", "S05"])
+    assert from_eaf == from_textgrid
+    assert [(s.speaker_id, s.start, s.end, s.words) for s in from_eaf] == [
+        ("INT01", 0.25, 1.5, ["¿y", "usted", "trabaja?"]),
+        ("S05", 1.375, 2.875, ["sí,", "eh,", "de", "noche"]),
+        ("INT01", 3.0, 3.75, ["ya"]),
+        ("S05", 3.5, 5.0, ["en", "el", "puerto"]),
+    ]
+    assert [p.kind for p in eaf_problems] == [p.kind for p in tg_problems] == ["transcript_tier_ignored"]
+    assert "r1.eaf: tier 'comentarios' is not read" in eaf_problems[0].message
+    assert "rename the tier" in eaf_problems[0].message
 
 
 def test_overlapping_annotations_name_the_file_tier_times_and_fix(tmp_path):
