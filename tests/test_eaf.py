@@ -11,7 +11,7 @@ import pytest
 
 from voli.errors import CorpusError
 from voli.io.eaf import read_eaf, write_eaf
-from voli.io.textgrid import Interval, speaker_tiers, write_textgrid
+from voli.io.textgrid import Interval, read_textgrid, speaker_tiers, write_textgrid
 
 ROWS = [
     ("INT01", "utterances", 0.10, 1.20, "¿Cuántas horas trabaja?"),
@@ -219,3 +219,24 @@ def test_a_broken_eaf_is_a_clear_error(tmp_path, text, message):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(CorpusError, match=message):
         read_eaf(path)
+
+
+def test_alignment_eaf_has_the_textgrids_tiers(tmp_path):
+    """The align stage's two files, written from the same records, hold the same tiers."""
+    from voli.align.aligner import write_alignment_eaf, write_alignment_textgrid
+    from voli.schema import AlignedUtterance, Phone, Word
+
+    words = [Word("r1", "r1-000000", "S05", "interviewee", 1.0, 1.4, "eh", None, True, "es"),
+             Word("r1", "r1-000000", "S05", "interviewee", 1.6, 2.5, "seis", None, False, "es")]
+    phones = [Phone("r1", "r1-000000", "S05", 1, 1.6, 1.75, "s", None), Phone("r1", "r1-000000", "S05", 1, 1.75, 2.0, "ej", 1),
+              Phone("r1", "r1-000000", "S05", 1, 2.0, 2.5, "s", None)]
+    utts = [AlignedUtterance("r1-000000", "r1", "S05", 1.0, 2.5, 2, 3, -50.0, "aligned")]
+    audio = tmp_path / "r1.flac"
+    audio.write_bytes(b"")
+    grid = read_textgrid(write_alignment_textgrid(tmp_path / "textgrids/r1.TextGrid", words, phones, utts, 3.0))
+    eaf = read_eaf(write_alignment_eaf(tmp_path / "eaf/r1.eaf", words, phones, utts, 3.0, str(audio)))
+    assert list(eaf) == list(grid.tierNames) == ["S05 - utterances", "S05 - words", "S05 - phones"]
+    for name in eaf:
+        assert eaf[name] == [Interval(e.start, e.end, e.label) for e in grid.getTier(name).entries]
+    assert eaf["S05 - utterances"][0].label == "eh seis"
+    assert ElementTree.parse(tmp_path / "eaf/r1.eaf").find("HEADER/MEDIA_DESCRIPTOR").get("MIME_TYPE") == "audio/*"
