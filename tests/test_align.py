@@ -219,6 +219,27 @@ def test_alignment_textgrid_opens_in_praat(aligned):
 
 
 @pytest.mark.slow
+def test_alignment_eaf_beside_the_textgrid(aligned):
+    """02_align/eaf/<rid>.eaf holds the TextGrid's tiers, in ELAN's milliseconds, and links the audio."""
+    from pympi import Elan
+
+    from voli.io.textgrid import read_textgrid
+
+    _, work, corpus, _ = aligned
+    grid = read_textgrid(work / "02_align/textgrids/en_02.TextGrid")
+    path = work / "02_align/eaf/en_02.eaf"
+    eaf = Elan.Eaf(str(path))
+    assert list(eaf.get_tier_names()) == list(grid.tierNames)
+    for name in grid.tierNames:
+        labelled = [e for e in grid.getTier(name).entries if e.label]
+        got = sorted(eaf.get_annotation_data_for_tier(name))
+        assert [a[2] for a in got if a[2]] == [e.label for e in labelled], name
+        assert all(abs(a[0] / 1000 - e.start) < 6e-4 for a, e in zip([a for a in got if a[2]], labelled)), name
+    [media] = eaf.get_linked_files()
+    assert (path.parent / media["RELATIVE_MEDIA_URL"]).resolve() == (corpus / "audio/en_02.flac").resolve()
+
+
+@pytest.mark.slow
 def test_rerun_reuses_the_model_and_a_saved_model_aligns_another_workdir(aligned, tmp_path):
     from voli.cli import main
 

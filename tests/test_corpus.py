@@ -187,6 +187,24 @@ def test_user_transcripts_are_found_and_checked(tiny, tmp_path):
     assert "r3.TextGrid ends at 2.000 s but the audio lasts 0.500 s" in message
 
 
+def test_elan_transcripts_are_found_and_checked(tiny, tmp_path):
+    """transcripts/<rid>.eaf is found like a TextGrid; one that runs past its audio (0.5 s) fails
+    its recording, naming the file, the tier, the time and the fix; a broken one names the file."""
+    from voli.io.eaf import write_eaf
+    from voli.io.textgrid import Interval
+
+    (tiny.root / "transcripts").mkdir()
+    write_eaf(tiny.root / "transcripts/r1.eaf", {"S1": [Interval(0.1, 0.4, "oui")]})
+    write_eaf(tiny.root / "transcripts/r2.eaf", {"I1": [Interval(0.0, 0.2, "alors")], "S2": [Interval(0.3, 2.0, "non")]})
+    (tiny.root / "transcripts/r3.eaf").write_text("<ANNOTATION_DOCUMENT>", encoding="utf-8")
+    result = prepare(tiny.save(), tmp_path)
+    rec = read_table(result.stage_dir / "recordings.parquet").to_pandas().set_index("recording_id")
+    assert rec.loc["r1", "transcript_format"] == "eaf" and rec.loc["r1", "transcript_path"].endswith("transcripts/r1.eaf")
+    assert ("r2.eaf has an annotation until 2.000 s (tier 'S2', 'non') but the audio lasts 0.500 s; "
+            "was it made for another recording? Fix the annotation in ELAN") in failure_of(result, "r2")
+    assert "r3.eaf: not a readable ELAN file (broken XML" in failure_of(result, "r3")
+
+
 def test_malformed_textgrid(tiny, tmp_path):
     (tiny.root / "transcripts").mkdir()
     (tiny.root / "transcripts/r1.TextGrid").write_text('File type = "ooTextFile"\nObject class = "TextGrid"\nxmin = 0\nxmax = oops\n')

@@ -511,6 +511,38 @@ def test_a_transcript_tier_voli_cannot_read_is_a_problem_not_silence(tmp_path):
     assert [p.kind for p in found] == ["transcript_tier_ignored"] and "'transcript'" in found[0].message
 
 
+def test_a_speakers_words_tier_under_a_bare_speaker_tier_is_not_read_twice(tmp_path):
+    """Tier ``S01`` carries the turns as ``S01 - utterances`` would: its words tier is not read again."""
+    from voli.asr.user_transcripts import read_user_transcript
+    from voli.io.textgrid import Interval, write_textgrid
+    from voli.schema import RecordingSpeaker
+
+    path = write_textgrid(tmp_path / "r1.TextGrid", {"S01": [Interval(0.0, 1.0, "bonjour à tous")],
+                                                     "S01 - words": [Interval(0.0, 0.4, "bonjour"), Interval(0.4, 0.6, "à"),
+                                                                     Interval(0.6, 1.0, "tous")]}, duration_s=1.0)
+    spans = read_user_transcript(path, [RecordingSpeaker("r1", "S01", "interviewee", None)])
+    assert [w for s in spans for w in s.words] == ["bonjour", "à", "tous"]
+
+
+def test_a_point_tier_in_a_user_textgrid_is_a_problem_not_a_crash(tmp_path):
+    from praatio import textgrid
+    from praatio.data_classes.interval_tier import IntervalTier
+    from praatio.data_classes.point_tier import PointTier
+
+    from voli import problems
+    from voli.asr.user_transcripts import read_user_transcript
+    from voli.schema import RecordingSpeaker
+
+    tg = textgrid.Textgrid(minTimestamp=0.0, maxTimestamp=2.0)
+    tg.addTier(IntervalTier("S01", [(0.0, 1.0, "bonjour")], 0.0, 2.0))
+    tg.addTier(PointTier("S01 - words", [(0.5, "bonjour")], 0.0, 2.0))  # a speaker's words as points
+    tg.save(str(tmp_path / "r1.TextGrid"), format="long_textgrid", includeBlankSpaces=True)
+    with problems.collecting("transcribe", "r1") as found:
+        spans = read_user_transcript(tmp_path / "r1.TextGrid", [RecordingSpeaker("r1", "S01", "interviewee", None)])
+    assert [(s.speaker_id, s.words) for s in spans] == [("S01", ["bonjour"])]
+    assert [p.kind for p in found] == ["transcript_tier_ignored"] and "'S01 - words' is a point tier" in found[0].message
+
+
 def test_word_pieces_split_at_an_apostrophe_or_hyphen_are_one_word():
     from voli.asr.transcribe import join_word_pieces
 

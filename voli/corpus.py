@@ -5,7 +5,7 @@ A corpus directory holds::
     recordings.csv   one row per recording (see RECORDING_COLUMNS)
     speakers.csv     one row per speaker: speaker_id plus any survey columns
     audio/           the recordings (wav, flac, mp3, ogg)
-    transcripts/     optional: <recording_id>.TextGrid or .txt made by a user
+    transcripts/     optional: <recording_id>.TextGrid, .eaf (ELAN) or .txt made by a user
 
 ``prepare`` validates all of it and writes typed tables. Problems with the
 tables themselves (a missing column, duplicate IDs) stop the stage; problems
@@ -39,7 +39,7 @@ RECORDING_COLUMNS = {
     "interviewer": "speaker_id of the interviewer; several separated by ';'; may be empty",
     "interviewee": "speaker_id of the interviewee; several separated by ';'",
     "channels": "optional channel map for multi-channel files, e.g. '1=INT01;2=S05'",
-    "transcript": "optional path of the user's own transcript (.txt or .TextGrid)",
+    "transcript": "optional path of the user's own transcript (.txt, .TextGrid or ELAN .eaf)",
 }
 # recordings.csv may instead list the speakers one per row (a recording's other cells repeated or left empty)
 SPEAKER_ROW_COLUMNS = {
@@ -50,7 +50,7 @@ SPEAKER_ROW_COLUMNS = {
 REQUIRED_RECORDING_COLUMNS = ("recording_id", "audio", "interviewee")
 REQUIRED_SPEAKER_ROW_COLUMNS = ("recording_id", "audio", "speaker_id", "role")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-TEXTGRID_TOLERANCE_S = 0.05  # a transcript may run this far past the audio's end
+TRANSCRIPT_TOLERANCE_S = 0.05  # a transcript may run this far past the audio's end
 CLIPPED_WARNING = 0.001  # fraction of clipped samples above which prepare warns
 LOW_SAMPLE_RATE = 16000  # Hz: prepare warns below this rate (Whisper's; formants need up to 5-7 kHz)
 
@@ -272,7 +272,7 @@ def _parse_recording_row(corpus_dir: Path, row: CsvRow, where: str, speaker_ids:
     if transcript:
         transcript_path = str((corpus_dir / transcript).resolve())
     else:
-        for ext in (".TextGrid", ".textgrid", ".txt"):
+        for ext in (".TextGrid", ".textgrid", ".eaf", ".txt"):
             candidate = corpus_dir / "transcripts" / f"{rid}{ext}"
             if candidate.exists():
                 transcript_path = str(candidate.resolve())
@@ -384,12 +384,24 @@ def _check_transcript(row: RecordingRow, where: str, duration_s: float) -> str:
         from voli.io.textgrid import read_textgrid
 
         tg = read_textgrid(path)
-        if tg.maxTimestamp > duration_s + TEXTGRID_TOLERANCE_S:
+        if tg.maxTimestamp > duration_s + TRANSCRIPT_TOLERANCE_S:
             raise CorpusError(
                 f"{where}: TextGrid {path.name} ends at {tg.maxTimestamp:.3f} s but the audio lasts {duration_s:.3f} s; "
                 "was it made for another recording? Fix its end time in Praat or point to the right audio"
             )
         return "textgrid"
+    if path.suffix.lower() == ".eaf":
+        from voli.io.eaf import read_eaf
+
+        late = [(iv.end, name, iv.label) for name, ivs in read_eaf(path).items() for iv in ivs]
+        end, tier, label = max(late, default=(0.0, "", ""))
+        if end > duration_s + TRANSCRIPT_TOLERANCE_S:
+            raise CorpusError(
+                f"{where}: ELAN file {path.name} has an annotation until {end:.3f} s (tier {tier!r}, {label!r}) but the "
+                f"audio lasts {duration_s:.3f} s; was it made for another recording? Fix the annotation in ELAN or "
+                "point to the right audio"
+            )
+        return "eaf"
     if path.suffix.lower() == ".txt":
         try:
             text = path.read_bytes().decode("utf-8-sig")
@@ -398,7 +410,7 @@ def _check_transcript(row: RecordingRow, where: str, duration_s: float) -> str:
         if not text.strip():
             raise CorpusError(f"{where}: transcript {path.name} is empty; remove it from recordings.csv or fill it")
         return "text"
-    raise CorpusError(f"{where}: transcript {path.name} must be a .txt or a .TextGrid file")
+    raise CorpusError(f"{where}: transcript {path.name} must be a .txt, a .TextGrid or an ELAN .eaf file")
 
 
 def speakers_table(corpus_dir: Path) -> pa.Table:

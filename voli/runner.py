@@ -58,7 +58,7 @@ from voli.schema import Failure, Problem, arrow_schema, from_table, to_table
 log = logging.getLogger(__name__)
 
 LIBRARIES = ("numpy", "pandas", "pyarrow", "soundfile", "soxr", "praatio", "torch", "torchaudio", "openai-whisper",
-             "librosa", "silero-vad", "praat-parselmouth", "onnxruntime", "scikit-learn")
+             "librosa", "silero-vad", "praat-parselmouth", "onnxruntime", "scikit-learn", "pympi-ling")
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ class Recording:
     clipped_fraction: float  # share of samples at or above the clip level
     audio_sha256: str  # content hash: later stages redo work when it changes
     transcript_path: str | None  # a user's own transcript (.txt or .TextGrid)
-    transcript_format: str | None  # "text" or "textgrid"
+    transcript_format: str | None  # "text", "textgrid" or "eaf"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ recording with it::
         -> flat-start HMM-GMM training (once per corpus)        02_align/model/{model.pt,card.json}
         -> batched Viterbi per recording                        02_align/{words,phones,utterances}.parquet
                                                                 02_align/textgrids/<rid>.TextGrid
+                                                                02_align/eaf/<rid>.eaf (ELAN)
 
 An utterance is aligned on its own stretch of audio: its words' span from
 transcription, widened by ``pad_s`` on each side (but never past the middle
@@ -251,10 +252,9 @@ def align_segments(model: hmm.AcousticModel, segments: list[Segment], config: Al
     return words, phones, utts
 
 
-def write_alignment_textgrid(path: Path, words: list[Word], phones: list[Phone], utts: list[AlignedUtterance],
-                             duration_s: float) -> Path:
-    """MFA-style TextGrid: ``<speaker> - utterances|words|phones`` tiers per speaker."""
-    from voli.io.textgrid import sequential, speaker_tiers, write_textgrid
+def alignment_tiers(words: list[Word], phones: list[Phone], utts: list[AlignedUtterance]) -> dict:
+    """MFA-style tiers: ``<speaker> - utterances|words|phones`` per speaker, each made sequential."""
+    from voli.io.textgrid import sequential, speaker_tiers
 
     text = {}
     for w in words:
@@ -262,8 +262,23 @@ def write_alignment_textgrid(path: Path, words: list[Word], phones: list[Phone],
     rows = [(u.speaker_id, "utterances", u.start, u.end, " ".join(text.get(u.utterance_id, []))) for u in utts]
     rows += [(w.speaker_id, "words", w.start, w.end, w.word) for w in words]
     rows += [(p.speaker_id, "phones", p.start, p.end, p.phone) for p in phones]
-    tiers = {name: sequential(iv) for name, iv in speaker_tiers(rows).items()}
-    return write_textgrid(path, tiers, duration_s=duration_s)
+    return {name: sequential(iv) for name, iv in speaker_tiers(rows).items()}
+
+
+def write_alignment_textgrid(path: Path, words: list[Word], phones: list[Phone], utts: list[AlignedUtterance],
+                             duration_s: float) -> Path:
+    """MFA-style TextGrid: ``<speaker> - utterances|words|phones`` tiers per speaker."""
+    from voli.io.textgrid import write_textgrid
+
+    return write_textgrid(path, alignment_tiers(words, phones, utts), duration_s=duration_s)
+
+
+def write_alignment_eaf(path: Path, words: list[Word], phones: list[Phone], utts: list[AlignedUtterance],
+                        duration_s: float, audio_path: str) -> Path:
+    """The TextGrid's tiers as an ELAN file (milliseconds) linked to the recording's audio."""
+    from voli.io.eaf import write_eaf
+
+    return write_eaf(path, alignment_tiers(words, phones, utts), media_path=audio_path, duration_s=duration_s)
 
 
 _models: dict = {}
@@ -279,14 +294,17 @@ def cached_model(directory: Path, device) -> hmm.AcousticModel:
 
 
 def align_recording(rec, speakers, utterances, words, model: hmm.AcousticModel, config: AlignConfig, device,
-                    textgrid_dir: Path | None = None) -> dict[str, pa.Table]:
-    """Align one transcribed recording with a trained model; returns its tables."""
+                    textgrid_dir: Path | None = None, eaf_dir: Path | None = None) -> dict[str, pa.Table]:
+    """Align one transcribed recording with a trained model; returns its tables (and writes its
+    TextGrid into ``textgrid_dir`` and its ELAN file into ``eaf_dir``, where given)."""
     if not words:
         raise AlignmentError(f"{rec.audio_path}: the transcription has no words to align")
     segments = recording_segments(rec, speakers, utterances, words, config, device)
     w, p, u = align_segments(model, segments, config)
     if textgrid_dir is not None:
         write_alignment_textgrid(Path(textgrid_dir) / f"{rec.recording_id}.TextGrid", w, p, u, rec.duration_s)
+    if eaf_dir is not None:
+        write_alignment_eaf(Path(eaf_dir) / f"{rec.recording_id}.eaf", w, p, u, rec.duration_s, rec.audio_path)
     return {"words": to_table(w, Word), "phones": to_table(p, Phone), "utterances": to_table(u, AlignedUtterance)}
 
 

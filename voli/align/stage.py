@@ -27,10 +27,11 @@ def process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
 
     rec, speakers, utterances, words = load_transcription(ctx, item.recording_id)
     model = cached_model(Path(item.payload), ctx.device)
+    out = ctx.stage_dir("align")
     return align_recording(rec, speakers, utterances, words, model, ctx.config.align, ctx.device,
-                           textgrid_dir=ctx.stage_dir("align") / "textgrids")
+                           textgrid_dir=out / "textgrids", eaf_dir=out / "eaf")
 
 
-STAGE = Stage("align", "forced alignment of words and phones (HMM trained on the corpus); Praat TextGrids",
+STAGE = Stage("align", "forced alignment of words and phones (HMM trained on the corpus); Praat TextGrids, ELAN files",
               outputs={"words": Word, "phones": Phone, "utterances": AlignedUtterance}, plan=plan, process=process,
               needs_device=True, keeps_model=True)

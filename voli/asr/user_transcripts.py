@@ -3,9 +3,9 @@
 A user's transcript is aligned to Whisper's words (longest matching runs
 of normalised words, difflib). A user word matched to a Whisper word takes its times,
 probability and speaker; an unmatched one shares the time between its
-matched neighbours. A TextGrid's intervals also fix the speaker (tier
-``<speaker>``, ``<speaker> - utterances`` or ``<speaker> - words``) and
-bound the words' times.
+matched neighbours. A TextGrid's intervals or an ELAN file's annotations also
+fix the speaker (tier ``<speaker>``, ``<speaker> - utterances`` or
+``<speaker> - words``) and bound the words' times.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 
 from voli import problems
 from voli.text import is_filler, normalise_words, strip_punctuation
-from voli.io.textgrid import read_textgrid
+from voli.io.eaf import read_eaf
+from voli.io.textgrid import Interval, read_textgrid
 from voli.schema import RecordingSpeaker, Utterance, Word
 
 
@@ -29,17 +30,32 @@ class UserSpan:
 
 
 def read_user_transcript(path: str | Path, speakers: list[RecordingSpeaker]) -> list[UserSpan]:
-    """A .txt (one span, no times) or a TextGrid (one span per labelled interval of a speaker's tier)."""
+    """A .txt (one span, no times), or a TextGrid or ELAN .eaf (one span per labelled interval or
+    annotation of a speaker's tier)."""
     path = Path(path)
-    if path.suffix.lower() != ".textgrid":
+    suffix = path.suffix.lower()
+    if suffix == ".textgrid":
+        tiers = {}
+        for tier in read_textgrid(path).tiers:
+            if tier.tierType == "IntervalTier":
+                tiers[tier.name] = [Interval(e.start, e.end, e.label) for e in tier.entries]
+            else:
+                problems.report("transcript_tier_ignored", f"{path}: tier {tier.name!r} is a point tier and is not "
+                                "read: voli reads the words of interval tiers")
+    elif suffix == ".eaf":
+        tiers = read_eaf(path)
+    else:
         text = path.read_bytes().decode("utf-8-sig")
         text = re.sub(r"^\s*[A-Za-z0-9_.-]+\s*:\s*", "", text, flags=re.M)  # "S01: ..." speaker labels
         return [UserSpan(None, None, None, text.split())]
-    known = {s.speaker_id for s in speakers}
-    tg = read_textgrid(path)
+    return _speaker_spans(path, tiers, {s.speaker_id for s in speakers})
+
+
+def _speaker_spans(path: Path, tiers: dict[str, list[Interval]], known: set[str]) -> list[UserSpan]:
+    """The labelled intervals of the tiers named for a speaker, in time order; other tiers are
+    reported (``transcript_tier_ignored``), a phones tier silently."""
     spans = []
-    names = list(tg.tierNames)
-    for name in names:
+    for name, intervals in tiers.items():
         speaker, _, kind = name.partition(" - ")
         if speaker not in known or (kind and kind not in ("utterances", "words")):
             if kind not in ("phones",):  # a phones tier is expected to go unread
@@ -47,11 +63,11 @@ def read_user_transcript(path: str | Path, speakers: list[RecordingSpeaker]) -> 
                                 f"named '<speaker> - utterances' or '<speaker> - words' for this recording's speakers "
                                 f"({', '.join(sorted(known))}); rename the tier to keep its words")
             continue
-        if kind == "words" and f"{speaker} - utterances" in names:
+        if kind == "words" and (f"{speaker} - utterances" in tiers or speaker in tiers):
             continue  # the utterance tier carries the same words
-        for e in tg.getTier(name).entries:
-            if e.label.strip():
-                spans.append(UserSpan(e.start, e.end, speaker, e.label.split()))
+        for iv in intervals:
+            if iv.label.strip():
+                spans.append(UserSpan(iv.start, iv.end, speaker, iv.label.split()))
     return sorted(spans, key=lambda s: s.start)
 
 

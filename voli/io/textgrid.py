@@ -50,8 +50,9 @@ def read_textgrid(path: str | Path):
         ) from err
 
 
-def check_intervals(tier_name: str, intervals: Iterable[Interval], *, source: str = "") -> list[Interval]:
-    """Sort intervals and reject empty or overlapping ones, naming both."""
+def check_intervals(tier_name: str, intervals: Iterable[Interval], *, source: str = "",
+                    fix: str = "an interval tier cannot hold overlaps") -> list[Interval]:
+    """Sort intervals and reject empty or overlapping ones, naming both; ``fix`` ends the overlap's message."""
     where = f"{source}: " if source else ""
     items = sorted(intervals, key=lambda iv: (iv.start, iv.end))
     for iv in items:
@@ -61,7 +62,7 @@ def check_intervals(tier_name: str, intervals: Iterable[Interval], *, source: st
         if b.start < a.end - 1e-9:
             raise CorpusError(
                 f"{where}tier {tier_name!r}: intervals {a.label!r} ({a.start:.3f}-{a.end:.3f} s) and "
-                f"{b.label!r} ({b.start:.3f}-{b.end:.3f} s) overlap; an interval tier cannot hold overlaps"
+                f"{b.label!r} ({b.start:.3f}-{b.end:.3f} s) overlap; {fix}"
             )
     return items
 
