@@ -109,7 +109,8 @@ def tiny_workdir(root: Path) -> Path:
                   "previous_phone": "t", "next_phone": None, "is_filler": False, "start": starts,
                   "end": [s + 0.1 for s in starts], "duration_s": 0.1, "f1_50_hz": [700, 300, 720, 310, 760, 290],
                   "f2_50_hz": [1400, 2300, 1350, 2250, 1450, 2350], "word_probability": 0.9, "log_likelihood": -50.0,
-                  "ceiling_hz": 5500.0}).to_parquet(w / "03_features" / "vowels.parquet")
+                  "ceiling_hz": 5500.0, "checked": [True, True, False, False, False, False]}
+                 ).to_parquet(w / "03_features" / "vowels.parquet")
     return w
 
 
@@ -168,6 +169,7 @@ def test_page_data_spectrogram_and_exclusions(served):
     assert status == 200 and len(data["tokens"]) == 6 and data["excluded"] == []
     token = data["tokens"][2]
     assert (token["word_start"], token["word_end"], token["utt_start"]) == (0.9, 1.1, 0.1)
+    assert [t["checked"] for t in data["tokens"]] == [True, True, False, False, False, False]  # corrected by hand
     assert data["recordings"]["r1"]["praat"] is None  # no TextGrid in this work directory
     status, kind, png = get(served, "/spectrogram.png?recording=r1&start=0.8&end=1.3&speaker=S1&mark_start=1&mark_end=1.1")
     assert status == 200 and kind == "image/png" and png[:8] == b"\x89PNG\r\n\x1a\n"  # tracks measured through Praat
@@ -270,6 +272,13 @@ def test_clicking_a_vowel_plays_it_and_exclude_writes_it(profiled, tmp_path):
         wait_for(lambda: "excluded" in driver.find_element(By.CSS_SELECTOR, point).get_attribute("class"),
                  what="the point to show it is excluded")
         assert driver.find_element(By.ID, "exclude").text == "Include again"
+        # "checked by hand only": no recording of the sample was corrected, so the chart empties, then fills again
+        count = "return document.querySelectorAll('#chart circle.token').length"
+        shown = driver.execute_script(count)
+        driver.find_element(By.ID, "checked-only").click()
+        wait_for(lambda: driver.execute_script(count) == 0, what="the chart without unchecked tokens")
+        driver.find_element(By.ID, "checked-only").click()
+        wait_for(lambda: driver.execute_script(count) == shown, what="the chart with every token again")
         duration = wait_for(lambda: driver.execute_script(
             "const a = document.getElementById('player'); return a.readyState >= 1 && a.duration"), what="the audio")
         assert duration == pytest.approx(token.end - token.start, abs=0.002)  # the player holds the token's span

@@ -151,6 +151,7 @@ class ProfileConfig:
     min_pillai_tokens: int = 20  # Pillai scores need this many tokens of each vowel (fewer: NaN; counts written beside)
     stressed_only: bool = False  # vowel tokens: keep only those with lexical stress (where the lexicon marks it)
     max_vowel_s: float = 0.5  # ... and leave out vowels longer than this (s; lengthened hesitations, misalignments)
+    checked_only: bool = False  # only recordings a linguist corrected (WORKDIR/corrections/): their tokens and utterances
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,7 @@ class Word:
     language: str
     speaker_confidence: float | None = None  # probability that speaker_id is the one speaking (1: known channel or voice)
     overlap: bool = False  # the word was said while another voice spoke (voli.asr.diarize)
+    checked: bool = False  # its recording was corrected by hand (WORKDIR/corrections/, voli.align.corrections)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class Phone:
     stress: int | None  # lexical stress where the lexicon has it
     log_likelihood: float | None = None  # aligner: mean per-frame log-likelihood of the phone's frames
     duration_z: float | None = None  # aligner: z-score of log duration against this phone's durations in training
+    checked: bool = False  # its recording was corrected by hand (WORKDIR/corrections/, voli.align.corrections)
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ class VowelTokenBase:
     overlap: bool  # the word was said while another voice spoke
     log_likelihood: float | None  # aligner: mean per-frame log-likelihood of the phone
     duration_z: float | None  # aligner: z-score of log duration against this phone in training
+    checked: bool  # its recording was corrected by hand (WORKDIR/corrections/)
 
 
 def _formant_fields() -> list[tuple[str, object]]:

@@ -50,6 +50,7 @@ class Segment:
     prons: list  # one lexicon pronunciation (.phones, .stress) per word
     feats: torch.Tensor | None = None
     end: float | None = None  # s, where the audio stretch ends (the recording's end at the latest)
+    locks: tuple = ()  # boundaries a linguist placed (voli.align.corrections.Lock): kept where they are
 
     def word_frames(self, shift: float) -> list[tuple[int, int]]:
         return [(int(round((w.start - self.start) / shift)), int(round((w.end - self.start) / shift))) for w in self.words]
@@ -201,7 +202,8 @@ def align_segments(model: hmm.AcousticModel, segments: list[Segment], config: Al
         missing.append(unknown)
         graphs.append(hmm.compile_graph(model, [p.phones for p in s.prons]) if not unknown else None)
     todo = [i for i, g in enumerate(graphs) if g is not None]
-    windows = [hmm.position_windows(graphs[i], segments[i].config_windows(config, shift)) for i in todo]
+    windows = [_lock(hmm.position_windows(graphs[i], segments[i].config_windows(config, shift)), graphs[i],
+                     segments[i], shift) for i in todo]
     results = dict(zip(todo, hmm.align_batches(model, [segments[i].feats for i in todo], [graphs[i] for i in todo],
                                                config.batch_size, windows)))
     words, phones, utts = [], [], []
@@ -225,14 +227,15 @@ def align_segments(model: hmm.AcousticModel, segments: list[Segment], config: Al
         word_span: dict[int, list[float]] = {}
         first_word_row = len(words)
         uphones = []
+        locked = {(lock.word, lock.phone): lock.time for lock in s.locks}
         for unit, a, b in spans:
             w, model_label = g.units[unit]
             label = model_label.split(":", 1)[-1]
-            # frame k is centred at k * shift; the last frame may reach past the audio, never the
-            # times, which are rounded to 0.1 ms below the audio's end
-            t0 = min(s.start + max(a - 0.5, 0) * shift, last)
-            t1 = min(s.start + (b - 0.5) * shift, last)
             k = unit - first_unit[w]  # position of the phone in its word (a word's phones are consecutive units)
+            # frame k is centred at k * shift; the last frame may reach past the audio, never the
+            # times, which are rounded to 0.1 ms below the audio's end; a locked boundary keeps its time
+            t0 = locked.get((w, k), round(min(s.start + max(a - 0.5, 0) * shift, last), 4))
+            t1 = locked.get((w, k + 1), round(min(s.start + (b - 0.5) * shift, last), 4))
             stress = s.prons[w].stress[k] if k < len(s.prons[w].stress) else None
             mean_ll = float(frame_ll[a:b].mean())
             mu, sd = durations.get(model_label, (None, None))
@@ -242,14 +245,33 @@ def align_segments(model: hmm.AcousticModel, segments: list[Segment], config: Al
             span[1] = t1
         for w, word in enumerate(s.words):
             t0, t1 = word_span[w]
-            words.append(dataclasses.replace(word, start=round(t0, 4), end=round(t1, 4)))
+            words.append(dataclasses.replace(word, start=t0, end=t1))
         for w, t0, t1, label, stress, mean_ll, dz in uphones:
-            phones.append(Phone(u.recording_id, u.utterance_id, u.speaker_id, first_word_row + w, round(t0, 4),
-                                round(t1, 4), label, stress, round(mean_ll, 3), None if dz is None else round(dz, 3)))
+            phones.append(Phone(u.recording_id, u.utterance_id, u.speaker_id, first_word_row + w, t0, t1, label,
+                                stress, round(mean_ll, 3), None if dz is None else round(dz, 3)))
         utts.append(AlignedUtterance(u.utterance_id, u.recording_id, u.speaker_id, words[first_word_row].start,
                                      words[-1].end, len(s.words), len(uphones), round(float(frame_ll.mean()), 3),
                                      "aligned"))
     return words, phones, utts
+
+
+def _lock(windows: np.ndarray, graph: hmm.Graph, segment: Segment, shift: float) -> np.ndarray:
+    """Position windows that hold each locked boundary of ``segment`` at its frame: every
+    position up to the boundary's unit ends before that frame, every later one starts there
+    (:func:`hmm.position_windows`; the boundary's exact time is written back afterwards)."""
+    if not segment.locks:
+        return windows
+    windows = windows.copy()
+    first_unit: dict[int, int] = {}
+    for u_index, (w_index, _) in enumerate(graph.units):
+        first_unit.setdefault(w_index, u_index)
+    for lock in segment.locks:
+        last_before = first_unit[lock.word] + lock.phone - 1  # the unit that ends at the boundary
+        frame = int(round((lock.time - segment.start) / shift + 0.5))
+        before = graph.unit <= last_before
+        windows[before, 1] = np.minimum(windows[before, 1], frame - 1)
+        windows[~before, 0] = np.maximum(windows[~before, 0], frame)
+    return windows
 
 
 def alignment_tiers(words: list[Word], phones: list[Phone], utts: list[AlignedUtterance]) -> dict:
@@ -300,12 +322,87 @@ def align_recording(rec, speakers, utterances, words, model: hmm.AcousticModel, 
     if not words:
         raise AlignmentError(f"{rec.audio_path}: the transcription has no words to align")
     segments = recording_segments(rec, speakers, utterances, words, config, device)
-    w, p, u = align_segments(model, segments, config)
+    return _written(rec, *align_segments(model, segments, config), textgrid_dir, eaf_dir)
+
+
+def _written(rec, w, p, u, textgrid_dir: Path | None, eaf_dir: Path | None) -> dict[str, pa.Table]:
+    """A recording's alignment as its tables, its TextGrid and its ELAN file written where given."""
     if textgrid_dir is not None:
         write_alignment_textgrid(Path(textgrid_dir) / f"{rec.recording_id}.TextGrid", w, p, u, rec.duration_s)
     if eaf_dir is not None:
         write_alignment_eaf(Path(eaf_dir) / f"{rec.recording_id}.eaf", w, p, u, rec.duration_s, rec.audio_path)
     return {"words": to_table(w, Word), "phones": to_table(p, Phone), "utterances": to_table(u, AlignedUtterance)}
+
+
+def align_corrected(rec, speakers, utterances, words, model: hmm.AcousticModel, config: AlignConfig, device,
+                    correction_file: Path, textgrid_dir: Path | None = None, eaf_dir: Path | None = None
+                    ) -> dict[str, pa.Table]:
+    """Align one recording as a linguist corrected it (voli.align.corrections): voli's own
+    alignment first (what the correction is compared with), then the correction's words, speakers
+    and phone labels aligned again with its hand-moved boundaries locked."""
+    from voli.align import corrections as corr
+    from voli.text import is_filler
+
+    correction = corr.read_correction(correction_file, [s.speaker_id for s in speakers], rec.duration_s)
+    if not correction.words:
+        raise AlignmentError(f"{correction_file}: no labelled interval on any '<speaker> - words' tier; a correction "
+                             "holds the words as they were said (delete the file to keep voli's own alignment)")
+    own_words, own_phones, own_utts = align_segments(
+        model, recording_segments(rec, speakers, utterances, words, config, device), config)
+    locked = corr.locked_boundaries(correction, own_words, own_phones)
+    language = words[0].language if words else (rec.language or "")
+    roles = {s.speaker_id: s.role for s in speakers}
+    own_of: dict[tuple, list] = {}
+    for i, w in enumerate(own_words):
+        own_of.setdefault((w.speaker_id, w.word), []).append((i, w))
+
+    def own_word(cw):  # voli's word that the linguist left as it was (an ELAN file rounds times to the ms)
+        return next(((i, w) for i, w in own_of.get((cw.speaker_id, cw.word), [])
+                     if abs(w.start - cw.start) <= corr.LOCK_TOLERANCE_S and abs(w.end - cw.end) <= corr.LOCK_TOLERANCE_S),
+                    (None, None))
+    own_phones_of: dict[int, list[str]] = {}
+    for p in own_phones:
+        own_phones_of.setdefault(p.word_index, []).append(p.phone)
+    # utterances: the correction's utterance intervals (voli's own where it has none), numbered in time order
+    spans = [(spk, a, b) for spk, ivs in correction.utterances.items() for a, b in ivs]
+    spans += [(u.speaker_id, u.start, u.end) for u in own_utts if u.speaker_id not in correction.utterances]
+    groups: dict[tuple, list] = {}
+    for cw in correction.words:
+        mid = (cw.start + cw.end) / 2
+        span = next(((spk, a, b) for spk, a, b in spans if spk == cw.speaker_id and a <= mid <= b), None)
+        groups.setdefault(span or (cw.speaker_id, cw.start, cw.end, "alone"), []).append(cw)
+    new_utts, new_words, wanted, changed = [], [], {}, 0
+    for n, (key, cws) in enumerate(sorted(groups.items(), key=lambda kv: (kv[1][0].start, kv[0][0]))):
+        uid = f"{rec.recording_id}-{n:06d}"
+        spk = key[0]
+        new_utts.append(Utterance(uid, rec.recording_id, spk, roles.get(spk, "unknown"), cws[0].start, cws[-1].end,
+                                  " ".join(c.word for c in cws), language))
+        for cw in cws:
+            i, own = own_word(cw)
+            w = (dataclasses.replace(own, utterance_id=uid) if own is not None else
+                 Word(rec.recording_id, uid, spk, roles.get(spk, "unknown"), cw.start, cw.end, cw.word, None,
+                      is_filler(cw.word, language), language, 1.0, False))
+            labels = [lab for _, _, lab in cw.phones]
+            phones = (cw.hand_phones if cw.hand_phones is not None
+                      else tuple(labels) if i is not None and labels and labels != own_phones_of.get(i) else None)
+            wanted[(uid, w.start, w.word)] = (cw, phones)
+            new_words.append(w)
+            changed += own is None
+    segments = recording_segments(rec, speakers, new_utts, new_words, config, device)
+    for seg in segments:
+        for k, w in enumerate(seg.words):
+            cw, phones = wanted[(w.utterance_id, w.start, w.word)]
+            if phones is not None:  # the linguist's pronunciation (braces) or relabelled phones
+                phones = tuple(phones if config.share_phones else (f"{w.language}:{x}" for x in phones))
+                seg.prons[k] = dataclasses.replace(seg.prons[k], phones=phones, stress=(None,) * len(phones))
+            seg.locks += tuple(corr.word_locks(k, cw, len(seg.prons[k].phones), locked.get(w.speaker_id, [])))
+        corr.check_lock_order(seg.locks, seg.utterance.speaker_id, correction_file)
+    w, p, u = align_segments(model, segments, config)
+    w = [dataclasses.replace(x, checked=True) for x in w]
+    p = [dataclasses.replace(x, checked=True) for x in p]
+    log.info("%s: aligned as corrected in %s: %d words (%d new, respelt or moved), %d boundaries locked",
+             rec.recording_id, correction_file, len(w), changed, sum(len(ts) for ts in locked.values()))
+    return _written(rec, w, p, u, textgrid_dir, eaf_dir)
 
 
 # -- the stage's corpus-level step ----------------------------------------------------------------

@@ -9,25 +9,48 @@ from pathlib import Path
 import pyarrow as pa
 
 from voli.corpus import prepared_ids
+from voli.errors import VoliError
 from voli.runner import Stage, StageContext, WorkItem, fingerprint, part_fingerprint, upstream_items
 from voli.schema import AlignedUtterance, Phone, Word
 
 
+def corrections_dir(ctx: StageContext) -> Path:
+    """Where a linguist's corrections are read from: ``WORKDIR/corrections/<recording_id>.TextGrid|.eaf``."""
+    return Path(ctx.workdir) / "corrections"
+
+
 def plan(ctx: StageContext) -> list[WorkItem]:
+    """Every transcribed recording; one whose correction is new or changed is redone (its
+    fingerprint holds the correction's hash), and only it: the model is trained on the
+    transcriptions, so a correction does not retrain it."""
     from voli.align.aligner import ensure_model
+    from voli.align.corrections import correction_path, digest
 
     items = upstream_items(ctx, "transcribe", dataclasses.asdict(ctx.config.align), prepared_ids(ctx.stage_dir("prepare")))
     upstream = [part_fingerprint(ctx.stage_dir("transcribe"), it.recording_id) for it in items]
     model_dir, model_fp = ensure_model(ctx, [it.recording_id for it in items], upstream)
-    return [WorkItem(it.recording_id, fingerprint(it.fingerprint, model_fp), str(model_dir)) for it in items]
+    out = []
+    for it in items:
+        try:
+            correction = correction_path(corrections_dir(ctx), it.recording_id)
+        except VoliError:  # two corrections: the recording fails with that message when processed
+            correction = None
+        extra = [digest(correction)] if correction is not None else []  # no correction: the fingerprint as before
+        out.append(WorkItem(it.recording_id, fingerprint(it.fingerprint, model_fp, *extra), str(model_dir)))
+    return out
 
 
 def process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
-    from voli.align.aligner import align_recording, cached_model, load_transcription
+    from voli.align.aligner import align_corrected, align_recording, cached_model, load_transcription
+    from voli.align.corrections import correction_path
 
     rec, speakers, utterances, words = load_transcription(ctx, item.recording_id)
     model = cached_model(Path(item.payload), ctx.device)
     out = ctx.stage_dir("align")
+    correction = correction_path(corrections_dir(ctx), item.recording_id)
+    if correction is not None:
+        return align_corrected(rec, speakers, utterances, words, model, ctx.config.align, ctx.device, correction,
+                               textgrid_dir=out / "textgrids", eaf_dir=out / "eaf")
     return align_recording(rec, speakers, utterances, words, model, ctx.config.align, ctx.device,
                            textgrid_dir=out / "textgrids", eaf_dir=out / "eaf")
 

@@ -198,7 +198,7 @@ class Workdir:
         token_cols = ["token_id", "recording_id", "utterance_id", "speaker_id", "role", "language", "word", "phone",
                       "previous_phone", "next_phone", "is_filler", "start", "end", "duration_s", F1, F2, "f0_hz",
                       "word_probability", "log_likelihood", "duration_z", "mahalanobis", "ceiling_hz",
-                      "word_start", "word_end", "utt_start", "utt_end"]
+                      "word_start", "word_end", "utt_start", "utt_end", "checked"]
         tokens = self.tokens[[c for c in token_cols if c in self.tokens]].rename(columns={F1: "f1", F2: "f2"})
         utt_cols = ["utterance_id", "recording_id", "speaker_id", "role", "start", "end", "duration_s", "n_words",
                     "speech_rate", "articulation_rate", "n_pauses", "f0_median_hz", "log_likelihood", "status", "text"]

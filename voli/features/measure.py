@@ -317,7 +317,7 @@ def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureC
             word_probability=word.probability if word is not None else None,
             speaker_confidence=word.speaker_confidence if word is not None else None,
             overlap=bool(word.overlap) if word is not None else False,
-            log_likelihood=p.log_likelihood, duration_z=p.duration_z,
+            log_likelihood=p.log_likelihood, duration_z=p.duration_z, checked=p.checked,
             **{name: measures.get(name) for name in _MEASURE_COLUMNS},
         ))
     return rows, ceilings

@@ -49,9 +49,34 @@ def load_inputs(corpus_dir: Path, features_dir: Path, config: ProfileConfig) -> 
     workdir = Path(features_dir).parent
     excluded = read_exclusions(workdir)
     vowels, n_excluded = apply_exclusions(vowels, excluded)
+    utterances = pd.read_parquet(features_dir / "prosody.parquet")
+    prosody = pd.read_parquet(features_dir / "speaker_prosody.parquet")
+    if config.checked_only:
+        vowels, utterances, prosody = checked_only(vowels, utterances, prosody)
     return {"survey": survey, "types": types, "config": config, "vowels": vowels, "excluded": excluded,
-            "n_excluded": n_excluded, "utterances": pd.read_parquet(features_dir / "prosody.parquet"),
-            "prosody": pd.read_parquet(features_dir / "speaker_prosody.parquet")}
+            "n_excluded": n_excluded, "utterances": utterances, "prosody": prosody,
+            "checked_tokens": int(vowels.checked.sum()) if "checked" in vowels else 0}
+
+
+def checked_only(vowels, utterances, prosody):
+    """The tables restricted to the recordings a linguist corrected (``profile.checked_only``):
+    their vowel tokens and utterances, and the speaker prosody of speakers all of whose recordings
+    were corrected (a speaker's prosody pools their recordings; the others are left out, and said)."""
+    checked = set(vowels.recording_id[vowels.checked]) if "checked" in vowels else set()
+    if not checked:
+        raise CorpusError("profile.checked_only is true but no recording has been corrected: save a corrected "
+                          "TextGrid or ELAN file under WORKDIR/corrections/ and run align again, or set "
+                          "checked_only: false")
+    utterances = utterances[utterances.recording_id.isin(checked)]
+    per_speaker = utterances.groupby("speaker_id").recording_id.nunique()
+    whole = [s for s, n in per_speaker.items()
+             if n == int(prosody.set_index("speaker_id").n_recordings.get(s, -1))]
+    left = sorted(set(per_speaker.index) - set(whole))
+    if left:
+        problems.report("checked_only_prosody", f"speaker(s) {', '.join(left)} have recordings not corrected by "
+                        "hand: their speaker prosody (which pools all their recordings) is left out of the models; "
+                        "their checked vowel tokens are kept")
+    return vowels[vowels.checked], utterances, prosody[prosody.speaker_id.isin(whole)]
 
 
 def profile(corpus_dir: Path, features_dir: Path, config: ProfileConfig, *, export_dir: Path | None = None) -> dict:
@@ -69,6 +94,8 @@ def profile(corpus_dir: Path, features_dir: Path, config: ProfileConfig, *, expo
                   inputs["config"], source=Path(corpus_dir) / "speakers.csv",
                   context=speaker_context(workdir, utterances), export_dir=export_dir)
     out["models"].attrs["excluded_tokens"] = n_excluded
+    out["models"].attrs["checked_tokens"] = inputs["checked_tokens"]
+    out["models"].attrs["checked_only"] = bool(config.checked_only)
     return out
 
 

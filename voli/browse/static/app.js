@@ -55,11 +55,13 @@ function groupValue(token) {
 function filtered() {
   const lang = $("language").value, group = $("group").value, phone = $("phone").value;
   const fillers = $("fillers").checked, showExcluded = $("show-excluded").checked;
+  const checkedOnly = $("checked-only").checked;
   const search = $("search").value.trim().toLowerCase();
   return state.data.tokens.filter((t) =>
     (!lang || t.language === lang) &&
     (fillers || !t.is_filler) &&
     (showExcluded || !state.excluded.has(t.token_id)) &&
+    (!checkedOnly || t.checked) &&
     (!phone || t.phone === phone) &&
     (!group || groupValue(t) === group) &&
     (!search || String(t.word).toLowerCase().includes(search)) &&
@@ -240,6 +242,7 @@ function selectToken(t, {autoplay = true} = {}) {
     ["Mahalanobis", fmt(t.mahalanobis, 2)],
     ["aligner log-likelihood", fmt(t.log_likelihood, 1)],
     ["word probability", fmt(t.word_probability, 3)],
+    ["checked by hand", t.checked ? "yes (corrections/)" : "no"],
   ]);
   updateExcludeButton();
   const pad = 0.08;
@@ -302,6 +305,7 @@ const TOKEN_COLUMNS = [
   ["speaker_id", "speaker"], ["group", "group"], ["duration_s", "ms", (v) => fmt(v * 1000)],
   ["f1", "F1", (v) => fmt(v)], ["f2", "F2", (v) => fmt(v)], ["mahalanobis", "Mahalanobis", (v) => fmt(v, 2)],
   ["log_likelihood", "log-lik", (v) => fmt(v, 1)], ["word_probability", "word p", (v) => fmt(v, 3)],
+  ["checked", "checked", (v) => (v ? "✓" : "")],
 ];
 const UTTERANCE_COLUMNS = [
   ["utterance_id", "utterance"], ["speaker_id", "speaker"], ["start", "start", (v) => fmt(v, 2)],
@@ -382,7 +386,7 @@ function redraw() { state.rows = PAGE_ROWS; drawChart(); drawTable(); }
 function wire() {
   $("language").addEventListener("change", () => { refreshChoices(); redraw(); });
   $("group-by").addEventListener("change", () => { refreshChoices(); redraw(); });
-  for (const id of ["group", "phone", "fillers", "show-excluded"]) $(id).addEventListener("change", redraw);
+  for (const id of ["group", "phone", "fillers", "show-excluded", "checked-only"]) $(id).addEventListener("change", redraw);
   $("search").addEventListener("input", redraw);
   const chart = $("chart");
   chart.addEventListener("mouseover", (e) => {

@@ -102,6 +102,8 @@ def findings_context(tables) -> dict:
             "engine": models.engine.iloc[0] if "engine" in models else "?",
             "n_models": models.model_id.nunique() if "model_id" in models else len(models),
             "excluded": int(models.attrs.get("excluded_tokens", 0) if hasattr(models, "attrs") else 0),
+            "checked": int(models.attrs.get("checked_tokens", 0) if hasattr(models, "attrs") else 0),
+            "checked_only": bool(models.attrs.get("checked_only", False) if hasattr(models, "attrs") else False),
             "checks": checks_in_order(tables.get("checks")),
             "adjustments": adjustments(models),
             "calibration": calibration_context(calibration),
