@@ -1,23 +1,26 @@
 # The two commands of the README:
 #   make demo   run the pipeline on corpora_sample (installs on first use)
 #   make test   run the test suite (installs on first use)
-# Others: make test-fast (skips slow tests), make install, make clean.
+# Others: make test-fast (skips slow tests), make lint (ruff), make install, make clean.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.voli-installed
 
-.PHONY: demo test test-fast install system-deps clean
+.PHONY: demo test test-fast lint install system-deps clean
 
 demo: install
 	$(BIN)/voli run corpora_sample --workdir exp/sample
 
-test: install
+test: install lint
 	$(BIN)/pytest -q
 
-test-fast: install
+test-fast: install lint
 	$(BIN)/pytest -q -m "not slow"
+
+lint: install
+	$(BIN)/ruff check voli tests bench
 
 install: system-deps $(STAMP)
 

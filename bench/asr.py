@@ -70,7 +70,7 @@ def main() -> None:
         out = model.transcribe(str(path), language=args.language, temperature=0.0, condition_on_previous_text=False,
                                word_timestamps=True, fp16=device.type == "cuda")
         rows.append(("openai-whisper transcribe", time.perf_counter() - t0, out["text"]))
-        for name, config in ((f"voli, batch 1", AsrConfig(model=args.model, batch_size=1, backend="openai-whisper")),
+        for name, config in (("voli, batch 1", AsrConfig(model=args.model, batch_size=1, backend="openai-whisper")),
                              (f"voli, batch {args.batch_size}",
                               AsrConfig(model=args.model, batch_size=args.batch_size, backend="openai-whisper")),
                              ("voli, faster-whisper int8", AsrConfig(model=args.model, backend="faster-whisper"))):

@@ -15,7 +15,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +57,6 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "long.flac"
             write_tiled_flac(path, piece, minutes)
-            t0 = time.perf_counter()
             out = subprocess.run([sys.executable, "-c", CHILD, str(path), args.model, args.device],
                                  capture_output=True, text=True, check=True)
             r = json.loads(out.stdout.strip().splitlines()[-1])

@@ -158,7 +158,9 @@ def main(argv=None) -> None:
     ex_s = len(excerpt) / rate
     frame_length = 1 << int(np.ceil(np.log2(0.064 * rate)))  # >= 64 ms: 1024 at 16 kHz
     hop = int(round(0.01 * rate))
-    pyin = lambda y: librosa.pyin(y, fmin=75, fmax=600, sr=rate, frame_length=frame_length, hop_length=hop)[0]
+    def pyin(y):
+        return librosa.pyin(y, fmin=75, fmax=600, sr=rate, frame_length=frame_length, hop_length=hop)[0]
+
     pyin_s, pyin_f0 = best_time(lambda: pyin(excerpt), args.repeat, warm=lambda: pyin(excerpt[: 2 * rate]))
     same = [len(o.times) == len(t) and np.allclose(o.times, t, atol=1e-9) for o, (t, _) in zip(ours, theirs)]
     agree = pitch_agreement([(o.f0_hz, f) for o, (_, f), ok in zip(ours, theirs, same) if ok])
@@ -212,7 +214,9 @@ def main(argv=None) -> None:
         freq = praat_search(segments, tokens.times, tokens.n_frames, rate, grid)
         return choose_ceilings(dataclasses.replace(tokens, frequencies=freq, bandwidths=np.full_like(freq, np.nan)))[0]
 
-    warm = lambda: praat_search(segments[:5], tokens.times[:5], tokens.n_frames, rate, grid)
+    def warm():
+        return praat_search(segments[:5], tokens.times[:5], tokens.n_frames, rate, grid)
+
     praat_t, praat_best = best_time(praat_run, args.repeat, warm=warm)
     n = len(segments)
     print(f"\n== multiple-ceiling search: {n} vowel tokens of {len(vowels)} ({len(vowels) - n} too near a file's "

@@ -78,13 +78,21 @@ def _to_ipa(phones: list[str]) -> list[tuple[str, int]]:
         nxt = phones[i + 1] if i + 1 < n else None
         after = phones[i + 2] if i + 2 < n else None
         if nxt == "R" and p in _R_COLOURED and after not in VOWELS:
-            out.append((_R_COLOURED[p], 2)); i += 2; continue
+            out.append((_R_COLOURED[p], 2))
+            i += 2
+            continue
         if p == "AY" and (nxt == "ER" or (nxt == "R" and after not in VOWELS)):
-            out.append(("aɪɚ", 2)); i += 2; continue
+            out.append(("aɪɚ", 2))
+            i += 2
+            continue
         if p == "AH" and nxt == "L" and after is None and n_vowels > 1:
-            out.append(("əl", 2)); i += 2; continue
+            out.append(("əl", 2))
+            i += 2
+            continue
         if p == "IY" and nxt == "AH" and after is None:
-            out.append(("iə", 2)); i += 2; continue
+            out.append(("iə", 2))
+            i += 2
+            continue
         label = ARPABET_TO_IPA[p]
         if p == "AH":
             if n_vowels == 1:
@@ -225,7 +233,9 @@ def _match(pred: list[str], truth: list[str]) -> list[tuple[int, int]]:
     pairs, i, j = [], 0, 0
     while i < n and j < m:
         if pred[i] == truth[j]:
-            pairs.append((i, j)); i += 1; j += 1
+            pairs.append((i, j))
+            i += 1
+            j += 1
         elif L[i + 1, j] >= L[i, j + 1]:
             i += 1
         else:

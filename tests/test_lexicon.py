@@ -16,10 +16,10 @@ from voli.align.lexicon import (
 )
 from voli.errors import VoliError
 from voli.espeak import respell
+from voli.simulate.text import spoken_words
 
 PHONES = {spec.code: spec.phones for spec in languages.all_languages()}
 FILLER_PHONES = {spec.code: spec.filler_phones for spec in languages.all_languages() if spec.filler_phones}
-from voli.simulate.text import spoken_words
 
 
 def one(language: str, word: str) -> tuple[str, ...]:

@@ -11,12 +11,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from voli.text import normalise_words
+
+if TYPE_CHECKING:  # annotations only: pandas is imported where it is used
+    import pandas as pd
 
 GROSS_F0_ERROR = 0.2  # relative deviation counted as a gross (octave-type) error
 

@@ -21,11 +21,16 @@ trimmed) and is written as RTTM, the format diarization scorers read.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only: pandas is imported where it is used
+    import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
 SOUNDS = Path("/usr/share/asterisk/sounds")
