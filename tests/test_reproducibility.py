@@ -45,3 +45,22 @@ def test_each_stage_records_the_machine_it_ran_on(tiny, tmp_path):
     if "avx2" in cpu_flags():
         assert "avx2" in machine["vector_extensions"] and machine["pins"] == PINS
     assert any(lib["internal_api"] for lib in machine["blas"])  # numpy's BLAS and the kernels it picked
+
+
+def test_each_stage_says_what_computed_its_output():
+    """config.yaml's versions: the libraries every stage uses, and each stage's own, programs
+    included (libespeak-ng for align's G2P, R and its packages for the profile's models)."""
+    import importlib.metadata
+
+    from voli.runner import library_versions
+    from voli.stages import STAGES
+
+    transcribe = library_versions(STAGES["transcribe"])
+    assert transcribe["ctranslate2"] == importlib.metadata.version("ctranslate2")
+    assert {"faster-whisper", "openai-whisper", "silero-vad", "torch", "numpy"} <= set(transcribe)
+    align = library_versions(STAGES["align"])
+    assert align["libespeak-ng"] not in ("", "not found") and "pympi-ling" in align
+    profile = library_versions(STAGES["profile"])
+    assert profile["statsmodels"] == importlib.metadata.version("statsmodels")
+    # R is one of make test's system dependencies (scripts/system-deps.sh): missing, this fails
+    assert profile["R"][0].isdigit() and profile["lme4"][0].isdigit() and profile["lmerTest"][0].isdigit()

@@ -92,6 +92,18 @@ def _load():
     return lib
 
 
+def version() -> str | None:
+    """libespeak-ng's version (espeak_Info), or None where it is not installed."""
+    try:
+        lib = _load()
+    except ModelError:
+        return None
+    lib.espeak_Info.restype = ctypes.c_char_p
+    lib.espeak_Info.argtypes = [ctypes.POINTER(ctypes.c_char_p)]
+    info = lib.espeak_Info(None)
+    return info.decode("utf-8", "replace") if info else None
+
+
 def _on_audio(wav, n, events):
     if _collect is None:
         return 0

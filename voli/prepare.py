@@ -29,4 +29,4 @@ def finalize(ctx: StageContext) -> dict[str, pa.Table]:
 
 STAGE = Stage("prepare", "validate recordings.csv, speakers.csv and the audio; write typed tables",
               outputs={"recordings": Recording, "recording_speakers": RecordingSpeaker},
-              plan=plan, process=process, finalize=finalize)
+              plan=plan, process=process, finalize=finalize, libraries=("soundfile", "soxr"))

@@ -57,8 +57,9 @@ from voli.schema import Failure, Problem, arrow_schema, from_table, to_table
 
 log = logging.getLogger(__name__)
 
-LIBRARIES = ("numpy", "pandas", "pyarrow", "soundfile", "soxr", "praatio", "torch", "torchaudio", "openai-whisper",
-             "librosa", "silero-vad", "praat-parselmouth", "onnxruntime", "scikit-learn", "pympi-ling")
+# the libraries every stage's output goes through; each stage adds those that compute it (Stage.libraries)
+# and the programs it runs (Stage.programs): config.yaml says what made a transcript or a p value
+LIBRARIES = ("numpy", "pandas", "pyarrow", "soundfile", "soxr", "torch")
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,8 @@ class Stage:
     needs_device: bool = False
     keeps_model: bool = False  # loads a model per process (ASR, alignment): Ray runs it on long-lived actors
     pending: str | None = None  # for a stage not implemented yet: where it is planned
+    libraries: tuple[str, ...] = ()  # Python distributions that compute its output (versions in config.yaml)
+    programs: Callable[[], dict[str, str]] | None = None  # programs it runs and their versions (R, its packages...)
     index: int | None = None  # its place in the pipeline (voli.stages sets it): the directory is NN_<name>
 
     @property
@@ -330,13 +333,17 @@ def fingerprint(*parts) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def library_versions() -> dict[str, str]:
+def library_versions(stage: "Stage | None" = None) -> dict[str, str]:
+    """voli's, Python's and the libraries' versions (LIBRARIES and the stage's own), then the
+    versions of the programs the stage runs."""
     versions = {"voli": __version__, "python": platform.python_version()}
-    for name in LIBRARIES:
+    for name in LIBRARIES + (stage.libraries if stage is not None else ()):
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             pass
+    if stage is not None and stage.programs is not None:
+        versions.update(stage.programs())
     return versions
 
 
@@ -469,7 +476,7 @@ def run_stage(
             "corpus": str(ctx.corpus_dir),
             "device": str(ctx.device) if ctx.device is not None else None,
             "config": dataclasses.asdict(section) if section is not None else {},
-            "versions": library_versions(),
+            "versions": library_versions(stage),
             "machine": machine_description(),
         }),
         stage_dir / "config.yaml",

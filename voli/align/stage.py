@@ -57,4 +57,11 @@ def process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
 
 STAGE = Stage("align", "forced alignment of words and phones (HMM trained on the corpus); Praat TextGrids, ELAN files",
               outputs={"words": Word, "phones": Phone, "utterances": AlignedUtterance}, plan=plan, process=process,
-              needs_device=True, keeps_model=True)
+              needs_device=True, keeps_model=True, libraries=("praatio", "pympi-ling", "num2words"),
+              programs=lambda: {"libespeak-ng": _espeak_version()})
+
+
+def _espeak_version() -> str:
+    from voli.espeak import version
+
+    return version() or "not found"

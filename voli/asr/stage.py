@@ -28,4 +28,6 @@ def process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
 
 STAGE = Stage("transcribe", "Whisper transcription with word timings, fillers, speakers and roles",
               outputs={"utterances": Utterance, "words": Word, "speaker_summary": SpeakerSummary}, plan=plan, process=process,
-              needs_device=True, keeps_model=True)
+              needs_device=True, keeps_model=True,
+              libraries=("ctranslate2", "faster-whisper", "openai-whisper", "silero-vad", "onnxruntime", "Resemblyzer",
+                         "librosa", "num2words"))

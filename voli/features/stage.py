@@ -42,4 +42,4 @@ def finalize(ctx: StageContext) -> dict[str, pa.Table]:
 STAGE = Stage("features", "pitch, formants, intensity; vowel and prosody tables, F0/formant tracks",
               outputs={"vowels": VowelToken, "prosody": UtteranceProsody, "speaker_settings": SpeakerSettings,
                        "tracks/f0": F0Frame, "tracks/intensity": IntensityFrame, "tracks/formants": FormantFrame},
-              plan=plan, process=process, finalize=finalize, needs_device=True)
+              plan=plan, process=process, finalize=finalize, needs_device=True, libraries=("praatio",))

@@ -33,6 +33,25 @@ def lme4_version() -> str | None:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
 
 
+R_PACKAGES = ("lme4", "lmerTest", "pbkrtest", "emmeans")  # what models.R and the lme4 engine load
+
+
+@functools.lru_cache(maxsize=1)
+def r_versions() -> dict[str, str]:
+    """R's version and its packages' that the lme4 engine uses ({} without Rscript), for config.yaml."""
+    rscript = shutil.which("Rscript")
+    if not rscript:
+        return {"R": "not found"}
+    code = ('cat("R", paste(R.version$major, R.version$minor, sep = "."), "\\n");'
+            + "".join(f'cat("{p}", tryCatch(as.character(packageVersion("{p}")), error = function(e) "not installed"), "\\n");'
+                      for p in R_PACKAGES))
+    try:
+        out = subprocess.run([rscript, "-e", code], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return {"R": "did not answer"}
+    return {name: value.strip() for name, value in (line.split(None, 1) for line in out.stdout.splitlines() if " " in line)}
+
+
 def resolve_engine(engine: str) -> str:
     if engine not in ("auto", "lme4", "statsmodels"):
         raise ConfigError(f"profile.engine: {engine!r}; use auto, lme4 or statsmodels")

@@ -243,5 +243,13 @@ def finalize(ctx: StageContext) -> dict[str, pa.Table]:
     return {name: to_arrow(frame) for name, frame in tables.items()}
 
 
+def _r_versions() -> dict[str, str]:
+    from voli.profile.engines import r_versions
+
+    return r_versions()
+
+
 STAGE = Stage("profile", "survey join, normalisation, speaker measures, mixed models, PCA, prediction, report",
-              outputs={}, plan=plan, finalize=finalize)
+              outputs={}, plan=plan, finalize=finalize,
+              libraries=("statsmodels", "scipy", "scikit-learn", "matplotlib", "jinja2"), programs=_r_versions)
+
