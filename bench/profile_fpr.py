@@ -93,7 +93,7 @@ def one(args) -> list[tuple[str, str, float, str]]:
     from voli.profile.models import fit_models
     from voli.profile.specs import SPEAKER_MEASURES
     from voli.profile.speakers import speaker_measures
-    from voli.profile.survey import attribute_types, survey_table
+    from voli.io.survey import attribute_types, survey_table
 
     t = corpus(k, seed, n_speakers, minutes, association, vocabulary)
     config = ProfileConfig(controls=("gender",) if controls else (), engine=engine, context=context,

@@ -10,7 +10,7 @@ from voli.config import ProfileConfig
 from voli.profile.calibrate import calibrate, strata_of
 from voli.profile.speakers import speaker_measures
 from voli.profile.structure import permute_within
-from voli.profile.survey import attribute_types, survey_table
+from voli.io.survey import attribute_types, survey_table
 from voli.simulate.effects import EffectSpec
 from voli.simulate.tables import simulate_tables
 

@@ -155,7 +155,7 @@ def test_an_effect_with_high_predicted_power_is_found_in_a_new_corpus():
     from voli.config import ProfileConfig
     from voli.profile.models import fit_models
     from voli.profile.speakers import speaker_measures
-    from voli.profile.survey import attribute_types, survey_table
+    from voli.io.survey import attribute_types, survey_table
 
     design = Design.from_dict({
         "attributes": ATTRIBUTES, "minutes": 1, "controls": ["gender"], "balanced": ["gender"],

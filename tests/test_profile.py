@@ -16,7 +16,7 @@ from voli.profile.models import fdr, fit_models
 from voli.profile.normalise import normalise
 from voli.profile.speakers import pillai
 from voli.profile.stage import analyse
-from voli.profile.survey import attribute_types, survey_table
+from voli.io.survey import attribute_types, survey_table
 from voli.simulate.effects import EffectSpec
 from voli.simulate.tables import simulate_tables
 
@@ -204,7 +204,7 @@ def test_lme4_and_statsmodels_agree_on_the_same_models(tmp_path):
 
 def test_survey_yaml_sets_reference_levels_logs_and_controls(tmp_path):
     from voli.profile.coding import code_attribute
-    from voli.profile.survey import model_options
+    from voli.io.survey import model_options
 
     speakers = pd.DataFrame({"speaker_id": list("ABCDE"), "country": ["Brazil", "France", "France", "Venezuela",
                                                                        "Brazil"],

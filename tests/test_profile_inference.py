@@ -15,7 +15,7 @@ from voli.config import ProfileConfig
 from voli.profile.engines import fit_lme4, lme4_version, r_has
 from voli.profile.models import fit_models
 from voli.profile.speakers import speaker_measures
-from voli.profile.survey import attribute_types, survey_table
+from voli.io.survey import attribute_types, survey_table
 from voli.simulate.effects import EffectSpec
 from voli.simulate.tables import simulate_tables
 

@@ -18,7 +18,7 @@ from voli.profile.structure import (
     speaker_structure,
     vowel_matrix,
 )
-from voli.profile.survey import AttributeType
+from voli.io.survey import AttributeType
 
 VOWELS_HZ = {"i": (300, 2300), "e": (400, 2000), "ɛ": (550, 1800), "a": (750, 1350), "ɔ": (550, 950),
              "o": (420, 850), "u": (320, 800)}  # F1, F2 of a woman-ish voice

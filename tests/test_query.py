@@ -142,3 +142,21 @@ def test_counts_on_the_sample_equal_pandas(profiled, capsys):
     printed = {line.split()[0]: int(line.split()[1]) for line in out[1:]}
     expected = pd.read_parquet(work / "03_features" / "vowels.parquet").phone.value_counts()
     assert printed == expected.to_dict() and len(printed) > 10
+
+
+def test_query_types_the_survey_as_the_profile_does(tmp_path):
+    """One survey typing (voli.io.survey): "NA" is missing, "12,500" twelve thousand five hundred,
+    "3,5" three and a half, in `voli query` and `voli browse` as in the profile's statistics."""
+    from voli.io.survey import attribute_types, survey_table
+
+    w = make_workdir(tmp_path)
+    raw = pd.DataFrame({"speaker_id": ["INT", "S1", "S2"], "gender": ["man", "woman", "NA"],
+                        "income": ["NA", "12,500", "800"], "hours": ["", "3,5", "20"]})
+    raw.to_parquet(w / "00_prepare" / "speakers.parquet")
+    mine = speaker_table(w).set_index("speaker_id")
+    profile = survey_table(tmp_path, raw, attribute_types(tmp_path, raw)).set_index("speaker_id")
+    for column in ("income", "hours"):
+        assert mine[column].fillna(-1).tolist() == profile[column].fillna(-1).tolist()
+    assert mine.income.fillna(-1).tolist() == [-1, 12500.0, 800.0] and mine.hours.fillna(-1).tolist() == [-1, 3.5, 20.0]
+    assert pd.isna(mine.loc["S2", "gender"]) and mine.loc["S1", "gender"] == "woman"
+    assert run_query(w, "select speaker_id from speakers where income > 1000").speaker_id.tolist() == ["S1"]

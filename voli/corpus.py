@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from voli.errors import AudioError, CorpusError
 from voli.io import audio
-from voli.io.survey import CsvRow, read_csv
+from voli.io.survey import ENROLMENT_COLUMN, CsvRow, read_csv
 from voli import languages
 from voli.schema import Recording, RecordingSpeaker, to_table
 
@@ -101,7 +101,6 @@ class RecordingRow:
     fingerprint: str = ""
 
 
-ENROLMENT_COLUMN = "enrolment"  # speakers.csv: optional path of a clip of the speaker alone, for telling voices apart
 
 
 def read_speakers(corpus_dir: Path) -> tuple[list[str], list[CsvRow]]:

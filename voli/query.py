@@ -68,23 +68,27 @@ def missing_stage_message(workdir: Path, view: str) -> str:
             f"`voli {stage} {corpus_of(workdir)} --workdir {workdir}` first")
 
 
-def _typed(column: pd.Series) -> pd.Series:
-    """Text survey values as numbers when every filled cell is one (the profile stage's rule)."""
-    filled = column.dropna()
-    numbers = pd.to_numeric(filled, errors="coerce")
-    if len(filled) and numbers.notna().all():
-        return pd.to_numeric(column, errors="coerce")
-    return column.astype("object")
+def _typed(workdir: Path, speakers: pd.DataFrame) -> pd.DataFrame:
+    """The survey columns typed as the profile types them (voli.io.survey: survey.yaml's types
+    when the corpus is where 00_prepare/config.yaml says, inferred otherwise; "NA" missing,
+    "12,500" and "3,5" numbers); categorical columns as text."""
+    from voli.io.survey import attribute_types, survey_table
+
+    corpus = Path(corpus_of(workdir))
+    raw = speakers.astype(object).where(speakers.notna(), "").astype(str)
+    types = attribute_types(corpus, raw)  # reads corpus/survey.yaml where it is there
+    typed = survey_table(corpus, raw, types)
+    out = speakers.copy()
+    for name in types:
+        out[name] = typed[name] if types[name].kind == "numeric" else typed[name].astype(object)
+    return out
 
 
 def speaker_table(workdir: str | Path) -> pd.DataFrame:
     """Every speaker with survey columns, role (``;``-joined if several) and, after the profile
     stage, its speaker measures. One row per speaker_id."""
     workdir = check_workdir(workdir)
-    speakers = pd.read_parquet(workdir / "00_prepare" / "speakers.parquet")
-    for col in speakers.columns:
-        if col != "speaker_id":
-            speakers[col] = _typed(speakers[col])
+    speakers = _typed(workdir, pd.read_parquet(workdir / "00_prepare" / "speakers.parquet"))
     speakers["speaker_id"] = speakers["speaker_id"].astype(str)
     roles_path = workdir / RECORDING_SPEAKERS
     if roles_path.is_file() and "role" not in speakers.columns:

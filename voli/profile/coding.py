@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from voli.errors import ConfigError
-from voli.profile.survey import AttributeType
+from voli.io.survey import AttributeType
 
 
 def _name(*parts: str) -> str:

@@ -41,7 +41,7 @@ import numpy as np
 from voli.profile.coding import code_attribute
 from voli.profile.engines import _ddf, fit_lme4, fit_statsmodels, lme4_version, r_has, resolve_engine, write_export
 from voli.profile.specs import VOWEL_MEASURES, VOWEL_SCALES, Model, finalise, model_data, prepare, specs
-from voli.profile.survey import AttributeType
+from voli.io.survey import AttributeType
 
 
 

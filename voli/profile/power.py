@@ -599,7 +599,7 @@ def one_simulation(design: Design, simulate: Callable, sizes: tuple[int, ...], s
     from voli import problems
     from voli.profile.models import fit_models
     from voli.profile.speakers import speaker_measures
-    from voli.profile.survey import attribute_types, survey_table
+    from voli.io.survey import attribute_types, survey_table
 
     config = design.profile_config(engine)
     child = int(np.random.SeedSequence([seed, simulation]).generate_state(1)[0])

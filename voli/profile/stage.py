@@ -37,7 +37,7 @@ def load_inputs(corpus_dir: Path, features_dir: Path, config: ProfileConfig) -> 
 
     from voli.corpus import speakers_table
     from voli.io.exclusions import apply_exclusions, read_exclusions
-    from voli.profile.survey import attribute_types, model_options, survey_table
+    from voli.io.survey import attribute_types, model_options, survey_table
 
     raw = speakers_table(Path(corpus_dir)).to_pandas()  # speakers.csv with prepare's checks (IDs, duplicates)
     types = attribute_types(corpus_dir, raw)

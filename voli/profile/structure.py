@@ -33,7 +33,7 @@ from voli import problems
 from voli.errors import ConfigError
 from voli.profile.models import fdr
 from voli.profile.speakers import speaker_languages
-from voli.profile.survey import AttributeType, encode
+from voli.io.survey import AttributeType, encode
 
 ALPHA = 0.05  # a component is real when its permutation p is below this (and every earlier one's is)
 MAX_CLUSTERS = 6  # the silhouette chooses among 2..MAX_CLUSTERS clusters
