@@ -61,6 +61,39 @@ def voli_logs_reach_caplog():
     logger.setLevel(logging.NOTSET)
 
 
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+def _r_packages(*names: str) -> bool:
+    from voli.profile.engines import r_versions
+
+    return all(r_versions().get(n, "not")[0].isdigit() for n in ("R", *names))
+
+
+# The programs some tests need, all installed by `make install` (scripts/system-deps.sh). A test
+# marked @pytest.mark.needs("praat") FAILS when its program is missing, saying how to install it: a
+# skip would pass CI without checking anything. VOLI_SKIP_MISSING_TOOLS=1 turns those failures into
+# skips, on purpose only (a machine without apt).
+TOOLS = {
+    "praat": (lambda: shutil.which("praat") is not None, "Debian's praat: apt-get install praat"),
+    "chromium": (lambda: CHROMIUM.is_file() and CHROMEDRIVER.is_file(),
+                 f"{CHROMIUM} and {CHROMEDRIVER}: apt-get install chromium chromium-driver"),
+    "lme4": (lambda: _r_packages("lme4", "lmerTest"), "R with lme4 and lmerTest: apt-get install r-cran-lmertest"),
+    "pbkrtest": (lambda: _r_packages("pbkrtest", "emmeans"),
+                 "R's pbkrtest and emmeans: apt-get install r-cran-pbkrtest r-cran-emmeans"),
+}
+SKIP_MISSING_TOOLS = os.environ.get("VOLI_SKIP_MISSING_TOOLS") == "1"
+
+
+def pytest_runtest_setup(item):
+    for mark in item.iter_markers("needs"):
+        for tool in mark.args:
+            found, how = TOOLS[tool]
+            if not found():
+                message = f"needs {how} (make install does it; VOLI_SKIP_MISSING_TOOLS=1 skips such tests)"
+                pytest.skip(message) if SKIP_MISSING_TOOLS else pytest.fail(message, pytrace=False)
+
+
 SAMPLE_CHAIN = {"transcribed", "aligned", "featured", "profiled"}  # the session fixtures built one on another
 
 

@@ -209,7 +209,7 @@ def test_alignment_tables_carry_scores_and_speakers(aligned):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("praat") is None, reason="Debian's praat is not installed")
+@pytest.mark.needs("praat")
 def test_alignment_textgrid_opens_in_praat(aligned):
     _, work, _, _ = aligned
     script = Path(__file__).parent / "praat" / "count_tiers.praat"

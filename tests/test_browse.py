@@ -197,10 +197,7 @@ def test_a_moved_corpus_is_found_with_corpus(tmp_path):
 
 
 def chrome_driver(user_data: Path):
-    """Headless Chromium through chromedriver, or skip saying what is missing."""
-    if not CHROMIUM.is_file() or not CHROMEDRIVER.is_file():
-        pytest.skip(f"needs {CHROMIUM} and {CHROMEDRIVER}: apt-get install chromium chromium-driver "
-                    "(scripts/system-deps.sh does it)")
+    """Headless Chromium through chromedriver (tests that call it are marked needs("chromium"))."""
     webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (requirements.lock)")
     from selenium.webdriver.chrome.service import Service
 
@@ -224,6 +221,7 @@ def wait_for(condition, timeout: float = 10.0, what: str = ""):
 
 
 @pytest.mark.slow
+@pytest.mark.needs("chromium")
 def test_clicking_a_vowel_plays_it_and_exclude_writes_it(profiled, tmp_path):
     """On corpora_sample: hover and click a token of the chart; the page asks the server for that
     token's span of its recording; "Exclude" writes it to exclusions.csv. Screenshot: /tmp/browse.png."""

@@ -159,10 +159,9 @@ def test_prosody_rates_pauses_and_filled_pauses(featured):
     assert spearmanr(both.pitch_floor_hz, both[0.25])[0] > 0.8
 
 
+@pytest.mark.needs("praat")
 def test_praat_opens_the_pitch_tiers_and_the_formant_textgrid(featured, tmp_path):
     _, work, _ = featured
-    if shutil.which("praat") is None:
-        pytest.skip("Debian's praat is not installed")
     tier = sorted((work / "03_features" / "pitchtiers").glob("*.PitchTier"))[0]
     grid = work / "03_features" / "textgrids" / f"{tier.name.split('__')[0]}.TextGrid"
     script = tmp_path / "check.praat"

@@ -11,7 +11,6 @@ import pytest
 from voli.config import ProfileConfig
 from voli.problems import collecting
 from voli.errors import CorpusError
-from voli.profile.engines import lme4_version
 from voli.profile.models import fdr, fit_models
 from voli.profile.normalise import normalise
 from voli.profile.speakers import pillai
@@ -164,8 +163,7 @@ def test_an_f0_effect_hidden_by_gender_is_found_with_gender_as_a_control(tmp_pat
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(lme4_version() is None, reason="R with lme4 and lmerTest is not installed "
-                    "(Debian: apt-get install r-cran-lmertest; make install does it)")
+@pytest.mark.needs("lme4")
 def test_lme4_and_statsmodels_agree_on_the_same_models(tmp_path):
     """lme4 (the field's reference) and statsmodels fit the same formulas on the same rows: estimates
     within 1 %, p-values within 0.02 (Satterthwaite's df against speakers - terms - 1) wherever both

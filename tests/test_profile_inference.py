@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from voli.config import ProfileConfig
-from voli.profile.engines import fit_lme4, lme4_version, r_has
+from voli.profile.engines import fit_lme4
 from voli.profile.models import fit_models
 from voli.profile.speakers import speaker_measures
 from voli.io.survey import attribute_types, survey_table
@@ -29,8 +29,7 @@ effects:
 between_speaker_sd: {speech_rate: 0.05, f0_level: 0.04}
 """
 SURVEY = "attributes:\n  gender: {levels: [woman, man]}\n  education: {levels: [primary, secondary, university]}\n"
-needs_r = pytest.mark.skipif(lme4_version() is None, reason="R with lme4 and lmerTest is not installed "
-                             "(Debian: apt-get install r-cran-lmertest; make install does it)")
+needs_r = pytest.mark.needs("lme4")
 
 
 def tables_with(tmp_path, n: int, seed: int, **kwargs):
@@ -100,8 +99,7 @@ def test_a_model_that_fails_in_r_is_named_and_the_others_stand(tmp_path):
 
 @pytest.mark.slow
 @needs_r
-@pytest.mark.skipif(not (r_has("pbkrtest") and r_has("emmeans")), reason="R's pbkrtest and emmeans are not "
-                    "installed (Debian: apt-get install r-cran-pbkrtest r-cran-emmeans; make install does it)")
+@pytest.mark.needs("pbkrtest")
 def test_kenward_roger_and_adjusted_means_equal_a_hand_refit_in_r(tmp_path):
     """One utterance model refitted by hand with lmer, summary(ddf = "Kenward-Roger") and emmeans: the same
     estimates, SEs, df and p as models.parquet, and the same adjusted level means."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -41,7 +40,7 @@ def test_mfa_layout_roundtrip(tmp_path):
     assert tg.getTier("INT01 - utterances").entries[0].label == "¿Cuántas horas trabaja?"
 
 
-@pytest.mark.skipif(shutil.which("praat") is None, reason="Debian's praat is not installed (make install does it)")
+@pytest.mark.needs("praat")
 def test_praat_opens_voli_textgrid(tmp_path):
     path = write_textgrid(tmp_path / "r.TextGrid", speaker_tiers(ROWS), duration_s=3.0)
     assert praat_tiers(path) == ["INT01 - utterances", "INT01 - words", "INT01 - phones", "S05 - utterances", "S05 - words"]

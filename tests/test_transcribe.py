@@ -152,7 +152,7 @@ def test_words_are_given_to_the_right_speaker(transcribed):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("praat") is None, reason="Debian's praat is not installed")
+@pytest.mark.needs("praat")
 def test_transcript_textgrid_opens_in_praat(transcribed):
     _, exp, _ = transcribed
     path = exp / "01_transcribe/textgrids/en_02.TextGrid"
