@@ -22,13 +22,13 @@ def test_proper_nouns_inside_sentences_are_found():
 
 
 def _texts(out: Path):
-    """Every text the copy holds: parquet string cells, TextGrids, CSVs and the report (images out)."""
+    """Every text the copy holds: parquet string cells, TextGrids, ELAN files, CSVs and the report (images out)."""
     for path in sorted(out.rglob("*")):
         if path.suffix == ".parquet":
             table = pd.read_parquet(path)
             yield path, " ".join(" ".join(map(str, table[c].dropna())) for c in table.columns
                                  if table[c].dtype == object or str(table[c].dtype) in ("str", "string"))
-        elif path.suffix in (".TextGrid", ".csv", ".html"):
+        elif path.suffix in (".TextGrid", ".eaf", ".csv", ".html"):
             yield path, re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", path.read_text(encoding="utf-8"))
 
 
@@ -66,6 +66,7 @@ def test_anonymized_copy_has_no_speaker_ids_or_listed_names(profiled, tmp_path):
     assert np.abs(audio[int(start * rate) + 1: int(end * rate)]).max() == 0
     assert np.abs(audio).max() > 0.1
     assert (out / "04_profile" / "report" / "index.html").is_file()
+    assert len(list((out / "02_align" / "eaf").glob("*.eaf"))) == len(list((work / "02_align" / "eaf").glob("*.eaf"))) > 0
 
 
 def test_failure_and_problem_messages_lose_speaker_ids_and_paths():

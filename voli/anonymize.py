@@ -123,9 +123,11 @@ def anonymize(corpus_dir: Path, workdir: Path, *, names_file: Path | None = None
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         table.to_parquet(out / rel, index=False)
         n_tables += 1
-    for grid in sorted(workdir.glob("0*_*/textgrids/*.TextGrid")):
+    for grid in sorted(workdir.glob("0*_*/textgrids/*.TextGrid")) + sorted(workdir.glob("corrections/*.TextGrid")):
         rel = grid.relative_to(workdir)
         _anonymize_textgrid(grid, out / rel, pseudonym, masked_keys)
+    for eaf in sorted(workdir.glob("0*_*/eaf/*.eaf")) + sorted(workdir.glob("corrections/*.eaf")):
+        _anonymize_eaf(eaf, out / eaf.relative_to(workdir), pseudonym, masked_keys)
     if mask_audio and silence is not None:
         _mask_audio(workdir, out, silence)
     if (out / "04_profile" / "speakers.parquet").is_file():
@@ -160,6 +162,22 @@ def _anonymize_textgrid(src: Path, dst: Path, pseudonym: dict, masked_keys: set[
             new.addTier(tier.new(name=name))
     dst.parent.mkdir(parents=True, exist_ok=True)
     new.save(str(dst), format="long_textgrid", includeBlankSpaces=True)
+
+
+def _anonymize_eaf(src: Path, dst: Path, pseudonym: dict, masked_keys: set[str]) -> None:
+    """An ELAN file as _anonymize_textgrid does a TextGrid; the link to the audio is left out (it
+    names a path of this machine, and the audio is not shared unless masked)."""
+    from voli.io.eaf import read_eaf, write_eaf
+    from voli.io.textgrid import Interval
+
+    tiers = {}
+    for name, intervals in read_eaf(src).items():
+        for sid, alias in pseudonym.items():
+            if name.startswith(f"{sid} - ") or name == sid:
+                name = alias + name[len(sid):]
+        tiers[name] = [Interval(iv.start, iv.end, " ".join(MASK if _key(w) in masked_keys else w for w in iv.label.split()))
+                       for iv in intervals]
+    write_eaf(dst, tiers)
 
 
 def _scrub(message: str, pseudonym: dict[str, str]) -> str:

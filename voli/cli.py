@@ -8,6 +8,7 @@ recordings failed (listed in failures.parquet); 2 an error stopped the run
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -42,6 +43,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    "and the work directory at the same paths")
     p.add_argument("--force", action="store_true",
                    help="redo every recording, even those already finished with the same inputs and config")
+    p.add_argument("--retrain", action="store_true",
+                   help="align: train the alignment model again, on the corrected words of recordings under "
+                   "WORKDIR/corrections/ (a correction alone realigns its recording with the model as it is)")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug detail, including tracebacks of failures")
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only; no progress bars")
 
@@ -457,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.corpus.is_dir():
             raise VoliError(f"{args.corpus}: corpus directory not found")
         config = load_config(args.config)
+        if args.retrain:
+            config = dataclasses.replace(config, align=dataclasses.replace(config.align, retrain=True))
         if args.command == "run":
             start, stop = args.stage, args.stop_stage or last_implemented()
         else:

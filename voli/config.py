@@ -91,6 +91,7 @@ class AlignConfig:
     early_slack_s: float = 0.3
     late_slack_s: float = 0.8
     window_min_probability: float = 0.5
+    retrain: bool = False  # train the model again now, on corrected words where corrections/ has them (--retrain)
 
     def __post_init__(self):
         limits = {"iterations": (1, None), "max_components": (1, None), "frame_shift_ms": (1.0, 50.0),

@@ -334,24 +334,32 @@ def _written(rec, w, p, u, textgrid_dir: Path | None, eaf_dir: Path | None) -> d
     return {"words": to_table(w, Word), "phones": to_table(p, Phone), "utterances": to_table(u, AlignedUtterance)}
 
 
-def align_corrected(rec, speakers, utterances, words, model: hmm.AcousticModel, config: AlignConfig, device,
-                    correction_file: Path, textgrid_dir: Path | None = None, eaf_dir: Path | None = None
-                    ) -> dict[str, pa.Table]:
-    """Align one recording as a linguist corrected it (voli.align.corrections): voli's own
-    alignment first (what the correction is compared with), then the correction's words, speakers
-    and phone labels aligned again with its hand-moved boundaries locked."""
+def read_correction_of(rec, speakers, correction_file: Path):
+    """A recording's correction, read and checked (voli.align.corrections.read_correction)."""
     from voli.align import corrections as corr
-    from voli.text import is_filler
 
     correction = corr.read_correction(correction_file, [s.speaker_id for s in speakers], rec.duration_s)
     if not correction.words:
         raise AlignmentError(f"{correction_file}: no labelled interval on any '<speaker> - words' tier; a correction "
                              "holds the words as they were said (delete the file to keep voli's own alignment)")
-    own_words, own_phones, own_utts = align_segments(
-        model, recording_segments(rec, speakers, utterances, words, config, device), config)
-    locked = corr.locked_boundaries(correction, own_words, own_phones)
-    language = words[0].language if words else (rec.language or "")
+    return correction
+
+
+def corrected_segments(rec, speakers, correction, config: AlignConfig, device, *, own=([], [], []),
+                       locked: dict | None = None, language: str = "") -> tuple[list[Segment], int]:
+    """The segments of a corrected recording, ready for the HMM, and how many of its words are new,
+    respelt or moved: the correction's words and speakers, grouped into its utterance intervals
+    (``own``'s utterances where it has none; runs of words where neither has one), each word that
+    voli's own alignment ``own`` (words, phones, utterances) has unchanged keeping its ASR fields,
+    relabelled phones and hand pronunciations as the pronunciation, and the ``locked`` boundaries
+    (speaker -> times) as the segments' locks."""
+    from voli.align import corrections as corr
+    from voli.text import is_filler
+
+    own_words, own_phones, own_utts = own
+    locked = locked or {}
     roles = {s.speaker_id: s.role for s in speakers}
+    language = language or rec.language or ""
     own_of: dict[tuple, list] = {}
     for i, w in enumerate(own_words):
         own_of.setdefault((w.speaker_id, w.word), []).append((i, w))
@@ -367,10 +375,17 @@ def align_corrected(rec, speakers, utterances, words, model: hmm.AcousticModel, 
     spans = [(spk, a, b) for spk, ivs in correction.utterances.items() for a, b in ivs]
     spans += [(u.speaker_id, u.start, u.end) for u in own_utts if u.speaker_id not in correction.utterances]
     groups: dict[tuple, list] = {}
+    last: dict[str, CorrectedRun] = {}
     for cw in correction.words:
         mid = (cw.start + cw.end) / 2
         span = next(((spk, a, b) for spk, a, b in spans if spk == cw.speaker_id and a <= mid <= b), None)
-        groups.setdefault(span or (cw.speaker_id, cw.start, cw.end, "alone"), []).append(cw)
+        if span is None:  # no utterance interval: a run of the speaker's words with pauses under RUN_GAP_S
+            run = last.get(cw.speaker_id)
+            if run is None or cw.start - run.end > RUN_GAP_S:
+                run = last[cw.speaker_id] = CorrectedRun(cw.speaker_id, cw.start)
+            run.end = cw.end
+            span = (cw.speaker_id, run.start, "run")
+        groups.setdefault(span, []).append(cw)
     new_utts, new_words, wanted, changed = [], [], {}, 0
     for n, (key, cws) in enumerate(sorted(groups.items(), key=lambda kv: (kv[1][0].start, kv[0][0]))):
         uid = f"{rec.recording_id}-{n:06d}"
@@ -378,8 +393,8 @@ def align_corrected(rec, speakers, utterances, words, model: hmm.AcousticModel, 
         new_utts.append(Utterance(uid, rec.recording_id, spk, roles.get(spk, "unknown"), cws[0].start, cws[-1].end,
                                   " ".join(c.word for c in cws), language))
         for cw in cws:
-            i, own = own_word(cw)
-            w = (dataclasses.replace(own, utterance_id=uid) if own is not None else
+            i, own_w = own_word(cw)
+            w = (dataclasses.replace(own_w, utterance_id=uid) if own_w is not None else
                  Word(rec.recording_id, uid, spk, roles.get(spk, "unknown"), cw.start, cw.end, cw.word, None,
                       is_filler(cw.word, language), language, 1.0, False))
             labels = [lab for _, _, lab in cw.phones]
@@ -387,7 +402,7 @@ def align_corrected(rec, speakers, utterances, words, model: hmm.AcousticModel, 
                       else tuple(labels) if i is not None and labels and labels != own_phones_of.get(i) else None)
             wanted[(uid, w.start, w.word)] = (cw, phones)
             new_words.append(w)
-            changed += own is None
+            changed += own_w is None
     segments = recording_segments(rec, speakers, new_utts, new_words, config, device)
     for seg in segments:
         for k, w in enumerate(seg.words):
@@ -396,7 +411,33 @@ def align_corrected(rec, speakers, utterances, words, model: hmm.AcousticModel, 
                 phones = tuple(phones if config.share_phones else (f"{w.language}:{x}" for x in phones))
                 seg.prons[k] = dataclasses.replace(seg.prons[k], phones=phones, stress=(None,) * len(phones))
             seg.locks += tuple(corr.word_locks(k, cw, len(seg.prons[k].phones), locked.get(w.speaker_id, [])))
-        corr.check_lock_order(seg.locks, seg.utterance.speaker_id, correction_file)
+        corr.check_lock_order(seg.locks, seg.utterance.speaker_id, correction.path)
+    return segments, changed
+
+
+RUN_GAP_S = 0.3  # corrected words with no utterance interval: a pause longer than this starts another utterance
+
+
+@dataclass
+class CorrectedRun:
+    speaker_id: str
+    start: float
+    end: float = 0.0
+
+
+def align_corrected(rec, speakers, utterances, words, model: hmm.AcousticModel, config: AlignConfig, device,
+                    correction_file: Path, textgrid_dir: Path | None = None, eaf_dir: Path | None = None
+                    ) -> dict[str, pa.Table]:
+    """Align one recording as a linguist corrected it (voli.align.corrections): voli's own
+    alignment first (what the correction is compared with), then the correction's words, speakers
+    and phone labels aligned again with its hand-moved boundaries locked."""
+    from voli.align import corrections as corr
+
+    correction = read_correction_of(rec, speakers, correction_file)
+    own = align_segments(model, recording_segments(rec, speakers, utterances, words, config, device), config)
+    locked = corr.locked_boundaries(correction, own[0], own[1])
+    segments, changed = corrected_segments(rec, speakers, correction, config, device, own=own, locked=locked,
+                                           language=words[0].language if words else (rec.language or ""))
     w, p, u = align_segments(model, segments, config)
     w = [dataclasses.replace(x, checked=True) for x in w]
     p = [dataclasses.replace(x, checked=True) for x in p]
@@ -408,9 +449,12 @@ def align_corrected(rec, speakers, utterances, words, model: hmm.AcousticModel, 
 # -- the stage's corpus-level step ----------------------------------------------------------------
 
 
-def ensure_model(ctx, recording_ids: list[str], upstream_fingerprints: list[str]) -> tuple[Path, str]:
+def ensure_model(ctx, recording_ids: list[str], upstream_fingerprints: list[str],
+                 corrections: dict[str, Path] | None = None) -> tuple[Path, str]:
     """The model to align with, and its fingerprint: ``align.model`` if set, else the model
-    trained on this corpus's transcriptions (trained now unless a matching one is saved).
+    trained on this corpus's transcriptions (trained now unless a matching one is saved). A
+    linguist's correction does not retrain it; ``align.retrain`` (``--retrain``) trains it again
+    now, on the corrected words of the recordings in ``corrections`` (recording_id -> file).
 
     Also writes the lexicon of every word in the corpus (``lexicon.dict``, MFA format, for
     correcting and passing back as ``align.dictionary``) and ``unknown_words.csv``.
@@ -430,20 +474,29 @@ def ensure_model(ctx, recording_ids: list[str], upstream_fingerprints: list[str]
         digest = hashlib.sha256((model_dir / "model.pt").read_bytes()).hexdigest()
     else:
         model_dir = stage_dir / "model"
-        training = {k: v for k, v in dataclasses.asdict(config).items() if k != "batch_size"}
+        training = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("batch_size", "retrain")}
         digest = fingerprint(sorted(upstream_fingerprints), training, hmm.MODEL_VERSION)
         card = model_dir / "card.json"
         info = json.loads(card.read_text(encoding="utf-8")) if card.is_file() else {}
-        if info.get("fingerprint") == digest:
+        if info.get("fingerprint") == digest and not config.retrain:
+            digest = _with_corrections(digest, info.get("corrections"))
             for rid, why in sorted(info.get("left_out", {}).items()):  # said again on every run that uses the model
                 _left_out(rid, why)
             if info.get("subsampled"):
                 problems.report("training_subsampled", info["subsampled"])
             return model_dir, digest
-    segments, left_out = [], {}
+    segments, left_out, used = [], {}, {}
     for rid in recording_ids:
         try:
             rec, speakers, utterances, words = load_transcription(ctx, rid)
+            if config.retrain and not config.model and (corrections or {}).get(rid) is not None:
+                from voli.align.corrections import digest as file_digest
+
+                correction = read_correction_of(rec, speakers, corrections[rid])
+                segments.extend(corrected_segments(rec, speakers, correction, config, ctx.device,
+                                                   language=words[0].language if words else "")[0])
+                used[rid] = file_digest(corrections[rid])
+                continue
             segments.extend(recording_segments(rec, speakers, utterances, words, config, ctx.device))
         except VoliError as err:  # the recording fails again, and is recorded, when aligned
             left_out[rid] = str(err)
@@ -461,10 +514,19 @@ def ensure_model(ctx, recording_ids: list[str], upstream_fingerprints: list[str]
     log.info("align: training on %d utterances from %d recordings", len(segments), len(recording_ids))
     model = train_model(segments, config, progress=log.info)
     model.info["fingerprint"] = digest
+    model.info["corrections"] = used  # recording_id -> the correction's hash, for a model trained with --retrain
     model.info["recordings"] = len(recording_ids) - len(left_out)
     model.info["left_out"] = left_out
     model.save(model_dir)
-    return model_dir, digest
+    return model_dir, _with_corrections(digest, used)
+
+
+def _with_corrections(digest: str, used: dict | None) -> str:
+    """The model's fingerprint: its training data's, and the corrections it was trained on, if any
+    (a model retrained on corrections realigns every recording; none keeps the fingerprint as it was)."""
+    from voli.runner import fingerprint
+
+    return fingerprint(digest, sorted(used.items())) if used else digest
 
 
 def _left_out(recording_id: str, why: str) -> None:

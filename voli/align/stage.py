@@ -26,15 +26,19 @@ def plan(ctx: StageContext) -> list[WorkItem]:
     from voli.align.aligner import ensure_model
     from voli.align.corrections import correction_path, digest
 
-    items = upstream_items(ctx, "transcribe", dataclasses.asdict(ctx.config.align), prepared_ids(ctx.stage_dir("prepare")))
+    settings = {k: v for k, v in dataclasses.asdict(ctx.config.align).items() if k != "retrain"}  # --retrain: the model's
+    items = upstream_items(ctx, "transcribe", settings, prepared_ids(ctx.stage_dir("prepare")))
     upstream = [part_fingerprint(ctx.stage_dir("transcribe"), it.recording_id) for it in items]
-    model_dir, model_fp = ensure_model(ctx, [it.recording_id for it in items], upstream)
-    out = []
+    corrections = {}
     for it in items:
         try:
-            correction = correction_path(corrections_dir(ctx), it.recording_id)
+            corrections[it.recording_id] = correction_path(corrections_dir(ctx), it.recording_id)
         except VoliError:  # two corrections: the recording fails with that message when processed
-            correction = None
+            corrections[it.recording_id] = None
+    model_dir, model_fp = ensure_model(ctx, [it.recording_id for it in items], upstream, corrections)
+    out = []
+    for it in items:
+        correction = corrections[it.recording_id]
         extra = [digest(correction)] if correction is not None else []  # no correction: the fingerprint as before
         out.append(WorkItem(it.recording_id, fingerprint(it.fingerprint, model_fp, *extra), str(model_dir)))
     return out
