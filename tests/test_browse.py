@@ -132,11 +132,25 @@ def get(server, path: str):
         return err.code, err.headers.get("Content-Type"), err.read()
 
 
+def send(server, path: str, body: dict | None = None, method: str = "POST", headers: dict | None = None):
+    """(status, text) of a request as the page sends it: JSON, the session's token, the server's own
+    origin; ``headers`` replaces or (with None as the value) leaves out any of those headers."""
+    base = server.url.rstrip("/")
+    sent = {"Content-Type": "application/json", "X-Voli-Token": server.token, "Origin": base}
+    sent.update(headers or {})
+    req = urllib.request.Request(base + path, data=None if body is None else json.dumps(body).encode(), method=method,
+                                 headers={k: v for k, v in sent.items() if v is not None})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
 def post(server, path: str, body: dict):
-    req = urllib.request.Request(server.url.rstrip("/") + path, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read())
+    status, text = send(server, path, body)
+    assert status == 200, text
+    return json.loads(text)
 
 
 def test_audio_is_the_span_of_the_speakers_channel(served):
@@ -179,6 +193,61 @@ def test_page_data_spectrogram_and_exclusions(served):
         [["r1", 1.0, "a", "ta", "S1", "noise"]]
     assert post(served, "/api/include", {"token_id": 2})["excluded"] == []
     assert read_exclusions(served.data.path).empty
+
+
+def test_the_page_carries_the_session_token(served):
+    status, kind, page = get(served, "/")
+    assert status == 200 and kind.startswith("text/html") and len(served.token) >= 40
+    assert f'<meta name="voli-token" content="{served.token}">'.encode() in page and b"__VOLI_TOKEN__" not in page
+    assert get(served, "/static/index.html")[2] == page
+    other = make_server(served.data.path, port=0)
+    assert other.token != served.token  # drawn afresh for each server
+    other.server_close()
+
+
+def test_changes_need_the_token_and_the_servers_own_origin(served):
+    """CSRF: a page of another site may send a POST to 127.0.0.1 but can neither read the token nor
+    set its own Origin; DNS rebinding: it reaches the server under its own name in Host."""
+    base = served.url.rstrip("/")
+    exclude = {"token_id": 2, "reason": "forged"}
+    refused = [  # (headers, what the 403 names)
+        ({"Origin": "http://evil.example"}, "Origin 'http://evil.example' is not this server's"),
+        ({"Origin": "null"}, "Origin 'null'"),
+        ({"Origin": base.replace("127.0.0.1", "localhost")}, "is not this server's"),  # another origin
+        ({"Origin": None, "Referer": "http://evil.example/page.html"}, "Referer 'http://evil.example/page.html'"),
+        ({"X-Voli-Token": None}, "no X-Voli-Token header"),
+        ({"X-Voli-Token": served.token[:-1] + "x"}, "wrong X-Voli-Token"),
+        ({"X-Voli-Token": ""}, "no X-Voli-Token header"),
+        ({"Host": f"evil.example:{served.server_address[1]}", "Origin": f"http://evil.example:{served.server_address[1]}"},
+         "Host 'evil.example:"),
+        ({"Host": "127.0.0.1:1"}, "Host '127.0.0.1:1' is not this server"),
+    ]
+    for headers, message in refused:
+        for path in ("/api/exclude", "/api/include"):
+            status, text = send(served, path, exclude, headers=headers)
+            assert status == 403 and message in text and text.startswith("voli browse refused this request: "), \
+                (headers, path, status, text)
+    status, text = send(served, "/api/exclude", exclude, method="DELETE", headers={"X-Voli-Token": None})
+    assert status == 403 and "no X-Voli-Token header" in text
+    assert not (served.data.path / "exclusions.csv").exists()  # nothing was written
+    # the page's own requests: same origin (127.0.0.1 or localhost, as the browser opened it), or no Origin
+    assert post(served, "/api/exclude", exclude)["excluded"] == [2]
+    status, text = send(served, "/api/include", {"token_id": 2}, headers={
+        "Host": f"localhost:{served.server_address[1]}", "Origin": base.replace("127.0.0.1", "localhost")})
+    assert status == 200 and json.loads(text)["excluded"] == []
+    status, text = send(served, "/api/exclude", exclude, headers={"Origin": None, "Referer": base + "/"})
+    assert status == 200 and json.loads(text)["excluded"] == [2]
+    assert read_exclusions(served.data.path).reason.tolist() == ["forged"]
+
+
+def test_reading_needs_the_servers_own_host(served):
+    """DNS rebinding: a page of evil.example whose name now points at 127.0.0.1 reads nothing."""
+    for path in ("/", "/api/data", "/audio?recording=r1&start=1&end=1.2", "/static/app.js"):
+        req = urllib.request.Request(served.url.rstrip("/") + path, headers={"Host": f"evil.example:{served.server_address[1]}"})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=30)
+        assert err.value.code == 403 and b"Host 'evil.example:" in err.value.read()
+    assert get(served, "/api/data")[0] == 200  # its own Host: read without a token
 
 
 def test_a_moved_corpus_is_found_with_corpus(tmp_path):

@@ -10,12 +10,23 @@ GET  /spectrogram.png       same span parameters [&mark_start=S&mark_end=S&ceili
                             spectrogram with formant tracks and F0
 POST /api/exclude           {"token_id": N, "reason": "..."}: adds the token to exclusions.csv
 POST /api/include           {"token_id": N}: takes it off
+
+Protection
+----------
+Every request must name the server itself in ``Host`` (127.0.0.1, localhost, the bound address or
+the address the connection came in on, with the port): a page of another site that re-points its
+own name at 127.0.0.1 (DNS rebinding) sends its own name and is refused. A request that changes
+something (POST, PUT, PATCH, DELETE) must also carry this server's ``Origin`` (or ``Referer``)
+where it sends one, and the session's secret in ``X-Voli-Token``: a token drawn when the server
+starts and written into the page (``<meta name="voli-token">``), which a page of another origin
+cannot read. Anything else is answered 403 with what was refused.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
 import webbrowser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,11 +43,19 @@ log = logging.getLogger("voli.browse")
 STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
           "style.css": "text/css; charset=utf-8"}
 DEFAULT_PORT = 8765
+TOKEN_HEADER = "X-Voli-Token"
+TOKEN_PLACEHOLDER = b"__VOLI_TOKEN__"  # in static/index.html, replaced by the session's token
+STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class Refused(Exception):
+    """A request refused by the Host, Origin or token check (answered 403)."""
 
 
 class BrowseServer(ThreadingHTTPServer):
     """The HTTP server with the work directory it serves; ``requests`` lists the paths asked for
-    (with their query strings), newest last."""
+    (with their query strings), newest last; ``token`` is the session's secret that every
+    state-changing request must send in ``X-Voli-Token``."""
 
     daemon_threads = True
 
@@ -44,7 +63,23 @@ class BrowseServer(ThreadingHTTPServer):
         self.data = data
         self.requests: list[str] = []
         self.lock = threading.Lock()  # exclusions.csv is read-modify-written
+        self.token = secrets.token_urlsafe(32)
         super().__init__(address, Handler)
+
+    def allowed_hosts(self, local_address: str | None = None) -> set[str]:
+        """The ``Host`` values that name this server: 127.0.0.1, localhost, the bound address and
+        ``local_address`` (the address a connection came in on), with the port (and without it on
+        port 80). Lower case."""
+        host, port = self.server_address[:2]
+        names = {"127.0.0.1", "localhost", str(host).lower()}
+        if local_address:
+            names.add(local_address.lower())
+        names.discard("")
+        names.discard("0.0.0.0")
+        hosts = {f"{name}:{port}" for name in names}
+        if port == 80:
+            hosts |= names
+        return hosts
 
     @property
     def url(self) -> str:
@@ -88,10 +123,52 @@ class Handler(BaseHTTPRequestHandler):
     def _json(self, obj, status: int = 200) -> None:
         self._send(status, json.dumps(obj, allow_nan=False).encode("utf-8"), "application/json")
 
+    def _check(self) -> None:
+        """Raise ``Refused`` unless ``Host`` names this server and, for a state-changing method,
+        ``Origin``/``Referer`` (where sent) is this server's origin and ``X-Voli-Token`` is the
+        session's token."""
+        host = (self.headers.get("Host") or "").strip().lower()
+        if not host:
+            raise Refused("the request has no Host header")
+        local = self.connection.getsockname()[0] if self.connection else None
+        if host not in self.server.allowed_hosts(local):
+            raise Refused(f"Host {host!r} is not this server (a page of another site cannot reach "
+                          f"voli browse through its own name); open {self.server.url}")
+        if self.command not in STATE_CHANGING:
+            return
+        own = f"http://{host}"
+        origin = self.headers.get("Origin")
+        if origin is not None:
+            if origin.strip().lower() != own:
+                raise Refused(f"Origin {origin!r} is not this server's ({own}): voli browse only "
+                              "takes changes from its own page")
+        else:
+            referer = self.headers.get("Referer")
+            if referer is not None:
+                parts = urlsplit(referer.strip())
+                if f"{parts.scheme}://{parts.netloc}".lower() != own:
+                    raise Refused(f"Referer {referer!r} is not this server's page ({own}/): voli browse "
+                                  "only takes changes from its own page")
+        sent = self.headers.get(TOKEN_HEADER)
+        if not sent:
+            raise Refused(f"the request has no {TOKEN_HEADER} header: changes are taken only from the "
+                          "page voli browse served (reload it)")
+        if not secrets.compare_digest(sent.encode("utf-8", "replace"), self.server.token.encode()):
+            raise Refused(f"wrong {TOKEN_HEADER}: it is not this session's token (was voli browse "
+                          "restarted? reload the page)")
+
     def _dispatch(self, routes: dict) -> None:
         url = urlsplit(self.path)
         with self.server.lock:
             self.server.requests.append(self.path)
+        try:
+            self._check()
+        except Refused as err:
+            log.warning("browse: refused %s %s: %s", self.command, url.path, err)
+            self.close_connection = True  # the body (if any) is left unread
+            self._send(403, f"voli browse refused this request: {err}".encode("utf-8"),
+                       "text/plain; charset=utf-8")
+            return
         route = routes.get(url.path)
         if route is None and url.path.startswith("/static/"):
             route = self._static
@@ -116,6 +193,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self._dispatch({"/api/exclude": self._exclude, "/api/include": self._include})
 
+    def do_PUT(self):  # no such route; checked like POST all the same, then 404
+        self._dispatch({})
+
+    do_PATCH = do_DELETE = do_PUT
+
     # -- routes -----------------------------------------------------------------------------------
 
     def _static(self, path: str, query: dict) -> None:
@@ -124,6 +206,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, f"no file {name}".encode(), "text/plain; charset=utf-8")
             return
         body = resources.files("voli.browse").joinpath("static", name).read_bytes()
+        if name == "index.html":  # the page carries the session's token for its POSTs
+            body = body.replace(TOKEN_PLACEHOLDER, self.server.token.encode("ascii"))
         self._send(200, body, STATIC[name])
 
     def _index(self, path: str, query: dict) -> None:

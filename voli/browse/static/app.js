@@ -7,6 +7,9 @@ const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b
                  "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#843c39", "#7b4173"];
 const MARGIN = {left: 56, right: 16, top: 20, bottom: 44};
 const PAGE_ROWS = 200;   // table rows shown before "show more"
+// the session's secret, written into the page by the server: every request that changes something
+// sends it back in X-Voli-Token (a page of another site cannot read it, so cannot forge the request)
+const TOKEN = (document.querySelector('meta[name="voli-token"]') || {}).content || "";
 
 const state = {
   data: null,
@@ -282,14 +285,20 @@ function updateExcludeButton() {
   $("exclude").textContent = state.excluded.has(t.token_id) ? "Include again" : "Exclude";
 }
 
+// every state-changing request goes through here, so that it carries the session's token
+function postJson(url, body) {
+  return fetch(url, {
+    method: "POST", headers: {"Content-Type": "application/json", "X-Voli-Token": TOKEN},
+    body: JSON.stringify(body),
+  });
+}
+
 async function toggleExclusion() {
   const t = state.selected;
   if (!t || state.selectedKind !== "token") return;
   const include = state.excluded.has(t.token_id);
-  const resp = await fetch(include ? "/api/include" : "/api/exclude", {
-    method: "POST", headers: {"Content-Type": "application/json"},
-    body: JSON.stringify({token_id: t.token_id, reason: $("reason").value}),
-  });
+  const resp = await postJson(include ? "/api/include" : "/api/exclude",
+                              {token_id: t.token_id, reason: $("reason").value});
   if (!resp.ok) { alert(await resp.text()); return; }
   state.excluded = new Set((await resp.json()).excluded);
   $("status").dataset.saved = String(Date.now());
