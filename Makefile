@@ -13,12 +13,11 @@ STAMP := $(VENV)/.voli-installed
 demo: install
 	$(BIN)/voli run corpora_sample --workdir exp/sample
 
-# the tests run on every core (pytest-xdist); the sample's fixture chain stays on one worker (tests/conftest.py)
 test: install lint
-	$(BIN)/pytest -q -n auto --dist loadgroup
+	$(BIN)/pytest -q
 
 test-fast: install lint
-	$(BIN)/pytest -q -m "not slow" -n auto --dist loadgroup
+	$(BIN)/pytest -q -m "not slow"
 
 lint: install
 	$(BIN)/ruff check voli tests bench

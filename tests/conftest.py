@@ -94,17 +94,10 @@ def pytest_runtest_setup(item):
                 pytest.skip(message) if SKIP_MISSING_TOOLS else pytest.fail(message, pytrace=False)
 
 
-SAMPLE_CHAIN = {"transcribed", "aligned", "featured", "profiled"}  # the session fixtures built one on another
-
-
 def pytest_collection_modifyitems(config, items):
-    """Tests that need a CUDA GPU skip without one. Under pytest-xdist (make test: ``-n auto --dist
-    loadgroup``) the tests of the sample's fixture chain share one worker, which builds the chain
-    once, and the other tests go by module (a module's fixtures are built once)."""
+    """Tests that need a CUDA GPU skip without one."""
     cuda = None
     for item in items:
-        chain = SAMPLE_CHAIN & set(getattr(item, "fixturenames", ()))
-        item.add_marker(pytest.mark.xdist_group("sample" if chain else item.module.__name__))
         if "requires_cuda" in item.keywords:
             if cuda is None:
                 import torch

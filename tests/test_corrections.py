@@ -44,6 +44,7 @@ def test_only_boundaries_moved_by_more_than_a_millisecond_are_locked():
     check_lock_order(locks + word_locks(1, corrected.words[1], 1, locked["S"]), "S", "c.TextGrid")  # in order
     with pytest.raises(CorpusError, match=r"c.TextGrid: tier 'S - words'.*1.140 s comes before the one at 1.200 s"):
         check_lock_order([Lock(0, 1, 1.2), Lock(1, 0, 1.14)], "S", "c.TextGrid")
+    check_lock_order([Lock(0, 2, 1.3), Lock(1, 0, 1.3)], "S", "c.TextGrid")  # a word's end is the next one's start
 
 
 def _write(tmp_path, tiers, duration=5.0):
@@ -106,7 +107,8 @@ def _save(tiers, path, duration_s):
 def test_a_moved_boundary_and_a_respelt_word_are_kept_and_only_their_recording_is_redone(featured, aligned, tmp_path,
                                                                                          kind):
     """Praat's TextGrid or ELAN's file, as the align stage wrote it, with one phone boundary moved
-    by 40 ms and one word respelt, saved under corrections/."""
+    by 40 ms, one word respelt, one phone relabelled and one word moved to the other speaker's tier,
+    saved under corrections/."""
     from voli.align.lexicon import Lexicon
 
     _, featured_work, corpus = featured
@@ -135,6 +137,17 @@ def test_a_moved_boundary_and_a_respelt_word_are_kept_and_only_their_recording_i
     # a word of another utterance, respelt
     respelt = next(w for w in words if w[0] > target[1] + 1.0 and len(w[2]) > 2)
     words[words.index(respelt)] = (respelt[0], respelt[1], "house")
+    # a phone relabelled: the first phone of a later word of 2+ phones takes another phone's label
+    relabelled = next(w for w in words if w[0] > respelt[1] + 0.5 and len([p for p in phones if w[0] <= p[0] < w[1]]) >= 2)
+    first = next(p for p in phones if p[0] == relabelled[0])
+    other = next(p[2] for p in phones if p[2] != first[2] and p[2] not in ("", "sil", "spn"))
+    phones[phones.index(first)] = (first[0], first[1], other)
+    # a word of the interviewer's given to the interviewee: moved from one speaker's tier to the other's
+    interviewer = next(n.split(" - ")[0] for n in tiers if n.endswith(" - words") and n.startswith("INT"))
+    given = tiers[f"{interviewer} - words"][-1]
+    tiers[f"{interviewer} - words"].remove(given)
+    words.append(given)
+    words.sort()
     (work / "corrections").mkdir()
     duration = pd.read_parquet(work / "00_prepare" / "recordings.parquet").set_index("recording_id").duration_s[RID]
     _save(tiers, work / "corrections" / f"{RID}.{kind}", float(duration))
@@ -159,6 +172,12 @@ def test_a_moved_boundary_and_a_respelt_word_are_kept_and_only_their_recording_i
     its = mine_p[mine_p.word_index == index].sort_values("start")
     assert tuple(its.phone) == Lexicon("en").pronounce(["house"])[0].phones
     assert its.start.iloc[0] == pytest.approx(house.start.iloc[0]) and its.end.iloc[-1] == pytest.approx(house.end.iloc[0])
+    # the relabelled phone keeps its label; the moved word is the interviewee's
+    near = rows[(rows.speaker_id == speaker) & (rows.word == relabelled[2])]
+    index = int((near.start - relabelled[0]).abs().idxmin())
+    assert mine_p[mine_p.word_index == index].sort_values("start").phone.iloc[0] == other
+    moved_word = rows.loc[(rows.start - given[0]).abs().idxmin()]
+    assert moved_word.word == given[2] and moved_word.speaker_id == speaker
     # checked: the corrected recording's words, phones and vowel tokens; no other's
     vowels = pd.read_parquet(work / "03_features" / "vowels.parquet")
     for table in (got_w, got_p, vowels):

@@ -187,8 +187,8 @@ def check_lock_order(locks, speaker_id: str, path: Path) -> None:
     """Locked boundaries must keep the order of the words and phones they bound (a word's end moved
     past a phone boundary the linguist left inside the next word cannot be kept)."""
     ordered = sorted(locks, key=lambda lock: (lock.word, lock.phone))
-    for a, b in zip(ordered, ordered[1:]):
-        if b.time <= a.time:
+    for a, b in zip(ordered, ordered[1:]):  # equal times are one boundary: a word's end and the next one's start
+        if b.time < a.time:
             raise CorpusError(f"{path}: tier '{speaker_id} - words'/'{speaker_id} - phones': the boundary moved to "
                               f"{b.time:.3f} s comes before the one at {a.time:.3f} s that precedes it in the "
                               "transcript; move the words' and the phones' boundaries together so that each "

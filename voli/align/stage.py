@@ -59,13 +59,14 @@ def process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
                            textgrid_dir=out / "textgrids", eaf_dir=out / "eaf")
 
 
+def _programs() -> dict[str, str]:
+    """The programs align runs: libespeak-ng (G2P)."""
+    from voli.espeak import version
+
+    return {"libespeak-ng": version() or "not found"}
+
+
 STAGE = Stage("align", "forced alignment of words and phones (HMM trained on the corpus); Praat TextGrids, ELAN files",
               outputs={"words": Word, "phones": Phone, "utterances": AlignedUtterance}, plan=plan, process=process,
               needs_device=True, keeps_model=True, libraries=("praatio", "pympi-ling", "num2words"),
-              programs=lambda: {"libespeak-ng": _espeak_version()})
-
-
-def _espeak_version() -> str:
-    from voli.espeak import version
-
-    return version() or "not found"
+              programs=_programs)
