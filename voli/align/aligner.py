@@ -221,9 +221,7 @@ def align_segments(model: hmm.AcousticModel, segments: list[Segment], config: Al
         g = graphs[i]
         last = math.floor(s.end * 1e4) / 1e4 if s.end is not None else math.inf
         spans = unit_spans(g, path)
-        first_unit = {}
-        for u_index, (w_index, _) in enumerate(g.units):
-            first_unit.setdefault(w_index, u_index)
+        first_unit = _first_units(g)
         word_span: dict[int, list[float]] = {}
         first_word_row = len(words)
         uphones = []
@@ -255,6 +253,14 @@ def align_segments(model: hmm.AcousticModel, segments: list[Segment], config: Al
     return words, phones, utts
 
 
+def _first_units(graph: hmm.Graph) -> dict[int, int]:
+    """Each word's first unit in ``graph`` (a word's phones are consecutive units)."""
+    first: dict[int, int] = {}
+    for u_index, (w_index, _) in enumerate(graph.units):
+        first.setdefault(w_index, u_index)
+    return first
+
+
 def _lock(windows: np.ndarray, graph: hmm.Graph, segment: Segment, shift: float) -> np.ndarray:
     """Position windows that hold each locked boundary of ``segment`` at its frame: every
     position up to the boundary's unit ends before that frame, every later one starts there
@@ -262,9 +268,7 @@ def _lock(windows: np.ndarray, graph: hmm.Graph, segment: Segment, shift: float)
     if not segment.locks:
         return windows
     windows = windows.copy()
-    first_unit: dict[int, int] = {}
-    for u_index, (w_index, _) in enumerate(graph.units):
-        first_unit.setdefault(w_index, u_index)
+    first_unit = _first_units(graph)
     for lock in segment.locks:
         last_before = first_unit[lock.word] + lock.phone - 1  # the unit that ends at the boundary
         frame = int(round((lock.time - segment.start) / shift + 0.5))
@@ -345,6 +349,9 @@ def read_correction_of(rec, speakers, correction_file: Path):
     return correction
 
 
+RUN_GAP_S = 0.3  # corrected words with no utterance interval: a pause longer than this starts another utterance
+
+
 def corrected_segments(rec, speakers, correction, config: AlignConfig, device, *, own=([], [], []),
                        locked: dict | None = None, language: str = "") -> tuple[list[Segment], int]:
     """The segments of a corrected recording, ready for the HMM, and how many of its words are new,
@@ -375,16 +382,16 @@ def corrected_segments(rec, speakers, correction, config: AlignConfig, device, *
     spans = [(spk, a, b) for spk, ivs in correction.utterances.items() for a, b in ivs]
     spans += [(u.speaker_id, u.start, u.end) for u in own_utts if u.speaker_id not in correction.utterances]
     groups: dict[tuple, list] = {}
-    last: dict[str, CorrectedRun] = {}
+    runs: dict[str, list[float]] = {}  # speaker -> [start, end] of their current run of words outside any interval
     for cw in correction.words:
         mid = (cw.start + cw.end) / 2
         span = next(((spk, a, b) for spk, a, b in spans if spk == cw.speaker_id and a <= mid <= b), None)
         if span is None:  # no utterance interval: a run of the speaker's words with pauses under RUN_GAP_S
-            run = last.get(cw.speaker_id)
-            if run is None or cw.start - run.end > RUN_GAP_S:
-                run = last[cw.speaker_id] = CorrectedRun(cw.speaker_id, cw.start)
-            run.end = cw.end
-            span = (cw.speaker_id, run.start, "run")
+            run = runs.get(cw.speaker_id)
+            if run is None or cw.start - run[1] > RUN_GAP_S:
+                run = runs[cw.speaker_id] = [cw.start, cw.end]
+            run[1] = cw.end
+            span = (cw.speaker_id, run[0], "run")
         groups.setdefault(span, []).append(cw)
     new_utts, new_words, wanted, changed = [], [], {}, 0
     for n, (key, cws) in enumerate(sorted(groups.items(), key=lambda kv: (kv[1][0].start, kv[0][0]))):
@@ -413,16 +420,6 @@ def corrected_segments(rec, speakers, correction, config: AlignConfig, device, *
             seg.locks += tuple(corr.word_locks(k, cw, len(seg.prons[k].phones), locked.get(w.speaker_id, [])))
         corr.check_lock_order(seg.locks, seg.utterance.speaker_id, correction.path)
     return segments, changed
-
-
-RUN_GAP_S = 0.3  # corrected words with no utterance interval: a pause longer than this starts another utterance
-
-
-@dataclass
-class CorrectedRun:
-    speaker_id: str
-    start: float
-    end: float = 0.0
 
 
 def align_corrected(rec, speakers, utterances, words, model: hmm.AcousticModel, config: AlignConfig, device,

@@ -69,8 +69,8 @@ def checked_only(vowels, utterances, prosody):
                           "checked_only: false")
     utterances = utterances[utterances.recording_id.isin(checked)]
     per_speaker = utterances.groupby("speaker_id").recording_id.nunique()
-    whole = [s for s, n in per_speaker.items()
-             if n == int(prosody.set_index("speaker_id").n_recordings.get(s, -1))]
+    n_recordings = prosody.set_index("speaker_id").n_recordings
+    whole = [s for s, n in per_speaker.items() if n == int(n_recordings.get(s, -1))]
     left = sorted(set(per_speaker.index) - set(whole))
     if left:
         problems.report("checked_only_prosody", f"speaker(s) {', '.join(left)} have recordings not corrected by "
