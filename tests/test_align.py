@@ -363,3 +363,37 @@ def test_the_shipped_model_aligns_the_sample_as_its_card_says(transcribed, tmp_p
     for lang, scores in card.items():
         assert abs(phones.loc[lang, "mean_ms"] - scores["mean_ms"]) < 3.0, lang
 
+
+
+@pytest.mark.slow
+def test_plan_trains_nothing_and_the_lexicon_holds_the_words_the_step_read(transcribed, tmp_path):
+    """align's plan only lists the recordings; its training step (here with the shipped model, so
+    nothing is trained) reads the transcriptions and writes lexicon.dict from the words it read:
+    a word another corpus left in this process's G2P cache is not in it."""
+    import dataclasses
+
+    from voli.align import aligner
+    from voli.align.lexicon import read_dictionary
+    from voli.config import load_config
+    from voli.runner import StageContext
+    from voli.stages import STAGES
+
+    _, exp, corpus = transcribed
+    work = tmp_path / "exp"
+    shutil.copytree(exp, work, ignore=shutil.ignore_patterns("02_*", "03_*", "04_*", ".lock"))
+    shipped = Path(__file__).resolve().parent.parent / "models" / "align-sample"
+    config = load_config(None)
+    config = dataclasses.replace(config, align=dataclasses.replace(config.align, model=str(shipped)))
+    ctx = StageContext(corpus.resolve(), work.resolve(), config, stages=tuple(STAGES.values()))
+    align = STAGES["align"]
+    items = align.plan(ctx)
+    failed = set(pd.read_parquet(ctx.stage_dir("transcribe") / "failures.parquet").recording_id)
+    assert {it.recording_id for it in items} == set(pd.read_csv(corpus / "recordings.csv").recording_id) - failed
+    assert not ctx.stage_dir("align").exists()  # planning wrote nothing and trained nothing
+    aligner._lexicon("en", config.align).pronounce(["zyzzyva"])  # another corpus's word, in the process cache
+    trained = align.train(ctx, items)
+    assert Path(trained.payload) == shipped
+    lexicon = read_dictionary(ctx.stage_dir("align") / "lexicon.dict", "en")
+    spoken = {w.lower() for w in pd.read_parquet(ctx.stage_dir("transcribe") / "words.parquet").word}
+    assert "zyzzyva" not in lexicon
+    assert len(spoken & set(lexicon)) >= 0.9 * len(spoken), sorted(spoken - set(lexicon))[:20]

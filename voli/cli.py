@@ -55,7 +55,7 @@ def _add_verbose(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from voli.stages import STAGES, last_implemented
+    from voli.stages import STAGES
 
     parser = argparse.ArgumentParser(
         prog="voli",
@@ -67,9 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"voli {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for stage in STAGES.values():
-        status = "" if stage.implemented else f" [not implemented yet: {stage.pending}]"
-        p = sub.add_parser(stage.name, help=stage.summary + status,
-                           description=f"Stage {stage.dirname}: {stage.summary}.{status}",
+        p = sub.add_parser(stage.name, help=stage.summary,
+                           description=f"Stage {stage.dirname}: {stage.summary}.",
                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
         _add_common(p)
     p = sub.add_parser("run", help="run several stages in order",
@@ -78,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--stage", default="prepare", choices=list(STAGES), help="first stage to run (default: prepare)")
     p.add_argument("--stop-stage", default=None, choices=list(STAGES),
-                   help=f"last stage to run (default: the last one this version implements, {last_implemented()})")
+                   help=f"last stage to run (default: the last, {list(STAGES)[-1]})")
     p = sub.add_parser("simulate", help="write a synthetic interview corpus with exact truth and planted effects",
                        description="Synthesise interviews (Kokoro or espeak-ng) into a voli corpus, with the truth "
                        "(TextGrids, F0, planted effects) under OUT/truth/.", formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -435,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(getattr(args, "verbose", False), getattr(args, "quiet", False))
     from voli.config import load_config
-    from voli.stages import last_implemented, run_pipeline
+    from voli.stages import STAGES, run_pipeline
 
     if args.command == "simulate":
         return _simulate(args)
@@ -464,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.retrain:
             config = dataclasses.replace(config, align=dataclasses.replace(config.align, retrain=True))
         if args.command == "run":
-            start, stop = args.stage, args.stop_stage or last_implemented()
+            start, stop = args.stage, args.stop_stage or list(STAGES)[-1]
         else:
             start = stop = args.command
         return run_pipeline(args.corpus, workdir, config, device=args.device, start=start, stop=stop,

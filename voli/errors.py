@@ -43,10 +43,6 @@ class DeviceError(VoliError):
     """The requested compute device does not exist on this machine."""
 
 
-class StageNotImplementedError(VoliError):
-    """A pipeline stage that this version of voli does not provide yet."""
-
-
 BUG_NOTE = "this is a bug in voli, please report it with its traceback (-v prints it)"
 
 

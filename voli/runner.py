@@ -50,7 +50,7 @@ import pyarrow as pa
 
 from voli import __version__, problems
 from voli.config import VoliConfig, dump_yaml
-from voli.errors import StageNotImplementedError, VoliError, bug_message
+from voli.errors import VoliError, bug_message
 from voli.io.tables import read_table, write_table, write_text
 from voli.reproducibility import machine_description
 from voli.schema import Failure, Problem, arrow_schema, from_table, to_table
@@ -92,9 +92,11 @@ class StageContext:
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage: a plan (the recordings to process, each with a fingerprint of its inputs), a
-    per-recording ``process`` returning tables, and an optional corpus-level ``finalize``. Each
-    stage package defines its own in ``stage.py``; :mod:`voli.stages` puts them in order."""
+    """One stage: a plan (the recordings to process, each with a fingerprint of its inputs), an
+    optional corpus-level ``train`` step (a model made from every planned recording's input, which
+    the recordings are then processed with), a per-recording ``process`` returning tables, and an
+    optional corpus-level ``finalize``. Each stage package defines its own in ``stage.py``;
+    :mod:`voli.stages` puts them in order."""
 
     name: str
     summary: str  # one line, for --help
@@ -102,9 +104,9 @@ class Stage:
     plan: Callable[[StageContext], list[WorkItem]] | None = None
     process: Callable[[WorkItem, StageContext], dict[str, pa.Table]] | None = None
     finalize: Callable[[StageContext], dict[str, pa.Table]] | None = None
+    train: "Callable[[StageContext, list[WorkItem]], Trained] | None" = None
     needs_device: bool = False
     keeps_model: bool = False  # loads a model per process (ASR, alignment): Ray runs it on long-lived actors
-    pending: str | None = None  # for a stage not implemented yet: where it is planned
     libraries: tuple[str, ...] = ()  # Python distributions that compute its output (versions in config.yaml)
     programs: Callable[[], dict[str, str]] | None = None  # programs it runs and their versions (R, its packages...)
     index: int | None = None  # its place in the pipeline (voli.stages sets it): the directory is NN_<name>
@@ -115,9 +117,14 @@ class Stage:
             raise VoliError(f"stage {self.name!r} has no place in a pipeline yet; take it from voli.stages.STAGES")
         return f"{self.index:02d}_{self.name}"
 
-    @property
-    def implemented(self) -> bool:
-        return self.pending is None
+
+@dataclass(frozen=True)
+class Trained:
+    """What a stage's ``train`` step made: its fingerprint (a recording is redone when it changes)
+    and the payload every recording is processed with (e.g. the model's directory)."""
+
+    fingerprint: str
+    payload: object
 
 
 @dataclass
@@ -411,11 +418,6 @@ def run_stage(
     progress: bool = True,
 ) -> StageResult:
     """Run one stage over every recording in its plan; see the module docstring."""
-    if not stage.implemented:
-        raise StageNotImplementedError(
-            f"stage '{stage.name}' is not implemented in voli {__version__} yet ({stage.pending}); "
-            "earlier stages' outputs are in " + str(ctx.workdir)
-        )
     started = time.perf_counter()
     executor = executor or LocalExecutor()
     stage_dir = ctx.stage_dir(stage)
@@ -425,6 +427,10 @@ def run_stage(
     (stage_dir / ".done").unlink(missing_ok=True)
     with problems.collecting(stage.name) as stage_problems:  # corpus-level ones (a model trained on it)
         items = stage.plan(ctx)
+        if stage.train is not None:  # a corpus-level model: every recording is processed with it
+            trained = stage.train(ctx, items)
+            items = [dataclasses.replace(it, fingerprint=fingerprint(it.fingerprint, trained.fingerprint),
+                                         payload=trained.payload) for it in items]
     planned = {it.recording_id for it in items}
     parts_root = stage_dir / "parts"
     if parts_root.exists():
@@ -553,8 +559,6 @@ def run_pipeline(
     """Run ``stages`` from ``start`` to ``stop`` (names; the first stage and ``start`` by default).
 
     The device is resolved once, when the first stage that needs it runs.
-    Raises :class:`StageNotImplementedError` on reaching a stage this version
-    lacks, after the earlier stages have finished and written their outputs.
     """
     names = [s.name for s in stages]
     start = start or names[0]
@@ -571,7 +575,7 @@ def run_pipeline(
         workers = make_executor(executor, jobs, ray_address)
         try:
             for stage in selected:
-                if stage.needs_device and ctx.device is None and stage.implemented:
+                if stage.needs_device and ctx.device is None:
                     from voli.device import describe_device, resolve_device
 
                     ctx = dataclasses.replace(ctx, device=resolve_device(device))

@@ -26,10 +26,6 @@ def stage_names() -> list[str]:
     return list(STAGES)
 
 
-def last_implemented() -> str:
-    return [s.name for s in STAGES.values() if s.implemented][-1]
-
-
 def run_pipeline(corpus_dir: Path, workdir: Path, config: VoliConfig, *, start: str = "prepare",
                  stop: str | None = None, **options) -> list[StageResult]:
     """Run voli's stages ``start`` .. ``stop`` (``stop`` defaults to ``start``); the options are

@@ -69,21 +69,26 @@ class Segment:
         return self.word_windows(shift, config.early_slack_s, config.late_slack_s, config.window_min_probability)
 
 
-def _lexicon(language: str, config: AlignConfig):
+def _lexicon(language: str, config: AlignConfig, lexicons: dict | None = None):
+    """The language's lexicon (with the user's dictionary), from ``lexicons`` ((language,
+    dictionary) -> Lexicon: the training step's own, so that lexicon.dict holds the words the model
+    trained on) or else from this process's cache (aligning: G2P is looked up once per word)."""
     from voli.align.lexicon import Lexicon
 
+    lexicons = _lexicons if lexicons is None else lexicons
     key = (language, config.dictionary)
-    if key not in _lexicons:
-        _lexicons[key] = Lexicon(language, user_dictionary=config.dictionary)
-    return _lexicons[key]
+    if key not in lexicons:
+        lexicons[key] = Lexicon(language, user_dictionary=config.dictionary)
+    return lexicons[key]
 
 
 _lexicons: dict = {}
 
 
 def recording_segments(rec: Recording, speakers: list[RecordingSpeaker], utterances: list[Utterance],
-                       words: list[Word], config: AlignConfig, device) -> list[Segment]:
-    """Every utterance of one recording with its audio stretch's features (speaker CMVN applied)."""
+                       words: list[Word], config: AlignConfig, device, lexicons: dict | None = None) -> list[Segment]:
+    """Every utterance of one recording with its audio stretch's features (speaker CMVN applied);
+    ``lexicons``: see :func:`_lexicon`."""
     from voli.io.segments import SegmentReader
 
     channel_of = {s.speaker_id: s.channel for s in speakers if s.channel is not None}
@@ -102,7 +107,7 @@ def recording_segments(rec: Recording, speakers: list[RecordingSpeaker], utteran
             a = max(a, (max(before) + ws[0].start) / 2)
         if after:
             b = min(b, (min(after) + ws[-1].end) / 2)
-        prons = _lexicon(u.language, config).pronounce([w.word for w in ws])
+        prons = _lexicon(u.language, config, lexicons).pronounce([w.word for w in ws])
         if not config.share_phones:  # one model per language: "fr:a" and "es:a" are different phones
             prons = [dataclasses.replace(p, phones=tuple(f"{u.language}:{x}" for x in p.phones)) for p in prons]
         segments.append(Segment(u, ws, max(0.0, a), prons))
@@ -353,7 +358,8 @@ RUN_GAP_S = 0.3  # corrected words with no utterance interval: a pause longer th
 
 
 def corrected_segments(rec, speakers, correction, config: AlignConfig, device, *, own=([], [], []),
-                       locked: dict | None = None, language: str = "") -> tuple[list[Segment], int]:
+                       locked: dict | None = None, language: str = "", lexicons: dict | None = None
+                       ) -> tuple[list[Segment], int]:
     """The segments of a corrected recording, ready for the HMM, and how many of its words are new,
     respelt or moved: the correction's words and speakers, grouped into its utterance intervals
     (``own``'s utterances where it has none; runs of words where neither has one), each word that
@@ -410,7 +416,7 @@ def corrected_segments(rec, speakers, correction, config: AlignConfig, device, *
             wanted[(uid, w.start, w.word)] = (cw, phones)
             new_words.append(w)
             changed += own_w is None
-    segments = recording_segments(rec, speakers, new_utts, new_words, config, device)
+    segments = recording_segments(rec, speakers, new_utts, new_words, config, device, lexicons)
     for seg in segments:
         for k, w in enumerate(seg.words):
             cw, phones = wanted[(w.utterance_id, w.start, w.word)]
@@ -448,13 +454,15 @@ def align_corrected(rec, speakers, utterances, words, model: hmm.AcousticModel, 
 
 def ensure_model(ctx, recording_ids: list[str], upstream_fingerprints: list[str],
                  corrections: dict[str, Path] | None = None) -> tuple[Path, str]:
-    """The model to align with, and its fingerprint: ``align.model`` if set, else the model
-    trained on this corpus's transcriptions (trained now unless a matching one is saved). A
-    linguist's correction does not retrain it; ``align.retrain`` (``--retrain``) trains it again
-    now, on the corrected words of the recordings in ``corrections`` (recording_id -> file).
+    """The align stage's training step: the model to align with, and its fingerprint.
+    ``align.model`` if set, else the model trained on this corpus's transcriptions (trained now
+    unless a matching one is saved). A linguist's correction does not retrain it; ``align.retrain``
+    (``--retrain``) trains it again now, on the corrected words of the recordings in
+    ``corrections`` (recording_id -> file).
 
-    Also writes the lexicon of every word in the corpus (``lexicon.dict``, MFA format, for
-    correcting and passing back as ``align.dictionary``) and ``unknown_words.csv``.
+    When it reads the transcriptions (training, or a saved model) it also writes the lexicon of
+    every word it read (``lexicon.dict``, MFA format, for correcting and passing back as
+    ``align.dictionary``) and ``unknown_words.csv``.
     """
     import hashlib
     import json
@@ -483,6 +491,7 @@ def ensure_model(ctx, recording_ids: list[str], upstream_fingerprints: list[str]
                 problems.report("training_subsampled", info["subsampled"])
             return model_dir, digest
     segments, left_out, used = [], {}, {}
+    lexicons: dict = {}  # the words read here, and only they, go into lexicon.dict
     for rid in recording_ids:
         try:
             rec, speakers, utterances, words = load_transcription(ctx, rid)
@@ -491,10 +500,10 @@ def ensure_model(ctx, recording_ids: list[str], upstream_fingerprints: list[str]
 
                 correction = read_correction_of(rec, speakers, corrections[rid])
                 segments.extend(corrected_segments(rec, speakers, correction, config, ctx.device,
-                                                   language=words[0].language if words else "")[0])
+                                                   language=words[0].language if words else "", lexicons=lexicons)[0])
                 used[rid] = file_digest(corrections[rid])
                 continue
-            segments.extend(recording_segments(rec, speakers, utterances, words, config, ctx.device))
+            segments.extend(recording_segments(rec, speakers, utterances, words, config, ctx.device, lexicons))
         except VoliError as err:  # the recording fails again, and is recorded, when aligned
             left_out[rid] = str(err)
         except Exception as err:  # noqa: BLE001 - a bug; the recording fails again (as a bug) when aligned
@@ -502,7 +511,7 @@ def ensure_model(ctx, recording_ids: list[str], upstream_fingerprints: list[str]
     if not config.model:  # with a saved model nothing is trained; these recordings fail when aligned
         for rid, why in left_out.items():
             _left_out(rid, why)
-    _write_lexicon(stage_dir)
+    _write_lexicon(stage_dir, lexicons)
     if config.model:
         return model_dir, digest
     if not segments:
@@ -531,7 +540,7 @@ def _left_out(recording_id: str, why: str) -> None:
                     "trained on the other recordings", recording_id=recording_id)
 
 
-def _write_lexicon(stage_dir: Path) -> None:
+def _write_lexicon(stage_dir: Path, lexicons: dict) -> None:
     import csv
     import io
 
@@ -539,7 +548,7 @@ def _write_lexicon(stage_dir: Path) -> None:
     from voli.io.tables import write_text
 
     entries, unknown = {}, []
-    for (language, _), lex in sorted(_lexicons.items(), key=lambda kv: str(kv[0])):
+    for (language, _), lex in sorted(lexicons.items(), key=lambda kv: str(kv[0])):
         for word, prons in lex.entries().items():
             entries.setdefault(word, [])
             entries[word].extend(p for p in prons if p not in entries[word])

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from voli.corpus import prepared_ids
 from voli.errors import VoliError
-from voli.runner import Stage, StageContext, WorkItem, fingerprint, part_fingerprint, upstream_items
+from voli.runner import Stage, StageContext, Trained, WorkItem, fingerprint, part_fingerprint, upstream_items
 from voli.schema import AlignedUtterance, Phone, Word
 
 
@@ -19,29 +19,40 @@ def corrections_dir(ctx: StageContext) -> Path:
     return Path(ctx.workdir) / "corrections"
 
 
+def _correction(ctx: StageContext, recording_id: str) -> Path | None:
+    """The recording's correction file, if any (None for two: it fails with that message when processed)."""
+    from voli.align.corrections import correction_path
+
+    try:
+        return correction_path(corrections_dir(ctx), recording_id)
+    except VoliError:
+        return None
+
+
 def plan(ctx: StageContext) -> list[WorkItem]:
     """Every transcribed recording; one whose correction is new or changed is redone (its
     fingerprint holds the correction's hash), and only it: the model is trained on the
-    transcriptions, so a correction does not retrain it."""
-    from voli.align.aligner import ensure_model
-    from voli.align.corrections import correction_path, digest
+    transcriptions (:func:`train`), so a correction does not retrain it."""
+    from voli.align.corrections import digest
 
     settings = {k: v for k, v in dataclasses.asdict(ctx.config.align).items() if k != "retrain"}  # --retrain: the model's
-    items = upstream_items(ctx, "transcribe", settings, prepared_ids(ctx.stage_dir("prepare")))
-    upstream = [part_fingerprint(ctx.stage_dir("transcribe"), it.recording_id) for it in items]
-    corrections = {}
-    for it in items:
-        try:
-            corrections[it.recording_id] = correction_path(corrections_dir(ctx), it.recording_id)
-        except VoliError:  # two corrections: the recording fails with that message when processed
-            corrections[it.recording_id] = None
-    model_dir, model_fp = ensure_model(ctx, [it.recording_id for it in items], upstream, corrections)
     out = []
-    for it in items:
-        correction = corrections[it.recording_id]
+    for it in upstream_items(ctx, "transcribe", settings, prepared_ids(ctx.stage_dir("prepare"))):
+        correction = _correction(ctx, it.recording_id)
         extra = [digest(correction)] if correction is not None else []  # no correction: the fingerprint as before
-        out.append(WorkItem(it.recording_id, fingerprint(it.fingerprint, model_fp, *extra), str(model_dir)))
+        out.append(WorkItem(it.recording_id, fingerprint(it.fingerprint, *extra)))
     return out
+
+
+def train(ctx: StageContext, items: list[WorkItem]) -> Trained:
+    """The corpus-level step: the acoustic model every planned recording is aligned with (trained
+    on their transcriptions unless a matching one is saved, or ``align.model``), and its lexicon."""
+    from voli.align.aligner import ensure_model
+
+    rids = [it.recording_id for it in items]
+    upstream = [part_fingerprint(ctx.stage_dir("transcribe"), rid) for rid in rids]
+    model_dir, model_fp = ensure_model(ctx, rids, upstream, {rid: _correction(ctx, rid) for rid in rids})
+    return Trained(model_fp, str(model_dir))
 
 
 def process(item: WorkItem, ctx: StageContext) -> dict[str, pa.Table]:
@@ -67,6 +78,7 @@ def _programs() -> dict[str, str]:
 
 
 STAGE = Stage("align", "forced alignment of words and phones (HMM trained on the corpus); Praat TextGrids, ELAN files",
-              outputs={"words": Word, "phones": Phone, "utterances": AlignedUtterance}, plan=plan, process=process,
+              outputs={"words": Word, "phones": Phone, "utterances": AlignedUtterance}, plan=plan, train=train,
+              process=process,
               needs_device=True, keeps_model=True, libraries=("praatio", "pympi-ling", "num2words"),
               programs=_programs)
