@@ -61,10 +61,11 @@ def run_pocketsphinx(work: Path, languages: pd.DataFrame) -> tuple[pd.DataFrame,
     from voli.io.segments import SegmentReader
     from voli.schema import Recording, from_table
     from voli.io.tables import read_table
+    from voli.workdir import Workdir
 
-    recs = {r.recording_id: r for r in from_table(read_table(work / "00_prepare/recordings.parquet"), Recording)}
-    speakers = pd.read_parquet(work / "00_prepare/recording_speakers.parquet")
-    words = pd.read_parquet(work / "01_transcribe/words.parquet")
+    recs = {r.recording_id: r for r in from_table(read_table(Workdir(work).table("prepare", "recordings")), Recording)}
+    speakers = pd.read_parquet(Workdir(work).table("prepare", "recording_speakers"))
+    words = pd.read_parquet(Workdir(work).table("transcribe", "words"))
     wrows, prows, elapsed, speech = [], [], 0.0, 0.0
     for rid in sorted(languages[languages == "en"].index):
         channel = {s.speaker_id: s.channel for s in speakers[speakers.recording_id == rid].itertuples()
@@ -99,8 +100,9 @@ def main(argv=None) -> None:
     from voli.config import VoliConfig
     from voli.evaluate import truth_phones
     from voli.stages import run_pipeline
+    from voli.workdir import Workdir
 
-    if not (args.workdir / "01_transcribe" / ".done").is_file():
+    if not Workdir(args.workdir).done("transcribe").is_file():
         print("transcribing first (not timed) ...", flush=True)
         run_pipeline(args.corpus, args.workdir, VoliConfig(), device=args.device, start="prepare", stop="transcribe",
                      progress=False)
@@ -108,18 +110,18 @@ def main(argv=None) -> None:
     t0 = time.perf_counter()
     run_pipeline(args.corpus, args.workdir, VoliConfig(), device=args.device, start="align", force=True, progress=False)
     voli_s = time.perf_counter() - t0
-    card = __import__("json").loads((args.workdir / "02_align/model/card.json").read_text(encoding="utf-8"))
+    card = __import__("json").loads((Workdir(args.workdir).model() / "card.json").read_text(encoding="utf-8"))
     hours = card["speech_hours"]
 
     truth_dir = args.corpus / "truth"
     twords = pd.read_parquet(truth_dir / "words.parquet")
     tphones = truth_phones(truth_dir, twords)
     languages = twords.groupby("recording_id").language.first()
-    whisper_words = pd.read_parquet(args.workdir / "01_transcribe/words.parquet")
+    whisper_words = pd.read_parquet(Workdir(args.workdir).table("transcribe", "words"))
     # with user transcripts, a word Whisper did not hear has shared-out times, not Whisper's
     whisper_words = whisper_words[whisper_words.probability.notna()]
-    voli_words = pd.read_parquet(args.workdir / "02_align/words.parquet")
-    voli_phones = pd.read_parquet(args.workdir / "02_align/phones.parquet")
+    voli_words = pd.read_parquet(Workdir(args.workdir).table("align", "words"))
+    voli_phones = pd.read_parquet(Workdir(args.workdir).table("align", "phones"))
 
     tables = {
         "words: Whisper timestamps": boundary_table(twords, whisper_words, "word"),
@@ -149,7 +151,7 @@ def main(argv=None) -> None:
           f"{voli_s / hours / 60:.1f} min per hour of speech (target < 10)")
     print(ps_note)
     if args.save_model:
-        save_model(args.workdir / "02_align/model", args.save_model, card, args.corpus, tables, voli_s / hours / 60,
+        save_model(Workdir(args.workdir).model(), args.save_model, card, args.corpus, tables, voli_s / hours / 60,
                    f"{args.threads} thread(s) on {args.device}")
 
 

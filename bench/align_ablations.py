@@ -53,7 +53,9 @@ def run(corpus: Path, work: Path, start: str, stop: str, align_yaml: str = "") -
 
 def transcribed(corpus: Path, work: Path) -> Path:
     """prepare + transcribe of ``corpus`` in ``work`` (kept for reruns)."""
-    if not (work / "01_transcribe" / ".done").exists():
+    from voli.workdir import Workdir
+
+    if not Workdir(work).done("transcribe").exists():
         t0 = time.perf_counter()
         run(corpus, work, "prepare", "transcribe")
         print(f"  {corpus.name}: prepare + transcribe {time.perf_counter() - t0:.0f} s")
@@ -62,11 +64,12 @@ def transcribed(corpus: Path, work: Path) -> Path:
 
 def align_variant(corpus: Path, base: Path, work: Path, align_yaml: str) -> dict[str, pd.DataFrame]:
     from voli.evaluate import evaluate_workdir
+    from voli.workdir import Workdir
 
     if work.exists():
         shutil.rmtree(work)
-    for stage in ("00_prepare", "01_transcribe"):
-        shutil.copytree(base / stage, work / stage)
+    for stage in ("prepare", "transcribe"):
+        shutil.copytree(Workdir(base).stage(stage), Workdir(work).stage(stage))
     t0 = time.perf_counter()
     run(corpus, work, "align", "align", align_yaml)
     result = evaluate_workdir(corpus, work)

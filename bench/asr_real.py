@@ -214,6 +214,7 @@ def main() -> None:
 
     from voli.asr.models import load_faster_whisper, load_whisper
     from voli.io.audio import load
+    from voli.workdir import Workdir
 
     rng = np.random.default_rng(0)
     work = args.workdir.resolve()
@@ -245,9 +246,9 @@ def main() -> None:
            "--force", "-q", "--device", "cpu"]
     subprocess.run(cli, check=True, capture_output=True)  # warm-up: files in the page cache, models installed
     t_voli, _ = timed(lambda: subprocess.run(cli, check=True, capture_output=True), args.repeat)
-    words = pd.read_parquet(exp / "01_transcribe" / "words.parquet")
+    words = pd.read_parquet(Workdir(exp).table("transcribe", "words"))
     texts = {"voli": {rid: " ".join(words[words.recording_id == rid].sort_values("start").word) for rid in recordings}}
-    failures = pd.read_parquet(exp / "01_transcribe" / "failures.parquet")
+    failures = pd.read_parquet(Workdir(exp).table("transcribe", "failures"))
 
     import ctranslate2
     import torch
@@ -309,7 +310,7 @@ def main() -> None:
     if args.align:
         subprocess.run([sys.executable, "-m", "voli", "align", str(corpus), "--workdir", str(exp), "--force", "-q",
                         "--device", "cpu"], check=True, capture_output=True)
-        utts = pd.read_parquet(exp / "02_align" / "utterances.parquet")
+        utts = pd.read_parquet(Workdir(exp).table("align", "utterances"))
         for rid in recordings:
             mine = utts[utts.recording_id == rid]
             aligned = mine[mine.status == "aligned"]

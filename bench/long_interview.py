@@ -75,6 +75,8 @@ def audio_minutes(path: Path) -> float:
 
 
 def main() -> None:
+    from voli.workdir import Workdir
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=120)
     p.add_argument("--redo", nargs="+", choices=STAGES, default=None,
@@ -110,8 +112,8 @@ def main() -> None:
             beyond = r["peak_mb"] - r["base_mb"]
             worst = max(worst, beyond)
             print(f"{stage:>10} {r['seconds']:8.0f} {r['peak_mb']:8.0f} {r['base_mb']:9.0f} {beyond:9.0f}", flush=True)
-        words = pd.read_parquet(root / "exp/02_align/words.parquet")
-        vowels = pd.read_parquet(root / "exp/03_features/vowels.parquet")
+        words = pd.read_parquet(Workdir(root / "exp").table("align", "words"))
+        vowels = pd.read_parquet(Workdir(root / "exp").table("features", "vowels"))
         long_words = int((words.recording_id == "long_es").sum())
         print(f"long recording: {long_words} aligned words, {int((vowels.recording_id == 'long_es').sum())} vowel tokens")
         print(f"largest memory beyond torch and the models: {worst / 1024:.2f} GB (target <= 4 GB)")

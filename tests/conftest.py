@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from voli.workdir import dirname
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "corpora_sample"
 
@@ -204,6 +206,6 @@ def profiled(featured, aligned, tmp_path_factory):
     _, featured_work, corpus = featured
     config = aligned[3]
     work = tmp_path_factory.mktemp("pr") / "exp"
-    shutil.copytree(featured_work, work, ignore=shutil.ignore_patterns("04_profile"))
+    shutil.copytree(featured_work, work, ignore=shutil.ignore_patterns(dirname("profile")))
     code = run_fixture_stage("profiled", "profile", corpus, "--workdir", work, "--config", config, "-q", "--device", "cpu")
     return code, work, corpus

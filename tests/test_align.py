@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from voli.align import hmm
+from voli.workdir import Workdir, dirname
 
 D = 4  # feature dimension of the toy data
 
@@ -189,10 +190,10 @@ def test_alignment_boundaries_against_the_truth(aligned):
 @pytest.mark.slow
 def test_alignment_tables_carry_scores_and_speakers(aligned):
     _, work, _, _ = aligned
-    phones = pd.read_parquet(work / "02_align/phones.parquet")
-    words = pd.read_parquet(work / "02_align/words.parquet")
-    utts = pd.read_parquet(work / "02_align/utterances.parquet")
-    asr = pd.read_parquet(work / "01_transcribe/words.parquet")
+    phones = pd.read_parquet(Workdir(work).table("align", "phones"))
+    words = pd.read_parquet(Workdir(work).table("align", "words"))
+    utts = pd.read_parquet(Workdir(work).table("align", "utterances"))
+    asr = pd.read_parquet(Workdir(work).table("transcribe", "words"))
     assert len(words) == len(asr) and list(words.word) == list(asr.word)  # the transcript's words, retimed
     assert (phones.end > phones.start).all() and phones.log_likelihood.notna().all() and phones.duration_z.notna().all()
     print(utts.status.value_counts().to_string())
@@ -203,8 +204,8 @@ def test_alignment_tables_carry_scores_and_speakers(aligned):
             w = rec_words.iloc[p.word_index]
             assert w.start - 1e-6 <= p.start and p.end <= w.end + 1e-6
     assert set(phones.speaker_id) == set(words.speaker_id)
-    assert (work / "02_align/lexicon.dict").read_text(encoding="utf-8").count("\n") > 100
-    card = json.loads((work / "02_align/model/card.json").read_text(encoding="utf-8"))
+    assert Workdir(work).lexicon().read_text(encoding="utf-8").count("\n") > 100
+    card = json.loads((Workdir(work).model() / "card.json").read_text(encoding="utf-8"))
     assert card["languages"] == ["en", "es", "fr", "pt"] and card["training"]["utterances"] > 40
 
 
@@ -213,7 +214,7 @@ def test_alignment_tables_carry_scores_and_speakers(aligned):
 def test_alignment_textgrid_opens_in_praat(aligned):
     _, work, _, _ = aligned
     script = Path(__file__).parent / "praat" / "count_tiers.praat"
-    out = subprocess.run(["praat", "--run", str(script), str(work / "02_align/textgrids/en_02.TextGrid")],
+    out = subprocess.run(["praat", "--run", str(script), str(Workdir(work).textgrid("align", "en_02"))],
                          capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "6"
     assert set(out[1:7]) == {f"{s} - {k}" for s in ("EN02", "INT_EN") for k in ("utterances", "words", "phones")}
@@ -221,14 +222,14 @@ def test_alignment_textgrid_opens_in_praat(aligned):
 
 @pytest.mark.slow
 def test_alignment_eaf_beside_the_textgrid(aligned):
-    """02_align/eaf/<rid>.eaf holds the TextGrid's tiers, in ELAN's milliseconds, and links the audio."""
+    """align's eaf/<rid>.eaf holds the TextGrid's tiers, in ELAN's milliseconds, and links the audio."""
     from pympi import Elan
 
     from voli.io.textgrid import read_textgrid
 
     _, work, corpus, _ = aligned
-    grid = read_textgrid(work / "02_align/textgrids/en_02.TextGrid")
-    path = work / "02_align/eaf/en_02.eaf"
+    grid = read_textgrid(Workdir(work).textgrid("align", "en_02"))
+    path = Workdir(work).eaf("en_02")
     eaf = Elan.Eaf(str(path))
     assert list(eaf.get_tier_names()) == list(grid.tierNames)
     for name in grid.tierNames:
@@ -245,19 +246,19 @@ def test_rerun_reuses_the_model_and_a_saved_model_aligns_another_workdir(aligned
     from voli.cli import main
 
     _, work, corpus, config = aligned
-    model = work / "02_align/model/model.pt"
+    model = Workdir(work).model() / "model.pt"
     before = model.stat().st_mtime_ns
     assert main(["align", str(corpus), "--workdir", str(work), "--config", str(config), "-q", "--device", "cpu"]) == 0
     assert model.stat().st_mtime_ns == before  # same transcripts and options: no retraining
     other = tmp_path / "exp2"
     shutil.copytree(work, other)
-    shutil.rmtree(other / "02_align")
+    shutil.rmtree(Workdir(other).stage("align"))
     reuse = tmp_path / "reuse.yaml"
-    reuse.write_text(f"align:\n  model: {work / '02_align/model'}\n")
+    reuse.write_text(f"align:\n  model: {Workdir(work).model()}\n")
     assert main(["align", str(corpus), "--workdir", str(other), "--config", str(reuse), "-q", "--device", "cpu"]) == 0
-    assert not (other / "02_align/model").exists()
-    a = pd.read_parquet(work / "02_align/phones.parquet")
-    b = pd.read_parquet(other / "02_align/phones.parquet")
+    assert not Workdir(other).model().exists()
+    a = pd.read_parquet(Workdir(work).table("align", "phones"))
+    b = pd.read_parquet(Workdir(other).table("align", "phones"))
     assert np.allclose(a.start, b.start) and list(a.phone) == list(b.phone)
 
 
@@ -352,7 +353,7 @@ def test_the_shipped_model_aligns_the_sample_as_its_card_says(transcribed, tmp_p
     card = json.loads((root / "card.json").read_text(encoding="utf-8"))["scores"]["phones: voli align"]
     _, exp, corpus = transcribed
     work = tmp_path / "exp"
-    shutil.copytree(exp, work, ignore=shutil.ignore_patterns("02_align", "03_features", "04_profile", ".lock"))
+    shutil.copytree(exp, work, ignore=shutil.ignore_patterns(*map(dirname, ("align", "features", "profile")), ".lock"))
     config = tmp_path / "c.yaml"
     config.write_text(f"align:\n  model: {root}\n")
     from voli.cli import main

@@ -26,6 +26,7 @@ from voli.io.exclusions import (
     read_exclusions,
     remove_exclusion,
 )
+from voli.workdir import Workdir, rel
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
@@ -88,29 +89,29 @@ def tiny_workdir(root: Path) -> Path:
     sr = 16000
     t = np.arange(3 * sr) / sr
     sf.write(corpus / "audio" / "r1.wav", np.stack([0.3 * np.sin(2 * np.pi * 200 * t), 0.3 * np.sin(2 * np.pi * 500 * t)], 1), sr)
-    (w / "00_prepare").mkdir(parents=True)
-    (w / "00_prepare" / "config.yaml").write_text(f"stage: prepare\ncorpus: {corpus}\n")
+    Workdir(w).stage("prepare").mkdir(parents=True)
+    Workdir(w).config("prepare").write_text(f"stage: prepare\ncorpus: {corpus}\n")
     pd.DataFrame({"recording_id": ["r1"], "audio_path": [str(corpus / "audio" / "r1.wav")], "sample_rate": [sr],
-                  "channels": [2], "duration_s": [3.0]}).to_parquet(w / "00_prepare" / "recordings.parquet")
+                  "channels": [2], "duration_s": [3.0]}).to_parquet(Workdir(w).table("prepare", "recordings"))
     pd.DataFrame({"recording_id": ["r1", "r1"], "speaker_id": ["INT", "S1"], "role": ["interviewer", "interviewee"],
-                  "channel": [1.0, 2.0]}).to_parquet(w / "00_prepare" / "recording_speakers.parquet")
-    pd.DataFrame({"speaker_id": ["INT", "S1"], "gender": ["man", "woman"]}).to_parquet(w / "00_prepare" / "speakers.parquet")
-    (w / "02_align").mkdir()
+                  "channel": [1.0, 2.0]}).to_parquet(Workdir(w).table("prepare", "recording_speakers"))
+    pd.DataFrame({"speaker_id": ["INT", "S1"], "gender": ["man", "woman"]}).to_parquet(Workdir(w).table("prepare", "speakers"))
+    Workdir(w).stage("align").mkdir()
     pd.DataFrame({"utterance_id": ["r1-000000"], "recording_id": ["r1"], "speaker_id": ["S1"], "start": [0.1],
                   "end": [2.9], "n_phones": [12], "log_likelihood": [-50.0], "status": ["aligned"]}
-                 ).to_parquet(w / "02_align" / "utterances.parquet")
+                 ).to_parquet(Workdir(w).table("align", "utterances"))
     starts = [0.2, 0.6, 1.0, 1.4, 1.8, 2.2]
     pd.DataFrame({"recording_id": "r1", "utterance_id": "r1-000000", "speaker_id": "S1", "word_index": [i for i in range(6) for _ in (0, 1)],
                   "start": [s for s in starts for s in (s - 0.1, s)], "end": [s for s in starts for s in (s, s + 0.1)],
-                  "phone": [p for p in "aiaiai" for p in ("t", p)]}).to_parquet(w / "02_align" / "phones.parquet")
-    (w / "03_features").mkdir()
+                  "phone": [p for p in "aiaiai" for p in ("t", p)]}).to_parquet(Workdir(w).table("align", "phones"))
+    Workdir(w).stage("features").mkdir()
     pd.DataFrame({"recording_id": "r1", "utterance_id": "r1-000000", "speaker_id": "S1", "role": "interviewee",
                   "language": "xx", "word_index": range(6), "word": ["ta", "ti"] * 3, "phone": list("aiaiai"),
                   "previous_phone": "t", "next_phone": None, "is_filler": False, "start": starts,
                   "end": [s + 0.1 for s in starts], "duration_s": 0.1, "f1_50_hz": [700, 300, 720, 310, 760, 290],
                   "f2_50_hz": [1400, 2300, 1350, 2250, 1450, 2350], "word_probability": 0.9, "log_likelihood": -50.0,
                   "ceiling_hz": 5500.0, "checked": [True, True, False, False, False, False]}
-                 ).to_parquet(w / "03_features" / "vowels.parquet")
+                 ).to_parquet(Workdir(w).table("features", "vowels"))
     return w
 
 
@@ -300,7 +301,7 @@ def test_clicking_a_vowel_plays_it_and_exclude_writes_it(profiled, tmp_path):
     _, work, _ = profiled
     copy = tmp_path / "exp"  # exclusions.csv goes into a copy, not into the session's work directory
     shutil.copytree(work, copy, ignore=shutil.ignore_patterns("parts", "model"))
-    vowels = pd.read_parquet(copy / "03_features" / "vowels.parquet")
+    vowels = pd.read_parquet(Workdir(copy).table("features", "vowels"))
     driver = chrome_driver(Path(tempfile.mkdtemp(dir=tmp_path)))
     server = make_server(copy, port=0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -326,7 +327,7 @@ def test_clicking_a_vowel_plays_it_and_exclude_writes_it(profiled, tmp_path):
         assert float(query["end"][0]) == pytest.approx(token.end, abs=1e-9)
         wait_for(lambda: any(p.startswith("/spectrogram.png?") for p in server.requests), what="the spectrogram")
         assert driver.find_element(By.ID, "praat-command").text.startswith("praat --open ")
-        assert f"02_align/textgrids/{token.recording_id}.TextGrid" in driver.find_element(By.ID, "textgrid-path").text
+        assert rel("align", "textgrids", f"{token.recording_id}.TextGrid") in driver.find_element(By.ID, "textgrid-path").text
         driver.find_element(By.ID, "reason").send_keys("checked by ear")
         driver.find_element(By.ID, "exclude").click()
         wait_for(lambda: (copy / "exclusions.csv").is_file(), what="exclusions.csv")

@@ -10,6 +10,7 @@ import pytest
 
 from voli.cli import main
 from voli.stages import STAGES
+from voli.workdir import Workdir
 
 
 @pytest.mark.parametrize("command", [*STAGES, "run", "report"])
@@ -28,9 +29,9 @@ def test_run_on_sample(sample_copy, tmp_path, capsys):
     assert main(["run", str(sample_copy), "--workdir", str(workdir), "--stop-stage", "prepare", "-q"]) == 0
     out = capsys.readouterr().out
     assert "prepare: 8 processed" in out and f"outputs: {workdir}" in out
-    rec = pq.read_table(workdir / "00_prepare/recordings.parquet").to_pandas()
+    rec = pq.read_table(Workdir(workdir).table("prepare", "recordings")).to_pandas()
     assert sorted(rec.language.unique()) == ["en", "es", "fr", "pt"]
-    assert (workdir / "00_prepare/.done").exists() and (workdir / "00_prepare/config.yaml").exists()
+    assert Workdir(workdir).done("prepare").exists() and Workdir(workdir).config("prepare").exists()
     assert main(["run", str(sample_copy), "--workdir", str(workdir), "--stop-stage", "prepare", "-q"]) == 0
     assert "0 processed, 8 already done" in capsys.readouterr().out
 
@@ -41,9 +42,9 @@ def test_run_with_one_bad_recording_finishes_the_others(sample_copy, tmp_path, c
     assert main(["run", str(sample_copy), "--workdir", str(workdir), "--stop-stage", "prepare", "-q"]) == 1
     err = capsys.readouterr().err
     assert "recording pt_02 failed" in err and "pt_02.flac" in err and "failed recordings: pt_02" in err
-    done = pq.read_table(workdir / "00_prepare/recordings.parquet").column("recording_id").to_pylist()
+    done = pq.read_table(Workdir(workdir).table("prepare", "recordings")).column("recording_id").to_pylist()
     assert len(done) == 7 and "pt_02" not in done
-    failures = pq.read_table(workdir / "00_prepare/failures.parquet").to_pandas()
+    failures = pq.read_table(Workdir(workdir).table("prepare", "failures")).to_pandas()
     assert failures.recording_id.tolist() == ["pt_02"] and failures.stage.tolist() == ["prepare"]
 
 
@@ -84,8 +85,8 @@ def test_a_stage_before_its_input_is_a_clear_error(sample_copy, tmp_path, capsys
     assert "run `voli transcribe" in capsys.readouterr().err
     assert main(["profile", str(sample_copy), "--workdir", str(workdir), "-q"]) == 2
     assert "run `voli features" in capsys.readouterr().err
-    assert (workdir / "00_prepare/.done").exists()  # the stages before it kept their work
-    assert not (workdir / "04_profile" / ".done").exists()
+    assert Workdir(workdir).done("prepare").exists()  # the stages before it kept their work
+    assert not Workdir(workdir).done("profile").exists()
 
 
 def test_missing_corpus_dir(tmp_path, capsys):

@@ -16,6 +16,7 @@ from voli.align.corrections import (CorrectedWord, Correction, Lock, check_lock_
                                    read_correction, word_locks)
 from voli.errors import CorpusError
 from voli.schema import Phone, Word
+from voli.workdir import Workdir
 
 RID = "en_01"
 
@@ -72,7 +73,7 @@ def test_a_bad_correction_is_named_with_its_file_tier_and_time(tmp_path):
 
 
 def _parts_stamp(work, stage):
-    return {p.parent.name: p.stat().st_mtime_ns for p in (work / stage / "parts").glob("*/.done")}
+    return {p.parent.name: p.stat().st_mtime_ns for p in Workdir(work).stage(stage).glob("parts/*/.done")}
 
 
 def _tiers(path):
@@ -115,8 +116,8 @@ def test_a_moved_boundary_and_a_respelt_word_are_kept_and_only_their_recording_i
     config = aligned[3]
     work = tmp_path / "exp"
     shutil.copytree(featured_work, work)
-    before = {stage: _parts_stamp(work, stage) for stage in ("02_align", "03_features")}
-    written = work / "02_align" / ("eaf" if kind == "eaf" else "textgrids") / f"{RID}.{kind}"
+    before = {stage: _parts_stamp(work, stage) for stage in ("align", "features")}
+    written = Workdir(work).eaf(RID) if kind == "eaf" else Workdir(work).textgrid("align", RID)
     tiers = _tiers(written)
     speaker = next(n.split(" - ")[0] for n in tiers if n.endswith(" - words") and not n.startswith("INT"))
     words, phones = tiers[f"{speaker} - words"], tiers[f"{speaker} - phones"]
@@ -148,18 +149,18 @@ def test_a_moved_boundary_and_a_respelt_word_are_kept_and_only_their_recording_i
     tiers[f"{interviewer} - words"].remove(given)
     words.append(given)
     words.sort()
-    (work / "corrections").mkdir()
-    duration = pd.read_parquet(work / "00_prepare" / "recordings.parquet").set_index("recording_id").duration_s[RID]
-    _save(tiers, work / "corrections" / f"{RID}.{kind}", float(duration))
+    Workdir(work).corrections().mkdir()
+    duration = pd.read_parquet(Workdir(work).table("prepare", "recordings")).set_index("recording_id").duration_s[RID]
+    _save(tiers, Workdir(work).corrections(RID, f".{kind}"), float(duration))
 
     code, log = run_voli("run", corpus, "--workdir", work, "--config", config, "--stop-stage", "features", "--device",
                          "cpu", "-q")
     # the fixture's noise-only recording fails transcription, as it should; nothing else fails
     assert code == 1 and "align: 1 processed, 7 already done, 0 failed" in log, log
     assert "features: 1 processed, 7 already done, 0 failed" in log, log
-    assert set(pd.read_parquet(work / "01_transcribe" / "failures.parquet").recording_id) == {"noise"}
-    got_p = pd.read_parquet(work / "02_align" / "phones.parquet")
-    got_w = pd.read_parquet(work / "02_align" / "words.parquet")
+    assert set(pd.read_parquet(Workdir(work).table("transcribe", "failures")).recording_id) == {"noise"}
+    got_p = pd.read_parquet(Workdir(work).table("align", "phones"))
+    got_w = pd.read_parquet(Workdir(work).table("align", "words"))
     mine_p = got_p[(got_p.recording_id == RID) & (got_p.speaker_id == speaker)].sort_values("start")
     # the moved boundary, to the sample: one phone ends there and the next starts there, labels kept
     ends, starts = mine_p[mine_p.end == moved], mine_p[mine_p.start == moved]
@@ -179,11 +180,11 @@ def test_a_moved_boundary_and_a_respelt_word_are_kept_and_only_their_recording_i
     moved_word = rows.loc[(rows.start - given[0]).abs().idxmin()]
     assert moved_word.word == given[2] and moved_word.speaker_id == speaker
     # checked: the corrected recording's words, phones and vowel tokens; no other's
-    vowels = pd.read_parquet(work / "03_features" / "vowels.parquet")
+    vowels = pd.read_parquet(Workdir(work).table("features", "vowels"))
     for table in (got_w, got_p, vowels):
         assert table[table.recording_id == RID].checked.all() and not table[table.recording_id != RID].checked.any()
     # only the corrected recording was redone, in align and in features
-    for stage in ("02_align", "03_features"):
+    for stage in ("align", "features"):
         after = _parts_stamp(work, stage)
         assert after[RID] != before[stage][RID]
         assert {r: t for r, t in after.items() if r != RID} == {r: t for r, t in before[stage].items() if r != RID}
@@ -195,11 +196,11 @@ def test_a_moved_boundary_and_a_respelt_word_are_kept_and_only_their_recording_i
     assert code == 0 and "align: 8 processed, 0 already done" in log, log
     import json
 
-    card = json.loads((work / "02_align" / "model" / "card.json").read_text(encoding="utf-8"))
+    card = json.loads((Workdir(work).model() / "card.json").read_text(encoding="utf-8"))
     assert list(card["corrections"]) == [RID]
     code, log = run_voli("align", corpus, "--workdir", work, "--config", config, "--device", "cpu", "-q")
     assert code == 0 and "align: 0 processed, 8 already done" in log, log
-    got_p = pd.read_parquet(work / "02_align" / "phones.parquet")
+    got_p = pd.read_parquet(Workdir(work).table("align", "phones"))
     assert (got_p[got_p.recording_id == RID].end == moved).sum() == 1  # still locked with the new model
 
 

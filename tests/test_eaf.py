@@ -12,6 +12,7 @@ import pytest
 from voli.errors import CorpusError
 from voli.io.eaf import read_eaf, write_eaf
 from voli.io.textgrid import Interval, read_textgrid, speaker_tiers, write_textgrid
+from voli.workdir import Workdir
 
 ROWS = [
     ("INT01", "utterances", 0.10, 1.20, "¿Cuántas horas trabaja?"),
@@ -76,7 +77,7 @@ def test_voli_eaf_reads_back_in_pympi_with_the_same_tiers_times_and_labels(tmp_p
     audio = tmp_path / "corpus/audio/r 1.wav"
     audio.write_bytes(b"")
     tiers = speaker_tiers(ROWS)
-    path = write_eaf(tmp_path / "exp/02_align/eaf/r1.eaf", tiers, media_path=audio, duration_s=3.0)
+    path = write_eaf(Workdir(tmp_path / "exp").eaf("r1"), tiers, media_path=audio, duration_s=3.0)
     eaf = Elan.Eaf(str(path))
     assert list(eaf.get_tier_names()) == list(tiers)  # in the file's order
     for name, intervals in tiers.items():

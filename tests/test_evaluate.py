@@ -7,6 +7,7 @@ import pytest
 
 from voli.evaluate import boundary_errors, f0_errors, summarise_boundaries, wer
 from voli.text import normalise_words
+from voli.workdir import Workdir
 
 
 def test_normalisation():
@@ -62,13 +63,13 @@ def test_evaluate_workdir_reads_stage_outputs(tmp_path):
     hyp = words.copy()
     first_es = hyp.index[(hyp.language == "es") & ~hyp.is_filler][0]
     hyp.loc[first_es, "word"] = "zzz"  # one substitution in Spanish
-    (tmp_path / "01_transcribe").mkdir()
-    hyp.to_parquet(tmp_path / "01_transcribe/words.parquet")
-    (tmp_path / "02_align").mkdir()
+    Workdir(tmp_path).stage("transcribe").mkdir()
+    hyp.to_parquet(Workdir(tmp_path).table("transcribe", "words"))
+    Workdir(tmp_path).stage("align").mkdir()
     phones = pd.read_parquet(truth / "phones.parquet")
     shifted = phones.assign(start=phones.start + 0.015, end=phones.end + 0.015)  # every boundary 15 ms late
-    shifted.to_parquet(tmp_path / "02_align/phones.parquet")
-    shutil.copy(truth / "words.parquet", tmp_path / "02_align/words.parquet")
+    shifted.to_parquet(Workdir(tmp_path).table("align", "phones"))
+    shutil.copy(truth / "words.parquet", Workdir(tmp_path).table("align", "words"))
     results = evaluate_workdir(SAMPLE, tmp_path)
     wer_table = results["wer"].set_index("language")
     es_words = int((~words[words.language == "es"].is_filler).sum())

@@ -12,18 +12,19 @@ import pytest
 
 from voli.align.lexicon import is_vowel
 from voli.evaluate import f0_errors, speaker_measures_from_truth
+from voli.workdir import Workdir, dirname
 
 pytestmark = pytest.mark.slow
 
 
 def read(work: Path, name: str) -> pd.DataFrame:
-    return pd.read_parquet(work / "03_features" / f"{name}.parquet")
+    return pd.read_parquet(Workdir(work).table("features", name))
 
 
 def test_every_aligned_recording_gets_its_tables(featured):
     code, work, _ = featured
     assert code == 0
-    aligned = set(pd.read_parquet(work / "02_align" / "phones.parquet").recording_id)
+    aligned = set(pd.read_parquet(Workdir(work).table("align", "phones")).recording_id)
     for name in ("vowels", "prosody", "speaker_settings", "tracks/f0", "tracks/intensity", "tracks/formants"):
         table = read(work, name)
         assert set(table.recording_id) == aligned, name
@@ -32,7 +33,7 @@ def test_every_aligned_recording_gets_its_tables(featured):
 
 def test_one_row_per_measurable_vowel_with_its_context(featured):
     _, work, corpus = featured
-    phones = pd.read_parquet(work / "02_align" / "phones.parquet")
+    phones = pd.read_parquet(Workdir(work).table("align", "phones"))
     vowels = read(work, "vowels")
     vowel_phones = phones[phones.phone.map(is_vowel)]
     assert 0.95 * len(vowel_phones) <= len(vowels) <= len(vowel_phones)
@@ -162,8 +163,8 @@ def test_prosody_rates_pauses_and_filled_pauses(featured):
 @pytest.mark.needs("praat")
 def test_praat_opens_the_pitch_tiers_and_the_formant_textgrid(featured, tmp_path):
     _, work, _ = featured
-    tier = sorted((work / "03_features" / "pitchtiers").glob("*.PitchTier"))[0]
-    grid = work / "03_features" / "textgrids" / f"{tier.name.split('__')[0]}.TextGrid"
+    tier = sorted(Workdir(work).pitchtiers().glob("*.PitchTier"))[0]
+    grid = Workdir(work).textgrid("features", tier.name.split('__')[0])
     script = tmp_path / "check.praat"
     script.write_text(
         'form check\n sentence tier\n sentence grid\nendform\n'
@@ -204,10 +205,10 @@ def test_telephone_band_recording_keeps_pitch_and_loses_only_formants(aligned, f
 
     _, aligned_work, corpus, _ = aligned
     work = tmp_path / "exp"
-    shutil.copytree(aligned_work, work, ignore=shutil.ignore_patterns("03_features", "04_profile"))
+    shutil.copytree(aligned_work, work, ignore=shutil.ignore_patterns(dirname("features"), dirname("profile")))
     phone_line = tmp_path / "es_01_8k.wav"
     sf.write(phone_line, audio.load(corpus / "audio/es_01.flac", sample_rate=8000), 8000)
-    table = work / "00_prepare" / "recordings.parquet"
+    table = Workdir(work).table("prepare", "recordings")
     rec = read_table(table).to_pandas()
     info = audio.probe(phone_line)
     row = rec.recording_id == "es_01"
@@ -219,7 +220,7 @@ def test_telephone_band_recording_keeps_pitch_and_loses_only_formants(aligned, f
     assert result.ok
     assert "es_01_8k.wav (recording es_01): sampled at 8000 Hz" in caplog.text
     assert "formant_ceiling_low_hz" in caplog.text
-    vowels = pd.read_parquet(work / "03_features/vowels.parquet")
+    vowels = pd.read_parquet(Workdir(work).table("features", "vowels"))
     es01, others = vowels[vowels.recording_id == "es_01"], vowels[vowels.recording_id != "es_01"]
     assert len(es01) > 50 and es01.f1_50_hz.isna().all() and es01.ceiling_hz.isna().all()
     assert others.f1_50_hz.notna().mean() > 0.9

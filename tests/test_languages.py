@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 
 from voli import languages
+from voli.workdir import Workdir
 
 DATA = Path(__file__).parent / "data" / "asterisk_it"
 
@@ -126,7 +127,7 @@ def test_italian_real_speech_through_all_five_stages(tmp_path):
     config.write_text("features:\n  formant_ceiling_low_hz: 3400\n  formant_ceiling_high_hz: 3900\n"  # 8 kHz audio
                       "profile:\n  permutations: 20\n")
     assert main(["run", str(corpus), "--workdir", str(work), "--config", str(config), "-q", "--device", "cpu"]) == 0
-    words = pd.read_parquet(work / "01_transcribe/words.parquet")
+    words = pd.read_parquet(Workdir(work).table("transcribe", "words"))
     assert set(words.language) == {"it"}
     errors = 0
     for rid, text in texts.items():
@@ -137,14 +138,14 @@ def test_italian_real_speech_through_all_five_stages(tmp_path):
     assert errors / sum(len(t.split()) for t in texts.values()) <= 0.15
     heard = " ".join(words.word).lower()
     assert "nell'elenco" in heard and "tasto cancelletto" in heard  # elisions stay one word
-    phones = pd.read_parquet(work / "02_align/phones.parquet")
+    phones = pd.read_parquet(Workdir(work).table("align", "phones"))
     assert set(phones.phone) <= set(languages.get("it").phones) and len(phones) > 300
-    utterances = pd.read_parquet(work / "02_align/utterances.parquet")
+    utterances = pd.read_parquet(Workdir(work).table("align", "utterances"))
     assert (utterances.status == "aligned").all()
-    vowels = pd.read_parquet(work / "03_features/vowels.parquet")
+    vowels = pd.read_parquet(Workdir(work).table("features", "vowels"))
     assert set(vowels.phone) <= set(languages.get("it").vowels)
     assert vowels.f1_50_hz.notna().mean() > 0.8  # formants at 8 kHz, with ceilings under 4 kHz
-    assert (work / "04_profile/.done").is_file() and (work / "04_profile/report/index.html").is_file()
+    assert Workdir(work).done("profile").is_file() and Workdir(work).report().is_file()
     shutil.rmtree(tmp_path / "corpus")
 
 

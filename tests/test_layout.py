@@ -5,12 +5,14 @@
 - a stage package (prepare, asr, align, features, profile) imports no other stage's modules:
   what two stages share lives on the ground floor;
 - only voli.stages (the registry) and the CLI above it name every stage;
-- the pipeline never imports the tools around it (simulate, evaluate, anonymize).
+- the pipeline never imports the tools around it (simulate, evaluate, anonymize);
+- only voli.workdir spells a stage's directory (anywhere in voli/, bench/ and tests/).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 VOLI = Path(__file__).resolve().parent.parent / "voli"
@@ -107,3 +109,24 @@ def test_only_the_language_files_name_a_language():
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in codes:
                 named.append(f"{path.relative_to(VOLI.parent)}:{node.lineno}: {node.value!r}")
     assert not named, "\n".join(named)
+
+
+def test_only_voli_workdir_spells_a_stage_directory():
+    """A stage's directory name (its place and name: how the work directory spells it) is written
+    only in voli/workdir.py. Code, docstrings, comments, messages, templates, tests and benches ask
+    voli.workdir for it (``Workdir(root).stage("align")``, ``rel("align", "model")``), so that the
+    layout can change in one place."""
+    from voli.workdir import STAGE_ORDER
+
+    root = VOLI.parent
+    spelt = re.compile(rb"\d\d_(?:" + b"|".join(n.encode() for n in STAGE_ORDER) + rb")")
+    allowed = {VOLI / "workdir.py", Path(__file__).resolve()}
+    found = []
+    for folder in ("voli", "bench", "tests"):
+        for path in sorted((root / folder).rglob("*")):
+            if not path.is_file() or path in allowed or "__pycache__" in path.parts:
+                continue
+            for lineno, line in enumerate(path.read_bytes().splitlines(), 1):
+                if spelt.search(line):
+                    found.append(f"{path.relative_to(root)}:{lineno}: {line.decode(errors='replace').strip()[:100]}")
+    assert not found, "stage directories spelt outside voli/workdir.py (ask voli.workdir):\n" + "\n".join(found)

@@ -10,6 +10,7 @@ from voli.errors import ConfigError
 from voli.profile.power import Design, simulate_power, summarise
 from voli.simulate.effects import EffectSpec
 from voli.simulate.tables import design_tables, simulate_tables, with_sex_differences
+from voli.workdir import Workdir
 
 ATTRIBUTES = {"gender": {"levels": ["woman", "man"]},
               "education": {"levels": ["primary", "secondary", "bachelor", "master"], "ordered": True}}
@@ -193,11 +194,11 @@ def test_a_pilot_work_directory_gives_the_variation(tmp_path):
                         f0_hz=205, f0_speaker_sd=0.0, vocal_tract_sd=0.0,
                         utterance_sd={"rate": 0.2, "f0_st": 1.5, "f0_sd": 0.25})
     speakers, tokens = speaker_measures(t["vowels"], t["speaker_prosody"], ProfileConfig())
-    (tmp_path / "work" / "04_profile").mkdir(parents=True)
-    (tmp_path / "work" / "03_features").mkdir()
-    speakers.merge(t["speakers"], on="speaker_id").to_parquet(tmp_path / "work" / "04_profile" / "speakers.parquet")
-    tokens.to_parquet(tmp_path / "work" / "04_profile" / "tokens.parquet")
-    t["prosody"].to_parquet(tmp_path / "work" / "03_features" / "prosody.parquet")
+    Workdir(tmp_path / "work").stage("profile").mkdir(parents=True)
+    Workdir(tmp_path / "work").stage("features").mkdir()
+    speakers.merge(t["speakers"], on="speaker_id").to_parquet(Workdir(tmp_path / "work").table("profile", "speakers"))
+    tokens.to_parquet(Workdir(tmp_path / "work").table("profile", "tokens"))
+    t["prosody"].to_parquet(Workdir(tmp_path / "work").table("features", "prosody"))
     (tmp_path / "design.yaml").write_text("attributes: {gender: {levels: [woman, man]}}\ncontrols: [gender]\n"
                                           "pilot: work\nvariation: {word: 0.02}\n", encoding="utf-8")
     design = Design.load(tmp_path / "design.yaml")

@@ -8,6 +8,8 @@ import sys
 import pandas as pd
 import pytest
 
+from voli.workdir import Workdir
+
 BLOCK_AND_RUN = """
 import socket, sys
 
@@ -35,9 +37,9 @@ def test_the_whole_pipeline_runs_with_the_network_blocked_and_logs_no_transcript
     log = out.stdout + out.stderr
     assert "network access attempted" not in log
     assert out.returncode == 0, log[-3000:]
-    assert (work / "04_profile" / "report" / "index.html").is_file()
+    assert Workdir(work).report().is_file()
     # the debug log names files, stages and counts, never what was said
-    words = pd.read_parquet(work / "01_transcribe" / "words.parquet").word.str.strip(".,?!;:").str.lower()
+    words = pd.read_parquet(Workdir(work).table("transcribe", "words")).word.str.strip(".,?!;:").str.lower()
     said = {w for w in words if len(w) >= 6}
     assert len(said) > 20
     leaked = sorted(w for w in said if w in log.lower())

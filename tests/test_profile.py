@@ -18,6 +18,7 @@ from voli.profile.stage import analyse
 from voli.io.survey import attribute_types, survey_table
 from voli.simulate.effects import EffectSpec
 from voli.simulate.tables import simulate_tables
+from voli.workdir import Workdir
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "voli" / "simulate" / "specs" / "sample.yaml"
@@ -288,7 +289,7 @@ def test_profile_stage_on_the_sample(profiled):
 
     code, work, corpus = profiled
     assert code == 0
-    out = work / "04_profile"
+    out = Workdir(work).stage("profile")
     speakers = pd.read_parquet(out / "speakers.parquet")
     interviewees = pd.read_csv(corpus / "speakers.csv").dropna(subset=["age"]).speaker_id
     assert set(speakers.speaker_id) == set(interviewees)
@@ -339,7 +340,7 @@ def test_profile_stage_on_the_sample(profiled):
         add_exclusion(work, {"recording_id": r.recording_id, "start": r.start, "end": r.end, "phone": r.phone,
                              "word": r.word, "speaker_id": r.speaker_id, "reason": "test"})
     with collecting("profile") as found:
-        again = profile(corpus, work / "03_features", ProfileConfig(permutations=5, engine="statsmodels",
+        again = profile(corpus, Workdir(work).stage("features"), ProfileConfig(permutations=5, engine="statsmodels",
                                                                     per_vowel=False))
     (work / "exclusions.csv").unlink()
     assert len(again["tokens"]) == len(tokens) - 3 and again["models"].attrs["excluded_tokens"] == 3

@@ -53,7 +53,7 @@ def means_hull_area(t, unit):
 
 
 def features_vowels(t, **columns):
-    """A 03_features-like vowels table around a token table (f1_hz -> f1_50_hz, ...)."""
+    """A vowels table like the features stage's around a token table (f1_hz -> f1_50_hz, ...)."""
     base = {"role": "interviewee", "is_filler": False, "duration_s": 0.1, "word_probability": 0.9,
             "speaker_confidence": 0.95, "duration_z": 0.0, "stress": 1, "recording_id": "r1"}
     return t.rename(columns={"f1_hz": "f1_50_hz", "f2_hz": "f2_50_hz"}).assign(**{**base, **columns})

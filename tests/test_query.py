@@ -8,45 +8,46 @@ import pytest
 from voli.cli import main
 from voli.errors import VoliError
 from voli.query import format_result, run_query, speaker_table
+from voli.workdir import Workdir, rel
 
 
 def make_workdir(root, *, features: bool = True, profile: bool = False):
     """A hand-made work directory: two speakers, five vowel tokens, two utterances."""
     w = root / "exp"
-    (w / "00_prepare").mkdir(parents=True)
-    (w / "00_prepare" / "config.yaml").write_text("stage: prepare\ncorpus: /data/my_corpus\n")
+    Workdir(w).stage("prepare").mkdir(parents=True)
+    Workdir(w).config("prepare").write_text("stage: prepare\ncorpus: /data/my_corpus\n")
     pd.DataFrame({"speaker_id": ["INT", "S1", "S2"], "gender": ["man", "woman", "man"], "age": [None, "34", "51"],
-                  "education": [None, "master", "primary"]}).to_parquet(w / "00_prepare" / "speakers.parquet")
+                  "education": [None, "master", "primary"]}).to_parquet(Workdir(w).table("prepare", "speakers"))
     pd.DataFrame({"recording_id": ["r1", "r1", "r2", "r2"], "speaker_id": ["INT", "S1", "INT", "S2"],
                   "role": ["interviewer", "interviewee", "interviewer", "interviewee"],
-                  "channel": [None, None, None, None]}).to_parquet(w / "00_prepare" / "recording_speakers.parquet")
-    (w / "02_align").mkdir()
+                  "channel": [None, None, None, None]}).to_parquet(Workdir(w).table("prepare", "recording_speakers"))
+    Workdir(w).stage("align").mkdir()
     pd.DataFrame({"recording_id": ["r1", "r1", "r2"], "utterance_id": ["r1-000000", "r1-000000", "r2-000000"],
                   "speaker_id": ["S1", "S1", "S2"], "word_index": [0, 0, 0], "start": [0.1, 0.2, 0.3],
                   "end": [0.2, 0.3, 0.4], "phone": ["k", "e", "a"], "stress": [0, 1, 1],
                   "log_likelihood": [-40.0, -50.0, -45.0], "duration_z": [0.0, 0.1, 0.2]}
-                 ).to_parquet(w / "02_align" / "phones.parquet")
+                 ).to_parquet(Workdir(w).table("align", "phones"))
     pd.DataFrame({"recording_id": ["r1", "r2"], "utterance_id": ["r1-000000", "r2-000000"], "speaker_id": ["S1", "S2"],
                   "start": [0.1, 0.3], "end": [0.3, 0.4], "word": ["que", "la"], "probability": [0.9, 0.8]}
-                 ).to_parquet(w / "02_align" / "words.parquet")
+                 ).to_parquet(Workdir(w).table("align", "words"))
     pd.DataFrame({"utterance_id": ["r1-000000", "r2-000000"], "recording_id": ["r1", "r2"], "speaker_id": ["S1", "S2"],
                   "start": [0.1, 0.3], "end": [0.3, 0.4], "n_words": [1, 1], "n_phones": [2, 1],
                   "log_likelihood": [-45.0, -45.0], "status": ["aligned", "unaligned"]}
-                 ).to_parquet(w / "02_align" / "utterances.parquet")
+                 ).to_parquet(Workdir(w).table("align", "utterances"))
     if features:
-        (w / "03_features").mkdir()
+        Workdir(w).stage("features").mkdir()
         pd.DataFrame({"recording_id": ["r1", "r1", "r1", "r2", "r2"], "speaker_id": ["S1", "S1", "S1", "S2", "S2"],
                       "phone": ["e", "e", "a", "a", "e"], "previous_phone": ["k", "t", "k", "l", "k"],
                       "start": [0.2, 0.5, 0.9, 0.35, 1.2], "end": [0.3, 0.6, 1.0, 0.4, 1.3],
                       "f1_50_hz": [400.0, 420.0, 800.0, 700.0, 380.0], "f2_50_hz": [2100.0, 2000.0, 1500.0, 1300.0, 1900.0]}
-                     ).to_parquet(w / "03_features" / "vowels.parquet")
+                     ).to_parquet(Workdir(w).table("features", "vowels"))
         pd.DataFrame({"recording_id": ["r1", "r2"], "utterance_id": ["r1-000000", "r2-000000"], "speaker_id": ["S1", "S2"],
                       "start": [0.1, 0.3], "end": [0.3, 0.4], "speech_rate": [5.0, 4.0]}
-                     ).to_parquet(w / "03_features" / "prosody.parquet")
+                     ).to_parquet(Workdir(w).table("features", "prosody"))
     if profile:
-        (w / "04_profile").mkdir()
+        Workdir(w).stage("profile").mkdir()
         pd.DataFrame({"speaker_id": ["S1", "S2"], "role": ["interviewee"] * 2, "gender": ["woman", "man"],
-                      "formant_scale_hz": [1000.0, 800.0]}).to_parquet(w / "04_profile" / "speakers.parquet")
+                      "formant_scale_hz": [1000.0, 800.0]}).to_parquet(Workdir(w).table("profile", "speakers"))
     return w
 
 
@@ -94,7 +95,7 @@ def test_bad_sql_names_the_views_and_columns(tmp_path):
 
 def test_a_missing_stage_says_what_to_run(tmp_path):
     w = make_workdir(tmp_path, features=False)
-    with pytest.raises(VoliError, match=r"vowels reads .*03_features/vowels.parquet.*`voli features /data/my_corpus --workdir"):
+    with pytest.raises(VoliError, match=rf"vowels reads .*{rel('features', 'vowels.parquet')}.*`voli features /data/my_corpus --workdir"):
         run_query(w, "select * from vowels")
     with pytest.raises(VoliError, match="not a voli work directory"):
         run_query(tmp_path / "nowhere", "select 1")
@@ -140,7 +141,7 @@ def test_counts_on_the_sample_equal_pandas(profiled, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["phone", "count_star()"]
     printed = {line.split()[0]: int(line.split()[1]) for line in out[1:]}
-    expected = pd.read_parquet(work / "03_features" / "vowels.parquet").phone.value_counts()
+    expected = pd.read_parquet(Workdir(work).table("features", "vowels")).phone.value_counts()
     assert printed == expected.to_dict() and len(printed) > 10
 
 
@@ -152,7 +153,7 @@ def test_query_types_the_survey_as_the_profile_does(tmp_path):
     w = make_workdir(tmp_path)
     raw = pd.DataFrame({"speaker_id": ["INT", "S1", "S2"], "gender": ["man", "woman", "NA"],
                         "income": ["NA", "12,500", "800"], "hours": ["", "3,5", "20"]})
-    raw.to_parquet(w / "00_prepare" / "speakers.parquet")
+    raw.to_parquet(Workdir(w).table("prepare", "speakers"))
     mine = speaker_table(w).set_index("speaker_id")
     profile = survey_table(tmp_path, raw, attribute_types(tmp_path, raw)).set_index("speaker_id")
     for column in ("income", "hours"):

@@ -20,6 +20,7 @@ import soundfile as sf
 from voli import languages
 from voli.evaluate import wer
 from voli.text import strip_punctuation
+from voli.workdir import Workdir
 
 DATA = Path(__file__).parent / "data" / "librivox_sonnet1"
 SR = 16000
@@ -119,7 +120,7 @@ def test_continuous_speech_longer_than_a_window_is_transcribed(hard_corpus):
     regions = vad.speech_regions(iter_resampled(path, sample_rate=SR))
     assert max(r.end - r.start for r in regions) >= 45  # the case this test is for
     assert hard_corpus["run"].returncode == 0, hard_corpus["run"].stderr
-    words = pd.read_parquet(hard_corpus["exp"] / "01_transcribe" / "words.parquet")
+    words = pd.read_parquet(Workdir(hard_corpus["exp"]).table("transcribe", "words"))
     mine = words[words.recording_id == "continuous"].sort_values("start")
     r = wer(hard_corpus["texts"]["continuous"], list(mine.word), fillers=FILLERS)
     print(f"continuous speech ({max(r.end - r.start for r in regions):.0f} s without a pause): WER {r.wer:.1%}")
@@ -137,7 +138,7 @@ def test_continuous_speech_longer_than_a_window_is_transcribed(hard_corpus):
                                         ("silences", 0.34)])
 def test_hard_audio_keeps_its_words(hard_corpus, name, limit):
     assert hard_corpus["run"].returncode == 0, hard_corpus["run"].stderr
-    words = pd.read_parquet(hard_corpus["exp"] / "01_transcribe" / "words.parquet")
+    words = pd.read_parquet(Workdir(hard_corpus["exp"]).table("transcribe", "words"))
     mine = words[words.recording_id == name].sort_values("start")
     r = wer(hard_corpus["texts"][name], list(mine.word), fillers=FILLERS)
     print(f"{name}: WER {r.wer:.1%} over {r.words} words")
@@ -156,9 +157,9 @@ def test_no_recording_fails_and_every_word_is_a_word(hard_corpus):
     """Each hard recording is transcribed; no word token begins or ends with punctuation or a
     hyphen. (bench/asr_real.py aligns real recordings of minutes with and without pauses.)"""
     assert hard_corpus["run"].returncode == 0, hard_corpus["run"].stderr
-    failures = pd.read_parquet(hard_corpus["exp"] / "01_transcribe" / "failures.parquet")
+    failures = pd.read_parquet(Workdir(hard_corpus["exp"]).table("transcribe", "failures"))
     assert failures.empty, failures.to_dict("records")
-    words = pd.read_parquet(hard_corpus["exp"] / "01_transcribe" / "words.parquet")
+    words = pd.read_parquet(Workdir(hard_corpus["exp"]).table("transcribe", "words"))
     assert set(words.recording_id) == set(hard_corpus["texts"])
     bad = [w for w in words.word if not w or strip_punctuation(w) != w]
     assert not bad

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from voli.config import load_config
+from voli.workdir import Workdir
 
 ROOT = Path(__file__).resolve().parent.parent
 INTERVIEWS = ROOT / "recipes" / "interviews"
@@ -37,10 +38,10 @@ def test_interview_recipe_runs_a_stage_and_reruns_safely(sample_copy, tmp_path):
             "--stage", "prepare", "--stop-stage", "0", "--device", "cpu")
     first = run(*args)
     assert first.returncode == 0, first.stderr
-    assert "== stage 0: prepare" in first.stdout and (work / "00_prepare" / ".done").is_file()
+    assert "== stage 0: prepare" in first.stdout and Workdir(work).done("prepare").is_file()
     again = run(*args)
     assert again.returncode == 0 and "0 processed, 8 already done" in again.stdout
-    assert not (work / "01_transcribe").exists()  # --stop-stage gates the rest
+    assert not Workdir(work).stage("transcribe").exists()  # --stop-stage gates the rest
 
 
 def test_interview_recipe_passes_the_executor_to_voli(sample_copy, tmp_path):

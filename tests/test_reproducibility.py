@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from voli.reproducibility import PINS, cpu_flags
+from voli.workdir import Workdir
 
 
 def environment_after_import(**env) -> dict:
@@ -39,7 +40,7 @@ def test_each_stage_records_the_machine_it_ran_on(tiny, tmp_path):
     from voli.cli import main
 
     assert main(["prepare", str(tiny.save()), "--workdir", str(tmp_path / "exp"), "-q"]) == 0
-    machine = yaml.safe_load((tmp_path / "exp/00_prepare/config.yaml").read_text())["machine"]
+    machine = yaml.safe_load(Workdir(tmp_path / "exp").config("prepare").read_text())["machine"]
     assert machine["cpu"] and machine["cpu_count"] >= 1
     assert set(machine["vector_extensions"]) <= cpu_flags()
     if "avx2" in cpu_flags():

@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 from conftest import run_voli, voli_process
+from voli.workdir import STAGE_ORDER, dirname
 
-STAGE_DIRS = {"prepare": "00_prepare", "transcribe": "01_transcribe", "align": "02_align", "features": "03_features",
-              "profile": "04_profile"}
+STAGE_DIRS = {name: dirname(name) for name in STAGE_ORDER}
 
 
 def compared_files(stage_dir):

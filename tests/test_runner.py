@@ -17,6 +17,7 @@ import stage_fixture
 from voli.cli import main
 from voli.io import tables
 from voli.runner import LocalExecutor
+from voli.workdir import Workdir
 
 TESTS = Path(__file__).resolve().parent
 
@@ -142,7 +143,7 @@ def test_prepare_is_deterministic_and_resumes(sample_copy, tmp_path):
     assert main(["prepare", str(sample_copy), "--workdir", str(a), "-q"]) == 0
     assert main(["prepare", str(sample_copy), "--workdir", str(b), "-q", "--jobs", "2"]) == 0
     for name in ("recordings", "recording_speakers", "speakers", "failures"):
-        assert (a / f"00_prepare/{name}.parquet").read_bytes() == (b / f"00_prepare/{name}.parquet").read_bytes()
+        assert Workdir(a).table("prepare", name).read_bytes() == Workdir(b).table("prepare", name).read_bytes()
     os.utime(sample_copy / "audio/fr_01.flac")  # touched audio: that recording is checked again
     from voli.config import VoliConfig
     from voli.stages import run_pipeline

@@ -11,6 +11,7 @@ from voli.simulate.engines import EspeakEngine, KokoroEngine, VoiceParams
 from voli.simulate.kokoro import AUDIO_LEAD_S, F0_HOP, FRAME, Kokoro, Voice
 from voli.simulate.text import spoken_words
 from voli.simulate.vowels import FormantShift, is_vowel, measure_formants, shift_formants
+from voli.workdir import Workdir
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +189,7 @@ def test_simulated_espeak_corpus_passes_prepare(tmp_path):
     said = [w for _, text in languages.get("pt").interviews[0] for w in normalise_words(text)]  # pt_01 speaks the first script
     assert normalise_words(" ".join(words.word)) == said  # every word, in order, and nothing else
     assert words.is_filler.any()  # "é" is marked as a filled pause
-    roles = pd.read_parquet(tmp_path / "exp/00_prepare/recording_speakers.parquet")
+    roles = pd.read_parquet(Workdir(tmp_path / "exp").table("prepare", "recording_speakers"))
     assert roles.set_index("speaker_id").channel.to_dict() == {"INT_PT": 1, "PT01": 2}
 
 

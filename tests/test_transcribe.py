@@ -16,6 +16,7 @@ from voli.asr.roles import looks_like_question
 from voli.asr.transcribe import _expand_number
 from voli.text import is_filler
 from voli.asr.vad import Region, windows
+from voli.workdir import Workdir
 
 
 def test_windows_join_regions_up_to_30_s_and_cut_long_ones():
@@ -116,7 +117,7 @@ def test_transcripts_hold_the_spoken_words(transcribed):
     print(per_language.to_string())
     for lang, limit in SAMPLE_WER_LIMITS.items():
         assert per_language.loc[lang, "wer"] <= limit, (lang, per_language.loc[lang, "wer"])
-    words = pd.read_parquet(exp / "01_transcribe/words.parquet")
+    words = pd.read_parquet(Workdir(exp).table("transcribe", "words"))
     # filled pauses are kept and marked: most of those spoken are written, and those written were spoken
     fillers = result["fillers"]
     print(fillers.to_string())
@@ -127,14 +128,14 @@ def test_transcripts_hold_the_spoken_words(transcribed):
     assert recall >= 0.55 and precision >= 0.75
     assert set(words[words.recording_id == "es_02"].language) == {"es"}  # detected
     assert code == 1  # the noise-only file failed, the others finished
-    failures = pd.read_parquet(exp / "01_transcribe/failures.parquet")
+    failures = pd.read_parquet(Workdir(exp).table("transcribe", "failures"))
     assert failures.recording_id.tolist() == ["noise"] and "no speech found" in failures.message[0]
 
 
 @pytest.mark.slow
 def test_words_are_given_to_the_right_speaker(transcribed):
     _, exp, _ = transcribed
-    words = pd.read_parquet(exp / "01_transcribe/words.parquet")
+    words = pd.read_parquet(Workdir(exp).table("transcribe", "words"))
     truth = pd.read_parquet(SAMPLE / "truth/words.parquet")
     from voli.evaluate import speaker_attribution
 
@@ -143,7 +144,7 @@ def test_words_are_given_to_the_right_speaker(transcribed):
     # en_02 by channel, the others mono by voice and turns; en_01's two voices are nearly alike
     assert (accuracy >= 0.97).all()
     assert words.speaker_confidence.between(0, 1).all() and words.overlap.dtype == bool
-    summary = pd.read_parquet(exp / "01_transcribe/speaker_summary.parquet").set_index("recording_id")
+    summary = pd.read_parquet(Workdir(exp).table("transcribe", "speaker_summary")).set_index("recording_id")
     print(summary.to_string())
     assert summary.loc["en_02", "method"] == "channels" and summary.loc["fr_01", "speakers"] == 2
     assert (summary.drop(index="en_02").separation > 0).all()
@@ -155,7 +156,7 @@ def test_words_are_given_to_the_right_speaker(transcribed):
 @pytest.mark.needs("praat")
 def test_transcript_textgrid_opens_in_praat(transcribed):
     _, exp, _ = transcribed
-    path = exp / "01_transcribe/textgrids/en_02.TextGrid"
+    path = Workdir(exp).textgrid("transcribe", "en_02")
     script = Path(__file__).parent / "praat" / "count_tiers.praat"
     out = subprocess.run(["praat", "--run", str(script), str(path)], capture_output=True, text=True, check=True).stdout.split("\n")
     assert set(out[1:5]) == {"EN02 - utterances", "EN02 - words", "INT_EN - utterances", "INT_EN - words"}
@@ -175,7 +176,7 @@ def test_real_speech_librivox_sonnet(tmp_path):
     (corpus / "recordings.csv").write_text("recording_id,audio,language,interviewee\nsonnet1,audio/sonnet1.mp3,en,READER\n")
     (corpus / "speakers.csv").write_text("speaker_id\nREADER\n")
     assert main(["run", str(corpus), "--workdir", str(tmp_path / "exp"), "--stop-stage", "transcribe", "-q", "--device", "cpu"]) == 0
-    words = pd.read_parquet(tmp_path / "exp/01_transcribe/words.parquet").sort_values("start")
+    words = pd.read_parquet(Workdir(tmp_path / "exp").table("transcribe", "words")).sort_values("start")
     text = (data / "sonnet1.txt").read_text().split("\n", 1)[1]  # the first line is the number "1"
     r = wer(text, list(words.word))
     print(f"LibriVox Sonnet 1: WER {r.wer:.1%} over {r.words} words (S={r.substitutions} D={r.deletions} I={r.insertions})")
@@ -217,7 +218,7 @@ def test_user_transcripts_win(tmp_path):
         tiers.setdefault(f"{u.speaker} - utterances", []).append(Interval(u.start - 0.05, u.end + 0.05, u.text))
     write_textgrid(corpus / "transcripts/en_01.TextGrid", tiers, duration_s=pd.read_parquet(SAMPLE / "truth/phones.parquet").query("recording_id == 'en_01'").end.max() + 1)
     assert main(["run", str(corpus), "--workdir", str(tmp_path / "exp"), "--stop-stage", "transcribe", "-q", "--device", "cpu"]) == 0
-    words = pd.read_parquet(tmp_path / "exp/01_transcribe/words.parquet")
+    words = pd.read_parquet(Workdir(tmp_path / "exp").table("transcribe", "words"))
     got_pt = words[words.recording_id == "pt_02"].sort_values("start")
     assert list(got_pt.word) == user_words
     assert (got_pt.end > got_pt.start).all()
@@ -260,7 +261,7 @@ def test_enrolment_clips_decide_who_is_who(tmp_path):
         speakers.to_csv(corpus / "speakers.csv", index=False)
         exp = tmp_path / name
         assert main(["run", str(corpus), "--workdir", str(exp), "--stop-stage", "transcribe", "-q", "--device", "cpu"]) == 0
-        words = pd.read_parquet(exp / "01_transcribe/words.parquet")
+        words = pd.read_parquet(Workdir(exp).table("transcribe", "words"))
         results[name] = speaker_attribution(truth, words).set_index("recording_id").speaker_accuracy["en_01"]
     print(results)
     assert results["right"] >= 0.9 and results["swapped"] <= 0.1

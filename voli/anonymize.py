@@ -24,6 +24,7 @@ import unicodedata
 from pathlib import Path
 
 from voli.errors import VoliError
+from voli.workdir import Workdir, dirname
 
 log = logging.getLogger("voli")
 
@@ -76,10 +77,11 @@ def anonymize(corpus_dir: Path, workdir: Path, *, names_file: Path | None = None
     import pandas as pd
 
     workdir, out = Path(workdir), Path(out) if out else Path(workdir) / "anonymized"
-    if not (workdir / "00_prepare").is_dir():
-        raise VoliError(f"{workdir}: no voli work directory here (00_prepare is missing); run `voli run` first")
+    if not Workdir(workdir).stage("prepare").is_dir():
+        raise VoliError(f"{workdir}: no voli work directory here ({dirname('prepare')} is missing); "
+                        "run `voli run` first")
     names = read_names(names_file)
-    speakers = sorted(pd.read_parquet(workdir / "00_prepare" / "speakers.parquet").speaker_id.astype(str))
+    speakers = sorted(pd.read_parquet(Workdir(workdir).table("prepare", "speakers")).speaker_id.astype(str))
     pseudonym = {sid: f"S{i + 1:02d}" for i, sid in enumerate(speakers)}
     if out.exists():
         shutil.rmtree(out)
@@ -92,8 +94,8 @@ def anonymize(corpus_dir: Path, workdir: Path, *, names_file: Path | None = None
     # also gives the spans to silence
     masked_keys: set[str] = set()
     silence = None
-    for stage in ("02_align", "01_transcribe"):
-        path = workdir / stage / "words.parquet"
+    for stage in ("align", "transcribe"):
+        path = Workdir(workdir).table(stage, "words")
         if path.is_file():
             w = pd.read_parquet(path)
             m = masked_words(w, names, detect_proper_nouns=detect_proper_nouns)
@@ -130,10 +132,10 @@ def anonymize(corpus_dir: Path, workdir: Path, *, names_file: Path | None = None
         _anonymize_eaf(eaf, out / eaf.relative_to(workdir), pseudonym, masked_keys)
     if mask_audio and silence is not None:
         _mask_audio(workdir, out, silence)
-    if (out / "04_profile" / "speakers.parquet").is_file():
+    if Workdir(out).table("profile", "speakers").is_file():
         from voli.profile.report import write_report
 
-        stage_dir = out / "04_profile"
+        stage_dir = Workdir(out).stage("profile")
         tables = {p.stem: pd.read_parquet(p) for p in sorted(stage_dir.glob("*.parquet")) if p.stem != "failures"}
         write_report(stage_dir, tables, corpus=Path("anonymized corpus"))
     log.info("anonymize: %d tables, %d speakers pseudonymised, %d distinct words masked -> %s",
@@ -194,7 +196,7 @@ def _mask_audio(workdir: Path, out: Path, rows) -> None:
     import pandas as pd
     import soundfile as sf
 
-    recordings = pd.read_parquet(workdir / "00_prepare" / "recordings.parquet")
+    recordings = pd.read_parquet(Workdir(workdir).table("prepare", "recordings"))
     from voli.io.audio import quiet_decoder
 
     for rec in recordings.itertuples():

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from voli import __version__
 from voli.errors import CorpusError, VoliError, bug_message
+from voli.workdir import rel
 
 log = logging.getLogger("voli")
 
@@ -124,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     _add_verbose(p)
     p = sub.add_parser("report", help="write the HTML report again from the profile stage's tables",
-                       description="Write 04_profile/report/index.html and figures/*.png from the tables of "
+                       description=f"Write {rel('profile', 'report', 'index.html')} and figures/*.png from the tables of "
                        "`voli profile` (which writes the report itself; use this after changing the tables or voli).")
     p.add_argument("corpus", type=Path, help="the corpus directory")
     p.add_argument("--workdir", type=Path, default=None, help="the run's work directory (default: exp/<corpus name>)")
@@ -133,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("calibrate", help="false-positive rate and power of the profile models on this corpus",
                        description="Refit the profile stage's models with the survey attributes shuffled among "
                        "speakers (within the categorical controls and language), and with a known shift spliced into "
-                       "the real measures; write 04_profile/calibration.parquet (per family: how often an effect is "
+                       f"the real measures; write {rel('profile', 'calibration.parquet')} (per family: how often an effect is "
                        "found that is not there, and how often one that is) and the report again with it.")
     p.add_argument("corpus", type=Path, help="the corpus directory")
     p.add_argument("--workdir", type=Path, default=None, help="the run's work directory (default: exp/<corpus name>)")

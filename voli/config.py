@@ -73,7 +73,7 @@ def _check_range(config, name: str, low, high) -> None:
 @dataclass(frozen=True)
 class AlignConfig:
     dictionary: str | None = None  # MFA-format pronunciation dictionary; its entries win over espeak-ng's G2P
-    model: str | None = None  # a saved alignment model directory (e.g. <workdir>/02_align/model): align, don't train
+    model: str | None = None  # a saved alignment model directory (e.g. a run's align model/): align, don't train
     iterations: int = 30  # Viterbi training iterations of the final pass (a first pass of 10 finds the pauses)
     max_components: int = 8  # Gaussians per HMM state at most
     frame_shift_ms: float = 10.0  # feature frame step: the time resolution of the boundaries
@@ -117,8 +117,8 @@ class FeatureConfig:
     min_pause_s: float = 0.2  # a silent gap between words at least this long is a pause
     token_margin_s: float = 0.04  # audio on each side of a vowel for its formant frames' windows
     pad_s: float = 0.1  # audio read around each utterance's words
-    pitch_tiers: bool = True  # write Praat PitchTier files (03_features/pitchtiers/)
-    formant_tier: bool = True  # write TextGrids with a formant point tier per speaker (03_features/textgrids/)
+    pitch_tiers: bool = True  # write Praat PitchTier files (features' pitchtiers/)
+    formant_tier: bool = True  # write TextGrids with a formant point tier per speaker (features' textgrids/)
 
 
 @dataclass(frozen=True)

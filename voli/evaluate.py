@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from voli.text import normalise_words
+from voli.workdir import Workdir
 
 if TYPE_CHECKING:  # annotations only: pandas is imported where it is used
     import pandas as pd
@@ -250,7 +251,7 @@ def evaluate_turns(rttm: Path, workdir: Path) -> dict[str, object]:
 
     from voli.simulate.conversations import read_rttm
 
-    hyp_path = Path(workdir) / "01_transcribe" / "words.parquet"
+    hyp_path = Workdir(workdir).table("transcribe", "words")
     if not hyp_path.is_file():
         return {"speakers": "no transcription yet: run `voli transcribe`"}
     truth, hyp = read_rttm(rttm), pd.read_parquet(hyp_path)
@@ -277,7 +278,7 @@ def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
                         "(truth/words.parquet) or true speaker turns (truth/turns.rttm)")
     results: dict[str, object] = {}
     true_words = pd.read_parquet(truth / "words.parquet")
-    hyp_path = Path(workdir) / "01_transcribe" / "words.parquet"
+    hyp_path = Workdir(workdir).table("transcribe", "words")
     if hyp_path.is_file():
         hyp = pd.read_parquet(hyp_path)
         rows = []
@@ -298,7 +299,7 @@ def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
     else:
         results["wer"] = "no transcription yet: run `voli transcribe`"
     for level in ("words", "phones"):
-        pred_path = Path(workdir) / "02_align" / f"{level}.parquet"
+        pred_path = Workdir(workdir).table("align", level)
         if not pred_path.is_file():
             results[f"{level}_boundaries"] = "no alignment yet: run `voli align`"
             continue
@@ -314,7 +315,7 @@ def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
                 errs.append(boundary_errors(list(zip(t.start, t.end, t[label])), list(zip(p.start, p.end, p[label]))))
             rows.append({"language": lang, **summarise_boundaries(np.concatenate(errs) if errs else np.array([]))})
         results[f"{level}_boundaries"] = pd.DataFrame(rows)
-    f0_path = Path(workdir) / "03_features" / "tracks" / "f0.parquet"
+    f0_path = Workdir(workdir).tracks("f0")
     if f0_path.is_file() and (truth / "f0.parquet").is_file():
         true_f0, got = pd.read_parquet(truth / "f0.parquet"), pd.read_parquet(f0_path)
         rows = []
@@ -335,7 +336,7 @@ def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
         spec = EffectSpec.from_dict(data, str(spec_path))
         speakers = pd.read_csv(Path(corpus_dir) / "speakers.csv", dtype=str)
         results["effects_oracle"] = recovered_effects(speaker_measures_from_truth(truth), speakers, spec)
-        profile = Path(workdir) / "04_profile" / "speakers.parquet"
+        profile = Workdir(workdir).table("profile", "speakers")
         if profile.is_file():
             results["effects_pipeline"] = recovered_effects(pd.read_parquet(profile), speakers, spec)
         else:

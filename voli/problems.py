@@ -7,7 +7,7 @@ fallback calls :func:`report`; the runner collects what each recording and each 
 into the stage's ``problems.parquet`` (columns of :class:`voli.schema.Problem`), logs it as a
 warning and counts it in the summary line::
 
-    align: 8 processed, 0 already done, 0 failed, 1 problem in 17.2 s -> exp/sample/02_align
+    align: 8 processed, 0 already done, 0 failed, 1 problem in 17.2 s -> exp/sample/<align's directory>
 
 Outside a run (a library call, a test) a report is only logged.
 """

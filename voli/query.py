@@ -1,18 +1,19 @@
 """SQL over a work directory's tables (DuckDB, embedded): ``voli query WORKDIR "SQL"``.
 
-Views, each present once the stage that writes it has run:
+Views, each present once the stage that writes it has run (the files are the stages' tables in
+the work directory, :class:`voli.workdir.Workdir`):
 
 ==========  ==========================================================================
-vowels      03_features/vowels.parquet: one row per vowel token
-phones      02_align/phones.parquet: every aligned phone
-words       02_align/words.parquet: every aligned word
-utterances  03_features/prosody.parquet (rates, pauses, F0, intensity per utterance) with
-            02_align/utterances.parquet's n_phones, log_likelihood and status; before the
-            features stage has run, 02_align/utterances.parquet alone
-speakers    every speaker of speakers.csv (00_prepare/speakers.parquet) with the survey
+vowels      features' vowels.parquet: one row per vowel token
+phones      align's phones.parquet: every aligned phone
+words       align's words.parquet: every aligned word
+utterances  features' prosody.parquet (rates, pauses, F0, intensity per utterance) with
+            align's utterances.parquet's n_phones, log_likelihood and status; before the
+            features stage has run, align's utterances.parquet alone
+speakers    every speaker of speakers.csv (prepare's speakers.parquet) with the survey
             columns (numbers where every filled cell is a number) and role; plus the
-            speaker measures of 04_profile/speakers.parquet once the profile stage has run
-tokens      04_profile/tokens.parquet: the tokens the profile stage kept, normalised
+            speaker measures of profile's speakers.parquet once the profile stage has run
+tokens      profile's tokens.parquet: the tokens the profile stage kept, normalised
 exclusions  <workdir>/exclusions.csv: tokens excluded by ear (``voli browse``)
 ==========  ==========================================================================
 """
@@ -25,27 +26,25 @@ from pathlib import Path
 import pandas as pd
 
 from voli.errors import VoliError
+from voli.workdir import Workdir, rel
 
-# view -> (file under the work directory, the stage that writes it)
+# view -> (the stage that writes it, its table)
 SOURCES = {
-    "vowels": ("03_features/vowels.parquet", "features"),
-    "phones": ("02_align/phones.parquet", "align"),
-    "words": ("02_align/words.parquet", "align"),
-    "utterances": ("03_features/prosody.parquet", "features"),
-    "speakers": ("00_prepare/speakers.parquet", "prepare"),
-    "tokens": ("04_profile/tokens.parquet", "profile"),
+    "vowels": ("features", "vowels"),
+    "phones": ("align", "phones"),
+    "words": ("align", "words"),
+    "utterances": ("features", "prosody"),
+    "speakers": ("prepare", "speakers"),
+    "tokens": ("profile", "tokens"),
 }
-ALIGN_UTTERANCES = "02_align/utterances.parquet"
-PROFILE_SPEAKERS = "04_profile/speakers.parquet"
-RECORDING_SPEAKERS = "00_prepare/recording_speakers.parquet"
 MAX_PRINTED_ROWS = 200
 
 
 def corpus_of(workdir: str | Path) -> str:
-    """The corpus directory a work directory was made from (00_prepare/config.yaml), or 'CORPUS'."""
+    """The corpus directory a work directory was made from (the config.yaml of prepare), or 'CORPUS'."""
     import yaml
 
-    path = Path(workdir) / "00_prepare" / "config.yaml"
+    path = Workdir(workdir).config("prepare")
     try:
         return str(yaml.safe_load(path.read_text(encoding="utf-8")).get("corpus") or "CORPUS")
     except (OSError, AttributeError, yaml.YAMLError):
@@ -55,22 +54,22 @@ def corpus_of(workdir: str | Path) -> str:
 def check_workdir(workdir: str | Path) -> Path:
     """``workdir`` as a Path, or an error if it is not a voli work directory."""
     workdir = Path(workdir)
-    if not (workdir / "00_prepare" / "speakers.parquet").is_file():
-        raise VoliError(f"{workdir}: not a voli work directory (00_prepare/speakers.parquet is missing); "
+    if not Workdir(workdir).table("prepare", "speakers").is_file():
+        raise VoliError(f"{workdir}: not a voli work directory ({rel('prepare', 'speakers.parquet')} is missing); "
                         "give the directory `voli run CORPUS --workdir DIR` wrote (default exp/<corpus name>)")
     return workdir
 
 
 def missing_stage_message(workdir: Path, view: str) -> str:
     """What to run so that ``view`` exists."""
-    path, stage = SOURCES[view]
-    return (f"the view {view} reads {workdir / path}, which is not there yet: run "
+    stage, table = SOURCES[view]
+    return (f"the view {view} reads {Workdir(workdir).table(stage, table)}, which is not there yet: run "
             f"`voli {stage} {corpus_of(workdir)} --workdir {workdir}` first")
 
 
 def _typed(workdir: Path, speakers: pd.DataFrame) -> pd.DataFrame:
     """The survey columns typed as the profile types them (voli.io.survey: survey.yaml's types
-    when the corpus is where 00_prepare/config.yaml says, inferred otherwise; "NA" missing,
+    when the corpus is where prepare's config.yaml says, inferred otherwise; "NA" missing,
     "12,500" and "3,5" numbers); categorical columns as text."""
     from voli.io.survey import attribute_types, survey_table
 
@@ -88,14 +87,14 @@ def speaker_table(workdir: str | Path) -> pd.DataFrame:
     """Every speaker with survey columns, role (``;``-joined if several) and, after the profile
     stage, its speaker measures. One row per speaker_id."""
     workdir = check_workdir(workdir)
-    speakers = _typed(workdir, pd.read_parquet(workdir / "00_prepare" / "speakers.parquet"))
+    speakers = _typed(workdir, pd.read_parquet(Workdir(workdir).table("prepare", "speakers")))
     speakers["speaker_id"] = speakers["speaker_id"].astype(str)
-    roles_path = workdir / RECORDING_SPEAKERS
+    roles_path = Workdir(workdir).table("prepare", "recording_speakers")
     if roles_path.is_file() and "role" not in speakers.columns:
         rs = pd.read_parquet(roles_path, columns=["speaker_id", "role"])
         roles = rs.dropna().groupby("speaker_id")["role"].agg(lambda r: ";".join(sorted(set(map(str, r)))))
         speakers["role"] = speakers["speaker_id"].map(roles).astype("object")
-    profile_path = workdir / PROFILE_SPEAKERS
+    profile_path = Workdir(workdir).table("profile", "speakers")
     if profile_path.is_file():
         measures = pd.read_parquet(profile_path)
         extra = [c for c in measures.columns if c not in speakers.columns]
@@ -128,10 +127,10 @@ def connect(workdir: str | Path):
     workdir = check_workdir(workdir)
     con = duckdb.connect(":memory:")
     for view in ("vowels", "phones", "words", "tokens"):
-        path = workdir / SOURCES[view][0]
+        path = Workdir(workdir).table(*SOURCES[view])
         if path.is_file():
             con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet({_sql_path(path)})")
-    prosody, aligned = workdir / SOURCES["utterances"][0], workdir / ALIGN_UTTERANCES
+    prosody, aligned = Workdir(workdir).table(*SOURCES["utterances"]), Workdir(workdir).table("align", "utterances")
     if prosody.is_file() and aligned.is_file():
         con.execute(f"CREATE VIEW utterances AS SELECT p.*, a.n_phones, a.log_likelihood, a.status "
                     f"FROM read_parquet({_sql_path(prosody)}) p "

@@ -54,6 +54,7 @@ from voli.errors import VoliError, bug_message
 from voli.io.tables import read_table, write_table, write_text
 from voli.reproducibility import machine_description
 from voli.schema import Failure, Problem, arrow_schema, from_table, to_table
+from voli.workdir import stage_dirname
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class Stage:
     def dirname(self) -> str:
         if self.index is None:
             raise VoliError(f"stage {self.name!r} has no place in a pipeline yet; take it from voli.stages.STAGES")
-        return f"{self.index:02d}_{self.name}"
+        return stage_dirname(self.index, self.name)
 
 
 @dataclass(frozen=True)

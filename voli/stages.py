@@ -2,7 +2,8 @@
 
 Each stage package defines its stage (``voli/prepare.py``, ``voli/asr/stage.py``,
 ``voli/align/stage.py``, ``voli/features/stage.py``, ``voli/profile/stage.py``); this module gives
-each its place (``00_prepare`` ... ``04_profile``) and runs them with :mod:`voli.runner`.
+each its place, in the order of :data:`voli.workdir.STAGE_ORDER` (which also names their directories),
+and runs them with :mod:`voli.runner`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from voli.features.stage import STAGE as FEATURES
 from voli.prepare import STAGE as PREPARE
 from voli.profile.stage import STAGE as PROFILE
 from voli.runner import StageResult, run_pipeline as _run_pipeline
+from voli.workdir import STAGE_ORDER
 
-STAGES = {s.name: dataclasses.replace(s, index=i)
-          for i, s in enumerate((PREPARE, TRANSCRIBE, ALIGN, FEATURES, PROFILE))}
+DEFINED = {s.name: s for s in (PREPARE, TRANSCRIBE, ALIGN, FEATURES, PROFILE)}
+# in voli.workdir's order, the one that names the work directory's stage directories (tests/test_workdir.py)
+STAGES = {name: dataclasses.replace(DEFINED[name], index=i) for i, name in enumerate(STAGE_ORDER)}
 
 
 def stage_names() -> list[str]:

@@ -4,13 +4,15 @@ As ``mfa train`` does, voli trains its acoustic model on the corpus it
 aligns (no pretrained alignment model can be downloaded), then aligns every
 recording with it::
 
-    01_transcribe/parts/<rid>/{utterances,words}.parquet     Whisper's words (or the user's)
-        -> lexicon (espeak-ng G2P, overrides, user dictionary)  02_align/lexicon.dict, unknown_words.csv
+    <transcribe>/parts/<rid>/{utterances,words}.parquet     Whisper's words (or the user's)
+        -> lexicon (espeak-ng G2P, overrides, user dictionary)  <align>/lexicon.dict, unknown_words.csv
         -> MFCC + deltas, speaker CMVN                         voli.align.features
-        -> flat-start HMM-GMM training (once per corpus)        02_align/model/{model.pt,card.json}
-        -> batched Viterbi per recording                        02_align/{words,phones,utterances}.parquet
-                                                                02_align/textgrids/<rid>.TextGrid
-                                                                02_align/eaf/<rid>.eaf (ELAN)
+        -> flat-start HMM-GMM training (once per corpus)        <align>/model/{model.pt,card.json}
+        -> batched Viterbi per recording                        <align>/{words,phones,utterances}.parquet
+                                                                <align>/textgrids/<rid>.TextGrid
+                                                                <align>/eaf/<rid>.eaf (ELAN)
+
+(``<transcribe>``, ``<align>``: those stages' directories in the work directory, :mod:`voli.workdir`.)
 
 An utterance is aligned on its own stretch of audio: its words' span from
 transcription, widened by ``pad_s`` on each side (but never past the middle
@@ -36,6 +38,7 @@ from voli.config import AlignConfig
 from voli.errors import AlignmentError, VoliError, bug_message
 from voli.io.tables import read_table
 from voli.schema import AlignedUtterance, Phone, Recording, RecordingSpeaker, Utterance, Word, from_table, to_table
+from voli.workdir import rel
 
 log = logging.getLogger(__name__)
 
@@ -475,7 +478,7 @@ def ensure_model(ctx, recording_ids: list[str], upstream_fingerprints: list[str]
         model_dir = Path(config.model)
         if not (model_dir / "model.pt").is_file():
             raise AlignmentError(f"align.model = {config.model}: no model.pt there; point it at a directory written "
-                                 "by `voli align` (<workdir>/02_align/model) or unset it to train one")
+                                 f"by `voli align` (<workdir>/{rel('align', 'model')}) or unset it to train one")
         digest = hashlib.sha256((model_dir / "model.pt").read_bytes()).hexdigest()
     else:
         model_dir = stage_dir / "model"
@@ -516,7 +519,7 @@ def ensure_model(ctx, recording_ids: list[str], upstream_fingerprints: list[str]
         return model_dir, digest
     if not segments:
         raise AlignmentError("no transcribed utterance could be read to train the alignment model; "
-                             "see 01_transcribe/failures.parquet")
+                             f"see {rel('transcribe', 'failures.parquet')}")
     log.info("align: training on %d utterances from %d recordings", len(segments), len(recording_ids))
     model = train_model(segments, config, progress=log.info)
     model.info["fingerprint"] = digest

@@ -1,6 +1,6 @@
 """A linguist's corrections: ``WORKDIR/corrections/<recording_id>.TextGrid`` (or ``.eaf``).
 
-The linguist opens what the align stage wrote (``02_align/textgrids/<rid>.TextGrid``, tiers
+The linguist opens what the align stage wrote (``textgrids/<rid>.TextGrid`` in align's directory, tiers
 ``<speaker> - utterances|words|phones``), fixes it in Praat or ELAN and saves it under
 ``corrections/``. Against voli's own alignment of the recording (the one the model gives the
 transcript; :func:`compare`), the correction says:
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from voli.errors import CorpusError
+from voli.workdir import rel
 
 LOCK_TOLERANCE_S = 0.001  # a boundary moved by more than this was moved by hand
 DURATION_TOLERANCE_S = 0.01  # a TextGrid longer or shorter than its recording by more is another recording's
@@ -75,7 +76,7 @@ def read_correction(path: Path, speakers: list[str], duration_s: float) -> Corre
                                                       and path.suffix.lower() != ".eaf"):
         raise CorpusError(f"{path}: it lasts {length:.3f} s but the recording lasts {duration_s:.3f} s; this "
                           "correction belongs to another recording or another version of it: start again from "
-                          "this recording's 02_align/textgrids/ (or 02_align/eaf/) file")
+                          f"this recording's {rel('align', 'textgrids')}/ (or {rel('align', 'eaf')}/) file")
     words_by_speaker: dict[str, list] = {}
     phones_by_speaker: dict[str, list] = {}
     utterances: dict[str, list[tuple[float, float]]] = {}

@@ -160,11 +160,12 @@ class AcousticModel:
     @classmethod
     def load(cls, directory: Path, device="cpu") -> "AcousticModel":
         from voli.errors import ModelError
+        from voli.workdir import rel
 
         path = Path(directory) / "model.pt"
         if not path.is_file():
             raise ModelError(f"{directory}: no alignment model here (model.pt); train one with `voli align`, "
-                             "which saves it under <workdir>/02_align/model")
+                             f"which saves it under <workdir>/{rel('align', 'model')}")
         data = torch.load(path, map_location=device, weights_only=True)
         model = cls(data["phones"], data["means"], data["variances"], data["log_weights"], data["log_self_loop"],
                     data.get("info", {}))

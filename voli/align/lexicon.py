@@ -334,7 +334,7 @@ class Lexicon:
     def entries(self) -> dict[str, list[Pron]]:
         """Every word pronounced so far -> the pronunciations used (all variants for user-dictionary words).
 
-        Write it with :func:`write_dictionary` (02_align/lexicon.dict) so users can
+        Write it with :func:`write_dictionary` (align's lexicon.dict) so users can
         correct it and pass it back as ``user_dictionary``.
         """
         out = {word: list(prons) for word, prons in self._used.items()}

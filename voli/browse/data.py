@@ -17,8 +17,8 @@ import pandas as pd
 from voli.errors import VoliError
 from voli.io.exclusions import read_exclusions
 from voli.query import check_workdir, corpus_of, missing_stage_message, speaker_table
+from voli.workdir import Workdir as Layout
 
-VOWELS = "03_features/vowels.parquet"
 F1, F2 = "f1_50_hz", "f2_50_hz"  # the chart's point: formants at the vowel's midpoint
 
 
@@ -69,15 +69,20 @@ class Workdir:
     channels: dict = field(init=False)  # (recording_id, speaker_id) -> 1-based channel
     _tracks: dict = field(init=False, default_factory=dict)
 
+    @property
+    def layout(self) -> Layout:
+        """Where each stage's files are in the work directory."""
+        return Layout(self.path)
+
     def __post_init__(self):
         self.path = check_workdir(self.path)
-        if not (self.path / VOWELS).is_file():
+        if not self.layout.table("features", "vowels").is_file():
             raise VoliError(missing_stage_message(self.path, "vowels"))
-        self.recordings = pd.read_parquet(self.path / "00_prepare" / "recordings.parquet").set_index("recording_id")
-        rs = pd.read_parquet(self.path / "00_prepare" / "recording_speakers.parquet")
+        self.recordings = pd.read_parquet(self.layout.table("prepare", "recordings")).set_index("recording_id")
+        rs = pd.read_parquet(self.layout.table("prepare", "recording_speakers"))
         self.channels = {(r.recording_id, r.speaker_id): int(r.channel)
                          for r in rs.itertuples() if pd.notna(r.channel)}
-        survey = pd.read_parquet(self.path / "00_prepare" / "speakers.parquet")
+        survey = pd.read_parquet(self.layout.table("prepare", "speakers"))
         self.survey_columns = [c for c in survey.columns if c not in ("speaker_id", "enrolment")]
         speakers = speaker_table(self.path)
         self.speakers = speakers[["speaker_id", *[c for c in ["role", *self.survey_columns] if c in speakers]]]
@@ -87,8 +92,8 @@ class Workdir:
     def _spans(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(words: recording_id, utterance_id, word_index -> word_start, word_end;
         utterances: utterance_id -> utt_start, utt_end)."""
-        phones = self.path / "02_align" / "phones.parquet"
-        utts = self.path / "02_align" / "utterances.parquet"
+        phones = self.layout.table("align", "phones")
+        utts = self.layout.table("align", "utterances")
         words = pd.DataFrame(columns=["utterance_id", "word_index", "word_start", "word_end"])
         if phones.is_file():
             p = pd.read_parquet(phones, columns=["utterance_id", "word_index", "start", "end"])
@@ -101,7 +106,7 @@ class Workdir:
         return words, spans
 
     def _tokens(self) -> pd.DataFrame:
-        v = pd.read_parquet(self.path / VOWELS)
+        v = pd.read_parquet(self.layout.table("features", "vowels"))
         v = v.reset_index(drop=True)
         v["token_id"] = np.arange(len(v))  # the row of vowels.parquet
         v["mahalanobis"] = mahalanobis(v)
@@ -120,11 +125,11 @@ class Workdir:
             u = run_query(self.path, "SELECT * FROM utterances")
         except VoliError:
             return pd.DataFrame(columns=["utterance_id", "recording_id", "speaker_id", "start", "end", "text"])
-        text = self.path / "01_transcribe" / "utterances.parquet"
+        text = self.layout.table("transcribe", "utterances")
         if text.is_file():
             t = pd.read_parquet(text, columns=["utterance_id", "text"])
             u = u.merge(t, on="utterance_id", how="left")
-        words = self.path / "02_align" / "words.parquet"
+        words = self.layout.table("align", "words")
         if words.is_file() and ("text" not in u or u["text"].isna().any()):
             w = pd.read_parquet(words, columns=["utterance_id", "word"])
             joined = w.groupby("utterance_id", sort=False)["word"].agg(" ".join)
@@ -158,8 +163,8 @@ class Workdir:
 
     def textgrid(self, recording_id: str) -> dict:
         """The recording's TextGrids and a command that opens them in Praat with the audio."""
-        aligned = self.path / "02_align" / "textgrids" / f"{recording_id}.TextGrid"
-        measured = self.path / "03_features" / "textgrids" / f"{recording_id}.TextGrid"
+        aligned = self.layout.textgrid("align", recording_id)
+        measured = self.layout.textgrid("features", recording_id)
         try:
             audio = str(self.audio_path(recording_id).resolve())
         except VoliError:
@@ -174,10 +179,10 @@ class Workdir:
         return self.channels.get((recording_id, speaker_id)) if speaker_id else None
 
     def tracks(self, kind: str, recording_id: str) -> pd.DataFrame | None:
-        """03_features/tracks/<kind>.parquet for one recording (None if the features stage wrote none)."""
+        """The features stage's track ``kind`` (f0, ...) for one recording (None if it wrote none)."""
         key = (kind, recording_id)
         if key not in self._tracks:
-            path = self.path / "03_features" / "tracks" / f"{kind}.parquet"
+            path = self.layout.tracks(kind)
             if len(self._tracks) > 32:
                 self._tracks.clear()
             self._tracks[key] = (pd.read_parquet(path, filters=[("recording_id", "==", recording_id)])

@@ -1,6 +1,6 @@
 """The features stage for one recording: tracks, vowel tokens and utterance prosody.
 
-Inputs: the recording's aligned words, phones and utterances (02_align). Each utterance's audio
+Inputs: the recording's aligned words, phones and utterances (align's tables). Each utterance's audio
 (its words ± ``pad_s``, on the speaker's own channel in multi-channel files) is read at 16 kHz,
 and all utterances of the recording are analysed together, batched on the device:
 
@@ -50,6 +50,7 @@ from voli.schema import (
     Word,
     to_table,
 )
+from voli.workdir import rel
 
 SR = 16000  # Hz: audio is analysed at this rate (Nyquist 8 kHz: above the highest formant ceiling)
 
@@ -364,7 +365,8 @@ def measure_recording(rec: Recording, speakers: list[RecordingSpeaker], utteranc
     """All feature tables of one aligned recording (and, with ``output_dir``, its PitchTiers and TextGrid)."""
     stretches = read_stretches(rec, speakers, utterances, words, phones, config)
     if not stretches:
-        raise VoliError(f"{rec.recording_id}: no aligned utterance with words to measure; check 02_align for it")
+        raise VoliError(f"{rec.recording_id}: no aligned utterance with words to measure; "
+                        f"check {rel('align')} for it")
     pitch_settings = measure_pitch(stretches, config, device)
     measure_intensity(stretches, config, device)
     vowels, ceilings = measure_vowels(stretches, words, config, device, sample_rate=rec.sample_rate,
@@ -377,7 +379,7 @@ def measure_recording(rec: Recording, speakers: list[RecordingSpeaker], utteranc
     if unaligned:
         why = sorted({u.status for u in unaligned})
         problems.report("unaligned_utterances", f"{len(unaligned)} of {len(stretches)} utterances have no aligned "
-                        f"phones ({'; '.join(why)}; see 02_align/utterances.parquet): their syllable counts and "
+                        f"phones ({'; '.join(why)}; see {rel('align', 'utterances.parquet')}): their syllable counts and "
                         "rates are left empty, and the speaker's rates pool the other utterances")
     f0_rows, level_rows = [], []
     for s in stretches:

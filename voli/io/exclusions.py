@@ -5,7 +5,7 @@ profile stage:
 
 =============  ==========================================================
 recording_id   the token's recording
-start, end     the token's times in seconds (as in 03_features/vowels.parquet; end may be empty)
+start, end     the token's times in seconds (as in the features stage's vowels.parquet; end may be empty)
 phone          the token's phone
 word           the word it belongs to (for the reader; not matched)
 speaker_id     who says it (for the reader; not matched)
@@ -142,7 +142,7 @@ def apply_exclusions(vowels: pd.DataFrame, exclusions: pd.DataFrame) -> tuple[pd
     Parameters
     ----------
     vowels : DataFrame
-        Tokens with recording_id, start (s) and phone, e.g. 03_features/vowels.parquet.
+        Tokens with recording_id, start (s) and phone, e.g. the features stage's vowels.parquet.
     exclusions : DataFrame
         :func:`read_exclusions`'s table.
 

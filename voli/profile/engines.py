@@ -16,6 +16,7 @@ import numpy as np
 from voli.errors import ConfigError, VoliError
 from voli.profile.coding import Coding, _r_string, interaction_columns
 from voli.profile.specs import Model
+from voli.workdir import rel
 
 
 @functools.lru_cache(maxsize=1)
@@ -189,7 +190,7 @@ def _speaker_means_fit(m: Model, d):
 # -- the R engine, and the export ---------------------------------------------------------------------------
 
 
-R_SCRIPT = r'''# voli: every model of 04_profile/models.parquet, refitted in R from the files beside this script.
+R_SCRIPT = r'''# voli: every model of @MODELS@, refitted in R from the files beside this script.
 #   cd <this folder> && Rscript models.R     (writes results.csv, variances.csv, status.csv, means.csv)
 # Needs lme4 and lmerTest (Debian: r-cran-lmertest; CRAN: install.packages("lmerTest")), and pbkrtest for the
 # models whose ddf is Kenward-Roger (Debian: r-cran-pbkrtest). A model that fails is named in status.csv.
@@ -378,7 +379,7 @@ def write_export(directory: Path, models: list[Model], data, survey, codings: di
     coding = "\n".join(lines) or "# (no attributes)"
     coded = ", ".join(_r_string(col) for c in codings.values() for col in c.columns)
     coded = ", ".join(x for x in [coded] + [_r_string(p[0]) for p in products] if x)
-    script = R_SCRIPT.replace("@MEANS_DF@", MEANS_DF).replace("@CODING@", coding).replace("@CODED@", coded).replace('c("speaker_id", )',
+    script = R_SCRIPT.replace("@MODELS@", rel("profile", "models.parquet")).replace("@MEANS_DF@", MEANS_DF).replace("@CODING@", coding).replace("@CODED@", coded).replace('c("speaker_id", )',
                                                                                      'c("speaker_id")')
     (directory / "models.R").write_text(script, encoding="utf-8")
     return directory

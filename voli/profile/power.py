@@ -79,6 +79,7 @@ import numpy as np
 import yaml
 
 from voli.errors import ConfigError
+from voli.workdir import Workdir, rel
 
 # Default variation (used without ``pilot:``). Log-scale SDs unless said otherwise; assumed values of
 # the order reported for conversational interview speech, not measured on a corpus: pass a pilot.
@@ -346,7 +347,7 @@ def _between_sd(means, within_var_of_mean, groups=None) -> float:
 def pilot_variation(workdir: Path, controls: tuple[str, ...] = ()) -> tuple[dict, list[str]]:
     """Variation measured on a finished voli work directory: ({VARIATION key: value}, notes).
 
-    Reads 04_profile/speakers.parquet and tokens.parquet and 03_features/prosody.parquet.
+    Reads the profile stage's speakers.parquet and tokens.parquet and the features stage's prosody.parquet.
     Between-speaker SDs are taken around the means of the categorical ``controls`` (e.g. within
     gender) and corrected for the sampling noise of a speaker's mean; survey effects other than the
     controls stay in them (a conservative estimate). Quantities the pilot cannot give keep their defaults.
@@ -354,13 +355,15 @@ def pilot_variation(workdir: Path, controls: tuple[str, ...] = ()) -> tuple[dict
     import pandas as pd
 
     workdir = Path(workdir)
-    paths = {"speakers": workdir / "04_profile" / "speakers.parquet",
-             "tokens": workdir / "04_profile" / "tokens.parquet",
-             "utterances": workdir / "03_features" / "prosody.parquet"}
+    layout = Workdir(workdir)
+    paths = {"speakers": layout.table("profile", "speakers"),
+             "tokens": layout.table("profile", "tokens"),
+             "utterances": layout.table("features", "prosody")}
     for path in paths.values():
         if not path.is_file():
             raise ConfigError(f"pilot: {path} not found; `pilot:` should be a work directory where "
-                              f"`voli run CORPUS --stop-stage profile` finished (it has 03_features/ and 04_profile/)")
+                              f"`voli run CORPUS --stop-stage profile` finished (it has {rel('features')}/ and "
+                              f"{rel('profile')}/)")
     speakers = pd.read_parquet(paths["speakers"])
     tokens = pd.read_parquet(paths["tokens"])
     utterances = pd.read_parquet(paths["utterances"])

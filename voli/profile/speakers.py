@@ -1,4 +1,4 @@
-"""Speaker measures: one row per speaker, from the vowel tokens and the prosody of 03_features.
+"""Speaker measures: one row per speaker, from the vowel tokens and the prosody that features measured.
 
 Vowel tokens are filtered first (filled pauses out; ASR probability, speaker confidence and
 overlap, aligner duration z-score, duration limits and, with ``stressed_only``, lexical stress,

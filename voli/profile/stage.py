@@ -1,7 +1,7 @@
 """The profile stage: speech measures joined to the survey, statistics, tables and the report.
 
-Reads 03_features (vowels, prosody, speaker_prosody) and the corpus's speakers.csv (with
-survey.yaml when present, and WORKDIR/exclusions.csv); writes 04_profile/: speakers, tokens
+Reads the features stage's tables (vowels, prosody, speaker_prosody) and the corpus's speakers.csv
+(with survey.yaml when present, and WORKDIR/exclusions.csv); writes to its directory: speakers, tokens
 (filtered, normalised), models (voli.profile.models), checks (attributes following a control,
 aliasing, confounds), the speaker structure (pca_*, associations adjusted for the controls and
 language, linkage: voli.profile.structure), prediction, export/ (the R reproduction) and report/;
@@ -19,6 +19,7 @@ from voli.config import ProfileConfig
 from voli.errors import CorpusError
 from voli.runner import Stage, StageContext, WorkItem, require_done
 from voli.schema import Problem, to_table
+from voli.workdir import Workdir
 
 
 # speaker measures of the prosodic PCA view (the vowel view is built from the tokens: voli.profile.structure)
@@ -103,11 +104,11 @@ def speaker_context(workdir: Path, utterances):
     """Per speaker: language, interviewer(s) and recording channel, for the aliasing checks (None if unknown)."""
     import pandas as pd
 
-    prepare_dir = Path(workdir) / "00_prepare"
-    if not (prepare_dir / "recording_speakers.parquet").is_file():
+    layout = Workdir(workdir)
+    if not layout.table("prepare", "recording_speakers").is_file():
         return None
-    links = pd.read_parquet(prepare_dir / "recording_speakers.parquet")
-    recordings = pd.read_parquet(prepare_dir / "recordings.parquet")
+    links = pd.read_parquet(layout.table("prepare", "recording_speakers"))
+    recordings = pd.read_parquet(layout.table("prepare", "recordings"))
     channel = recordings.set_index("recording_id").apply(
         lambda r: f"{int(r.sample_rate)} Hz" + (f", {int(r.channels)} channels" if r.channels > 1 else ""), axis=1)
     interviewers = links[links.role == "interviewer"].groupby("recording_id").speaker_id.agg(lambda s: "+".join(sorted(s)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from voli.profile.report.format import effect_label, has, plural, safe_name, table_view
 from voli.profile.report.render import render
+from voli.workdir import rel
 
 FINDING_COLUMNS = ("effect on", "attribute", "term", "estimate", "ci_low", "ci_high", "estimate_sd", "p", "q",
                    "q_report", "n_speakers", "formula")
@@ -95,7 +96,8 @@ def findings_context(tables) -> dict:
     flagged = None
     if calibration is not None and len(calibration) and calibration.flagged.astype(bool).any():
         flagged = ", ".join(sorted(set(calibration[calibration.flagged.astype(bool)].family)))
-    context = {"flagged": flagged, "fitted": has(models, "family", "primary", "p", "q")}
+    context = {"flagged": flagged, "fitted": has(models, "family", "primary", "p", "q"),
+               "export_dir": rel("profile", "export")}
     if not context["fitted"]:
         return context
     return {**context,
