@@ -12,11 +12,12 @@ from voli.corpus import prepared_ids
 from voli.errors import VoliError
 from voli.runner import Stage, StageContext, Trained, WorkItem, fingerprint, part_fingerprint, upstream_items
 from voli.schema import AlignedUtterance, Phone, Word
+from voli.workdir import Workdir
 
 
 def corrections_dir(ctx: StageContext) -> Path:
     """Where a linguist's corrections are read from: ``WORKDIR/corrections/<recording_id>.TextGrid|.eaf``."""
-    return Path(ctx.workdir) / "corrections"
+    return Workdir(ctx.workdir).corrections()
 
 
 def _correction(ctx: StageContext, recording_id: str) -> Path | None:

@@ -48,15 +48,8 @@ def get_model(name: str, device, backend: str = "openai-whisper"):
     if key not in _models:
         from voli.asr.models import load_faster_whisper, load_whisper
 
-        if backend not in BACKENDS:
-            from voli.errors import ConfigError
-
-            raise ConfigError(f"transcribe.backend = {backend!r}: use one of {', '.join(BACKENDS)}")
         _models[key] = load_whisper(name, device) if backend == "openai-whisper" else load_faster_whisper(name, device)
     return _models[key]
-
-
-BACKENDS = ("openai-whisper", "faster-whisper")
 
 
 def resolve_backend(backend: str, device) -> str:

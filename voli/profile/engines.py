@@ -416,9 +416,7 @@ def fit_lme4(directory: Path) -> dict:
 
 def _ddf(config, n_rows: int) -> str:
     """lme4's df method for a model of ``n_rows`` rows (see ProfileConfig.ddf)."""
-    choice = str(config.ddf).lower()
-    if choice not in ("auto", "kenward-roger", "satterthwaite"):
-        raise ConfigError(f"profile.ddf: {config.ddf!r}; use auto, kenward-roger or satterthwaite")
+    choice = config.ddf  # one of voli.config's choices, checked when the config was read
     if choice == "satterthwaite" or not r_has("pbkrtest"):
         return "Satterthwaite"
     return "Kenward-Roger" if choice == "kenward-roger" or n_rows <= config.kr_max_rows else "Satterthwaite"

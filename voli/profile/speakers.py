@@ -68,17 +68,14 @@ def vowel_tokens(vowels, config):
     duration_s <= ``max_vowel_s`` (s; 0: no upper limit); ``min_word_probability``;
     ``min_speaker_confidence``; ``keep_overlap``; ``max_abs_duration_z``; ``stressed_only``.
     """
-    from voli.errors import ConfigError
-
-    if 0 < config.max_vowel_s <= config.min_vowel_s:
-        raise ConfigError(f"profile.max_vowel_s = {config.max_vowel_s} s leaves no vowel above profile.min_vowel_s = "
-                          f"{config.min_vowel_s} s; set max_vowel_s above min_vowel_s (or 0 for no upper limit)")
     v = vowels[~vowels.is_filler & vowels.role.isin(config.roles)].copy()
     v = v[v.duration_s >= config.min_vowel_s]
     if config.max_vowel_s > 0:
         v = v[v.duration_s <= config.max_vowel_s]
     if config.stressed_only:
         if "stress" not in v:
+            from voli.errors import ConfigError
+
             raise ConfigError("profile.stressed_only is set but the vowel tokens have no 'stress' column; rerun the "
                               "features stage with this voli, or set stressed_only: false")
         v = v[_stressed(v)]
@@ -199,15 +196,11 @@ def vowel_measures(t, pairs, *, vowel_set=(), min_pillai_tokens=20) -> dict:
 def extra_pairs(config) -> dict[str, tuple]:
     """Each language file's ``pillai_pairs`` plus the config's ``pillai_pairs`` entries ("fr:e-ɛ")."""
     from voli import languages
-    from voli.errors import ConfigError
 
     pairs = {spec.code: list(spec.pillai_pairs) for spec in languages.all_languages()}
     for entry in config.pillai_pairs:
-        try:
-            lang, pair = entry.split(":", 1)
-            a, b = pair.split("-", 1)
-        except ValueError:
-            raise ConfigError(f"profile.pillai_pairs: {entry!r} should read 'language:vowel-vowel', e.g. 'fr:e-ɛ'") from None
+        lang, pair = entry.split(":", 1)  # "language:vowel-vowel", as voli.config checked
+        a, b = pair.split("-", 1)
         pairs.setdefault(lang.strip(), []).append((a.strip(), b.strip()))
     return {k: tuple(v) for k, v in pairs.items()}
 

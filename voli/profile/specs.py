@@ -170,10 +170,6 @@ def specs(data, codings: dict[str, Coding], types, config, measures=None) -> lis
                               f"speakers.csv has {', '.join(types) or 'none'}")
     languages = sorted(set(data["tokens"].get("language", []) if len(data["tokens"]) else [])
                        | set(data["utterances"].get("language", [])))
-    if config.language not in ("term", "separate"):
-        raise ConfigError(f"profile.language: {config.language!r}; use 'term' or 'separate'")
-    if config.vowel_scale not in VOWEL_SCALES:
-        raise ConfigError(f"profile.vowel_scale: {config.vowel_scale!r}; use 'normalised' or 'hz'")
     declared = declared_attributes(types, config)
     wanted = (lambda m: True) if measures is None else (lambda m: m in measures)
     out = []
