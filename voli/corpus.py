@@ -52,7 +52,7 @@ REQUIRED_SPEAKER_ROW_COLUMNS = ("recording_id", "audio", "speaker_id", "role")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 TRANSCRIPT_TOLERANCE_S = 0.05  # a transcript may run this far past the audio's end
 CLIPPED_WARNING = 0.001  # fraction of clipped samples above which prepare warns
-LOW_SAMPLE_RATE = 16000  # Hz: prepare warns below this rate (Whisper's; formants need up to 5-7 kHz)
+LOW_SAMPLE_RATE = audio.SAMPLE_RATE  # Hz: prepare warns below this rate (Whisper's; formants need up to 5-7 kHz)
 
 def normalise_language(value: str) -> str | None:
     """'pt-BR' -> 'pt', 'French' -> 'fr', '' -> None; raise ValueError otherwise (voli.languages)."""

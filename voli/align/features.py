@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import torch
 
-SAMPLE_RATE = 16000
+from voli.io.audio import SAMPLE_RATE  # the rate SegmentReader gives the features
+
 WINDOW_S = 0.025
 N_CEPS = 13
 N_MELS = 23  # as Kaldi's and HTK's MFCC defaults for 16 kHz speech

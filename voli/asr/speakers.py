@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from voli.errors import ModelError
+from voli.io.audio import SAMPLE_RATE  # resemblyzer's rate, and voli's
 
-SAMPLE_RATE = 16000
 N_MELS = 40
 WINDOW = 400  # samples (25 ms)
 HOP = 160  # samples (10 ms)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from voli.errors import ModelError
+from voli.io.audio import SAMPLE_RATE  # Hz: Silero and Whisper both work at 16 kHz
 
-SAMPLE_RATE = 16000  # Hz: Silero and Whisper both work at 16 kHz
 BLOCK_S = 600.0  # audio handed to the VAD at a time
 MAX_WINDOW_S = 30.0  # Whisper's context
 

@@ -27,6 +27,7 @@ import pyarrow as pa
 from voli import problems
 from voli.languages import is_vowel
 from voli.config import FeatureConfig
+from voli.io.audio import SAMPLE_RATE
 from voli.errors import VoliError
 from voli.features.formants import (TOO_SHORT, FormantSettings, analyse_tokens, ceiling_grid, choose_ceilings,
                                    dct_coefficients, span_times, token_batches)
@@ -52,7 +53,7 @@ from voli.schema import (
 )
 from voli.workdir import rel
 
-SR = 16000  # Hz: audio is analysed at this rate (Nyquist 8 kHz: above the highest formant ceiling)
+SR = SAMPLE_RATE  # Hz: audio is analysed at this rate (Nyquist 8 kHz: above the highest formant ceiling)
 
 log = logging.getLogger(__name__)
 

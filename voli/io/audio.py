@@ -22,6 +22,9 @@ import soundfile as sf
 from voli.errors import AudioError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
+# Hz: the one rate voli analyses audio at, whatever the file's: Whisper's and Silero's, and its
+# Nyquist frequency (8 kHz) is above the highest formant ceiling. Every stage reads audio at it.
+SAMPLE_RATE = 16000
 BLOCK_S = 30.0  # default block length for chunked reads, seconds
 CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped (full scale = 1)
 
@@ -162,7 +165,7 @@ def _select(block: np.ndarray, channel: int | None) -> np.ndarray:
 def iter_resampled(
     path: str | os.PathLike,
     *,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
     channel: int | None = None,
     block_s: float = BLOCK_S,
 ) -> Iterator[np.ndarray]:
@@ -196,7 +199,7 @@ def iter_resampled(
 def load(
     path: str | os.PathLike,
     *,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
     channel: int | None = None,
 ) -> np.ndarray:
     """Decode a whole file to a mono float32 array at ``sample_rate`` (Hz).

@@ -10,10 +10,10 @@ import numpy as np
 import soundfile as sf
 
 from voli.errors import AudioError
-from voli.io.audio import quiet_decoder
+from voli.io.audio import SAMPLE_RATE, quiet_decoder
 from voli.schema import Recording
 
-SR = 16000  # Hz: what read() returns
+SR = SAMPLE_RATE  # Hz: what read() returns
 
 
 class SegmentReader:
