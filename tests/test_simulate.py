@@ -161,12 +161,32 @@ def test_effect_spec_gives_planted_parameters():
      "attribute 'h' is not declared"),
     ({"attributes": {"g": {"levels": ["a", "b"]}}, "effects": [{"measure": "f0_level", "attribute": "g", "per_unit": 1}]},
      "per_unit needs a numeric or ordered attribute"),
+    # the attributes block is survey.yaml's, read by the same parser (voli.io.survey.parse_attributes)
+    ({"attributes": {"age": {"range": 18}}}, "spec: attribute 'age': range should be \\[low, high\\]"),
+    ({"attributes": {"g": {"levels": ["a"], "ordred": True}}}, "attribute 'g': unknown key\\(s\\) ordred"),
+    ({"attributes": {"income": {"numeric": True}}}, "attribute 'income' needs 'levels: \\[...\\]' or 'range"),
 ])
 def test_bad_spec_is_named(data, message):
     from voli.errors import ConfigError
 
     with pytest.raises(ConfigError, match=message):
         EffectSpec.from_dict(data)
+
+
+def test_the_spec_and_survey_yaml_read_attributes_into_one_type(tmp_path):
+    """The simulator writes survey.yaml from its spec; the profile reads it back into the same types."""
+    import yaml
+
+    from voli.io.survey import attribute_types
+
+    block = {"education": {"levels": ["primary", "secondary", "university"], "ordered": True},
+             "age": {"range": [18, 70]}, "gender": {"levels": ["woman", "man"]}}
+    spec = EffectSpec.from_dict({"attributes": block})
+    (tmp_path / "survey.yaml").write_text(yaml.safe_dump({"attributes": block}))
+    speakers = pd.DataFrame({"speaker_id": ["a"], "education": ["primary"], "age": ["30"], "gender": ["man"]})
+    types = attribute_types(tmp_path, speakers)
+    assert {a.name: a for a in spec.attributes} == {n: types[n] for n in block}
+    assert types["education"].position("university") == 2.0 and types["age"].position(30) == 12.0
 
 
 def test_simulated_espeak_corpus_passes_prepare(tmp_path):

@@ -132,10 +132,69 @@ class AttributeType:
     # or the most frequent when inferred)
     log: bool = False  # numeric: modelled as its natural log (incomes)
 
+    @property
+    def ordered(self) -> bool:
+        return self.kind == "ordinal"
+
+    def position(self, value) -> float | None:
+        """x for a per-unit effect: the number minus the range's low end, or an ordered level's
+        rank; None for a categorical attribute (its effects are per level)."""
+        if self.kind == "numeric":
+            return float(value) - (self.range[0] if self.range else 0.0)
+        if self.ordered:
+            return float(self.levels.index(value))
+        return None
+
     def describe(self) -> str:
         if self.kind == "numeric":
             return "numeric" + (f" {self.range[0]:g}-{self.range[1]:g}" if self.range else "")
         return f"{self.kind}: " + " < ".join(self.levels) if self.kind == "ordinal" else f"categorical: {', '.join(self.levels)}"
+
+
+def parse_attributes(attrs, source: str, columns: list[str] | None = None,
+                     error: type[Exception] = CorpusError) -> dict[str, AttributeType]:
+    """The ``attributes:`` block of survey.yaml (and of the simulator's spec and the power design,
+    which share its format), checked: name -> :class:`AttributeType`. ``columns``: the
+    speakers.csv columns an attribute must be one of (None: any name). Errors name ``source``."""
+    if not isinstance(attrs, dict):
+        raise error(f"{source}: expected 'attributes:' with one entry per speakers.csv column")
+    out = {}
+    for name, spec in attrs.items():
+        name = str(name)
+        if columns is not None and name not in columns:
+            close = difflib.get_close_matches(name, columns, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; speakers.csv has {', '.join(columns)}"
+            raise error(f"{source}: attribute {name!r} is not a column of speakers.csv{hint}")
+        spec = spec or {}
+        if not isinstance(spec, dict):
+            raise error(f"{source}: attribute {name!r}: expected a mapping such as {{levels: [a, b]}}, got {spec!r}")
+        unknown = set(spec) - {"levels", "ordered", "range", "numeric", "reference", "log"}
+        if unknown:
+            raise error(f"{source}: attribute {name!r}: unknown key(s) {', '.join(sorted(unknown))}; use levels, "
+                        "ordered, reference, range, numeric, log")
+        if "levels" in spec:
+            kind = "ordinal" if spec.get("ordered") else "categorical"
+            levels = tuple(str(v) for v in spec["levels"])
+            reference = spec.get("reference")
+            if reference is not None and str(reference) not in levels:
+                raise error(f"{source}: attribute {name!r}: reference {reference!r} is not one of its levels "
+                            f"{', '.join(levels)}")
+            if spec.get("log"):
+                raise error(f"{source}: attribute {name!r}: 'log' applies to numbers, not to levels")
+            out[name] = AttributeType(name, kind, levels, declared=True,
+                                      reference=None if reference is None else str(reference))
+        elif "range" in spec:
+            try:
+                lo, hi = (float(x) for x in spec["range"])
+            except (TypeError, ValueError):
+                raise error(f"{source}: attribute {name!r}: range should be [low, high], got {spec['range']!r}") from None
+            out[name] = AttributeType(name, "numeric", range=(lo, hi), declared=True, log=bool(spec.get("log")))
+        elif spec.get("numeric"):
+            out[name] = AttributeType(name, "numeric", declared=True, log=bool(spec.get("log")))
+        else:
+            raise error(f"{source}: attribute {name!r} needs 'levels: [...]' (add 'ordered: true' for an "
+                        "ordinal scale), 'range: [low, high]' or 'numeric: true'")
+    return out
 
 
 def _declared(path: Path, columns: list[str]) -> dict[str, AttributeType]:
@@ -144,40 +203,7 @@ def _declared(path: Path, columns: list[str]) -> dict[str, AttributeType]:
     except (OSError, yaml.YAMLError) as err:
         raise CorpusError(f"{path}: cannot read the survey types ({err})") from err
     attrs = data.get("attributes", data) if isinstance(data, dict) else data
-    if not isinstance(attrs, dict):
-        raise CorpusError(f"{path}: expected 'attributes:' with one entry per speakers.csv column")
-    out = {}
-    for name, spec in attrs.items():
-        if name not in columns:
-            close = difflib.get_close_matches(name, columns, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; speakers.csv has {', '.join(columns)}"
-            raise CorpusError(f"{path}: attribute {name!r} is not a column of speakers.csv{hint}")
-        spec = spec or {}
-        unknown = set(spec) - {"levels", "ordered", "range", "numeric", "reference", "log"}
-        if unknown:
-            raise CorpusError(f"{path}: attribute {name!r}: unknown key(s) {', '.join(sorted(unknown))}; use levels, "
-                              "ordered, reference, range, numeric, log")
-        if "levels" in spec:
-            kind = "ordinal" if spec.get("ordered") else "categorical"
-            levels = tuple(str(v) for v in spec["levels"])
-            reference = spec.get("reference")
-            if reference is not None and str(reference) not in levels:
-                raise CorpusError(f"{path}: attribute {name!r}: reference {reference!r} is not one of its levels "
-                                  f"{', '.join(levels)}")
-            if spec.get("log"):
-                raise CorpusError(f"{path}: attribute {name!r}: 'log' applies to numbers, not to levels")
-            out[name] = AttributeType(name, kind, levels, declared=True,
-                                      reference=None if reference is None else str(reference))
-        elif "range" in spec:
-            lo, hi = spec["range"]
-            out[name] = AttributeType(name, "numeric", range=(float(lo), float(hi)), declared=True,
-                                      log=bool(spec.get("log")))
-        elif spec.get("numeric"):
-            out[name] = AttributeType(name, "numeric", declared=True, log=bool(spec.get("log")))
-        else:
-            raise CorpusError(f"{path}: attribute {name!r} needs 'levels: [...]' (add 'ordered: true' for an "
-                              "ordinal scale), 'range: [low, high]' or 'numeric: true'")
-    return out
+    return parse_attributes(attrs, str(path), columns)
 
 
 MISSING = frozenset({"na", "n/a", "nan", "-", ".", "?", "none", "null", "missing"})  # cells read as empty

@@ -42,31 +42,18 @@ import numpy as np
 import yaml
 
 from voli.errors import ConfigError
+from voli.io.survey import AttributeType, parse_attributes
 
 MEASURES = ("speech_rate", "f0_level", "f0_range", "vocal_tract", "centralisation", "vowel_shift")
 ADDITIVE = {"centralisation"}
 
 
-@dataclass(frozen=True)
-class Attribute:
-    name: str
-    levels: tuple[str, ...] = ()
-    ordered: bool = False
-    range: tuple[float, float] | None = None
-
-    def sample(self, rng: np.random.Generator):
-        if self.levels:
-            return self.levels[int(rng.integers(len(self.levels)))]
-        lo, hi = self.range
-        return round(float(rng.uniform(lo, hi)))
-
-    def position(self, value) -> float | None:
-        """x for per-unit effects: the number, or the rank of an ordered level, minus the reference."""
-        if self.range is not None:
-            return float(value) - self.range[0]
-        if self.ordered:
-            return float(self.levels.index(value))
-        return None
+def draw(attr: AttributeType, rng: np.random.Generator):
+    """One simulated speaker's value: a level at random, or a whole number in the range."""
+    if attr.levels:
+        return attr.levels[int(rng.integers(len(attr.levels)))]
+    lo, hi = attr.range
+    return round(float(rng.uniform(lo, hi)))
 
 
 @dataclass(frozen=True)
@@ -81,7 +68,7 @@ class Effect:
 
 @dataclass(frozen=True)
 class EffectSpec:
-    attributes: tuple[Attribute, ...]
+    attributes: tuple[AttributeType, ...]
     effects: tuple[Effect, ...]
     between_speaker_sd: dict
 
@@ -90,15 +77,11 @@ class EffectSpec:
         unknown = set(data) - {"attributes", "effects", "between_speaker_sd"}
         if unknown:
             raise ConfigError(f"{source}: unknown key(s) {sorted(unknown)}; use attributes, effects, between_speaker_sd")
-        attributes = []
-        for name, a in (data.get("attributes") or {}).items():
-            if "levels" in a:
-                attributes.append(Attribute(name, tuple(str(v) for v in a["levels"]), bool(a.get("ordered", False))))
-            elif "range" in a:
-                lo, hi = a["range"]
-                attributes.append(Attribute(name, range=(float(lo), float(hi))))
-            else:
-                raise ConfigError(f"{source}: attribute {name!r} needs 'levels: [...]' or 'range: [low, high]'")
+        attributes = list(parse_attributes(data.get("attributes") or {}, source, error=ConfigError).values())
+        for a in attributes:
+            if a.kind == "numeric" and a.range is None:  # a simulated speaker's value is drawn from it
+                raise ConfigError(f"{source}: attribute {a.name!r} needs 'levels: [...]' or 'range: [low, high]' "
+                                  "(the simulator draws each speaker's value from it)")
         by_name = {a.name: a for a in attributes}
         effects = []
         for i, e in enumerate(data.get("effects") or []):

@@ -31,7 +31,7 @@ from voli.errors import ConfigError
 from voli.io import audio as audio_io
 from voli.io.tables import write_table, write_text
 from voli.io.textgrid import speaker_tiers, write_textgrid
-from voli.simulate.effects import EffectSpec
+from voli.simulate.effects import EffectSpec, draw
 from voli.simulate.engines import Speech, VoiceParams, make_engine
 from voli.simulate.kokoro import Voice
 from voli.simulate.text import spoken_words
@@ -109,7 +109,7 @@ def make_speakers(config: SimulationConfig, spec: EffectSpec) -> list[SimSpeaker
         speakers.append(SimSpeaker(f"INT_{lang.upper()}", "interviewer", lang, {"gender": gender},
                                    _voice(gender, rng, baseline)))
         for i in range(config.interviews_per_language):
-            attrs = {a.name: a.sample(rng) for a in spec.attributes}
+            attrs = {a.name: draw(a, rng) for a in spec.attributes}
             attrs.setdefault("gender", str(rng.choice(["woman", "man"])))
             attrs["country"] = languages.get(lang).country
             params = spec.speaker_params(attrs, rng)

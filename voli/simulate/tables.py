@@ -39,7 +39,8 @@ from __future__ import annotations
 import numpy as np
 
 from voli.errors import ConfigError
-from voli.simulate.effects import ADDITIVE, Attribute, Effect, EffectSpec
+from voli.io.survey import AttributeType
+from voli.simulate.effects import ADDITIVE, Effect, EffectSpec, draw
 
 PROTOTYPES = {"i": (290, 2250), "e": (400, 2000), "ɛ": (560, 1780), "a": (760, 1330), "ɔ": (580, 920),
               "o": (430, 820), "u": (320, 760)}  # (F1, F2) Hz of an adult voice with vocal_tract = 1
@@ -85,7 +86,7 @@ def with_sex_differences(spec: EffectSpec, attribute: str = "gender", level: str
     return EffectSpec(spec.attributes, spec.effects + extra, spec.between_speaker_sd)
 
 
-def _position(attr: Attribute, value) -> float:
+def _position(attr: AttributeType, value) -> float:
     """Where a value sits in its attribute, 0-1: the level's index (or the number) over the span."""
     if attr.levels:
         return attr.levels.index(value) / max(len(attr.levels) - 1, 1)
@@ -93,7 +94,7 @@ def _position(attr: Attribute, value) -> float:
     return (float(value) - lo) / (hi - lo) if hi > lo else 0.5
 
 
-def _from_quantile(attr: Attribute | None, u: np.ndarray) -> list:
+def _from_quantile(attr: AttributeType | None, u: np.ndarray) -> list:
     """Attribute values at quantiles ``u`` (0-1): a level of equal share, or a number of the range (0-100 when None)."""
     if attr is None:
         return [str(round(float(x) * 100)) for x in u]
@@ -143,7 +144,7 @@ def _assign_attributes(spec: EffectSpec, n: int, balanced, association, null_att
             raise ConfigError(f"association[{target!r}]: strength {strength:g} is outside -1..1 (1: the attribute "
                               "follows the driver's level for every speaker, 0: independent, < 0: reversed)")
         if driver not in out:
-            out[driver] = [by_name[driver].sample(rng) for _ in range(n)]
+            out[driver] = [draw(by_name[driver], rng) for _ in range(n)]
         # a share |strength| of the speakers draw their quantile inside the driver's stratum, the others anywhere
         d = by_name[driver]
         levels = len(d.levels) if d.levels else 4
@@ -284,7 +285,7 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
         lang = speaker_language[k]
         inv_key = None if languages is None else lang
         inventory = inventories[inv_key]
-        attrs = {a.name: (fixed[a.name][k] if a.name in fixed else a.sample(rng)) for a in spec.attributes}
+        attrs = {a.name: (fixed[a.name][k] if a.name in fixed else draw(a, rng)) for a in spec.attributes}
         params = spec.speaker_params(attrs, rng)
         planted = planted_only.speaker_params(attrs, rng) if effect_sd_speakers > 0 or effect_sd_words > 0 else None
         if effect_sd_speakers > 0:
