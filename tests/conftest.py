@@ -81,6 +81,7 @@ TOOLS = {
     "chromium": (lambda: CHROMIUM.is_file() and CHROMEDRIVER.is_file(),
                  f"{CHROMIUM} and {CHROMEDRIVER}: apt-get install chromium chromium-driver"),
     "lme4": (lambda: _r_packages("lme4", "lmerTest"), "R with lme4 and lmerTest: apt-get install r-cran-lmertest"),
+    "mgcv": (lambda: _r_packages("mgcv"), "R's mgcv: apt-get install r-cran-mgcv"),
     "pbkrtest": (lambda: _r_packages("pbkrtest", "emmeans"),
                  "R's pbkrtest and emmeans: apt-get install r-cran-pbkrtest r-cran-emmeans"),
 }

@@ -187,6 +187,9 @@ class ProfileConfig(_Checked):
     min_pillai_tokens: int = option(20, low=2)  # Pillai scores need this many tokens of each vowel (fewer: NaN; counts written beside)
     stressed_only: bool = False  # vowel tokens: keep only those with lexical stress (where the lexicon marks it)
     max_vowel_s: float = option(0.5, low=0.0)  # ... and leave out vowels longer than this (s; lengthened hesitations, misalignments)
+    # vowel dynamics (voli.profile.dynamics): GAMMs of F1/F2 trajectories against each attribute, for the
+    # language files' gliding vowels (diphthongs), every vowel (all: slow on a big corpus), or none (off)
+    dynamics: str = option("diphthongs", choices=("off", "diphthongs", "all"))
     checked_only: bool = False  # only recordings a linguist corrected (WORKDIR/corrections/): their tokens and utterances
 
     def relations(self) -> list[str]:

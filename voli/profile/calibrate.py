@@ -110,13 +110,15 @@ def _coded(survey, t) -> dict:
 
 def calibrate(survey, types, tokens, utterances, speakers, config, *, language, shuffles: int = 20,
               shift_sd: float = 0.5, engine: str | None = None, seed: int = 0, measures=None,
-              within: str = "controls"):
+              within: str = "controls", tracks=None):
     """The calibration table (see the module docstring) of one corpus's profile models.
 
     ``tokens``, ``utterances``, ``speakers``: the tables the profile stage models (speaker_measures'
     output, utterances of the analysed roles); ``language``: speaker_id -> language (a dict or Series);
     ``measures``: only these measures' models (as fit_models; None: all of them); ``within``: what the
-    shuffles stay within (:func:`strata_of`). A corpus where no speaker can be moved (every stratum
+    shuffles stay within (:func:`strata_of`); ``tracks``: the vowel trajectories, so that the false
+    positives of the vowel-dynamics family are counted too (its power is not: the shift is spliced into
+    the midpoint measures only). A corpus where no speaker can be moved (every stratum
     holds one speaker, or one value of each attribute) cannot be calibrated that way: a ConfigError
     says so and what to do.
     """
@@ -157,7 +159,8 @@ def calibrate(survey, types, tokens, utterances, speakers, config, *, language, 
         for a in tested:
             index = permute_within(strata, 1, rng)[0]
             shuffled[a] = survey[a].to_numpy()[index]
-        null = fit_models(tokens, utterances, speakers, shuffled, types, config, engine=engine, measures=measures)
+        null = fit_models(tokens, utterances, speakers, shuffled, types, config, engine=engine, measures=measures,
+                          tracks=tracks)
         engine_text = null.attrs.get("engine", engine_text)
         if len(null):
             for family, rows in null[null.primary & null.attribute.isin(tested)].groupby("family"):
@@ -209,4 +212,4 @@ def calibrate_corpus(corpus_dir: Path, features_dir: Path, config, *, shuffles: 
     utterances = utterances[utterances.role.isin(config.roles)]
     return calibrate(inputs["survey"], inputs["types"], tokens, utterances, speakers, config,
                      language=speaker_languages(utterances), shuffles=shuffles, shift_sd=shift_sd, engine=engine,
-                     seed=seed, within=within)
+                     seed=seed, within=within, tracks=inputs["tracks"])

@@ -34,7 +34,7 @@ def lme4_version() -> str | None:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
 
 
-R_PACKAGES = ("lme4", "lmerTest", "pbkrtest", "emmeans")  # what models.R and the lme4 engine load
+R_PACKAGES = ("lme4", "lmerTest", "pbkrtest", "emmeans", "mgcv")  # what models.R, the lme4 engine and dynamics.R load
 
 
 @functools.lru_cache(maxsize=1)

@@ -78,7 +78,7 @@ def role(family: str, config) -> str:
 
 
 def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeType], config, *, measures=None,
-               attributes=None, engine: str | None = None, export_dir: Path | None = None):
+               attributes=None, engine: str | None = None, export_dir: Path | None = None, tracks=None):
     """Every model of the configuration: one row per tested term, trend or joint test (a DataFrame).
 
     ``measures`` restricts the measures fitted (e.g. {"articulation_rate", "f2_hz"}) and ``attributes``
@@ -93,6 +93,10 @@ def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeT
     the report), ``sd_between`` (SD of the speakers' mean of the measure in the model's rows) and
     ``estimate_sd`` (the estimate in those SDs). ``table.attrs["means"]``: adjusted level means (records: model_id,
     attribute, level, mean, se, df, ci_low, ci_high).
+
+    ``tracks`` (the features stage's vowel_tracks table) adds the vowel-dynamics family
+    (:mod:`voli.profile.dynamics`: GAMMs with mgcv, their ``edf`` beside p); its predicted
+    trajectories are in ``table.attrs["trajectories"]`` (records).
     """
     import tempfile
 
@@ -182,10 +186,18 @@ def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeT
             means.append({"model_id": m.id, "family": m.family, "measure": m.measure, "language": m.language,
                           "vowel": m.vowel, "attribute": m.attribute, "level": row["level"],
                           "mean": row["estimate"], "se": row["se"], "df": row["df"]})
+    curves = None
+    if tracks is not None and (measures is None or "trajectories" in measures):
+        from voli.profile.coding import declared_attributes
+        from voli.profile.dynamics import fit_dynamics
+
+        declared = declared_attributes(types, config) & (set(types) if attributes is None else set(attributes))
+        dyn_rows, curves = fit_dynamics(tracks, tokens, survey, codings, declared, config, export_dir=export_dir)
+        rows += dyn_rows
     table = pd.DataFrame(rows)
     if not len(table):
         return table
-    for col in ("estimate", "se", "df", "statistic", "p"):
+    for col in ("estimate", "se", "df", "statistic", "p", "edf"):
         table[col] = pd.to_numeric(table[col], errors="coerce") if col in table else np.nan
     from scipy import stats
 
@@ -209,4 +221,5 @@ def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeT
     table.attrs["means"] = means.to_dict("records")  # records: attrs must compare with ==, as concat does
     table.attrs["skipped"] = skipped
     table.attrs["engine"] = engine_text
+    table.attrs["trajectories"] = curves.to_dict("records") if curves is not None else []
     return table

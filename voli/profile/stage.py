@@ -52,9 +52,11 @@ def load_inputs(corpus_dir: Path, features_dir: Path, config: ProfileConfig) -> 
     vowels, n_excluded = apply_exclusions(vowels, excluded)
     utterances = pd.read_parquet(features_dir / "prosody.parquet")
     prosody = pd.read_parquet(features_dir / "speaker_prosody.parquet")
+    tracks_path = features_dir / "vowel_tracks.parquet"  # older work directories have none: no dynamics family
+    tracks = pd.read_parquet(tracks_path) if tracks_path.is_file() else None
     if config.checked_only:
         vowels, utterances, prosody = checked_only(vowels, utterances, prosody)
-    return {"survey": survey, "types": types, "config": config, "vowels": vowels, "excluded": excluded,
+    return {"survey": survey, "types": types, "config": config, "vowels": vowels, "tracks": tracks, "excluded": excluded,
             "n_excluded": n_excluded, "utterances": utterances, "prosody": prosody,
             "checked_tokens": int(vowels.checked.sum()) if "checked" in vowels else 0}
 
@@ -93,7 +95,7 @@ def profile(corpus_dir: Path, features_dir: Path, config: ProfileConfig, *, expo
     utterances = inputs["utterances"]
     out = analyse(inputs["survey"], inputs["types"], inputs["vowels"], utterances, inputs["prosody"],
                   inputs["config"], source=Path(corpus_dir) / "speakers.csv",
-                  context=speaker_context(workdir, utterances), export_dir=export_dir)
+                  context=speaker_context(workdir, utterances), export_dir=export_dir, tracks=inputs["tracks"])
     out["models"].attrs["excluded_tokens"] = n_excluded
     out["models"].attrs["checked_tokens"] = inputs["checked_tokens"]
     out["models"].attrs["checked_only"] = bool(config.checked_only)
@@ -123,8 +125,9 @@ def speaker_context(workdir: Path, utterances):
 
 
 def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *, source="speakers.csv",
-            context=None, export_dir: Path | None = None, engine: str | None = None) -> dict:
-    """The statistics on in-memory tables: a typed survey (survey_table) and the features tables."""
+            context=None, export_dir: Path | None = None, engine: str | None = None, tracks=None) -> dict:
+    """The statistics on in-memory tables: a typed survey (survey_table) and the features tables
+    (``tracks``: vowel_tracks, for the vowel-dynamics models)."""
     import pandas as pd
 
     from voli.profile.checks import aliasing, confounds
@@ -154,7 +157,11 @@ def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *
     if known:
         raise CorpusError(f"profile: {known[0]!r} (in controls or interactions) is not a column of {source}; it has "
                           f"{', '.join(types) or 'no survey columns'}")
-    models = fit_models(tokens, utterances, speakers, analysed, types, config, export_dir=export_dir, engine=engine)
+    models = fit_models(tokens, utterances, speakers, analysed, types, config, export_dir=export_dir, engine=engine,
+                        tracks=tracks)
+    trajectories = pd.DataFrame(models.attrs.get("trajectories", []) if len(models) else [],
+                                columns=["model_id", "family", "language", "vowel", "measure", "attribute", "level",
+                                         "time", "fit", "se", "ci_low", "ci_high", "difference"])
     means = pd.DataFrame(models.attrs.get("means", []) if len(models) else [],
                          columns=["model_id", "family", "measure", "language", "vowel", "attribute", "level", "mean",
                                   "se", "df", "ci_low", "ci_high"])
@@ -201,7 +208,7 @@ def analyse(survey, types, vowels, utterances, prosody, config: ProfileConfig, *
     table = speakers.merge(analysed.astype({n: object for n, t in types.items() if t.kind != "numeric"}),
                            on="speaker_id", how="left")
     out = {"speakers": table, "tokens": tokens, "models": models, "prediction": prediction,
-           "means": means,
+           "means": means, "trajectories": trajectories,
            "checks": pd.DataFrame(checks, columns=["kind", "attribute", "measure", "with", "share", "strength", "p",
                                                    "message"]),
            "attributes": pd.DataFrame([{"attribute": t.name, "kind": t.kind, "levels": "|".join(t.levels),

@@ -312,3 +312,40 @@ def effect_plot(shown, measures: list[str], level: str):
     fig.suptitle(f"Effects at the {level} level (95 % intervals; filled: q < 0.05)", fontsize=12)
     fig.tight_layout()
     return fig
+
+
+# -- vowel dynamics ----------------------------------------------------------------------------------------------
+
+
+def trajectory_plot(curves, title: str):
+    """One vowel-dynamics model: each level's predicted trajectory (left) and the difference curve(s) from the
+    reference (right), with 95 % pointwise intervals. ``curves``: rows of trajectories.parquet for one model
+    (level, time, fit, ci_low, ci_high, difference)."""
+    fig = new_figure(8.6, 3.3)
+    left, right = fig.subplots(1, 2)
+    levels = [lvl for lvl in dict.fromkeys(curves.level) if not str(lvl).startswith("difference: ")]
+    colors = colours(levels)
+    for lvl in levels:
+        c = curves[curves.level == lvl].sort_values("time")
+        left.fill_between(100 * c.time, c.ci_low, c.ci_high, color=colors[lvl], alpha=0.18, lw=0)
+        left.plot(100 * c.time, c.fit, color=colors[lvl], lw=1.8, label=str(lvl))
+    left.set_xlabel("% of the vowel", fontsize=9)
+    left.set_ylabel("formant, speaker z-score", fontsize=9)
+    left.legend(fontsize=8, frameon=False)
+    left.set_title("predicted trajectories", fontsize=10)
+    for j, lvl in enumerate(lvl for lvl in dict.fromkeys(curves.level) if str(lvl).startswith("difference: ")):
+        c = curves[curves.level == lvl].sort_values("time")
+        color = PALETTE[(j + 1) % len(PALETTE)]
+        right.fill_between(100 * c.time, c.ci_low, c.ci_high, color=color, alpha=0.18, lw=0)
+        right.plot(100 * c.time, c.fit, color=color, lw=1.8, label=str(lvl)[len("difference: "):])
+    right.axhline(0, color="#888", lw=0.9)
+    right.set_xlabel("% of the vowel", fontsize=9)
+    right.set_title("difference from the reference", fontsize=10)
+    right.legend(fontsize=8, frameon=False)
+    for ax in (left, right):
+        ax.grid(True, color="#eee")
+        ax.set_axisbelow(True)
+        ax.tick_params(labelsize=8)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig

@@ -13,12 +13,12 @@ from voli.profile.report.findings import _findings_section
 from voli.profile.report.format import safe_name
 from voli.profile.report.pca import _pca_section
 from voli.profile.report.render import render
-from voli.profile.report.sections import (_effects_section, _header, _prediction_section, _survey_section,
-                                          _tables_section, _vowel_section)
+from voli.profile.report.sections import (_dynamics_section, _effects_section, _header, _prediction_section,
+                                          _survey_section, _tables_section, _vowel_section)
 
 log = logging.getLogger("voli")
 
-FIGURES = (r"vowels_.+", r"pca_biplot", r"dendrogram", r"effects_.+")  # the names of figures without views
+FIGURES = (r"vowels_.+", r"pca_biplot", r"dendrogram", r"effects_.+", r"dynamics_.+")  # the names of figures without views
 
 
 def _clear_stale(directory: Path, suffix: str, keep: set[str], patterns: tuple[str, ...]) -> None:
@@ -59,7 +59,7 @@ def write_report(stage_dir: Path, tables: dict, *, corpus: Path) -> Path:
     written: list[str] = []
     sections = [_header(tables, corpus), _findings_section(tables), _survey_section(tables)]
     sections += [figure_section(build, tables, fig_dir, written)
-                 for build in (_vowel_section, _pca_section, _effects_section)]
+                 for build in (_vowel_section, _pca_section, _effects_section, _dynamics_section)]
     sections += [_prediction_section(tables), _tables_section(tables)]
     _clear_stale(fig_dir, ".png", set(written), FIGURES)
 

@@ -131,9 +131,11 @@ def effect_rows(models, level: str):
 
 
 def model_levels(models) -> list[str]:
-    """The levels of the models in reading order: speaker, utterance, token, then any other."""
+    """The levels of the models in reading order: speaker, utterance, token, then any other (the trajectory
+    models have their own section: their headline test is a curve's, with no estimate to plot)."""
     known = ("speaker", "utterance", "token")
-    return [lvl for lvl in known if (models.level == lvl).any()] + sorted(set(models.level.dropna()) - set(known))
+    return [lvl for lvl in known if (models.level == lvl).any()] + sorted(set(models.level.dropna()) - set(known)
+                                                                          - {"trajectory"})
 
 
 def effect_plot(models, level: str, fig_dir: Path, written: list[str]) -> dict:
@@ -172,6 +174,37 @@ def _effects_section(tables, fig_dir: Path, written: list[str]) -> str:
     return render("effects.html.j2", plots=[effect_plot(models, level, fig_dir, written)
                                             for level in model_levels(models)],
                   models=table_view(models_table(models), "models"))
+
+
+# -- vowel dynamics ----------------------------------------------------------------------------------------------
+
+MAX_TRAJECTORY_PLOTS = 12
+
+
+def _dynamics_section(tables, fig_dir: Path, written: list[str]) -> str:
+    """The vowel-dynamics family: how many models, and a trajectory plot for each shape difference at q < 0.05."""
+    models, curves = tables.get("models"), tables.get("trajectories")
+    dyn = models[models.family.astype(str).str.startswith("vowel dynamics")] if has(models, "family") else None
+    if dyn is None or not len(dyn):
+        reason = ("No vowel-dynamics models: profile.dynamics is off, the features stage wrote no vowel_tracks, or "
+                  "no gliding vowel has enough tokens in two groups of an attribute.")
+        return render("dynamics.html.j2", models=None, reason=reason)
+    heads = dyn[dyn.headline.astype(bool)] if "headline" in dyn else dyn
+    found = heads[heads.q.astype(float) < 0.05].sort_values("p") if "q" in heads else heads.iloc[0:0]
+    plots = []
+    for r in found.head(MAX_TRAJECTORY_PLOTS).itertuples():
+        c = curves[curves.model_id == r.model_id] if has(curves, "model_id") else None
+        if c is None or not len(c):
+            continue
+        formant = str(r.measure).split("_")[0].upper()
+        title = f"/{r.vowel}/ ({r.language}), {formant} by {r.attribute}"
+        fig = figures.trajectory_plot(c, title)
+        plots.append({"figure": embed(fig, f"dynamics_{safe_name(r.model_id)}", title, fig_dir, written),
+                      "caption": f"{title}: {r.term}, p = {fmt_p(r.p)}, q = {fmt_p(r.q)}; "
+                                 f"{plural(int(r.n_speakers), 'speaker')}, {int(r.n_rows)} trajectory points."})
+    vowels = ", ".join(f"/{v}/ ({lang})" for lang, v in dyn[["language", "vowel"]].drop_duplicates().itertuples(index=False))
+    return render("dynamics.html.j2", models=dyn.model_id.nunique(), vowels=vowels, found=len(found), plots=plots,
+                  more=max(0, len(found) - MAX_TRAJECTORY_PLOTS), reason="")
 
 
 # -- prediction, tables ------------------------------------------------------------------------------------------

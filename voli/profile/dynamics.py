@@ -1,0 +1,380 @@
+"""Vowel dynamics: whether a vowel's formant trajectory has a different shape with social position.
+
+The midpoint models (:mod:`voli.profile.specs`, "vowels ..." families) ask whether a vowel sits
+elsewhere; these ask whether it *moves* differently: a diphthong that glides further, an onset or
+offset that differs while the midpoint does not. One generalised additive mixed model (mgcv's
+``bam``, as Sóskuthy 2017/2021 and Wieling 2018 lay out) per language, vowel, formant and attribute,
+on the 11-point trajectories of the features stage (``vowel_tracks.parquet``: F1-F3 at 0, 10, ...,
+100 % of each vowel, reliable points only)::
+
+    F ~ A + s(time) + s(time, by = A) [+ controls]
+        + s(speaker_id, bs = "re") + s(speaker_id, time, bs = "re") + s(speaker_id, t2, bs = "re")
+        + s(token, bs = "re") + s(token, time, bs = "re")
+
+with ``A`` the attribute as an ordered factor with treatment contrasts, so that ``A``'s coefficient
+is the difference in level and ``s(time, by = A)`` the *difference smooth*: how the other level's
+trajectory differs in shape from the reference's (Sóskuthy 2021). Each speaker has their own level,
+slope and curvature over the vowel (``t2 = (time - 0.5)^2``) and each token its own level and slope:
+the attribute is a property of speakers, and a test that ignored how much speakers (and tokens)
+differ in shape would count every point as evidence. By-speaker factor smooths
+(``s(time, speaker_id, bs = "fs", m = 1)``, the usual choice) were measured too: a null attribute
+came out at p < 0.05 in a quarter of simulated corpora of 12 speakers, with or without AR(1) errors
+(``bench/dynamics_fpr.py`` prints both). A numeric attribute (centred) enters as a varying
+coefficient, ``s(time, by = x)``. F is in each speaker's Lobanov z-scores (the speaker's mean and SD
+of that formant over their vowel tokens' midpoints), so vocal-tract length does not masquerade as an
+attribute's effect.
+
+Tests, one row each in ``models.parquet`` (family ``vowel dynamics: <language>``):
+
+* ``smooth``: a level's difference smooth (``edf``, F, p): the *headline* test of a two-level
+  attribute and of a numeric one;
+* ``joint``: with more than two levels, the smallest difference-smooth p times their number
+  (Bonferroni): the headline;
+* ``coefficient``: the difference in level (not a headline: the midpoint models test that).
+
+The predicted trajectory of each level (controls at their reference, random smooths left out) and
+the difference curve with 95 % pointwise intervals go to ``trajectories.parquet`` (and the report).
+Everything runs from ``export/dynamics.R`` on ``export/vowel_tracks.csv``, so R users refit it as is.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from voli.errors import VoliError
+from voli.profile.coding import Coding, _name
+
+FAMILY = "vowel dynamics"
+FORMANTS = ("f1", "f2")
+TIME_POINTS = 21  # points of each predicted curve over 0-1
+BASIS = 6  # basis dimension k of every smooth over time (11 points per token: k <= 10)
+MIN_TOKENS_PER_LEVEL = 5  # tokens each compared level needs in a vowel's model
+MIN_SPEAKERS_PER_LEVEL = 2  # ... and speakers (one speaker per level: the attribute is the speaker)
+# Random effects: each speaker's own level, slope and curvature over the vowel (t2 = (time - 0.5)^2) and each
+# token's own level and slope. Measured (bench/dynamics_fpr.py): with by-speaker factor smooths
+# (s(time, speaker_id, bs = "fs", m = 1)), with or without AR(1) errors or token smooths, a null attribute
+# came out at p < 0.05 in 24-30 % of corpora of 12 speakers; with these terms, at the nominal rate.
+RANDOM = ('s(speaker_id, bs = "re")', 's(speaker_id, time, bs = "re")', 's(speaker_id, t2, bs = "re")',
+          's(token, bs = "re")', 's(token, time, bs = "re")')
+
+
+@dataclass
+class Dynamics:
+    """One trajectory model: a formant of one vowel of one language against one attribute."""
+
+    id: str
+    language: str
+    vowel: str
+    measure: str  # f1_z / f2_z (per-speaker Lobanov z of the trajectory points)
+    attribute: str
+    kind: str
+    factor: str = ""  # categorical / ordinal: the ordered factor's column; "" for a numeric attribute
+    levels: tuple[str, ...] = ()  # reference first
+    by: str = ""  # numeric: the centred column
+    controls: list[str] = field(default_factory=list)
+    adjusted_for: str = ""
+    random: tuple[str, ...] = ()  # the random terms (RANDOM unless a bench compares others)
+
+    @property
+    def family(self) -> str:
+        return f"{FAMILY}: {self.language}"
+
+    def formula(self) -> str:
+        k = f", k = {BASIS}"
+        if self.factor:
+            terms = [self.factor, f"s(time{k})", f"s(time, by = {self.factor}{k})"]
+        else:
+            terms = [f"s(time{k})", f"s(time, by = {self.by}{k})"]
+        return f"{self.measure} ~ " + " + ".join(terms + list(self.controls) + list(self.random or RANDOM))
+
+
+def trajectory_data(tracks, tokens, survey, codings: dict[str, Coding]):
+    """The trajectory points of the tokens the profile kept (its filters, exclusions and roles), with
+    ``time`` (0-1), per-speaker Lobanov z-scores ``f1_z``/``f2_z``, each categorical attribute as a
+    level column (``<name>_f``) and every coded survey column; ``None`` without usable points."""
+    import pandas as pd
+
+    if tracks is None or not len(tracks) or not len(tokens):
+        return None
+    key = ["recording_id", "speaker_id", "phone", "start"]
+    kept = tokens[key + ["language"]].copy()
+    kept["start"] = kept.start.round(4)
+    pts = tracks[tracks.reliable].copy() if "reliable" in tracks else tracks.copy()
+    pts["start"] = pts.start.round(4)
+    pts = pts.drop(columns=["language"], errors="ignore").merge(kept.drop_duplicates(key), on=key, how="inner")
+    if not len(pts):
+        return None
+    pts["token"] = (pts.recording_id.astype(str) + "|" + pts.speaker_id.astype(str) + "|"
+                    + pts.start.map("{:.4f}".format) + "|" + pts.phone.astype(str))
+    pts["time"] = pts.point.astype(float) / 100.0
+    for f in FORMANTS:  # the speaker's mean and SD over their tokens' midpoints (as the Lobanov columns)
+        by_speaker = tokens.groupby("speaker_id")[f"{f}_hz"].agg(["mean", "std"])
+        mean, sd = pts.speaker_id.map(by_speaker["mean"]), pts.speaker_id.map(by_speaker["std"])
+        pts[f"{f}_z"] = (pts[f"{f}_hz"] - mean) / sd.where(sd > 0)
+    sv = survey.set_index("speaker_id")
+    for name, coding in codings.items():
+        raw = pts.speaker_id.map(sv[name]) if name in sv else pd.Series(np.nan, index=pts.index)
+        for column, values in coding.values(raw.reset_index(drop=True)).items():
+            pts[column] = values
+        if coding.kind != "numeric":
+            pts[f"{_name(name)}_f"] = raw.astype(object).where(raw.notna(), None).map(
+                lambda v: None if v is None else str(v)).to_numpy()
+    pts = pts.sort_values(["token", "time"]).reset_index(drop=True)
+    return pts
+
+
+def specs(points, codings: dict[str, Coding], declared: set[str], controls: tuple[str, ...], vowels) -> list[Dynamics]:
+    """The trajectory models of ``vowels`` ({language: set of phones}) for every declared attribute
+    that varies within them; a vowel-attribute pair whose levels each lack MIN_TOKENS_PER_LEVEL
+    tokens or MIN_SPEAKERS_PER_LEVEL speakers is not fitted."""
+    out = []
+    for language in sorted(vowels):
+        lang = points[points.language == language]
+        for vowel in sorted(vowels[language]):
+            d = lang[lang.phone == vowel]
+            if not len(d):
+                continue
+            for name, coding in codings.items():
+                if name not in declared:
+                    continue
+                others = [c for c in controls if c != name and c in codings]
+                ctrl_cols = [col for c in others for col in codings[c].columns
+                             if col in d and d[col].nunique() > 1]
+                words = ", ".join(codings[c].describe() for c in others) or "nothing"
+                if coding.kind == "numeric":
+                    column = coding.columns[0]
+                    if d.drop_duplicates("speaker_id")[column].nunique() < 3:
+                        continue
+                    base = dict(kind="numeric", by=column)
+                else:
+                    factor = f"{_name(name)}_f"
+                    per_level = d.groupby(factor).agg(tokens=("token", "nunique"), speakers=("speaker_id", "nunique"))
+                    ok = per_level[(per_level.tokens >= MIN_TOKENS_PER_LEVEL)
+                                   & (per_level.speakers >= MIN_SPEAKERS_PER_LEVEL)].index
+                    levels = [lvl for lvl in coding.levels if lvl in set(ok)]
+                    if coding.reference in levels:  # the reference first, as the treatment contrasts need
+                        levels = [coding.reference] + [lvl for lvl in levels if lvl != coding.reference]
+                    if len(levels) < 2:
+                        continue
+                    base = dict(kind=coding.kind, factor=factor, levels=tuple(levels))
+                for formant in FORMANTS:
+                    out.append(Dynamics(id="", language=language, vowel=vowel, measure=f"{formant}_z", attribute=name,
+                                        controls=ctrl_cols, adjusted_for=words + "; each speaker's and each "
+                                        "token's own level and slope (and the speaker's curvature)", **base))
+    return out
+
+
+def dynamic_vowels(tokens, config) -> dict[str, set[str]]:
+    """The vowels whose trajectories are modelled, per language: ``profile.dynamics`` = diphthongs
+    (those the language file marks as gliding), all (every vowel) or off."""
+    from voli import languages
+
+    out: dict[str, set[str]] = {}
+    if config.dynamics == "off" or not len(tokens):
+        return out
+    for language, phones in tokens.groupby("language").phone:
+        try:
+            spec = languages.get(language)
+        except VoliError:
+            continue
+        out[language] = {p for p in set(phones) if config.dynamics == "all"
+                         or (p in spec.vowels and spec.vowels[p].diphthong)}
+    return {k: v for k, v in out.items() if v}
+
+
+R_SCRIPT = r'''# voli: the vowel-dynamics GAMMs of models.parquet (family "vowel dynamics: <language>"), refitted
+# with mgcv from vowel_tracks.csv beside this script: Rscript dynamics.R
+suppressPackageStartupMessages(library(mgcv))
+tracks <- read.csv("vowel_tracks.csv", stringsAsFactors = FALSE)
+models <- read.csv("dynamics_models.csv", colClasses = "character", na.strings = character(0))
+results <- list(); status <- list(); curves <- list()
+grid_time <- seq(0, 1, length.out = @POINTS@)
+for (i in seq_len(nrow(models))) {
+  m <- models[i, ]
+  d <- tracks[tracks$language == m$language & tracks$phone == m$vowel & !is.na(tracks[[m$measure]]), ]
+  levels_ <- if (nzchar(m$factor)) strsplit(m$levels, "|", fixed = TRUE)[[1]] else character(0)
+  if (nzchar(m$factor)) {
+    d <- d[d[[m$factor]] %in% levels_, ]
+    d[[m$factor]] <- factor(d[[m$factor]], levels = levels_, ordered = TRUE)
+    contrasts(d[[m$factor]]) <- "contr.treatment"  # the ordered factor's smooths: differences from the reference
+  }
+  d <- d[order(d$token, d$time), ]
+  d$speaker_id <- factor(d$speaker_id)
+  d$token <- factor(d$token)
+  d$t2 <- (d$time - 0.5)^2
+  f <- as.formula(m$formula)
+  fit <- tryCatch(bam(f, data = d, method = "fREML", discrete = TRUE), error = function(e) e)
+  if (inherits(fit, "error")) {
+    status[[i]] <- data.frame(model = m$id, status = paste("failed:", conditionMessage(fit)),
+                              n_rows = nrow(d), n_speakers = length(unique(d$speaker_id)),
+                              n_tokens = length(unique(d$token)))
+    next
+  }
+  note <- "ok"
+  s <- summary(fit)
+  pt <- s$p.table; st <- s$s.table
+  rows <- list()
+  if (nzchar(m$factor)) {
+    for (lv in levels_[-1]) {
+      term <- paste0(m$factor, lv)
+      if (term %in% rownames(pt)) rows[[length(rows) + 1]] <- data.frame(model = m$id, test = "coefficient", level = lv,
+        estimate = pt[term, 1], se = pt[term, 2], statistic = pt[term, 3], p = pt[term, 4], edf = NA,
+        df = fit$df.residual)
+      sm <- paste0("s(time):", term)
+      if (sm %in% rownames(st)) rows[[length(rows) + 1]] <- data.frame(model = m$id, test = "smooth", level = lv,
+        estimate = NA, se = NA, statistic = st[sm, "F"], p = st[sm, "p-value"], edf = st[sm, "edf"], df = NA)
+    }
+    grid <- expand.grid(time = grid_time, level = levels_, stringsAsFactors = FALSE)
+    grid[[m$factor]] <- factor(grid$level, levels = levels_, ordered = TRUE)
+    contrasts(grid[[m$factor]]) <- "contr.treatment"
+  } else {
+    sm <- paste0("s(time):", m$by)
+    if (sm %in% rownames(st)) rows[[1]] <- data.frame(model = m$id, test = "smooth", level = "", estimate = NA,
+      se = NA, statistic = st[sm, "F"], p = st[sm, "p-value"], edf = st[sm, "edf"], df = NA)
+    x <- unique(d[, c("speaker_id", m$by)])[[m$by]]
+    at <- quantile(x, c(0.1, 0.9), names = FALSE)
+    grid <- expand.grid(time = grid_time, level = c("10th percentile", "90th percentile"), stringsAsFactors = FALSE)
+    grid[[m$by]] <- ifelse(grid$level == "10th percentile", at[1], at[2])
+  }
+  controls <- if (nzchar(m$controls)) strsplit(m$controls, "|", fixed = TRUE)[[1]] else character(0)
+  for (cc in controls) grid[[cc]] <- 0
+  grid$speaker_id <- factor(levels(d$speaker_id)[1], levels = levels(d$speaker_id))
+  grid$token <- factor(levels(d$token)[1], levels = levels(d$token))
+  grid$t2 <- (grid$time - 0.5)^2
+  X <- predict(fit, newdata = grid, type = "lpmatrix")
+  X[, grepl("speaker_id", colnames(X), fixed = TRUE) | grepl("token", colnames(X), fixed = TRUE)] <- 0  # random terms
+  b <- coef(fit); V <- vcov(fit)
+  fitv <- as.vector(X %*% b); sev <- sqrt(rowSums((X %*% V) * X))
+  curves[[length(curves) + 1]] <- data.frame(model = m$id, level = grid$level, time = grid$time, fit = fitv, se = sev)
+  ref <- grid$level == unique(grid$level)[1]
+  for (lv in unique(grid$level)[-1]) {
+    D <- X[grid$level == lv, , drop = FALSE] - X[ref, , drop = FALSE]
+    curves[[length(curves) + 1]] <- data.frame(model = m$id, level = paste0("difference: ", lv, " - ",
+      unique(grid$level)[1]), time = grid_time, fit = as.vector(D %*% b), se = sqrt(rowSums((D %*% V) * D)))
+  }
+  if (length(rows)) results[[length(results) + 1]] <- do.call(rbind, rows)
+  status[[i]] <- data.frame(model = m$id, status = note, n_rows = nrow(d),
+                            n_speakers = length(unique(d$speaker_id)), n_tokens = length(unique(d$token)))
+}
+empty <- data.frame(model = character(0))
+write.csv(if (length(results)) do.call(rbind, results) else empty, "dynamics_results.csv", row.names = FALSE)
+write.csv(do.call(rbind, status), "dynamics_status.csv", row.names = FALSE)
+write.csv(if (length(curves)) do.call(rbind, curves) else empty, "dynamics_curves.csv", row.names = FALSE)
+'''
+
+
+def mgcv_version() -> str | None:
+    """mgcv's version, or None without R or mgcv."""
+    from voli.profile.engines import r_versions
+
+    version = r_versions().get("mgcv", "")
+    return version if version[:1].isdigit() else None
+
+
+def write_export(directory: Path, models: list[Dynamics], points) -> None:
+    """export/: vowel_tracks.csv, dynamics_models.csv and dynamics.R."""
+    import pandas as pd
+
+    directory.mkdir(parents=True, exist_ok=True)
+    columns = {"token", "speaker_id", "language", "phone", "time", *(f"{f}_z" for f in FORMANTS),
+               *(f"{f}_hz" for f in FORMANTS)}
+    for m in models:
+        columns.update([m.factor or m.by, *m.controls])
+    points[[c for c in points.columns if c in columns]].to_csv(directory / "vowel_tracks.csv", index=False)
+    pd.DataFrame([{"id": m.id, "family": m.family, "language": m.language, "vowel": m.vowel, "measure": m.measure,
+                   "attribute": m.attribute, "factor": m.factor, "levels": "|".join(m.levels), "by": m.by,
+                   "controls": "|".join(m.controls), "formula": m.formula()} for m in models]).to_csv(
+        directory / "dynamics_models.csv", index=False)
+    (directory / "dynamics.R").write_text(R_SCRIPT.replace("@POINTS@", str(TIME_POINTS)), encoding="utf-8")
+
+
+def run_export(directory: Path) -> dict:
+    """Run export/dynamics.R; its results, status and curves tables."""
+    import pandas as pd
+
+    try:
+        run = subprocess.run([shutil.which("Rscript") or "Rscript", "dynamics.R"], cwd=directory, capture_output=True,
+                             text=True, timeout=3600)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise VoliError(f"{directory}/dynamics.R: Rscript failed to run ({err})") from err
+    if run.returncode != 0:
+        tail = "\n".join(run.stderr.strip().splitlines()[-8:])
+        raise VoliError(f"{directory}/dynamics.R: R stopped with an error; rerun it there to see why, or set "
+                        f"profile.dynamics: off.\n{tail}")
+    read = lambda name: pd.read_csv(directory / name, keep_default_na=False, na_values=["NA"])  # noqa: E731
+    return {"results": read("dynamics_results.csv"), "status": read("dynamics_status.csv"),
+            "curves": read("dynamics_curves.csv")}
+
+
+def fit_dynamics(tracks, tokens, survey, codings: dict[str, Coding], declared: set[str], config, *,
+                 export_dir: Path | None = None, first_id: int = 1, random: tuple[str, ...] = RANDOM):
+    """The vowel-dynamics family: (rows for models.parquet, as :func:`voli.profile.models.fit_models`
+    builds them, before the FDR; the predicted curves), or ([], None) when there is nothing to fit.
+    Needs R with mgcv; without it the family is left out and a problem says so."""
+    import tempfile
+
+    import pandas as pd
+
+    from voli import problems
+
+    vowels = dynamic_vowels(tokens, config)
+    points = trajectory_data(tracks, tokens, survey, codings) if vowels else None
+    if points is None:
+        return [], None
+    models = specs(points, codings, declared, tuple(config.controls), vowels)
+    if not models:
+        return [], None
+    version = mgcv_version()
+    if version is None:
+        problems.report("dynamics_skipped", "the vowel-dynamics models need R with mgcv (apt-get install r-cran-mgcv); "
+                        f"{len(models)} trajectory models were not fitted")
+        return [], None
+    for i, m in enumerate(models):
+        m.id, m.random = f"d{first_id + i:04d}", tuple(random)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(export_dir) if export_dir else Path(tmp)
+        write_export(folder, models, points)
+        out = run_export(folder)
+    status = out["status"].set_index("model")
+    results = out["results"]
+    rows = []
+    for m in models:
+        s = status.loc[m.id] if m.id in status.index else None
+        state = str(s.status) if s is not None else "failed: no result"
+        engine = f"mgcv {version} (bam, fREML, discrete)"
+        common = {"family": m.family, "role": "primary", "level": "trajectory", "measure": m.measure,
+                  "language": m.language, "vowel": m.vowel, "attribute": m.attribute,
+                  "n_speakers": int(s.n_speakers) if s is not None else 0, "n_rows": int(s.n_rows) if s is not None else 0,
+                  "formula": m.formula(), "engine": engine, "df_method": "", "adjusted_for": m.adjusted_for,
+                  "random": " + ".join(m.random), "left_out": "", "status": state,
+                  "model_id": m.id, "icc": np.nan, "sd_between": np.nan}
+        mine = results[results.model == m.id] if "model" in results and len(results) else results.iloc[0:0]
+        if not len(mine):
+            rows.append({**common, "term": f"shape of {m.attribute}", "test": "smooth", "headline": False})
+            continue
+        smooths = mine[mine.test == "smooth"]
+        for r in mine.itertuples():
+            level = "" if pd.isna(r.level) else str(r.level)
+            what = f"{level} vs {m.levels[0]}" if m.factor else m.attribute
+            label = f"shape: {what} (difference smooth)" if r.test == "smooth" else f"level: {what}"
+            rows.append({**common, "term": label, "test": r.test, "headline": r.test == "smooth" and len(smooths) == 1,
+                         "estimate": r.estimate, "se": r.se, "df": r.df, "statistic": r.statistic, "p": r.p,
+                         "edf": r.edf})
+        if len(smooths) > 1:
+            p = float(min(1.0, smooths.p.min() * len(smooths)))
+            rows.append({**common, "term": f"shape, any level of {m.attribute} (Bonferroni over {len(smooths)} "
+                         "difference smooths)", "test": "joint", "headline": True, "p": p})
+    curves = out["curves"]
+    if len(curves):
+        meta = pd.DataFrame([{"model": m.id, "family": m.family, "language": m.language, "vowel": m.vowel,
+                              "measure": m.measure, "attribute": m.attribute} for m in models])
+        curves = curves.merge(meta, on="model").rename(columns={"model": "model_id"})
+        curves["ci_low"], curves["ci_high"] = curves.fit - 1.96 * curves.se, curves.fit + 1.96 * curves.se
+        curves["difference"] = curves.level.astype(str).str.startswith("difference: ")
+    return rows, curves
+
