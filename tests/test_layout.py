@@ -1,4 +1,5 @@
-"""The import graph of voli/: no circles, and the layering of ARCHITECTURE.md.
+"""The import graph of voli/: no circles, and the layering of the design (ARCHITECTURE.md, in the
+shared folder beside the repository; the rules are restated here).
 
 - ground floor (records, settings, errors, problems, text, languages, io, the corpus format,
   espeak-ng, the runner's machinery) imports no stage;

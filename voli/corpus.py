@@ -1,4 +1,4 @@
-"""The corpus input format and the ``prepare`` stage.
+"""The corpus input format, and the checks the ``prepare`` stage (voli/prepare.py) runs on it.
 
 A corpus directory holds::
 
@@ -7,7 +7,7 @@ A corpus directory holds::
     audio/           the recordings (wav, flac, mp3, ogg)
     transcripts/     optional: <recording_id>.TextGrid, .eaf (ELAN) or .txt made by a user
 
-``prepare`` validates all of it and writes typed tables. Problems with the
+``prepare`` validates all of it with the functions here and writes typed tables. Problems with the
 tables themselves (a missing column, duplicate IDs) stop the stage; problems
 with one recording (unreadable audio, an unknown language, a speaker missing
 from speakers.csv) fail that recording only, and the others go on.
@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 RECORDING_COLUMNS = {
     "recording_id": "unique ID of the recording (letters, digits, '_', '-', '.')",
     "audio": "path of the audio file, relative to the corpus directory",
-    "language": "fr, es, pt or en (regional tags such as pt-BR are accepted); empty = detect",
+    "language": "a language of voli/languages/ (fr, es, pt, en, it, ru; regional tags such as pt-BR are accepted); "
+                "empty = detect",
     "interviewer": "speaker_id of the interviewer; several separated by ';'; may be empty",
     "interviewee": "speaker_id of the interviewee; several separated by ';'",
     "channels": "optional channel map for multi-channel files, e.g. '1=INT01;2=S05'",

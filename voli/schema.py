@@ -26,7 +26,7 @@ class Recording:
     recording_id: str
     audio_path: str  # absolute path, resolved from recordings.csv
     audio_format: str  # WAV, FLAC, MP3, OGG (libsndfile's major format)
-    language: str | None  # fr / es / pt / en; None = detect at transcription
+    language: str | None  # a code of voli/languages/ (fr, es, pt, en, it, ru...); None = detect at transcription
     sample_rate: int  # Hz, as stored in the file
     channels: int
     n_frames: int  # samples per channel

@@ -189,6 +189,18 @@ class Workdir:
                                  if path.is_file() else None)
         return self._tracks[key]
 
+    def vowel_track(self, recording_id: str, start: float, speaker_id: str | None = None) -> pd.DataFrame | None:
+        """The 11-point trajectory of the vowel token starting at ``start`` (s, within 1 ms) in one
+        recording, from the features stage's vowel_tracks (None without it or without that token)."""
+        path = self.layout.table("features", "vowel_tracks")
+        if not path.is_file():
+            return None
+        rows = pd.read_parquet(path, filters=[("recording_id", "==", recording_id)])
+        rows = rows[(rows.start - start).abs() <= 0.001]
+        if speaker_id:
+            rows = rows[rows.speaker_id == speaker_id]
+        return rows.sort_values("point") if len(rows) else None
+
     # -- what the page reads ----------------------------------------------------------------------
 
     def excluded_ids(self) -> list[int]:

@@ -77,7 +77,7 @@ def praat_tracks(samples: np.ndarray, sample_rate: int, *, ceiling_hz: float = 5
 
 
 def spectrogram_png(samples: np.ndarray, sample_rate: int, *, offset_s: float, formants=None, f0=None,
-                    marks: tuple[float, float] | None = None, title: str = "") -> bytes:
+                    marks: tuple[float, float] | None = None, trajectory=None, title: str = "") -> bytes:
     """A broadband spectrogram (0-5.5 kHz) with F1-F3 as dots and F0 on a right-hand axis.
 
     Parameters
@@ -91,6 +91,9 @@ def spectrogram_png(samples: np.ndarray, sample_rate: int, *, offset_s: float, f
         F0 track in recording time (s) and Hz (NaN = unvoiced).
     marks : (start, end) or None
         The token's boundaries, drawn as dashed lines.
+    trajectory : (times, values (n, 2), reliable (n,)) or None
+        The token's F1 and F2 at its 11 points (vowel_tracks), drawn as lines through the points;
+        unreliable points as hollow circles.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -120,6 +123,13 @@ def spectrogram_png(samples: np.ndarray, sample_rate: int, *, offset_s: float, f
         if formants is not None and len(formants[0]):
             for k, colour in enumerate(("#d62728", "#ff7f0e", "#9467bd")):
                 ax.plot(formants[0], formants[1][:, k], ".", ms=3, color=colour, label=f"F{k + 1}")
+        if trajectory is not None and len(trajectory[0]):
+            t, values, reliable = trajectory
+            for k in range(values.shape[1]):
+                ax.plot(t, values[:, k], "-", color="#1f77b4", lw=1.6, zorder=4,
+                        label="trajectory (11 points)" if k == 0 else None)
+                ax.plot(t[reliable], values[reliable, k], "o", ms=4, color="#1f77b4", mec="white", zorder=5)
+                ax.plot(t[~reliable], values[~reliable, k], "o", ms=4, mfc="white", mec="#1f77b4", zorder=5)
         if marks is not None:
             for t in marks:
                 ax.axvline(t, color="#1f77b4", ls="--", lw=1)

@@ -252,11 +252,15 @@ class Handler(BaseHTTPRequestHandler):
             times, values, f0_times, f0_values = praat_tracks(samples, rate, ceiling_hz=_number(query, "ceiling", 5500.0))
             formants = formants if formants is not None else (times + start, values)
             f0 = f0 if f0 is not None else (f0_times + start, f0_values)
-        marks = None
+        marks = trajectory = None
         if "mark_start" in query and "mark_end" in query:
             marks = (_number(query, "mark_start"), _number(query, "mark_end"))
+            track = self.server.data.vowel_track(recording, marks[0], speaker)
+            if track is not None:  # the token's 11-point F1/F2 trajectory
+                trajectory = (track.time_s.to_numpy(float), track[["f1_hz", "f2_hz"]].to_numpy(float),
+                              track.reliable.to_numpy(bool))
         png = spectrogram_png(samples, rate, offset_s=start, formants=formants, f0=f0, marks=marks,
-                              title=_text(query, "title", "") or "")
+                              trajectory=trajectory, title=_text(query, "title", "") or "")
         self._send(200, png, "image/png")
 
     def _body(self) -> dict:
