@@ -74,22 +74,34 @@ def row(name: str, value: str) -> None:
     print(f"  {name:<44s} {value}", flush=True)
 
 
+def pitch_agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """CPU track ``a`` against device track ``b`` (Hz, NaN unvoiced): the share of frames voiced in both
+    that differ by more than 20 % (gross), the median |cents| of those frames, and the share of all
+    frames whose voicing decision differs."""
+    both = np.isfinite(a) & np.isfinite(b)
+    cents = 1200 * np.abs(np.log2(b[both] / a[both]))
+    gross = float(np.mean(cents > 1200 * np.log2(1.2))) if len(cents) else float("nan")
+    return gross, float(np.median(cents)) if len(cents) else float("nan"), float(np.mean(np.isfinite(a) != np.isfinite(b)))
+
+
+def path_agreement(ref: list, got: list) -> float:
+    """The share of frames whose state-path position is the same in the two alignments (None: not aligned)."""
+    return float(np.mean(np.concatenate([r[0] == g[0] for r, g in zip(ref, got) if r is not None and g is not None])))
+
+
 def bench_pitch(signals, device, cpu, repeat):
     from voli.features.pitch import track_pitch
 
     seconds = sum(len(x) for x in signals) / SR
     ref, t_cpu = best_time(lambda: track_pitch(signals, SR, device=cpu), cpu, repeat)
     got, t_dev = best_time(lambda: track_pitch(signals, SR, device=device), device, repeat)
-    a = np.concatenate([r.f0_hz for r in ref])
-    b = np.concatenate([g.f0_hz for g in got])
-    both = np.isfinite(a) & np.isfinite(b)
-    cents = 1200 * np.abs(np.log2(b[both] / a[both]))
+    gross, cents, voicing = pitch_agreement(np.concatenate([r.f0_hz for r in ref]), np.concatenate([g.f0_hz for g in got]))
     print(f"pitch: {seconds / 60:.1f} min of audio in one batch")
     row("CPU", f"{t_cpu:.3f} s  ({seconds / t_cpu:.0f}x real time)")
     row(str(device), f"{t_dev:.3f} s  ({seconds / t_dev:.0f}x real time; {t_cpu / t_dev:.1f}x the CPU)")
-    row("agreement: gross differences (> 20 %)", f"{np.mean(cents > 1200 * np.log2(1.2)):.4%} of frames voiced in both")
-    row("agreement: median |cents|", f"{np.median(cents) if len(cents) else float('nan'):.4f}")
-    row("agreement: voicing decisions differ", f"{np.mean(np.isfinite(a) != np.isfinite(b)):.4%} of frames")
+    row("agreement: gross differences (> 20 %)", f"{gross:.4%} of frames voiced in both")
+    row("agreement: median |cents|", f"{cents:.4f}")
+    row("agreement: voicing decisions differ", f"{voicing:.4%} of frames")
     return {"pitch_x_real_time": seconds / t_dev, "pitch_speedup": t_cpu / t_dev}
 
 
@@ -146,7 +158,7 @@ def bench_alignment(device, cpu, repeat, n_utterances):
     feats_device = [f.to(device) for f in feats]
     ref, t_cpu = best_time(lambda: hmm.align_batches(model, feats, graphs), cpu, repeat)
     got, t_dev = best_time(lambda: hmm.align_batches(on_device, feats_device, graphs), device, repeat)
-    same = np.mean(np.concatenate([r[0] == g[0] for r, g in zip(ref, got) if r is not None and g is not None]))
+    same = path_agreement(ref, got)
     print(f"alignment: {n_utterances} utterances, {frames} frames (10 ms), {len(model.phones)} phones")
     row("Viterbi, CPU", f"{t_cpu:.3f} s  ({frames / t_cpu:.0f} frames/s, {frames / 100 / t_cpu:.0f}x real time)")
     row(f"Viterbi, {device}", f"{t_dev:.3f} s  ({frames / t_dev:.0f} frames/s, {frames / 100 / t_dev:.0f}x real time; "

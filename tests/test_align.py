@@ -178,12 +178,17 @@ def test_alignment_boundaries_against_the_truth(aligned):
     words = result["words_boundaries"].set_index("language")
     print(phones.round(3).to_string(), words.round(3).to_string(), sep="\n")
     assert set(phones.index) == {"es", "fr", "en", "pt"}
-    for lang in ("es", "fr", "en", "pt"):
+    # Kokoro speech (its truth has a 25 ms grid). README, bench/align_ablations.py with the default 30
+    # training iterations: en 25.9, es 15.7, fr 20.3, pt 19.4 ms, 60 / 76 / 71 / 69 % within 20 ms; this
+    # fixture (20 iterations) measured 26.0, 15.7, 20.1, 19.5 ms and 60.5 / 75.9 / 70.3 / 69.0 %. Each
+    # language is held at its own figure + 5 ms and - 5-6 points: the transcripts the model trains on
+    # change a few words on another CPU, and English moved 23.7 -> 26.0 ms with the decoding rule
+    # (one utterance of en_02, README)
+    limits = {"en": (31, 0.55), "es": (21, 0.70), "fr": (25, 0.65), "pt": (25, 0.63)}
+    for lang, (mean_ms, within_20ms) in limits.items():
         assert phones.loc[lang, "n"] > 150
-        # the target on Kokoro speech (its truth has a 25 ms grid); README, with the default 30
-        # training iterations: 15.7-25.9 ms, 60-76 % within 20 ms (this fixture trains 20 iterations:
-        # 15.7-26.0 ms); English is the weak cell (one utterance of en_02, README)
-        assert phones.loc[lang, "mean_ms"] < 27 and phones.loc[lang, "within_20ms"] > 0.55
+        assert phones.loc[lang, "mean_ms"] < mean_ms, (lang, phones.loc[lang, "mean_ms"])
+        assert phones.loc[lang, "within_20ms"] > within_20ms, (lang, phones.loc[lang, "within_20ms"])
         assert phones.loc[lang, "within_50ms"] > 0.85
 
 

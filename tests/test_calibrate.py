@@ -62,11 +62,14 @@ def test_calibration_estimates_a_known_false_positive_rate_and_finds_a_known_shi
     assert set(table.strata) == {"gender × language"} and (table.shuffles == 20).all()
     per_test = table[(table.what == "false positives") & table.threshold.str.startswith("p < 0.05")].set_index("family")
     ols = per_test.loc["speaker measures"]
+    power = table[table.what == "power"].set_index("family")
+    print(per_test[["tests", "rate", "ci_low", "ci_high"]].to_string(), power[["tests", "rate"]].to_string(), sep="\n")
+    # README: 2.5 % [0.9, 7.1] of 120 tests (3 significant); power 0.83 (prosody), 0.63 (speaker measures)
     assert ols.tests >= 20 * 2 * 3 and ols.ci_low <= 0.05 <= ols.ci_high, ols.to_dict()
+    assert ols.rate <= 0.05, ols.to_dict()  # at most 6 of the 120 tests
     family_wise = table[table.threshold.str.startswith("any q")]
     assert (family_wise.rate <= 0.2).all(), family_wise[["family", "rate"]]
-    power = table[table.what == "power"].set_index("family")
-    assert power.loc["prosody", "rate"] > 0.5, power[["rate", "tests"]]
+    assert power.loc["prosody", "rate"] > 0.7 and power.loc["speaker measures", "rate"] > 0.5, power[["rate", "tests"]]
     assert not table[table.what == "power"].flagged.any()
 
 

@@ -101,6 +101,9 @@ def test_planted_effects_recovered_from_the_truth():
     assert 1 < (1 - tract.recovered) / (1 - tract.planted) < 2.5
     f0 = effects.set_index("measure").loc["f0_range"]
     assert f0.recovered == pytest.approx(-0.007, abs=0.0005)
+    # the truth's tables are fixed, so the oracle is too: README +4.4 % speech rate, men x0.75
+    assert slopes.loc["speech_rate", "recovered"] == pytest.approx(0.044, abs=0.001)
+    assert tract.recovered == pytest.approx(0.75, abs=0.005)
 
 
 def test_truth_phones_of_an_older_corpus_are_labelled_as_the_lexicon_labels_them(tmp_path):

@@ -114,8 +114,9 @@ AGREEMENT_FILES = sorted((SAMPLE / "audio").iterdir()) + [LIBRIVOX]  # the 8 sam
 
 @pytest.mark.slow
 def test_pitch_agrees_with_praat_on_sample_and_real_speech():
-    """README: gross differences 0-0.14 % of frames both call voiced, median 0.03-0.5 cents, voicing
-    decisions differ on <= 0.64 % of frames (asserted with a margin of 2-3x)."""
+    """README: gross differences 0-0.14 % of frames both call voiced, median 0.03-0.47 cents, voicing
+    decisions differ on <= 0.64 % of frames (asserted with a margin of 1.6-2x: 0.25 %, 1 cent, 1 %;
+    0.14 % is 4 frames of the LibriVox reading)."""
     for path in AGREEMENT_FILES:
         x, sr = read_mono(path)
         (track,) = track_pitch([x], sr)
@@ -124,9 +125,9 @@ def test_pitch_agrees_with_praat_on_sample_and_real_speech():
         gross, cents = pitch_agreement(track.f0_hz, reference)
         voicing = (np.isfinite(track.f0_hz) != np.isfinite(reference)).mean()
         print(f"{path.name}: gross {gross:.3%}, median {cents:.2f} cents, voicing differs on {voicing:.2%} of frames")
-        assert gross <= 0.005, f"{path.name}: gross error rate {gross:.4f}"
-        assert cents <= 1.5, f"{path.name}: median {cents:.2f} cents"
-        assert voicing < 0.015, path.name
+        assert gross <= 0.0025, f"{path.name}: gross error rate {gross:.4f}"
+        assert cents <= 1.0, f"{path.name}: median {cents:.2f} cents"
+        assert voicing < 0.01, path.name
 
 
 # -- formants ----------------------------------------------------------------------------------
@@ -217,8 +218,9 @@ def test_dct_coefficients_describe_level_and_slope():
 
 @pytest.mark.slow
 def test_formants_agree_with_praat_on_sample_vowels_and_real_speech():
-    """README: F1 1-2 Hz and F2 2-6 Hz median difference from Praat's Burg (5500 Hz) at the sample's
-    vowel midpoints and at every 5th voiced frame of the LibriVox reading (asserted: 5 and 12 Hz)."""
+    """README: F1 0.7-2.2 Hz and F2 2.3-6.1 Hz median difference from Praat's Burg (5500 Hz) at the
+    sample's vowel midpoints and at every 5th voiced frame of the LibriVox reading (asserted: 3.5 and
+    10 Hz, 1.6x the largest file's)."""
     import parselmouth
 
     phones = pd.read_parquet(SAMPLE / "truth" / "vowels.parquet")
@@ -231,7 +233,7 @@ def test_formants_agree_with_praat_on_sample_vowels_and_real_speech():
             at = ((phones.start + phones.end) / 2)[phones.recording_id == path.stem].to_numpy()
         ours = track_formants(x, sr, settings=FormantSettings(ceiling_hz=5500))
         praat = parselmouth.Sound(x, sr).to_formant_burg(maximum_formant=5500)
-        for k, limit in ((0, 5.0), (1, 12.0)):
+        for k, limit in ((0, 3.5), (1, 10.0)):
             mine = np.interp(at, ours.times, ours.frequencies[:, k])
             theirs = np.array([praat.get_value_at_time(k + 1, t) for t in at])
             diff = np.nanmedian(np.abs(mine - theirs))

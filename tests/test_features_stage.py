@@ -77,10 +77,11 @@ def test_vowel_formants_match_the_planted_ones(featured):
             t = t.iloc[0]
             errors.append((v.f1_50_hz - t.f1_hz * t.f1_ratio, v.f2_50_hz - t.f2_hz * t.f2_ratio))
     errors = np.abs(np.array(errors))
-    print(f"vowels: median |measured - planted| F1 {np.median(errors[:, 0]):.0f} Hz, F2 {np.median(errors[:, 1]):.0f} Hz")
+    print(f"vowels: median |measured - planted| F1 {np.median(errors[:, 0]):.1f} Hz, F2 {np.median(errors[:, 1]):.1f} Hz")
     assert len(errors) > 0.8 * len(vowels)
-    assert np.median(errors[:, 0]) < 40, np.median(errors[:, 0])
-    assert np.median(errors[:, 1]) < 100, np.median(errors[:, 1])
+    # README: 20 Hz and 61 Hz (21 Hz F1 on another run); 1.5x
+    assert np.median(errors[:, 0]) < 30, np.median(errors[:, 0])
+    assert np.median(errors[:, 1]) < 90, np.median(errors[:, 1])
 
 
 def test_speaker_measures_rank_speakers_as_the_truth_does(featured):
@@ -94,8 +95,10 @@ def test_speaker_measures_rank_speakers_as_the_truth_does(featured):
         lambda d: np.exp(np.mean(np.r_[np.log(d.f1_50_hz), np.log(d.f2_50_hz)])))
     both = truth.join(speakers.add_suffix("_ours")).join(scale.rename("scale"))
     rho_f0, rho_scale = spearmanr(both.f0_median_hz, both.f0_median_hz_ours)[0], spearmanr(both.formant_scale_hz, both.scale)[0]
-    print(f"speakers ranked as the truth ranks them: F0 Spearman {rho_f0:.2f}, formant scale {rho_scale:.2f}")
-    assert rho_f0 > 0.9 and rho_scale > 0.8
+    print(f"speakers ranked as the truth ranks them: F0 Spearman {rho_f0:.3f}, formant scale {rho_scale:.3f}")
+    print((both.f0_median_hz_ours / both.f0_median_hz - 1).round(4).to_string())
+    # README: 0.99 and 0.92 (0.89 on another run); 12 speakers: one swap of neighbours is 0.993
+    assert rho_f0 > 0.97 and rho_scale > 0.85
     # every speaker, en_01's two similar voices included now that their words are told apart, within
     # 6 %: Kokoro renders INT_EN's voice 5.2 % above the F0 it was driven with, in en_02's own channel
     # as in en_01 (253 Hz against 241-243); the other voices stray 0-3.6 %
@@ -109,6 +112,8 @@ def test_f0_tracks_follow_the_synthesiser(featured):
     for rid, t in truth.groupby("recording_id"):
         got = tracks[tracks.recording_id == rid]
         err = f0_errors(t.time.to_numpy(), t.f0_hz.to_numpy(), got.time.to_numpy(), got.f0_hz.to_numpy())
+        print(f"{rid}: F0 gross errors {err['gross_error_rate']:.2%}, median {err['median_abs_cents']:.1f} cents "
+              f"over {err['frames']} frames")
         assert err["frames"] > 500
         assert err["gross_error_rate"] < 0.05, (rid, err)
         assert err["median_abs_cents"] < 40, (rid, err)  # the vocoder itself strays ~25 cents from its F0
@@ -138,10 +143,11 @@ def test_prosody_rates_pauses_and_filled_pauses(featured):
                     & f0.time.between(u.start, u.end)].f0_hz.dropna()
         if u.f0_mean_st == u.f0_mean_st and len(driven) > 10:
             f0_errors.append(abs(u.f0_mean_st - np.mean(12 * np.log2(driven / 100))))
-    print(f"pauses: median |error| {np.median(pause_errors):.3f} s, {np.mean(np.array(pause_errors) < 0.15):.0%} "
-          f"within 0.15 s; syllables: median relative error {np.median(syllable_errors):.2f}; "
+    print(f"pauses: median |error| {np.median(pause_errors):.4f} s, {np.mean(np.array(pause_errors) < 0.15):.1%} "
+          f"within 0.15 s; syllables: median relative error {np.median(syllable_errors):.3f}; "
           f"mean F0: median |error| {np.median(f0_errors):.2f} st")
-    assert np.median(pause_errors) < 0.05 and np.mean(np.array(pause_errors) < 0.15) > 0.65
+    # README: a median 0.0125 s, 75 % within 0.15 s (73 % on another run)
+    assert np.median(pause_errors) < 0.025 and np.mean(np.array(pause_errors) < 0.15) > 0.68
     assert np.median(syllable_errors) <= 0.1
     assert np.median(f0_errors) < 0.6  # the vocoder strays from the F0 it is driven by (see f0 tracks)
     # the scripts have filled pauses (euh, eh, um): their vowel quality is measured

@@ -167,8 +167,8 @@ def test_an_f0_effect_hidden_by_gender_is_found_with_gender_as_a_control(tmp_pat
 @pytest.mark.needs("lme4")
 def test_lme4_and_statsmodels_agree_on_the_same_models(tmp_path):
     """lme4 (the field's reference) and statsmodels fit the same formulas on the same rows: estimates
-    within 1 %, p-values within 0.02 (Satterthwaite's df against speakers - terms - 1) wherever both
-    fits are regular; the export's R script is what lme4 ran."""
+    within 1e-9 (relative) and p-values within 1e-4 wherever both fits are regular; the export's R
+    script is what lme4 ran."""
     import yaml
 
     spec = EffectSpec.from_dict(yaml.safe_load(EDUCATION_ON_F0.replace(
@@ -195,9 +195,14 @@ def test_lme4_and_statsmodels_agree_on_the_same_models(tmp_path):
     assert set(regular.test) == {"coefficient", "trend", "joint"} and set(regular.level_r) == {"token", "utterance",
                                                                                                "speaker"}
     coefficients = regular[regular.test != "joint"]
-    np.testing.assert_allclose(coefficients.estimate_py, coefficients.estimate_r, rtol=0.01,
-                               atol=1e-3 * coefficients.se_r.abs().max())
-    np.testing.assert_allclose(regular.p_py, regular.p_r, atol=0.02)
+    rel = ((coefficients.estimate_py - coefficients.estimate_r).abs() / coefficients.estimate_r.abs()).max()
+    p_diff = (regular.p_py - regular.p_r).abs().max()
+    print(f"{len(regular)} regular fits: estimates differ by at most {rel:.1e} (relative), p by {p_diff:.1e}")
+    # measured 1.1e-11 and 1.8e-5 (Xeon, AVX-512; the README quotes these); p moves with each optimiser's
+    # last step on the variance, so its bound is ~2-5x the measured; the estimates' is float noise's
+    np.testing.assert_allclose(coefficients.estimate_py, coefficients.estimate_r, rtol=1e-9,
+                               atol=1e-9 * coefficients.se_r.abs().max())
+    assert p_diff < 1e-4, p_diff
     assert (tmp_path / "lme4" / "models.R").is_file() and (tmp_path / "statsmodels" / "models.csv").is_file()
 
 
@@ -257,6 +262,11 @@ def test_planted_effects_are_found_with_their_sign(tmp_path):
     found("speaker", "vowel_space_area_nearey", "age", -1)  # centralisation survives normalisation
     found("token", "f2_hz", "education", +1, vowel="u")
     found("token", "f2_lobanov2", "education", +1, vowel="u")
+    # /u/'s shift moves the speaker's Lobanov 2.0 centre: /o/ and /ɔ/ F2 drop with it (README: -0.057 and
+    # -0.050 z per level; held within about 1.5x), which is why the Hz models are read beside them
+    f2 = m[(m.measure == "f2_lobanov2") & (m.attribute == "education")].set_index("vowel").estimate
+    print(f"F2 Lobanov 2.0 per education level: /u/ {f2['u']:+.3f}, /o/ {f2['o']:+.3f}, /ɔ/ {f2['ɔ']:+.3f} z")
+    assert -0.085 < f2["o"] < -0.035 and -0.085 < f2["ɔ"] < -0.035, f2
     # one primary test per attribute x measure (and subset): the normalised scale; Hz is its sensitivity check,
     # outside the report-wide FDR; the report-wide q is BH over every primary test of the report
     hz = every[every.measure.isin(["f1_hz", "f2_hz"])]
@@ -308,6 +318,12 @@ def test_profile_stage_on_the_sample(profiled):
     assert few == set(speakers[speakers.n_tokens < 20].speaker_id) and len(few) <= 1
     for column in ("formant_scale_hz", "vowel_dispersion_hz"):
         assert speakers[~speakers.speaker_id.isin(few)][column].notna().all(), column
+    # README: on these short interviews 5 of the 8 speakers lack two or more vowel_space vowels, so
+    # their normalised values are NaN (a transcript a few words different may move one speaker)
+    unnormalised = pd.read_parquet(out / "tokens.parquet").groupby("speaker_id").f1_lobanov2.apply(
+        lambda f: f.isna().all())
+    print(f"speakers without normalised values: {unnormalised.sum()} of {len(unnormalised)}")
+    assert 3 <= unnormalised.sum() <= 5 and len(unnormalised) == 8  # 4 measured
     models = pd.read_parquet(out / "models.parquet")
     assert {"utterance", "speaker"} <= set(models.level)  # per vowel: 2 speakers a language, too few
     assert models[models.primary].q.notna().mean() > 0.8
@@ -315,6 +331,14 @@ def test_profile_stage_on_the_sample(profiled):
     # the sample's women and men differ in F0 (8 speakers in 4 languages: strong effects only)
     f0 = models[(models.measure == "f0_mean_st") & (models.attribute == "gender") & models.primary].iloc[0]
     assert f0.estimate < 0 and f0.p < 0.05
+    # ... and none of the planted effects is found at q < 0.05 (README: that is what 8 speakers allow);
+    # what is found is gender's, a difference between the voices (measured: F0 range in semitones,
+    # q = 0.002; the next q is 0.07)
+    primary = models[models.primary & models.headline.astype(bool)]
+    found = primary[primary.q < 0.05]
+    print(f"primary headline tests: {len(primary)}; at q < 0.05: "
+          f"{list(zip(found.measure, found.attribute, found.q.round(4)))}")
+    assert set(found.attribute) <= {"gender"} and len(found) <= 2, found[["measure", "attribute", "p", "q"]]
     # country is described, not tested: survey.yaml does not declare it
     assert "country" not in set(models.attribute)
     assert (problems.kind == "attribute_described").any()
@@ -354,9 +378,11 @@ def test_profile_stage_on_the_sample(profiled):
 @pytest.mark.slow
 def test_the_pipeline_recovers_the_samples_planted_effects(profiled):
     """From audio to speaker table, the four effects planted in corpora_sample come back with their
-    sign and near their size (README: +5.0 % speech rate per education level, planted +6 %; F0 range
-    -0.65 % per point of platform dependence, -0.6 %; vowels 0.6 % more central per year, 0.8 %;
-    men's formant scale x0.75 as the truth-level oracle measures it, x0.88 planted)."""
+    sign and within a factor of 2 of their size (README, this Xeon: +6.1 % speech rate per education
+    level, planted +6 %; F0 range -0.79 % per point of platform dependence, -0.6 %; vowels 0.47 % more
+    central per year, 0.8 %; men's formant scale x0.74, within 5 % of the truth-level oracle's x0.75,
+    x0.88 planted). The pipeline's figures move with the transcripts (another CPU, another decoding
+    rule: +5.3 %, x0.77, 0.59 % before the window change), so the bounds are the planted sizes'."""
     from voli.evaluate import evaluate_workdir
 
     _, work, corpus = profiled

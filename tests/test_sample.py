@@ -115,10 +115,10 @@ def test_planted_vowel_shifts_are_in_the_audio():
         before = np.c_[g.f1_hz, g.f2_hz][ok]
         shrink[sid] = (spread(after[ok]) / spread(before), spread(target[ok]) / spread(before))
     dev = np.median(np.concatenate(deviations), axis=0)
-    print(f"median |measured - planted|: F1 {dev[0]:.0f} Hz, F2 {dev[1]:.0f} Hz")
+    print(f"median |measured - planted|: F1 {dev[0]:.1f} Hz, F2 {dev[1]:.1f} Hz")
     for sid, (measured, planted) in sorted(shrink.items()):
         print(f"{sid}: centralisation {params.loc[sid, 'centralisation']:.2f}, vowel-space spread x{measured:.2f} (planted x{planted:.2f})")
-    assert dev[0] <= 30 and dev[1] <= 60
+    assert dev[0] <= 10 and dev[1] <= 20  # README: 6 Hz and 12 Hz (Praat on the committed audio)
     # resynthesis alone tidies formant tracks (the interviewers, c = 0, show how much), so the
     # planted centralisation is read relative to that: more centralisation, smaller vowel space
     ids = sorted(shrink)

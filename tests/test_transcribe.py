@@ -125,7 +125,8 @@ def test_transcripts_hold_the_spoken_words(transcribed):
     recall = (fillers.recall * fillers.spoken).sum() / spoken
     precision = (fillers.precision * fillers.written).sum() / written
     print(f"filled pauses: {recall:.0%} of {spoken} spoken are written; {precision:.0%} of {written} written are real")
-    assert recall >= 0.55 and precision >= 0.75
+    # measured 70 % of 20 and 94 % of 16 (README); two fillers fewer or two more that were not said pass
+    assert recall >= 0.6 and precision >= 0.8
     assert set(words[words.recording_id == "es_02"].language) == {"es"}  # detected
     assert code == 1  # the noise-only file failed, the others finished
     failures = pd.read_parquet(Workdir(exp).table("transcribe", "failures"))
@@ -180,7 +181,7 @@ def test_real_speech_librivox_sonnet(tmp_path):
     text = (data / "sonnet1.txt").read_text().split("\n", 1)[1]  # the first line is the number "1"
     r = wer(text, list(words.word))
     print(f"LibriVox Sonnet 1: WER {r.wer:.1%} over {r.words} words (S={r.substitutions} D={r.deletions} I={r.insertions})")
-    assert r.wer <= 0.18
+    assert r.wer <= 0.13  # README: 8.4 % (9 of 107 words); 9.3 % before the window change; 14 errors fail
     heard = " ".join(normalise_words(" ".join(words.word)))
     for phrase in ("fairest creatures", "should by time", "bright eyes", "glutton"):
         assert phrase in heard
@@ -562,10 +563,11 @@ def test_who_speaks_when_in_a_conversation_of_two_real_men():
     """Two real male voices (Carlo's Italian prompts, cut into phrases of at most 3.5 s, and the
     LibriVox reader), taking short turns with gaps of 0.1-0.7 s, 15 % of turns overlapping and a
     back-channel, the reader 6 dB quieter, over a telephone band, 40 s: the windows' voices give
-    >= 95 % of the single-speaker moments to the right person (97.8 % measured). The diarization
-    error rate (pyannote.metrics) of voli's turns, 9.9 % with its 0.25 s collar, is nearly all
-    speech detection (missed 10.1 %: the second voice in overlaps, quiet ends; false alarm 6.3 %):
-    speaker confusion is 0.7 %."""
+    97.8 % of the single-speaker moments to the right person (asserted >= 96.5 %). The diarization
+    error rate (pyannote.metrics) of voli's turns, 9.9 % with its 0.25 s collar (asserted <= 15 %),
+    is nearly all speech detection (missed 10.1 %: the second voice in overlaps, quiet ends; false
+    alarm 6.3 %): speaker confusion is 0.7 % (asserted <= 1.5 %: one 0.25 s hop of the windows is
+    about 0.6 % of the speech)."""
     import soxr
 
     from voli.asr import diarize, vad
@@ -596,8 +598,8 @@ def test_who_speaks_when_in_a_conversation_of_two_real_men():
     der = diarization_error(ref, hyp).iloc[0]
     print(f"{len(truth)} turns, right {right:.1%}, DER {der.der:.1%} (collar {der.der_collar:.1%}; missed "
           f"{der.missed:.1%}, false alarm {der.false_alarm:.1%}, confusion {der.confusion:.1%}), separation {d.separation:.2f}")
-    assert right >= 0.95
-    assert der.confusion <= 0.03 and der.der_collar <= 0.18
+    assert right >= 0.965
+    assert der.confusion <= 0.015 and der.der_collar <= 0.15
 
 
 def test_a_word_is_kept_inside_its_speech_region():
