@@ -261,3 +261,104 @@ def test_trajectories_agree_with_praat_at_the_same_ceiling():
     first = dct[dct.param == 0].merge(vowels[keys + ["f2_dct0"]], on=keys)
     np.testing.assert_allclose(first.f2_hz * np.sqrt(2), first.f2_dct0, rtol=1e-6)  # both: the track's mean
 
+
+# -- the simulator's planted glide, measured back ------------------------------------------------------
+
+
+def glide_recording(tmp_path, factor: float):
+    """One espeak-ng sentence full of /aɪ/ said twice by one voice: as speaker A (group "plain") and
+    B (group "gliding", whose /aɪ/ F2 glides ``factor`` times as far), planted by the simulator, written
+    as one 16 kHz recording with its true words and phones."""
+    from dataclasses import replace
+
+    from voli import espeak
+    from voli.io import audio as audio_io
+    from voli.io.audio import probe
+    from voli.schema import Recording
+    from voli.simulate.effects import EffectSpec
+    from voli.simulate.engines import EspeakEngine, VoiceParams
+    from voli.simulate.interview import SimSpeaker, _plant_vowel_effects, _resample
+    from voli.simulate.text import spoken_words
+
+    spec = EffectSpec.from_dict({"attributes": {"group": {"levels": ["plain", "gliding"]}}, "effects": [
+        {"measure": "vowel_glide", "attribute": "group", "levels": {"gliding": factor}, "vowel": "aɪ", "formant": 2}]})
+    engine = EspeakEngine()
+    voice = VoiceParams(espeak_variant="m1", espeak_pitch=60)
+    words = spoken_words("I like my bike, and I ride it five times at night, high in the sky.", "en")
+    turns = []
+    for sid, group in (("A", "plain"), ("B", "gliding")):
+        params = spec.speaker_params({"group": group}, np.random.default_rng(0))
+        speech = engine.speak(words, "en", voice)
+        speech.phones = [replace(p, phone=espeak.respell(p.phone, "en")) for p in speech.phones]
+        turns.append((SimSpeaker(sid, "interviewee", "en", {"group": group, "gender": "man"}, voice,
+                                 vowel_glide=params["vowel_glide"]), speech))
+    truth = _plant_vowel_effects(turns, engine.sample_rate)
+    pieces, pos, gap = [], 0.3, 0.5
+    words_rows, phone_rows = [], []
+    for t, (spk, speech) in enumerate(turns):
+        utt = f"glide-{t:06d}"
+        base = len(words_rows)
+        for w in speech.words:
+            words_rows.append({"utterance_id": utt, "speaker_id": spk.speaker_id, "role": "interviewee",
+                               "start": w.start + pos, "end": w.end + pos, "word": w.word, "is_filler": False,
+                               "language": "en"})
+        for p in speech.phones:
+            phone_rows.append({"utterance_id": utt, "speaker_id": spk.speaker_id, "word_index": base + p.word_index,
+                               "start": p.start + pos, "end": p.end + pos, "phone": p.phone})
+        audio = _resample(speech.audio, speech.sample_rate, SR)
+        pieces.append(np.concatenate([np.zeros(int(round((pos - sum(map(len, pieces)) / SR) * SR)), np.float32), audio]))
+        pos = sum(map(len, pieces)) / SR + gap
+    path = tmp_path / "glide.wav"
+    audio_io.write(path, np.concatenate(pieces + [np.zeros(int(gap * SR), np.float32)]), SR)
+    info = probe(path)
+    rec = Recording("glide", str(path), "WAV", "en", SR, 1, info.n_frames, info.n_frames / SR, 0.0, 0.0, 0.0, "", None,
+                    None)
+    words_df, phones_df = pd.DataFrame(words_rows), pd.DataFrame(phone_rows)
+    return records_of(rec, words_df, phones_df, list(words_df.utterance_id.unique())), truth
+
+
+def test_a_planted_glide_comes_back_in_the_trajectories(tmp_path):
+    """vowel_glide 1.2 on /aɪ/ F2: the measured F2 excursion is 20 % wider, the midpoint where it was.
+
+    Read over 20-80 % of each token: the simulator cross-fades the first and last 10 ms of a token
+    into the original, and the 25 ms analysis window spreads that to the 10 % and 90 % points (there
+    the same tokens read 1.13-1.16).
+    """
+    from voli.features.measure import measure_recording
+    from voli.io.tables import read_table, write_table
+
+    factor = 1.2
+    (rec, speakers, utts, words, phones), truth = glide_recording(tmp_path, factor)
+    planted = [r["f2_glide"] for r in truth[1] if r["phone"] == "aɪ"]
+    assert len(planted) == 11 and planted == pytest.approx([factor] * 11)
+    assert all(r["f2_glide"] == 1.0 and r["f1_glide"] == 1.0 for r in truth[0])
+    tables = measure_recording(rec, speakers, utts, words, phones, FeatureConfig(), None)
+    write_table(tables["vowel_tracks"], tmp_path / "vowel_tracks.parquet")
+    tracks = read_table(tmp_path / "vowel_tracks.parquet").to_pandas()
+    ai = tracks[(tracks.phone == "aɪ") & tracks.point.between(20, 80)]
+    ai = ai.assign(token=ai.groupby("speaker_id").start.rank(method="dense").astype(int))
+    f2 = ai.pivot_table(index=["token", "point"], columns="speaker_id", values="f2_hz")  # reliable points only
+    ranges, slopes, mids, spans = [], [], [], []
+    for _, g in f2.groupby(level="token"):
+        g = g.droplevel("token").dropna()
+        if len(g) < 5 or 50 not in g.index:
+            continue
+        a, b = g.A - g.A[50], g.B - g.B[50]  # each token's excursion around its own midpoint
+        ranges.append(np.ptp(g.B) / np.ptp(g.A))
+        spans.append((np.ptp(g.A), np.ptp(g.B)))
+        slopes.append((a @ b) / (a @ a))
+        mids.append(g.B[50] / g.A[50])
+    per_group = pd.DataFrame(spans, columns=["A", "B"]).mean()  # each group's mean range (points both have)
+    print(f"/aɪ/ F2 over 20-80 %, B (planted x{factor}) against A, {len(ranges)} tokens: range ratio median "
+          f"{np.median(ranges):.3f}, excursion slope median {np.median(slopes):.3f}, mean range per group "
+          f"{per_group.B:.0f} / {per_group.A:.0f} Hz = {per_group.B / per_group.A:.3f}; midpoint ratio median "
+          f"{np.median(mids):.4f}")
+    assert len(ranges) >= 8
+    assert np.median(ranges) == pytest.approx(factor, abs=0.05)
+    assert np.median(slopes) == pytest.approx(factor, abs=0.05)
+    assert per_group.B / per_group.A == pytest.approx(factor, abs=0.05)
+    assert np.median(mids) == pytest.approx(1.0, abs=0.01)
+    # the other vowels are left alone
+    others = tracks[(tracks.phone != "aɪ") & tracks.reliable & (tracks.point == 50)].groupby("speaker_id").f2_hz
+    assert others.size().min() >= 5
+    assert others.median().B / others.median().A == pytest.approx(1.0, abs=0.03)
