@@ -225,6 +225,7 @@ PRAAT_P90_HZ = (40.0, 80.0, 150.0)
 UTTERANCES = 4
 
 
+@pytest.mark.slow  # 5-20 s: the features stage's steps on real and simulated speech
 def test_trajectories_agree_with_praat_at_the_same_ceiling():
     from voli.features.measure import measure_pitch, measure_vowels, read_stretches
     from voli.io.audio import load
@@ -317,6 +318,7 @@ def glide_recording(tmp_path, factor: float):
     return records_of(rec, words_df, phones_df, list(words_df.utterance_id.unique())), truth
 
 
+@pytest.mark.slow  # 5-20 s: the features stage's steps on real and simulated speech
 def test_a_planted_glide_comes_back_in_the_trajectories(tmp_path):
     """vowel_glide 1.2 on /aɪ/ F2: the measured F2 excursion is 20 % wider, the midpoint where it was.
 

@@ -35,7 +35,7 @@ from voli.features.intensity import IntensitySettings, track_intensity
 from voli.features.pitch import (MIN_VOICED_TO_ADAPT, PitchSettings, PitchTrack, speaker_limits, track_pitch,
                                  voiced_frames)
 from voli.features.prosody import utterance_prosody
-from voli.features.trajectories import MIN_TRACK_S, new_fave_dct, token_trajectory
+from voli.features.trajectories import MIN_TRACK_S, new_fave_dct, point_times, token_trajectory
 from voli.schema import (
     DCT_ORDER,
     NEW_FAVE_DCT_ORDER,
@@ -370,8 +370,7 @@ def _track_rows(token, tok: _Token, frames, config: FeatureConfig) -> list:
     """The token's 11 trajectory points (VowelTrackPoint rows)."""
     s = tok.stretch
     times, freq = frames if frames is not None else (np.zeros(0), np.zeros((0, 3)))
-    voiced = np.array([_value_at(s.start + s.pitch.times, s.pitch.f0_hz, float(t), config.pitch_step_s) is not None
-                       for t in token.start + np.array(TRACK_POINTS) / 100 * (token.end - token.start)])
+    voiced = _voiced_at(s.start + s.pitch.times, s.pitch.f0_hz, point_times(token.start, token.end), config.pitch_step_s)
     traj = token_trajectory(times, freq, token.start, token.end, voiced=voiced)
     if token.ceiling_hz is None:  # no ceiling had F1-F3: nothing was measured
         traj.problems = [p if p == "too short" else "no formant" for p in traj.problems]
@@ -381,6 +380,18 @@ def _track_rows(token, tok: _Token, frames, config: FeatureConfig) -> list:
         end=token.end, point=point, time_s=float(t), f1_hz=_optional(v[0]), f2_hz=_optional(v[1]), f3_hz=_optional(v[2]),
         reliable=why is None, problem=why, ceiling_hz=token.ceiling_hz)
         for point, t, v, why in zip(TRACK_POINTS, traj.times, traj.formants, traj.problems)]
+
+
+def _voiced_at(times: np.ndarray, f0: np.ndarray, at: np.ndarray, max_gap: float) -> np.ndarray:
+    """Whether the pitch frame nearest each of ``at`` is voiced (and within ``max_gap`` s), as _value_at."""
+    if not len(times):
+        return np.zeros(len(at), dtype=bool)
+    k = np.clip(np.searchsorted(times, at), 1, max(len(times) - 1, 1))
+    if len(times) > 1:
+        k = np.where(np.abs(at - times[k - 1]) <= np.abs(times[k] - at), k - 1, k)
+    else:
+        k = np.zeros(len(at), dtype=int)
+    return (np.abs(times[k] - at) <= max_gap) & np.isfinite(f0[k])
 
 
 def _dct_rows(token, track) -> list:

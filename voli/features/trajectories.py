@@ -30,7 +30,6 @@ between two frames), in three steps:
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,9 +79,11 @@ def running_median(values: np.ndarray, width: int = MEDIAN_FRAMES) -> np.ndarray
     offset = np.abs(np.arange(width) - half)
     outside = offset[None, :] > np.minimum(reach, half)[:, None]  # (n, width)
     windows[np.broadcast_to(outside.reshape((n,) + (1,) * (values.ndim - 1) + (width,)), windows.shape)] = np.nan
-    with warnings.catch_warnings():  # an all-NaN window is a NaN frame: expected
-        warnings.simplefilter("ignore", RuntimeWarning)
-        out = np.nanmedian(windows, axis=-1)
+    ordered = np.sort(windows, axis=-1)  # NaNs last: the median of the finite values, as nanmedian (faster)
+    count = np.isfinite(ordered).sum(axis=-1, keepdims=True)
+    low = np.take_along_axis(ordered, np.maximum(count - 1, 0) // 2, axis=-1)
+    high = np.take_along_axis(ordered, count // 2, axis=-1)
+    out = np.where(count > 0, 0.5 * (low + np.where(count % 2 == 1, low, high)), np.nan)[..., 0]
     out[~np.isfinite(values)] = np.nan
     return out
 
@@ -146,31 +147,30 @@ def token_trajectory(frame_times: np.ndarray, frequencies: np.ndarray, start: fl
     jumped = np.stack([off_track(smooth[:, f], jump_ratio) for f in range(k)], axis=1) if len(times) else \
         np.zeros((0, k), dtype=bool)
     voiced = np.ones(len(at), dtype=bool) if voiced is None else np.asarray(voiced, dtype=bool)
-    for p, t in enumerate(at):
+    n = len(times)
+    inside = np.zeros(len(at), dtype=bool) if n == 0 else (at >= times[0] - 1e-9) & (at <= times[-1] + 1e-9)
+    missing = np.ones((len(at), k), dtype=bool)
+    jump = np.zeros((len(at), k), dtype=bool)
+    if n == 1:
+        values[:] = smooth[0]
+        missing[:] = ~np.isfinite(smooth[0])
+        jump[:] = jumped[0]
+    elif n > 1:  # each point between frames j and j + 1, weight w on j + 1 (a frame of weight 0 is not used)
+        j = np.clip(np.searchsorted(times, at, side="right") - 1, 0, n - 2)
+        w = np.clip((at - times[j]) / (times[j + 1] - times[j]), 0.0, 1.0)[:, None]
+        left, right = (w < 1), (w > 0)
+        values = np.where(left, (1 - w) * smooth[j], 0.0) + np.where(right, w * smooth[j + 1], 0.0)
+        missing = (left & ~np.isfinite(smooth[j])) | (right & ~np.isfinite(smooth[j + 1]))
+        jump = ((left & jumped[j]) | (right & jumped[j + 1])) & ~missing
+    values = np.where(missing | jump, np.nan, values)
+    for p in range(len(at)):
         if not voiced[p]:
             problems[p] = "unvoiced"
-            continue
-        if len(times) == 0 or t < times[0] - 1e-9 or t > times[-1] + 1e-9:
+        elif not inside[p] or missing[p].any():
             problems[p] = "no formant"
-            continue
-        j = int(np.clip(np.searchsorted(times, t, side="right") - 1, 0, max(len(times) - 2, 0)))
-        if len(times) == 1:
-            frames, weights = [0], [1.0]
-        else:
-            w = float(np.clip((t - times[j]) / (times[j + 1] - times[j]), 0.0, 1.0))
-            frames, weights = [j, j + 1], [1.0 - w, w]
-        used = [f for f, w in zip(frames, weights) if w > 0]
-        missing = ~np.isfinite(smooth[used]).all(axis=0)  # (3,)
-        jump = jumped[used].any(axis=0) & ~missing
-        values[p] = sum(w * smooth[f] for f, w in zip(frames, weights) if w > 0)
-        values[p, missing | jump] = np.nan
-        if missing.any():
-            problems[p] = "no formant"
-        elif jump.any():
+        elif jump[p].any():
             problems[p] = "ceiling jump"
-    for p, why in enumerate(problems):
-        if why in ("unvoiced", "too short"):
-            values[p] = np.nan
+    values[~voiced | ~inside] = np.nan
     return Trajectory(at, values, problems)
 
 
