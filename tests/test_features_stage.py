@@ -25,10 +25,31 @@ def test_every_aligned_recording_gets_its_tables(featured):
     code, work, _ = featured
     assert code == 0
     aligned = set(pd.read_parquet(Workdir(work).table("align", "phones")).recording_id)
-    for name in ("vowels", "prosody", "speaker_settings", "tracks/f0", "tracks/intensity", "tracks/formants"):
+    for name in ("vowels", "vowel_tracks", "vowel_dct", "prosody", "speaker_settings", "tracks/f0", "tracks/intensity",
+                 "tracks/formants"):
         table = read(work, name)
         assert set(table.recording_id) == aligned, name
     assert len(read(work, "failures")) == 0
+
+
+def test_each_vowel_has_an_eleven_point_trajectory_and_new_fave_dct(featured):
+    _, work, _ = featured
+    vowels, tracks, dct = read(work, "vowels"), read(work, "vowel_tracks"), read(work, "vowel_dct")
+    assert len(tracks) == 11 * len(vowels) and len(dct) == 5 * len(vowels)
+    key = ["recording_id", "speaker_id", "start", "phone"]
+    joined = tracks.merge(vowels[key + ["end", "ceiling_hz"]], on=key, how="left", suffixes=("", "_token"))
+    assert (joined.end == joined.end_token).all()  # every point finds its token
+    assert ((joined.ceiling_hz == joined.ceiling_hz_token) | joined.ceiling_hz.isna()).all()
+    assert sorted(tracks.point.unique()) == list(range(0, 101, 10))
+    assert (tracks.reliable == tracks.problem.isna()).all()
+    assert set(tracks.problem.dropna()) <= {"too short", "unvoiced", "no formant", "ceiling jump"}
+    middle = tracks[tracks.point == 50]
+    print(f"reliable points: {tracks.reliable.mean():.0%} (midpoints {middle.reliable.mean():.0%}); "
+          + ", ".join(f"{k} {v}" for k, v in tracks.problem.value_counts().items()))
+    assert middle.reliable.mean() > 0.6
+    # at the midpoint, the trajectory and vowels.parquet's midpoint measure read the same track
+    mid = middle[middle.reliable].merge(vowels[key + ["f2_50_hz"]], on=key)
+    assert np.median(np.abs(mid.f2_hz - mid.f2_50_hz)) < 15
 
 
 def test_one_row_per_measurable_vowel_with_its_context(featured):

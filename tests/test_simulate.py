@@ -155,6 +155,35 @@ def test_effect_spec_gives_planted_parameters():
     assert spec.speaker_params({"gender": "woman", "education": "a", "age": 20}, rng)["speech_rate"] == 1.0
 
 
+def test_a_glide_is_a_factor_per_vowel_and_formant_beside_the_shifts():
+    spec = EffectSpec.from_dict({
+        "attributes": {"group": {"levels": ["a", "b"]}, "age": {"range": [20, 60]}},
+        "effects": [{"measure": "vowel_glide", "attribute": "group", "levels": {"b": 1.2}, "vowel": "aɪ", "formant": 2},
+                    {"measure": "vowel_glide", "attribute": "age", "per_unit": 0.01, "vowel": "aɪ", "formant": 1},
+                    {"measure": "vowel_shift", "attribute": "group", "levels": {"b": 1.1}, "vowel": "e", "formant": 1}],
+    })
+    p = spec.speaker_params({"group": "b", "age": 30}, np.random.default_rng(0))
+    assert p["vowel_glide"] == {("aɪ", 2): pytest.approx(1.2), ("aɪ", 1): pytest.approx(1.1)}
+    assert p["vowel_shift"] == {("e", 1): pytest.approx(1.1)}
+    assert spec.speaker_params({"group": "a", "age": 20}, np.random.default_rng(0))["vowel_glide"] == {
+        ("aɪ", 2): 1.0, ("aɪ", 1): 1.0}
+    noisy = EffectSpec.from_dict({**spec_dict(spec), "between_speaker_sd": {"vowel_glide": 0.1}})
+    drawn = [noisy.speaker_params({"group": "b", "age": 20}, np.random.default_rng(k))["vowel_glide"][("aɪ", 2)]
+             for k in range(200)]
+    assert np.std(np.log(drawn)) == pytest.approx(0.1, rel=0.2) and np.exp(np.mean(np.log(drawn))) == pytest.approx(1.2, rel=0.03)
+    rows = spec.table_rows()
+    assert rows[0]["measure"] == "vowel_glide" and rows[0]["vowel"] == "aɪ" and rows[0]["formant"] == 2
+
+
+def spec_dict(spec: EffectSpec) -> dict:
+    """A spec back as the dict it was read from (attributes and effects)."""
+    return {"attributes": {a.name: ({"levels": list(a.levels)} if a.levels else {"range": list(a.range)})
+                           for a in spec.attributes},
+            "effects": [{k: v for k, v in {"measure": e.measure, "attribute": e.attribute, "levels": e.levels or None,
+                                           "per_unit": e.per_unit, "vowel": e.vowel, "formant": e.formant}.items()
+                         if v is not None} for e in spec.effects]}
+
+
 @pytest.mark.parametrize("data, message", [
     ({"effects": [{"measure": "loudness", "attribute": "x"}]}, "measure 'loudness' is not one of"),
     ({"attributes": {"g": {"levels": ["a"]}}, "effects": [{"measure": "f0_level", "attribute": "h", "per_unit": 1}]},
@@ -165,6 +194,12 @@ def test_effect_spec_gives_planted_parameters():
     ({"attributes": {"age": {"range": 18}}}, "spec: attribute 'age': range should be \\[low, high\\]"),
     ({"attributes": {"g": {"levels": ["a"], "ordred": True}}}, "attribute 'g': unknown key\\(s\\) ordred"),
     ({"attributes": {"income": {"numeric": True}}}, "attribute 'income' needs 'levels: \\[...\\]' or 'range"),
+    ({"attributes": {"g": {"levels": ["a", "b"]}}, "effects": [{"measure": "vowel_glide", "attribute": "g",
+                                                                 "levels": {"b": 1.2}, "formant": 2}]},
+     "vowel_glide needs 'vowel'"),
+    ({"attributes": {"g": {"levels": ["a", "b"]}}, "effects": [{"measure": "vowel_glide", "attribute": "g",
+                                                                 "levels": {"b": 1.2}, "vowel": "aɪ", "formant": 3}]},
+     "formant 3"),
 ])
 def test_bad_spec_is_named(data, message):
     from voli.errors import ConfigError

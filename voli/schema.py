@@ -181,6 +181,66 @@ VowelToken.__doc__ = "A vowel token: context, duration, formants at 20-80 %, F0 
 VowelToken.__module__ = __name__  # so that it pickles by name (a stage's outputs travel to worker processes)
 
 
+TRACK_POINTS = tuple(range(0, 101, 10))  # % of a vowel's duration at which its trajectory is read (vowel_tracks)
+TRACK_PROBLEMS = ("too short", "unvoiced", "no formant", "ceiling jump")  # why a trajectory point is unreliable
+NEW_FAVE_DCT_ORDER = 5  # DCT coefficients per formant in vowel_dct, as new-fave's *_param.csv
+
+
+@dataclass(frozen=True)
+class VowelTrackPoint:
+    """One point of a vowel token's formant trajectory (vowel_tracks.parquet): F1-F3 at ``point`` % of
+    the vowel, from the token's chosen ceiling, running-median smoothed (voli.features.trajectories).
+
+    (recording_id, speaker_id, start, phone) joins it to the token's row in vowels.parquet.
+    """
+
+    recording_id: str
+    utterance_id: str
+    speaker_id: str
+    role: str
+    language: str
+    phone: str
+    word: str
+    start: float  # s, the token's (as in vowels.parquet)
+    end: float  # s
+    point: int  # % of the vowel's duration: one of TRACK_POINTS
+    time_s: float  # s from the recording's start: start + point / 100 x (end - start)
+    f1_hz: float | None  # None where the point is unreliable
+    f2_hz: float | None
+    f3_hz: float | None
+    reliable: bool  # F1-F3 measured, voiced, no track jump, the vowel long enough
+    problem: str | None  # why not (one of TRACK_PROBLEMS; the first that applies), None if reliable
+    ceiling_hz: float | None  # the token's chosen formant ceiling (None: no ceiling had F1-F3)
+
+
+@dataclass(frozen=True)
+class VowelDct:
+    """One DCT coefficient of a vowel token's F1-F3 tracks (vowel_dct.parquet), as new-fave's
+    ``*_param.csv`` (Hz) and ``*_logparam.csv`` (natural log of Hz) give them: a least-squares fit of
+    the chosen ceiling's raw frames inside the vowel by fasttrackpy's ``dct_smooth_regression`` basis
+    (scipy's DCT-II, norm "backward", orthogonalized: sqrt(2) for ``param`` 0, 2 cos(pi k (n + 1/2) / N)
+    for k >= 1), so ``param`` 0 is the track's mean / sqrt(2) and ``param`` 1 half the cosine slope."""
+
+    recording_id: str
+    utterance_id: str
+    speaker_id: str
+    role: str
+    language: str
+    phone: str
+    word: str
+    start: float  # s, the token's (as in vowels.parquet)
+    end: float  # s
+    param: int  # 0 .. NEW_FAVE_DCT_ORDER - 1
+    f1_hz: float | None  # coefficient of the F1 track in Hz
+    f2_hz: float | None
+    f3_hz: float | None
+    f1_log: float | None  # coefficient of the track of ln(F1 / 1 Hz)
+    f2_log: float | None
+    f3_log: float | None
+    n_frames: int  # frames fitted
+    ceiling_hz: float | None
+
+
 @dataclass(frozen=True)
 class UtteranceProsody:
     """Prosodic measures of one aligned utterance. Rates are syllables (vowel phones) per second."""

@@ -9,7 +9,7 @@ otherwise) that holds one directory per stage, named by the stage's place in the
               00_prepare/{recordings,recording_speakers,speakers}.parquet
               01_transcribe/{utterances,words,speaker_summary}.parquet  textgrids/
               02_align/{words,phones,utterances}.parquet  textgrids/  eaf/  model/  lexicon.dict
-              03_features/{vowels,vowel_tracks,prosody,speaker_prosody}.parquet  tracks/  pitchtiers/
+              03_features/{vowels,vowel_tracks,vowel_dct,prosody,speaker_prosody}.parquet  tracks/  pitchtiers/
                           textgrids/
               04_profile/{speakers,tokens,models,calibration,...}.parquet  report/index.html  export/
 

@@ -35,8 +35,11 @@ from voli.features.intensity import IntensitySettings, track_intensity
 from voli.features.pitch import (MIN_VOICED_TO_ADAPT, PitchSettings, PitchTrack, speaker_limits, track_pitch,
                                  voiced_frames)
 from voli.features.prosody import utterance_prosody
+from voli.features.trajectories import MIN_TRACK_S, new_fave_dct, point_times, token_trajectory
 from voli.schema import (
     DCT_ORDER,
+    NEW_FAVE_DCT_ORDER,
+    TRACK_POINTS,
     VOWEL_POINTS,
     AlignedUtterance,
     F0Frame,
@@ -46,7 +49,9 @@ from voli.schema import (
     Recording,
     RecordingSpeaker,
     SpeakerSettings,
+    VowelDct,
     VowelToken,
+    VowelTrackPoint,
     UtteranceProsody,
     Word,
     to_table,
@@ -245,9 +250,22 @@ def _analysed_in_groups(segments: list, spans: list[tuple], ceilings, settings: 
                                     settings=settings, device=device)
 
 
+@dataclass
+class VowelMeasures:
+    """What :func:`measure_vowels` returns: one row per token (``tokens``), 11 per token
+    (``tracks``, its trajectory), NEW_FAVE_DCT_ORDER per token (``dct``), and each speaker's median
+    chosen formant ceiling (``ceilings``)."""
+
+    tokens: list
+    ceilings: dict
+    tracks: list
+    dct: list
+
+
 def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureConfig, device, *,
-                   sample_rate: int = SR, where: str = "recording") -> tuple[list, dict]:
-    """Vowel token rows, and each speaker's median chosen formant ceiling.
+                   sample_rate: int = SR, where: str = "recording") -> VowelMeasures:
+    """Vowel token rows, their trajectories and DCT coefficients, and each speaker's median chosen
+    formant ceiling.
 
     ``sample_rate`` is the recording's own rate (before it was resampled to ``SR``): ceilings above
     its Nyquist frequency are not tried (:func:`usable_ceilings`).
@@ -257,7 +275,7 @@ def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureC
     grid = usable_ceilings(grid, sample_rate, where)
     tokens, segments, spans = _tokens(stretches, config)
     if not tokens:
-        return [], {}
+        return VowelMeasures([], {}, [], [])
     best = np.full(len(tokens), -1)
     n_frames = np.zeros(len(tokens), dtype=np.int64)
     # per token: frame times (s in its segment), F1-F3 and B1-B3 (ceilings kept, frames, 3): the
@@ -286,8 +304,9 @@ def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureC
             best[i] = int(np.argmin(np.abs(grid - ceilings.get(tok.stretch.speaker_id, fallback))))
             t, f, b = tracks[i]
             tracks[i] = (t, f[best[i]: best[i] + 1], b[best[i]: best[i] + 1])
+    frames = _trajectory_frames(tokens, segments, spans, best, grid, settings, device)
     intensity_step = IntensitySettings(floor_hz=config.intensity_floor_hz).step_s
-    rows = []
+    rows, track_rows, dct_rows = [], [], []
     for i, tok in enumerate(tokens):
         s, p = tok.stretch, tok.stretch.phones[tok.position]
         n = int(n_frames[i])
@@ -322,7 +341,76 @@ def measure_vowels(stretches: list[Stretch], words: list[Word], config: FeatureC
             log_likelihood=p.log_likelihood, duration_z=p.duration_z, checked=p.checked,
             **{name: measures.get(name) for name in _MEASURE_COLUMNS},
         ))
-    return rows, ceilings
+        token = rows[-1]
+        track_rows += _track_rows(token, tok, frames[i], config)
+        dct_rows += _dct_rows(token, tracks[i] if best[i] >= 0 else None)
+    return VowelMeasures(rows, ceilings, track_rows, dct_rows)
+
+
+def _trajectory_frames(tokens: list[_Token], segments: list, spans: list[tuple], best: np.ndarray, grid: np.ndarray,
+                       settings: FormantSettings, device) -> list:
+    """Each token's frames for its trajectory: (absolute times, F1-F3 (frames, 3)) at its chosen
+    ceiling, every step from one step before the vowel to one step after (so that its 0 % and 100 %
+    points lie between two frames); None for a token without a ceiling or too short for a trajectory."""
+    frames: list = [None] * len(tokens)
+    step = settings.step_s
+    for c in sorted({int(b) for b in best if b >= 0}):
+        chosen = [i for i in range(len(tokens)) if best[i] == c and spans[i][1] - spans[i][0] >= MIN_TRACK_S]
+        if not chosen:
+            continue
+        wide = [(spans[i][0] - step, spans[i][1] + step) for i in chosen]
+        for group, analysed in _analysed_in_groups([segments[i] for i in chosen], wide, [grid[c]], settings, device):
+            for k, j in enumerate(group):
+                i, n = chosen[j], int(analysed.n_frames[k])
+                frames[i] = (analysed.times[k, :n] + tokens[i].segment_start, analysed.frequencies[k, 0, :n, :3].copy())
+    return frames
+
+
+def _track_rows(token, tok: _Token, frames, config: FeatureConfig) -> list:
+    """The token's 11 trajectory points (VowelTrackPoint rows)."""
+    s = tok.stretch
+    times, freq = frames if frames is not None else (np.zeros(0), np.zeros((0, 3)))
+    voiced = _voiced_at(s.start + s.pitch.times, s.pitch.f0_hz, point_times(token.start, token.end), config.pitch_step_s)
+    traj = token_trajectory(times, freq, token.start, token.end, voiced=voiced)
+    if token.ceiling_hz is None:  # no ceiling had F1-F3: nothing was measured
+        traj.problems = [p if p == "too short" else "no formant" for p in traj.problems]
+    return [VowelTrackPoint(
+        recording_id=token.recording_id, utterance_id=token.utterance_id, speaker_id=token.speaker_id,
+        role=token.role, language=token.language, phone=token.phone, word=token.word, start=token.start,
+        end=token.end, point=point, time_s=float(t), f1_hz=_optional(v[0]), f2_hz=_optional(v[1]), f3_hz=_optional(v[2]),
+        reliable=why is None, problem=why, ceiling_hz=token.ceiling_hz)
+        for point, t, v, why in zip(TRACK_POINTS, traj.times, traj.formants, traj.problems)]
+
+
+def _voiced_at(times: np.ndarray, f0: np.ndarray, at: np.ndarray, max_gap: float) -> np.ndarray:
+    """Whether the pitch frame nearest each of ``at`` is voiced (and within ``max_gap`` s), as _value_at."""
+    if not len(times):
+        return np.zeros(len(at), dtype=bool)
+    k = np.clip(np.searchsorted(times, at), 1, max(len(times) - 1, 1))
+    if len(times) > 1:
+        k = np.where(np.abs(at - times[k - 1]) <= np.abs(times[k] - at), k - 1, k)
+    else:
+        k = np.zeros(len(at), dtype=int)
+    return (np.abs(times[k] - at) <= max_gap) & np.isfinite(f0[k])
+
+
+def _dct_rows(token, track) -> list:
+    """new-fave's DCT coefficients of the token's F1-F3 (VowelDct rows) from its chosen ceiling's raw frames."""
+    if track is None:
+        hz = logs = np.full((3, NEW_FAVE_DCT_ORDER), np.nan)
+        n = 0
+    else:
+        f = track[1][0]  # (frames, 3) at the chosen ceiling
+        n = int(np.isfinite(f).all(axis=1).sum())
+        hz = np.array([new_fave_dct(f[:, k], NEW_FAVE_DCT_ORDER) for k in range(3)])
+        with np.errstate(all="ignore"):
+            logs = np.array([new_fave_dct(np.log(f[:, k]), NEW_FAVE_DCT_ORDER) for k in range(3)])
+    return [VowelDct(
+        recording_id=token.recording_id, utterance_id=token.utterance_id, speaker_id=token.speaker_id,
+        role=token.role, language=token.language, phone=token.phone, word=token.word, start=token.start,
+        end=token.end, param=c, f1_hz=_optional(hz[0, c]), f2_hz=_optional(hz[1, c]), f3_hz=_optional(hz[2, c]),
+        f1_log=_optional(logs[0, c]), f2_log=_optional(logs[1, c]), f3_log=_optional(logs[2, c]), n_frames=n,
+        ceiling_hz=token.ceiling_hz) for c in range(NEW_FAVE_DCT_ORDER)]
 
 
 _MEASURE_COLUMNS = [f"f{k}_{p}_hz" for k in (1, 2, 3) for p in VOWEL_POINTS] + \
@@ -370,8 +458,9 @@ def measure_recording(rec: Recording, speakers: list[RecordingSpeaker], utteranc
                         f"check {rel('align')} for it")
     pitch_settings = measure_pitch(stretches, config, device)
     measure_intensity(stretches, config, device)
-    vowels, ceilings = measure_vowels(stretches, words, config, device, sample_rate=rec.sample_rate,
-                                      where=f"{rec.audio_path} (recording {rec.recording_id})")
+    measured = measure_vowels(stretches, words, config, device, sample_rate=rec.sample_rate,
+                              where=f"{rec.audio_path} (recording {rec.recording_id})")
+    vowels, ceilings = measured.tokens, measured.ceilings
     by_utt: dict[str, list] = {}
     for v in vowels:
         by_utt.setdefault(v.utterance_id, []).append(v)
@@ -406,6 +495,8 @@ def measure_recording(rec: Recording, speakers: list[RecordingSpeaker], utteranc
                                    Path(alignment_textgrid), vowels)
     return {
         "vowels": to_table(vowels, VowelToken),
+        "vowel_tracks": to_table(measured.tracks, VowelTrackPoint),
+        "vowel_dct": to_table(measured.dct, VowelDct),
         "prosody": to_table(prosody, UtteranceProsody),
         "speaker_settings": to_table(settings_rows, SpeakerSettings),
         "tracks/f0": to_table(f0_rows, F0Frame),

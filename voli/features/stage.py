@@ -11,7 +11,7 @@ from voli.corpus import prepared_ids, prepared_recording
 from voli.io.tables import read_table
 from voli.runner import Stage, StageContext, WorkItem, upstream_items
 from voli.schema import (AlignedUtterance, F0Frame, FormantFrame, IntensityFrame, Phone, SpeakerProsody, SpeakerSettings,
-                         UtteranceProsody, VowelToken, Word, from_table, to_table)
+                         UtteranceProsody, VowelDct, VowelToken, VowelTrackPoint, Word, from_table, to_table)
 
 
 def plan(ctx: StageContext) -> list[WorkItem]:
@@ -40,6 +40,7 @@ def finalize(ctx: StageContext) -> dict[str, pa.Table]:
 
 
 STAGE = Stage("features", "pitch, formants, intensity; vowel and prosody tables, F0/formant tracks",
-              outputs={"vowels": VowelToken, "prosody": UtteranceProsody, "speaker_settings": SpeakerSettings,
+              outputs={"vowels": VowelToken, "vowel_tracks": VowelTrackPoint, "vowel_dct": VowelDct,
+                       "prosody": UtteranceProsody, "speaker_settings": SpeakerSettings,
                        "tracks/f0": F0Frame, "tracks/intensity": IntensityFrame, "tracks/formants": FormantFrame},
               plan=plan, process=process, finalize=finalize, needs_device=True, libraries=("praatio",))

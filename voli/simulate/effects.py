@@ -24,7 +24,13 @@ Measures (baseline in brackets):
 * ``centralisation`` [0]: each vowel token's F1 and F2 move this fraction of
   the way toward the speaker's vowel-space centre: survives normalisation;
 * ``vowel_shift`` [1]: multiplier of one formant of one vowel (``vowel``,
-  ``formant``: 1 or 2), e.g. F1 of /e/ toward /ɛ/.
+  ``formant``: 1 or 2), e.g. F1 of /e/ toward /ɛ/;
+* ``vowel_glide`` [1]: how far one formant of one vowel (``vowel``, ``formant``: 1
+  or 2) moves over the token: its track F(t) becomes F_mid + factor × (F(t) − F_mid),
+  F_mid its value at the token's midpoint, which stays where it was; e.g.
+  ``{measure: vowel_glide, attribute: group, levels: {b: 1.2}, vowel: aɪ, formant: 2}``:
+  group b's /aɪ/ glides 20 % further in F2. Meant for the language files' diphthongs
+  (``diphthong=True``).
 
 An effect with ``levels`` multiplies (adds, for centralisation) the value of
 a category; one with ``per_unit`` applies ``per_unit × (x − reference)``
@@ -44,8 +50,9 @@ import yaml
 from voli.errors import ConfigError
 from voli.io.survey import AttributeType, parse_attributes
 
-MEASURES = ("speech_rate", "f0_level", "f0_range", "vocal_tract", "centralisation", "vowel_shift")
+MEASURES = ("speech_rate", "f0_level", "f0_range", "vocal_tract", "centralisation", "vowel_shift", "vowel_glide")
 ADDITIVE = {"centralisation"}
+PER_VOWEL = ("vowel_shift", "vowel_glide")  # measures of one formant of one vowel: {(vowel, formant): factor}
 
 
 def draw(attr: AttributeType, rng: np.random.Generator):
@@ -62,8 +69,8 @@ class Effect:
     attribute: str
     levels: dict = field(default_factory=dict)  # level -> multiplier (or addend)
     per_unit: float | None = None
-    vowel: str | None = None  # vowel_shift only
-    formant: int = 1  # vowel_shift only
+    vowel: str | None = None  # vowel_shift and vowel_glide only
+    formant: int = 1  # vowel_shift and vowel_glide only
 
 
 @dataclass(frozen=True)
@@ -95,8 +102,9 @@ class EffectSpec:
                 raise ConfigError(f"{where}: give either 'levels' or 'per_unit'")
             if "per_unit" in e and attr.position(attr.levels[0] if attr.levels else attr.range[0]) is None:
                 raise ConfigError(f"{where}: per_unit needs a numeric or ordered attribute; {attr.name!r} is categorical")
-            if e["measure"] == "vowel_shift" and not e.get("vowel"):
-                raise ConfigError(f"{where}: vowel_shift needs 'vowel' (an IPA vowel) and 'formant' (1 or 2)")
+            if e["measure"] in PER_VOWEL and (not e.get("vowel") or e.get("formant", 1) not in (1, 2)):
+                raise ConfigError(f"{where}: {e['measure']} needs 'vowel' (an IPA vowel) and 'formant' (1 or 2); "
+                                  f"got vowel {e.get('vowel')!r}, formant {e.get('formant', 1)!r}")
             effects.append(Effect(e["measure"], attr.name, {str(k): float(v) for k, v in (e.get("levels") or {}).items()},
                                   e.get("per_unit"), e.get("vowel"), int(e.get("formant", 1))))
         sd = {str(k): float(v) for k, v in (data.get("between_speaker_sd") or {}).items()}
@@ -118,11 +126,11 @@ class EffectSpec:
         """The speech parameters of one speaker with these attribute values.
 
         Returns {measure: value} for the baseline measures, plus
-        ``vowel_shift`` as {(vowel, formant): multiplier}.
+        ``vowel_shift`` and ``vowel_glide`` as {(vowel, formant): factor}.
         """
         by_name = {a.name: a for a in self.attributes}
-        params = {m: (0.0 if m in ADDITIVE else 1.0) for m in MEASURES if m != "vowel_shift"}
-        shifts: dict[tuple[str, int], float] = {}
+        params = {m: (0.0 if m in ADDITIVE else 1.0) for m in MEASURES if m not in PER_VOWEL}
+        per_vowel: dict[str, dict[tuple[str, int], float]] = {m: {} for m in PER_VOWEL}
         for e in self.effects:
             value = attributes[e.attribute]
             if e.levels:
@@ -130,23 +138,23 @@ class EffectSpec:
             else:
                 x = by_name[e.attribute].position(value)
                 delta = e.per_unit * x if e.measure in ADDITIVE else 1.0 + e.per_unit * x
-            if e.measure == "vowel_shift":
+            if e.measure in PER_VOWEL:
                 key = (e.vowel, e.formant)
-                shifts[key] = shifts.get(key, 1.0) * delta
+                per_vowel[e.measure][key] = per_vowel[e.measure].get(key, 1.0) * delta
             elif e.measure in ADDITIVE:
                 params[e.measure] += delta
             else:
                 params[e.measure] *= delta
         for measure, sd in sorted(self.between_speaker_sd.items()):
-            if measure == "vowel_shift":
-                for key in sorted(shifts):
-                    shifts[key] *= math.exp(rng.normal(0, sd))
+            if measure in PER_VOWEL:
+                for key in sorted(per_vowel[measure]):
+                    per_vowel[measure][key] *= math.exp(rng.normal(0, sd))
             elif measure in ADDITIVE:
                 params[measure] += rng.normal(0, sd)
             else:
                 params[measure] *= math.exp(rng.normal(0, sd))
         params["centralisation"] = float(np.clip(params["centralisation"], 0.0, 0.9))
-        params["vowel_shift"] = shifts
+        params.update(per_vowel)
         return params
 
     def table_rows(self) -> list[dict]:

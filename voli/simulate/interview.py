@@ -7,7 +7,7 @@ Writes a complete voli corpus (``recordings.csv``, ``speakers.csv``,
 * ``words.parquet``, ``phones.parquet``: the same as tables;
 * ``f0.parquet``: the F0 the synthesiser was driven by (Kokoro engine);
 * ``vowels.parquet``: every vowel token's F1/F2 before the planted vowel
-  effects and the ratios applied;
+  effects and the ratios (``f1_ratio``) and glide factors (``f1_glide``) applied;
 * ``speaker_params.parquet``: each speaker's rate, F0 and formant settings;
 * ``effects.csv`` and ``spec.yaml``: the planted effects.
 
@@ -67,6 +67,7 @@ class SimSpeaker:
     vocal_tract: float = 1.0
     centralisation: float = 0.0
     vowel_shift: dict = field(default_factory=dict)
+    vowel_glide: dict = field(default_factory=dict)  # (vowel, formant) -> factor of the excursion around the midpoint
 
     @property
     def ceiling_hz(self) -> float:
@@ -115,7 +116,7 @@ def make_speakers(config: SimulationConfig, spec: EffectSpec) -> list[SimSpeaker
             params = spec.speaker_params(attrs, rng)
             speakers.append(SimSpeaker(f"{lang.upper()}{i + 1:02d}", "interviewee", lang, attrs,
                                        _voice(attrs["gender"], rng, params), params["vocal_tract"],
-                                       params["centralisation"], params["vowel_shift"]))
+                                       params["centralisation"], params["vowel_shift"], params["vowel_glide"]))
     return speakers
 
 
@@ -166,9 +167,11 @@ def _plant_vowel_effects(turns: list[tuple[SimSpeaker, Speech]], sample_rate: in
                     r2 = (f2 + spk.centralisation * (centre[1] - f2)) / f2
                 r1 *= spk.vowel_shift.get((p.phone, 1), 1.0)
                 r2 *= spk.vowel_shift.get((p.phone, 2), 1.0)
-                shifts.append(FormantShift(p.start, p.end, r1, r2))
+                g1, g2 = spk.vowel_glide.get((p.phone, 1), 1.0), spk.vowel_glide.get((p.phone, 2), 1.0)
+                shifts.append(FormantShift(p.start, p.end, r1, r2, g1, g2))
                 rows[t].append({"phone": p.phone, "start": p.start, "end": p.end, "word_index": p.word_index,
                                 "f1_hz": f1, "f2_hz": f2, "f1_ratio": r1, "f2_ratio": r2,
+                                "f1_glide": g1, "f2_glide": g2,
                                 "centre_f1_hz": centre[0], "centre_f2_hz": centre[1]})
             speech = turns[t][1]
             # every vowel token is resynthesised, shifted or not, so that the resynthesis itself
@@ -292,6 +295,7 @@ def simulate(out_dir: str | Path, *, spec: EffectSpec | None = None, config: Sim
         "speech_rate": s.voice.rate, "f0_gain": s.voice.f0_gain, "f0_range": s.voice.f0_range,
         "vocal_tract": s.vocal_tract, "centralisation": s.centralisation,
         "vowel_shift": ";".join(f"{v}:F{k}={r:.4f}" for (v, k), r in sorted(s.vowel_shift.items())),
+        "vowel_glide": ";".join(f"{v}:F{k}={r:.4f}" for (v, k), r in sorted(s.vowel_glide.items())),
     } for s in speakers]), truth / "speaker_params.parquet")
     write_text(_survey_yaml(spec), out / "survey.yaml")
     _write_csv(truth / "effects.csv", spec.table_rows() or [{"measure": "", "attribute": ""}])

@@ -8,7 +8,8 @@ write (vowel tokens, utterance prosody, speaker prosody) straight from an :class
   between-speaker variation), moved toward the speaker's centre by the planted centralisation,
   one formant of one vowel multiplied by a planted ``vowel_shift``, then a word offset and
   token noise that does not shrink with the categories (as in speech: a reduced vowel space is
-  one whose categories overlap more);
+  one whose categories overlap more); a planted ``vowel_glide`` keeps midpoints where they are,
+  so it leaves these tables as they are (its trajectories need ``voli simulate``'s audio);
 * utterances: articulation rate from the planted speech-rate multiplier (and the language's
   own rate), F0 level and range from the planted F0 multipliers, each with utterance noise.
 
@@ -40,7 +41,7 @@ import numpy as np
 
 from voli.errors import ConfigError
 from voli.io.survey import AttributeType
-from voli.simulate.effects import ADDITIVE, Effect, EffectSpec, draw
+from voli.simulate.effects import ADDITIVE, PER_VOWEL, Effect, EffectSpec, draw
 
 PROTOTYPES = {"i": (290, 2250), "e": (400, 2000), "ɛ": (560, 1780), "a": (760, 1330), "ɔ": (580, 920),
               "o": (430, 820), "u": (320, 760)}  # (F1, F2) Hz of an adult voice with vocal_tract = 1
@@ -391,14 +392,15 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
 def _vary_effects(params: dict, planted: dict, rng, sd: float) -> None:
     """Give one speaker's planted effects (``planted``: speaker_params without between-speaker
     variation) a deviation: log effect × N(0, sd) added (``params`` changed in place)."""
-    for measure in sorted(m for m in params if m != "vowel_shift"):
+    for measure in sorted(m for m in params if m not in PER_VOWEL):
         e = rng.normal(0, sd)
         if measure in ADDITIVE:
             params[measure] = float(np.clip(params[measure] + planted[measure] * e, 0.0, 0.9))
         else:
             params[measure] *= planted[measure] ** e
-    for key in sorted(params["vowel_shift"]):
-        params["vowel_shift"][key] *= planted["vowel_shift"][key] ** rng.normal(0, sd)
+    for measure in PER_VOWEL:  # vowel_shift first: the draws of specs without glides are as they were
+        for key in sorted(params[measure]):
+            params[measure][key] *= planted[measure][key] ** rng.normal(0, sd)
 
 
 def _spoil(t: dict, mask: np.ndarray, rng) -> None:

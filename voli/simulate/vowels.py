@@ -5,7 +5,10 @@ formant ceiling, estimate its formants (Burg), separate source and filter by
 LPC inverse filtering, filter the source again through the formant tracks
 with F1 and F2 multiplied inside the vowel (a Praat FormantGrid), and cross-
 fade the result into the original over the vowel's span. Everything above
-the ceiling, and everything outside the vowel, is the original signal.
+the ceiling, and everything outside the vowel, is the original signal. A glide
+factor scales the formant's excursion around its midpoint value instead (the
+midpoint stays); the cross-fade (FADE_S at each edge) leaves a token's first and
+last 10 ms closer to the original.
 """
 
 from __future__ import annotations
@@ -22,10 +25,15 @@ FADE_S = 0.01  # cross-fade at each edge of the spliced vowel
 
 @dataclass(frozen=True)
 class FormantShift:
+    """What to do to one token's F1 and F2: F(t) -> ratio x (F_mid + glide x (F(t) - F_mid)), F_mid
+    the formant at the token's midpoint (a glide factor scales the excursion around it)."""
+
     start: float  # s
     end: float  # s
     f1_ratio: float
     f2_ratio: float
+    f1_glide: float = 1.0
+    f2_glide: float = 1.0
 
 
 def measure_formants(audio: np.ndarray, sample_rate: int, times: np.ndarray, *, ceiling_hz: float = 5500.0) -> np.ndarray:
@@ -39,7 +47,7 @@ def measure_formants(audio: np.ndarray, sample_rate: int, times: np.ndarray, *, 
 
 def shift_formants(audio: np.ndarray, sample_rate: int, shifts: list[FormantShift], *,
                    ceiling_hz: float = 5500.0) -> np.ndarray:
-    """Return a copy of ``audio`` with each token's F1 and F2 scaled."""
+    """Return a copy of ``audio`` with each token's F1 and F2 scaled (and their glides stretched)."""
     import parselmouth
     from parselmouth.praat import call
 
@@ -53,14 +61,17 @@ def shift_formants(audio: np.ndarray, sample_rate: int, shifts: list[FormantShif
         formant = low.to_formant_burg(time_step=0.005, max_number_of_formants=5, maximum_formant=ceiling_hz)
         grid = call(formant, "Down to FormantGrid")
         t0, t1 = s.start - a / sample_rate, s.end - a / sample_rate
-        for k, ratio in ((1, s.f1_ratio), (2, s.f2_ratio)):
-            if ratio == 1.0:
+        for k, ratio, glide in ((1, s.f1_ratio, s.f1_glide), (2, s.f2_ratio, s.f2_glide)):
+            if ratio == 1.0 and glide == 1.0:
                 continue
             frames = [(t, formant.get_value_at_time(k, t)) for t in formant.xs() if t0 <= t <= t1]
+            mid = formant.get_value_at_time(k, 0.5 * (t0 + t1))
+            if not np.isfinite(mid):
+                glide = 1.0  # no midpoint to glide around: the token keeps its movement
             call(grid, "Remove formant points between", k, t0, t1)
             for t, f in frames:
                 if np.isfinite(f):
-                    call(grid, "Add formant point", k, t, f * ratio)
+                    call(grid, "Add formant point", k, t, ratio * (mid + glide * (f - mid) if glide != 1.0 else f))
         lpc = call(low, "To LPC (burg)", 10, 0.025, 0.005, 50.0)
         source = call([low, lpc], "Filter (inverse)")
         new_low = call([source, grid], "Filter")
