@@ -13,8 +13,11 @@ STAMP := $(VENV)/.voli-installed
 demo: install
 	$(BIN)/voli run corpora_sample --workdir exp/sample
 
+# two workers (pytest-xdist): the tests on the sample's fixture chain run on one (built once), the rest on the other
+WORKERS ?= 2
+
 test: install lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(WORKERS) --dist loadgroup
 
 test-fast: install lint
 	$(BIN)/pytest -q -m "not slow"

@@ -97,8 +97,18 @@ def pytest_runtest_setup(item):
                 pytest.skip(message) if SKIP_MISSING_TOOLS else pytest.fail(message, pytrace=False)
 
 
+# the session fixtures built from corpora_sample, one on the other (transcribe, align, features, profile)
+SAMPLE_CHAIN = ("transcribed", "aligned", "featured", "profiled")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
-    """Tests that need a CUDA GPU skip without one."""
+    """Tests that need a CUDA GPU skip without one. Under ``pytest -n 2 --dist loadgroup`` (make test)
+    every test that uses the sample's fixture chain runs on one worker, so the chain is built once,
+    while the other worker runs the rest."""
+    for item in items:
+        if any(name in SAMPLE_CHAIN for name in getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("sample_chain"))
     cuda = None
     for item in items:
         if "requires_cuda" in item.keywords:
