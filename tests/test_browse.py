@@ -196,6 +196,23 @@ def test_page_data_spectrogram_and_exclusions(served):
     assert read_exclusions(served.data.path).empty
 
 
+def test_a_tokens_trajectory_is_drawn_on_its_spectrogram(served):
+    """With the features stage's vowel_tracks, the token's 11 points (F1 and F2) are drawn over the
+    spectrogram: the same request gives another image, and the server found the token's 11 rows."""
+    query = "/spectrogram.png?recording=r1&start=0.8&end=1.3&speaker=S1&mark_start=1&mark_end=1.1"
+    _, _, without = get(served, query)
+    points = np.arange(0, 101, 10)
+    pd.DataFrame({"recording_id": "r1", "utterance_id": "r1-000000", "speaker_id": "S1", "role": "interviewee",
+                  "language": "xx", "phone": "a", "word": "ta", "start": 1.0, "end": 1.1, "point": points,
+                  "time_s": 1.0 + points / 1000, "f1_hz": 700.0, "f2_hz": 1200.0 + 4 * points, "f3_hz": 2500.0,
+                  "reliable": points < 100, "problem": None, "ceiling_hz": 5500.0}
+                 ).to_parquet(Workdir(served.data.path).table("features", "vowel_tracks"))
+    track = served.data.vowel_track("r1", 1.0, "S1")
+    assert list(track.point) == list(points) and served.data.vowel_track("r1", 1.4, "S1") is None
+    status, kind, with_track = get(served, query)
+    assert status == 200 and kind == "image/png" and with_track != without
+
+
 def test_the_page_carries_the_session_token(served):
     status, kind, page = get(served, "/")
     assert status == 200 and kind.startswith("text/html") and len(served.token) >= 40
