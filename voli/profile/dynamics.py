@@ -42,8 +42,6 @@ Everything runs from ``export/dynamics.R`` on ``export/vowel_tracks.csv``, so R 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -305,15 +303,9 @@ def run_export(directory: Path) -> dict:
     """Run export/dynamics.R; its results, status and curves tables."""
     import pandas as pd
 
-    try:
-        run = subprocess.run([shutil.which("Rscript") or "Rscript", "dynamics.R"], cwd=directory, capture_output=True,
-                             text=True, timeout=3600)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise VoliError(f"{directory}/dynamics.R: Rscript failed to run ({err})") from err
-    if run.returncode != 0:
-        tail = "\n".join(run.stderr.strip().splitlines()[-8:])
-        raise VoliError(f"{directory}/dynamics.R: R stopped with an error; rerun it there to see why, or set "
-                        f"profile.dynamics: off.\n{tail}")
+    from voli.profile.engines import run_r_script
+
+    run_r_script(directory, "dynamics.R", "profile.dynamics: off")
     read = lambda name: pd.read_csv(directory / name, keep_default_na=False, na_values=["NA"])  # noqa: E731
     return {"results": read("dynamics_results.csv"), "status": read("dynamics_status.csv"),
             "curves": read("dynamics_curves.csv")}

@@ -385,19 +385,25 @@ def write_export(directory: Path, models: list[Model], data, survey, codings: di
     return directory
 
 
+def run_r_script(directory: Path, script: str, instead: str) -> None:
+    """Run ``Rscript <script>`` in ``directory`` (the export folder); an error names the script, R's last
+    lines and what to set ``instead`` to do without it."""
+    try:
+        run = subprocess.run([shutil.which("Rscript") or "Rscript", script], cwd=directory, capture_output=True,
+                             text=True, timeout=3600)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise VoliError(f"{directory}/{script}: Rscript failed to run ({err})") from err
+    if run.returncode != 0:
+        tail = "\n".join(run.stderr.strip().splitlines()[-8:])
+        raise VoliError(f"{directory}/{script}: R stopped with an error; rerun it there to see why, or set "
+                        f"{instead}.\n{tail}")
+
+
 def fit_lme4(directory: Path) -> dict:
     """Runs export/models.R; returns {model id: long-form results} as :func:`fit_statsmodels` does."""
     import pandas as pd
 
-    try:
-        run = subprocess.run([shutil.which("Rscript") or "Rscript", "models.R"], cwd=directory, capture_output=True,
-                             text=True, timeout=3600)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise VoliError(f"{directory}/models.R: Rscript failed to run ({err})") from err
-    if run.returncode != 0:
-        tail = "\n".join(run.stderr.strip().splitlines()[-8:])
-        raise VoliError(f"{directory}/models.R: R stopped with an error; rerun it there to see why, or set "
-                        f"profile.engine: statsmodels.\n{tail}")
+    run_r_script(directory, "models.R", "profile.engine: statsmodels")
     results = pd.read_csv(directory / "results.csv", keep_default_na=False, na_values=["NA"])
     variances = pd.read_csv(directory / "variances.csv")
     status = pd.read_csv(directory / "status.csv", keep_default_na=False, na_values=["NA"])
