@@ -56,6 +56,7 @@ def counts(output, stage):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("sample_chain")  # it asks for the sample's fixtures by name (conftest cannot see them)
 @pytest.mark.parametrize("stage", list(STAGE_DIRS))
 def test_sigkill_mid_stage_then_resume_gives_identical_tables(stage, request, tmp_path):
     """Kill `voli STAGE` part-way (SIGKILL), rerun: only unfinished recordings are redone and every
@@ -95,6 +96,7 @@ def test_sigkill_mid_stage_then_resume_gives_identical_tables(stage, request, tm
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("sample_chain")  # it asks for the sample's fixtures by name (conftest cannot see them)
 def test_ray_executor_gives_the_local_executor_tables(request, tmp_path):
     """`voli run --executor ray --jobs 2` (Whisper and the aligner on two Ray actors, prepare and
     features as Ray tasks) writes the same tables and TextGrids as the local executor. Whisper runs
