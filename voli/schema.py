@@ -187,12 +187,9 @@ NEW_FAVE_DCT_ORDER = 5  # DCT coefficients per formant in vowel_dct, as new-fave
 
 
 @dataclass(frozen=True)
-class VowelTrackPoint:
-    """One point of a vowel token's formant trajectory (vowel_tracks.parquet): F1-F3 at ``point`` % of
-    the vowel, from the token's chosen ceiling, running-median smoothed (voli.features.trajectories).
-
-    (recording_id, speaker_id, start, phone) joins it to the token's row in vowels.parquet.
-    """
+class VowelTokenKey:
+    """The columns that name a vowel token in vowel_tracks and vowel_dct: (recording_id, speaker_id,
+    start, phone) joins their rows to the token's row in vowels.parquet."""
 
     recording_id: str
     utterance_id: str
@@ -203,6 +200,16 @@ class VowelTrackPoint:
     word: str
     start: float  # s, the token's (as in vowels.parquet)
     end: float  # s
+
+
+@dataclass(frozen=True)
+class VowelTrackPoint(VowelTokenKey):
+    """One point of a vowel token's formant trajectory (vowel_tracks.parquet): F1-F3 at ``point`` % of
+    the vowel, from the token's chosen ceiling, running-median smoothed (voli.features.trajectories).
+
+    (recording_id, speaker_id, start, phone) joins it to the token's row in vowels.parquet.
+    """
+
     point: int  # % of the vowel's duration: one of TRACK_POINTS
     time_s: float  # s from the recording's start: start + point / 100 x (end - start)
     f1_hz: float | None  # None where the point is unreliable
@@ -214,22 +221,13 @@ class VowelTrackPoint:
 
 
 @dataclass(frozen=True)
-class VowelDct:
+class VowelDct(VowelTokenKey):
     """One DCT coefficient of a vowel token's F1-F3 tracks (vowel_dct.parquet), as new-fave's
     ``*_param.csv`` (Hz) and ``*_logparam.csv`` (natural log of Hz) give them: a least-squares fit of
     the chosen ceiling's raw frames inside the vowel by fasttrackpy's ``dct_smooth_regression`` basis
     (scipy's DCT-II, norm "backward", orthogonalized: sqrt(2) for ``param`` 0, 2 cos(pi k (n + 1/2) / N)
     for k >= 1), so ``param`` 0 is the track's mean / sqrt(2) and ``param`` 1 half the cosine slope."""
 
-    recording_id: str
-    utterance_id: str
-    speaker_id: str
-    role: str
-    language: str
-    phone: str
-    word: str
-    start: float  # s, the token's (as in vowels.parquet)
-    end: float  # s
     param: int  # 0 .. NEW_FAVE_DCT_ORDER - 1
     f1_hz: float | None  # coefficient of the F1 track in Hz
     f2_hz: float | None

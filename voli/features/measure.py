@@ -16,7 +16,7 @@ and all utterances of the recording are analysed together, batched on the device
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 import logging
 import math
 from pathlib import Path
@@ -51,6 +51,7 @@ from voli.schema import (
     SpeakerSettings,
     VowelDct,
     VowelToken,
+    VowelTokenKey,
     VowelTrackPoint,
     UtteranceProsody,
     Word,
@@ -366,6 +367,11 @@ def _trajectory_frames(tokens: list[_Token], segments: list, spans: list[tuple],
     return frames
 
 
+def _token_key(token) -> dict:
+    """The VowelTokenKey fields of a vowel token's row (for its vowel_tracks and vowel_dct rows)."""
+    return {f.name: getattr(token, f.name) for f in fields(VowelTokenKey)}
+
+
 def _track_rows(token, tok: _Token, frames, config: FeatureConfig) -> list:
     """The token's 11 trajectory points (VowelTrackPoint rows)."""
     s = tok.stretch
@@ -375,9 +381,7 @@ def _track_rows(token, tok: _Token, frames, config: FeatureConfig) -> list:
     if token.ceiling_hz is None:  # no ceiling had F1-F3: nothing was measured
         traj.problems = [p if p == "too short" else "no formant" for p in traj.problems]
     return [VowelTrackPoint(
-        recording_id=token.recording_id, utterance_id=token.utterance_id, speaker_id=token.speaker_id,
-        role=token.role, language=token.language, phone=token.phone, word=token.word, start=token.start,
-        end=token.end, point=point, time_s=float(t), f1_hz=_optional(v[0]), f2_hz=_optional(v[1]), f3_hz=_optional(v[2]),
+        **_token_key(token), point=point, time_s=float(t), f1_hz=_optional(v[0]), f2_hz=_optional(v[1]), f3_hz=_optional(v[2]),
         reliable=why is None, problem=why, ceiling_hz=token.ceiling_hz)
         for point, t, v, why in zip(TRACK_POINTS, traj.times, traj.formants, traj.problems)]
 
@@ -406,9 +410,7 @@ def _dct_rows(token, track) -> list:
         with np.errstate(all="ignore"):
             logs = np.array([new_fave_dct(np.log(f[:, k]), NEW_FAVE_DCT_ORDER) for k in range(3)])
     return [VowelDct(
-        recording_id=token.recording_id, utterance_id=token.utterance_id, speaker_id=token.speaker_id,
-        role=token.role, language=token.language, phone=token.phone, word=token.word, start=token.start,
-        end=token.end, param=c, f1_hz=_optional(hz[0, c]), f2_hz=_optional(hz[1, c]), f3_hz=_optional(hz[2, c]),
+        **_token_key(token), param=c, f1_hz=_optional(hz[0, c]), f2_hz=_optional(hz[1, c]), f3_hz=_optional(hz[2, c]),
         f1_log=_optional(logs[0, c]), f2_log=_optional(logs[1, c]), f3_log=_optional(logs[2, c]), n_frames=n,
         ceiling_hz=token.ceiling_hz) for c in range(NEW_FAVE_DCT_ORDER)]
 
