@@ -178,24 +178,28 @@ class Workdir:
     def channel(self, recording_id: str, speaker_id: str | None) -> int | None:
         return self.channels.get((recording_id, speaker_id)) if speaker_id else None
 
-    def tracks(self, kind: str, recording_id: str) -> pd.DataFrame | None:
-        """The features stage's track ``kind`` (f0, ...) for one recording (None if it wrote none)."""
-        key = (kind, recording_id)
+    def _recording_rows(self, path: Path, recording_id: str) -> pd.DataFrame | None:
+        """One recording's rows of a features table, read once (None while the stage has written none:
+        a table written later, by a features run beside the browser, is then read)."""
+        key = (str(path), recording_id)
         if key not in self._tracks:
-            path = self.layout.tracks(kind)
+            if not path.is_file():
+                return None
             if len(self._tracks) > 32:
                 self._tracks.clear()
-            self._tracks[key] = (pd.read_parquet(path, filters=[("recording_id", "==", recording_id)])
-                                 if path.is_file() else None)
+            self._tracks[key] = pd.read_parquet(path, filters=[("recording_id", "==", recording_id)])
         return self._tracks[key]
+
+    def tracks(self, kind: str, recording_id: str) -> pd.DataFrame | None:
+        """The features stage's track ``kind`` (f0, ...) for one recording (None if it wrote none)."""
+        return self._recording_rows(self.layout.tracks(kind), recording_id)
 
     def vowel_track(self, recording_id: str, start: float, speaker_id: str | None = None) -> pd.DataFrame | None:
         """The 11-point trajectory of the vowel token starting at ``start`` (s, within 1 ms) in one
         recording, from the features stage's vowel_tracks (None without it or without that token)."""
-        path = self.layout.table("features", "vowel_tracks")
-        if not path.is_file():
+        rows = self._recording_rows(self.layout.table("features", "vowel_tracks"), recording_id)
+        if rows is None:
             return None
-        rows = pd.read_parquet(path, filters=[("recording_id", "==", recording_id)])
         rows = rows[(rows.start - start).abs() <= 0.001]
         if speaker_id:
             rows = rows[rows.speaker_id == speaker_id]
