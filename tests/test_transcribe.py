@@ -613,3 +613,16 @@ def test_a_word_is_kept_inside_its_speech_region():
     assert _within(6.5, 6.9, region) == {"start": 6.5, "end": 6.7}
     assert _within(3.0, 3.4, region) == {"start": 3.0, "end": 3.4}
     assert _within(5.0, 5.2, region) == {"start": 5.0, "end": 5.2}
+
+
+@pytest.mark.parametrize("device", ["cpu", None])
+def test_faster_whisper_loads_on_a_device_given_by_name(device):
+    """The stages pass the device as a torch.device, callers as a name: "cpu" once reached CTranslate2 as
+    device_index=str.index (a str's own method) and failed, depending on which test loaded the model first."""
+    import torch
+
+    from voli.asr.models import load_faster_whisper
+
+    for given in (device, torch.device("cpu")):
+        model = load_faster_whisper("base", given)
+        assert model.model.device == "cpu" and model.model.device_index == [0]

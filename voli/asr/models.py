@@ -287,8 +287,11 @@ def load_faster_whisper(name: str, device=None):
     except ImportError as err:
         raise ModelError("transcribe.backend = faster-whisper needs the faster-whisper package: "
                          "pip install faster-whisper==1.2.1 (requirements.lock has it)") from err
-    kind = getattr(device, "type", str(device or "cpu"))
-    index = getattr(device, "index", None) or 0
+    if hasattr(device, "type"):  # a torch.device
+        kind, index = device.type, device.index or 0
+    else:  # a name: "cpu", "cuda", "cuda:1" (a str's own .index is a method, not a device index)
+        kind, _, number = str(device or "cpu").partition(":")
+        index = int(number) if number else 0
     compute = "float16" if kind == "cuda" else "int8"
     source = str(ct2_dir(name)) if name in REGISTRY else name
     try:
