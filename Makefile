@@ -1,28 +1,34 @@
 # The two commands of the README:
 #   make demo   run the pipeline on corpora_sample (installs on first use)
 #   make test   run the test suite (installs on first use)
-# Others: make test-fast (skips slow tests), make lint (ruff), make install, make clean.
+# Others: make test-fast (skips slow tests), make test-serial (one process), make lint (ruff), make install,
+# make clean.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.voli-installed
 
-.PHONY: demo test test-parallel test-fast lint install system-deps clean
+.PHONY: demo test test-serial test-fast lint install system-deps clean
 
 demo: install
 	$(BIN)/voli run corpora_sample --workdir exp/sample
 
-# one process: two pytest-xdist workers (make test-parallel) took 20.6 min against it on 2 cores (torch's and
-# CTranslate2's threads in both workers and their voli subprocesses spin against each other: 38 min of CPU)
+# The suite on every CPU (pytest-xdist), one thread per worker: with torch's, CTranslate2's and BLAS's
+# threads left to their defaults the workers' threads spun against each other (2 workers on 2 cores: 20.6 min,
+# 38 min of CPU); with one each, 7.0 min against 14.8 min for one process of two threads (2-core Xeon).
+# --dist loadgroup: the tests on the sample's fixture chain run on one worker (tests/conftest.py), which
+# builds the chain once.
+ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 VOLI_TEST_THREADS=1
+
 test: install lint
+	$(ONE_THREAD) $(BIN)/pytest -q -n logical --dist loadgroup
+
+test-serial: install lint
 	$(BIN)/pytest -q
 
-test-parallel: install lint
-	$(BIN)/pytest -q -n 2 --dist loadgroup
-
 test-fast: install lint
-	$(BIN)/pytest -q -m "not slow"
+	$(ONE_THREAD) $(BIN)/pytest -q -n logical --dist loadgroup -m "not slow"
 
 lint: install
 	$(BIN)/ruff check voli tests bench

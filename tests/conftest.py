@@ -21,7 +21,9 @@ SAMPLE = ROOT / "corpora_sample"
 
 # Float results (torch, CTranslate2) depend on the number of threads a reduction is split over,
 # so runs whose bytes are compared (resume after a kill, Ray against local) use the same count.
-THREADS_ENV = {**os.environ, "OMP_NUM_THREADS": "2"}
+# Two by default; make test gives each of its pytest-xdist workers one (VOLI_TEST_THREADS), so that their threads
+# do not spin against each other.
+THREADS_ENV = {**os.environ, "OMP_NUM_THREADS": os.environ.get("VOLI_TEST_THREADS", "2")}
 
 
 def voli_process(*args, **popen) -> subprocess.Popen:
@@ -37,6 +39,30 @@ def run_voli(*args, timeout: float = 900) -> tuple[int, str]:
     proc = voli_process(*args)
     output, _ = proc.communicate(timeout=timeout)
     return proc.returncode, output
+
+
+# `python -m voli` with every socket refused: a run that tries the network fails, saying so
+OFFLINE = """
+import socket, sys
+
+def refuse(*args, **kwargs):
+    raise OSError("voli test: network access attempted")
+
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+socket.create_connection = refuse
+socket.getaddrinfo = refuse
+from voli.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def run_voli_offline(*args, timeout: float = 900) -> tuple[int, str]:
+    """Run voli ARGS in a fresh process whose sockets refuse to connect; its exit code and its output
+    (standard output and error)."""
+    out = subprocess.run([sys.executable, "-c", OFFLINE, *map(str, args)], capture_output=True, text=True,
+                         timeout=timeout, env=THREADS_ENV)
+    return out.returncode, out.stdout + out.stderr
 
 
 # what the session fixtures' voli processes wrote on standard error, by fixture
@@ -99,16 +125,33 @@ def pytest_runtest_setup(item):
 
 # the session fixtures built from corpora_sample, one on the other (transcribe, align, features, profile)
 SAMPLE_CHAIN = ("transcribed", "aligned", "featured", "profiled")
+CHAIN_TESTS = ("test_resume_and_ray.py::test_sigkill_mid_stage", "test_resume_and_ray.py::test_ray_executor")  # by name
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the xdist_group marks
+def _in_group(item, group: str) -> None:
+    """Send ``item`` to one pytest-xdist worker with the others of ``group`` (--dist loadgroup).
+
+    pytest-xdist 3.8 does it by appending "@group" to the node ID in its workers, through an attribute
+    (``_nodeid``) that pytest 9 no longer reads (it reads ``_id``): with the xdist_group mark alone
+    every worker built the sample's chain. So the suffix is written here, as xdist means to."""
+    item.add_marker(pytest.mark.xdist_group(group))
+    if not getattr(item.config.option, "loadgroup", False) or "@" in item.nodeid:
+        return
+    try:
+        from _pytest.nodeid import NodeId
+
+        item._id = NodeId.parse(f"{item.nodeid}@{group}")
+    except ImportError:  # pytest < 9
+        item._nodeid = f"{item.nodeid}@{group}"
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Tests that need a CUDA GPU skip without one. Under ``pytest -n 2 --dist loadgroup`` (make test)
-    every test that uses the sample's fixture chain runs on one worker, so the chain is built once,
-    while the other worker runs the rest."""
+    """Every test on the sample's fixture chain runs on one pytest-xdist worker, which builds the
+    chain once, while the others run the rest. Tests that need a CUDA GPU skip without one."""
     for item in items:
-        if any(name in SAMPLE_CHAIN for name in getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("sample_chain"))
+        if any(n in SAMPLE_CHAIN for n in getattr(item, "fixturenames", ())) or any(t in item.nodeid for t in CHAIN_TESTS):
+            _in_group(item, "sample_chain")
     cuda = None
     for item in items:
         if "requires_cuda" in item.keywords:

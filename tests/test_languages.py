@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from conftest import run_voli_offline
 from voli import languages
 from voli.workdir import Workdir
 
@@ -115,10 +116,12 @@ def _italian_corpus(root: Path) -> tuple[Path, dict[str, str]]:
 
 
 @pytest.mark.slow
-def test_italian_real_speech_through_all_five_stages(tmp_path):
+def test_italian_real_speech_through_all_five_stages_offline_with_no_transcript_in_the_logs(tmp_path):
     """Italian is one file in voli/languages/: real Italian speech goes through prepare, transcribe,
-    align, features and profile; the words are heard and the phones are Italian ones."""
-    from voli.cli import main
+    align, features and profile; the words are heard and the phones are Italian ones.
+
+    Privacy, on the same run: it runs with every socket refused (no network at run time) and its
+    debug log (-v) names files, stages and counts, never what was said."""
     from voli.evaluate import wer
 
     corpus, texts = _italian_corpus(tmp_path)
@@ -126,8 +129,13 @@ def test_italian_real_speech_through_all_five_stages(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("features:\n  formant_ceiling_low_hz: 3400\n  formant_ceiling_high_hz: 3900\n"  # 8 kHz audio
                       "profile:\n  permutations: 20\n")
-    assert main(["run", str(corpus), "--workdir", str(work), "--config", str(config), "-q", "--device", "cpu"]) == 0
+    code, log = run_voli_offline("run", corpus, "--workdir", work, "--config", config, "--device", "cpu", "-v")
+    assert "network access attempted" not in log
+    assert code == 0, log[-3000:]
     words = pd.read_parquet(Workdir(work).table("transcribe", "words"))
+    said = {w for w in words.word.str.strip(".,?!;:").str.lower() if len(w) >= 6}
+    assert len(said) > 20
+    assert not sorted(w for w in said if w in log.lower())  # no word of the transcript in the log
     assert set(words.language) == {"it"}
     errors = 0
     for rid, text in texts.items():

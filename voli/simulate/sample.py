@@ -25,11 +25,14 @@ SAMPLE_CONFIG = SimulationConfig(
 )
 
 
-def make_sample(out_dir: str | Path, *, languages: tuple[str, ...] | None = None, progress: bool = False) -> Path:
-    """Write corpora_sample (or, with ``languages``, that part of it) to ``out_dir``."""
+def make_sample(out_dir: str | Path, *, languages: tuple[str, ...] | None = None, interviews: int | None = None,
+                progress: bool = False) -> Path:
+    """Write corpora_sample (or, with ``languages`` and ``interviews`` per language, the first of its
+    recordings: each has its own seed, so they come out as in the whole sample) to ``out_dir``."""
     from dataclasses import replace
 
-    config = SAMPLE_CONFIG if languages is None else replace(SAMPLE_CONFIG, languages=languages)
+    config = replace(SAMPLE_CONFIG, languages=languages or SAMPLE_CONFIG.languages,
+                     interviews_per_language=interviews or SAMPLE_CONFIG.interviews_per_language)
     return simulate(out_dir, config=config, progress=progress)
 
 
