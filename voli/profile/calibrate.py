@@ -16,7 +16,10 @@ shift spliced into the real tokens:
 * **power**: in each shuffle, one shuffled attribute (in turn) gets a shift of ``shift_sd``
   between-speaker SDs added to every measure of every family (its non-reference levels; a numeric
   attribute per SD of it), and the share of its primary tests found at q < 0.05 with the right sign
-  is its power on this corpus.
+  is its power on this corpus. For the vowel-dynamics family the shift is one of shape: each
+  trajectory's glide (its F1 or F2 change per unit of time over the vowel) grows by ``shift_sd``
+  between-speaker SDs of the speakers' mean glide, around the token's midpoint (which moves with
+  the midpoint measures' shift), and the family's difference smooths are its tests.
 
 Where an attribute has a real effect, a shuffled copy that happens to resemble it (likelier with few
 speakers, small strata, or speakers who cannot move) carries part of that effect, so the
@@ -93,6 +96,44 @@ def _splice(tables: dict, coded, shift_sd: float) -> dict:
     return out
 
 
+def _splice_glides(tracks, tokens, spliced_tokens, coded, shift_sd: float):
+    """The trajectories with each token's glide grown by ``shift_sd`` between-speaker SDs per unit of ``coded``.
+
+    A token's glide is the slope of its formant over the vowel (least squares over its points, time
+    -0.5..0.5); the SD is that of the speakers' mean slopes, per language, vowel and formant. Every point
+    moves by shift × SD × coded × (time - 0.5), so the token's midpoint stays where it was, then by the
+    shift the midpoint measures got (``spliced_tokens`` minus ``tokens``, per language and vowel)."""
+    import pandas as pd
+
+    out = tracks.copy()
+    g = out.speaker_id.map(coded).fillna(0.0).to_numpy(float)
+    x = out.point.to_numpy(float) / 100 - 0.5
+    keys = ["language", "phone"]
+    token = [out[c] for c in ("recording_id", "speaker_id", "phone", "start")]
+    for f in ("f1_hz", "f2_hz"):
+        if f not in out:
+            continue
+        y = out[f].to_numpy(float)
+        ok = np.isfinite(y)
+        frame = out.assign(_xy=np.where(ok, x * y, np.nan), _xx=np.where(ok, x * x, np.nan),
+                           _y=np.where(ok, y, np.nan), _x=np.where(ok, x, np.nan))
+        sums = frame.groupby(token)[["_xy", "_xx", "_y", "_x"]].transform("sum")
+        counts = frame.groupby(token)["_y"].transform("count")
+        slope = (sums._xy - sums._x * sums._y / counts) / (sums._xx - sums._x ** 2 / counts)
+        speaker_slope = slope.groupby([out[k] for k in keys] + [out.speaker_id]).transform("mean")
+        first = ~frame.duplicated(subset=keys + ["speaker_id"])
+        sd = speaker_slope[first].groupby([out.loc[first, k] for k in keys]).std()
+        sd_rows = pd.MultiIndex.from_frame(out[keys]).map(sd.to_dict().get) if len(sd) else None
+        sd_rows = np.nan_to_num(np.asarray(sd_rows, dtype=float)) if sd_rows is not None else np.zeros(len(out))
+        level = 0.0
+        if f in tokens and f in spliced_tokens:  # the same per-vowel shift the midpoint measures got
+            moved = (spliced_tokens[f] - tokens[f]).groupby([tokens[k] for k in keys] + [tokens.speaker_id]).mean()
+            level = np.nan_to_num(np.asarray(
+                pd.MultiIndex.from_frame(out[keys + ["speaker_id"]]).map(moved.to_dict().get), dtype=float))
+        out[f] = y + shift_sd * sd_rows * g * x + level
+    return out
+
+
 def _coded(survey, t) -> dict:
     """speaker -> the shift's multiplier: 1 at the levels other than the models' reference (code_attribute's),
     z for numbers."""
@@ -116,9 +157,9 @@ def calibrate(survey, types, tokens, utterances, speakers, config, *, language, 
     ``tokens``, ``utterances``, ``speakers``: the tables the profile stage models (speaker_measures'
     output, utterances of the analysed roles); ``language``: speaker_id -> language (a dict or Series);
     ``measures``: only these measures' models (as fit_models; None: all of them); ``within``: what the
-    shuffles stay within (:func:`strata_of`); ``tracks``: the vowel trajectories, so that the false
-    positives of the vowel-dynamics family are counted too (its power is not: the shift is spliced into
-    the midpoint measures only). A corpus where no speaker can be moved (every stratum
+    shuffles stay within (:func:`strata_of`); ``tracks``: the vowel trajectories, so that the
+    vowel-dynamics family is calibrated too (false positives, and power for a glide spliced in by
+    :func:`_splice_glides`). A corpus where no speaker can be moved (every stratum
     holds one speaker, or one value of each attribute) cannot be calibrated that way: a ConfigError
     says so and what to do.
     """
@@ -172,12 +213,13 @@ def calibrate(survey, types, tokens, utterances, speakers, config, *, language, 
         target = tested[r % len(tested)]
         coded = _coded(shuffled, types[target])
         spliced = _splice({"tokens": tokens, "utterances": utterances, "speakers": speakers}, coded, shift_sd)
+        glides = None if tracks is None else _splice_glides(tracks, tokens, spliced["tokens"], coded, shift_sd)
         shifted = fit_models(spliced["tokens"], spliced["utterances"], spliced["speakers"], shuffled, types, config,
-                             engine=engine, attributes={target}, measures=measures)
+                             engine=engine, attributes={target}, measures=measures, tracks=glides)
         if len(shifted):
             rows = shifted[shifted.primary & (shifted.attribute == target)]
-            for family, fam in rows.groupby("family"):
-                found = (fam.q < 0.05) & ((fam.test == "joint") | (np.sign(fam.estimate) > 0))
+            for family, fam in rows.groupby("family"):  # a joint test and a shape (an F test) have no sign
+                found = (fam.q < 0.05) & (fam.test.isin(["joint", "smooth"]) | (np.sign(fam.estimate) > 0))
                 c = power_counts.setdefault(family, [0, 0])
                 c[0] += len(fam)
                 c[1] += int(found.sum())

@@ -5,21 +5,26 @@ elsewhere; these ask whether it *moves* differently: a diphthong that glides fur
 offset that differs while the midpoint does not. One generalised additive mixed model (mgcv's
 ``bam``, as Sóskuthy 2017/2021 and Wieling 2018 lay out) per language, vowel, formant and attribute,
 on the 11-point trajectories of the features stage (``vowel_tracks.parquet``: F1-F3 at 0, 10, ...,
-100 % of each vowel, reliable points only)::
+100 % of each vowel, reliable points only), averaged per speaker (one mean trajectory per speaker,
+the mean of their tokens at each point)::
 
     F ~ A + s(time) + s(time, by = A) [+ controls]
         + s(speaker_id, bs = "re") + s(speaker_id, time, bs = "re") + s(speaker_id, t2, bs = "re")
-        + s(token, bs = "re") + s(token, time, bs = "re")
 
 with ``A`` the attribute as an ordered factor with treatment contrasts, so that ``A``'s coefficient
 is the difference in level and ``s(time, by = A)`` the *difference smooth*: how the other level's
 trajectory differs in shape from the reference's (Sóskuthy 2021). Each speaker has their own level,
-slope and curvature over the vowel (``t2 = (time - 0.5)^2``) and each token its own level and slope:
-the attribute is a property of speakers, and a test that ignored how much speakers (and tokens)
-differ in shape would count every point as evidence. By-speaker factor smooths
+slope and curvature over the vowel (``t2 = (time - 0.5)^2``): the attribute is a property of
+speakers, and a test that ignored how much speakers differ in shape would count every point as
+evidence. Why speaker means, not tokens: a model of every token needs each token's own level and
+slope (two random coefficients per token), and mgcv's cost grows with the cube of the coefficients:
+24 speakers of 20 tokens took 20 s per model, a corpus of hundreds of tokens per speaker hours. The
+attribute is tested between speakers anyway (below), and a speaker's mean trajectory carries what
+their tokens say about it; the test then costs the same for 10 tokens per speaker as for 1000.
+By-speaker factor smooths
 (``s(time, speaker_id, bs = "fs", m = 1)``, the usual choice) were measured too: a null attribute
-came out at p < 0.05 in 15-29 % of simulated corpora of 12 speakers (``bench/dynamics_fpr.py
---random fs``; adding AR(1) errors within a token did not cure it when tried during development). A numeric attribute (centred) enters as a varying
+came out at p < 0.05 in 6-30 % of simulated corpora of 12 speakers (``bench/dynamics_fpr.py
+--random fs``). A numeric attribute (centred) enters as a varying
 coefficient, ``s(time, by = x)``. F is in each speaker's Lobanov z-scores (the speaker's mean and SD
 of that formant over their vowel tokens' midpoints), so vocal-tract length does not masquerade as an
 attribute's effect.
@@ -30,7 +35,7 @@ Tests, one row each in ``models.parquet`` (family ``vowel dynamics: <language>``
   attribute and of a numeric one. Its p is the F statistic's on ``speakers - between-speaker
   terms - 1`` denominator df (``df``), as voli's other tests of a between-speaker attribute: mgcv's
   own p (``p_mgcv``) counts every trajectory point's residual df, and with 12 speakers it called a
-  null attribute significant in 10 % of corpora (``bench/dynamics_fpr.py``);
+  null attribute significant in 5-10 % of corpora (``bench/dynamics_fpr.py``);
 * ``joint``: with more than two levels, the smallest difference-smooth p times their number
   (Bonferroni): the headline;
 * ``coefficient``: the difference in level (not a headline: the midpoint models test that).
@@ -56,12 +61,11 @@ TIME_POINTS = 21  # points of each predicted curve over 0-1
 BASIS = 6  # basis dimension k of every smooth over time (11 points per token: k <= 10)
 MIN_TOKENS_PER_LEVEL = 5  # tokens each compared level needs in a vowel's model
 MIN_SPEAKERS_PER_LEVEL = 2  # ... and speakers (one speaker per level: the attribute is the speaker)
-# Random effects: each speaker's own level, slope and curvature over the vowel (t2 = (time - 0.5)^2) and each
-# token's own level and slope. Measured (bench/dynamics_fpr.py, corpora of 12 speakers): with by-speaker factor
-# smooths (s(time, speaker_id, bs = "fs", m = 1)) a null attribute came out at p < 0.05 in 15-29 % of corpora;
-# with these terms and the speakers' df, in 3-5 %.
-RANDOM = ('s(speaker_id, bs = "re")', 's(speaker_id, time, bs = "re")', 's(speaker_id, t2, bs = "re")',
-          's(token, bs = "re")', 's(token, time, bs = "re")')
+# Random effects, on each speaker's mean trajectory: the speaker's own level, slope and curvature over the vowel
+# (t2 = (time - 0.5)^2). Measured (bench/dynamics_fpr.py, 100 corpora of 12 speakers): with by-speaker factor
+# smooths (s(time, speaker_id, bs = "fs", m = 1)) a null attribute came out at p < 0.05 in 6-30 % of corpora;
+# with these terms and the speakers' df, in 3-7 % (4.6 % pooled over 499 tests).
+RANDOM = ('s(speaker_id, bs = "re")', 's(speaker_id, time, bs = "re")', 's(speaker_id, t2, bs = "re")')
 
 
 @dataclass
@@ -165,8 +169,8 @@ def specs(points, codings: dict[str, Coding], declared: set[str], controls: tupl
                     base = dict(kind=coding.kind, factor=factor, levels=tuple(levels))
                 for formant in FORMANTS:
                     out.append(Dynamics(id="", language=language, vowel=vowel, measure=f"{formant}_z", attribute=name,
-                                        controls=ctrl_cols, adjusted_for=words + "; each speaker's and each "
-                                        "token's own level and slope (and the speaker's curvature)", **base))
+                                        controls=ctrl_cols, adjusted_for=words + "; each speaker's own level, "
+                                        "slope and curvature (on the speaker's mean trajectory)", **base))
     return out
 
 
@@ -200,21 +204,23 @@ for (i in seq_len(nrow(models))) {
   d <- tracks[tracks$language == m$language & tracks$phone == m$vowel & !is.na(tracks[[m$measure]]), ]
   levels_ <- if (nzchar(m$factor)) strsplit(m$levels, "|", fixed = TRUE)[[1]] else character(0)
   controls <- if (nzchar(m$controls)) strsplit(m$controls, "|", fixed = TRUE)[[1]] else character(0)
+  if (nzchar(m$factor)) d <- d[d[[m$factor]] %in% levels_, ]
+  n_tokens <- length(unique(d$token))
+  # one trajectory per speaker: the mean of their tokens at each point (the attribute and controls are the speaker's)
+  keys <- c("speaker_id", "time", if (nzchar(m$factor)) m$factor else m$by, controls)
+  d <- aggregate(d[m$measure], by = d[keys], FUN = mean)
+  d <- d[order(d$speaker_id, d$time), ]
   if (nzchar(m$factor)) {
-    d <- d[d[[m$factor]] %in% levels_, ]
     d[[m$factor]] <- factor(d[[m$factor]], levels = levels_, ordered = TRUE)
     contrasts(d[[m$factor]]) <- "contr.treatment"  # the ordered factor's smooths: differences from the reference
   }
-  d <- d[order(d$token, d$time), ]
   d$speaker_id <- factor(d$speaker_id)
-  d$token <- factor(d$token)
   d$t2 <- (d$time - 0.5)^2
   f <- as.formula(m$formula)
   fit <- tryCatch(bam(f, data = d, method = "fREML", discrete = TRUE), error = function(e) e)
   if (inherits(fit, "error")) {
     status[[i]] <- data.frame(model = m$id, status = paste("failed:", conditionMessage(fit)),
-                              n_rows = nrow(d), n_speakers = length(unique(d$speaker_id)),
-                              n_tokens = length(unique(d$token)))
+                              n_rows = nrow(d), n_speakers = length(unique(d$speaker_id)), n_tokens = n_tokens)
     next
   }
   s <- summary(fit)
@@ -249,10 +255,9 @@ for (i in seq_len(nrow(models))) {
   }
   for (cc in controls) grid[[cc]] <- 0
   grid$speaker_id <- factor(levels(d$speaker_id)[1], levels = levels(d$speaker_id))
-  grid$token <- factor(levels(d$token)[1], levels = levels(d$token))
   grid$t2 <- (grid$time - 0.5)^2
   X <- predict(fit, newdata = grid, type = "lpmatrix")
-  X[, grepl("speaker_id", colnames(X), fixed = TRUE) | grepl("token", colnames(X), fixed = TRUE)] <- 0  # random terms
+  X[, grepl("speaker_id", colnames(X), fixed = TRUE)] <- 0  # the random terms
   b <- coef(fit); V <- vcov(fit)
   fitv <- as.vector(X %*% b); sev <- sqrt(rowSums((X %*% V) * X))
   curves[[length(curves) + 1]] <- data.frame(model = m$id, level = grid$level, time = grid$time, fit = fitv, se = sev)
@@ -264,7 +269,7 @@ for (i in seq_len(nrow(models))) {
   }
   if (length(rows)) results[[length(results) + 1]] <- do.call(rbind, rows)
   status[[i]] <- data.frame(model = m$id, status = "ok", n_rows = nrow(d),
-                            n_speakers = length(unique(d$speaker_id)), n_tokens = length(unique(d$token)))
+                            n_speakers = length(unique(d$speaker_id)), n_tokens = n_tokens)
 }
 empty <- data.frame(model = character(0))
 write.csv(if (length(results)) do.call(rbind, results) else empty, "dynamics_results.csv", row.names = FALSE)

@@ -37,7 +37,15 @@ f0_range            utterance and speaker ``f0_sd_st``
 vocal_tract         speaker ``formant_scale_hz``
 centralisation      speaker ``vowel_space_area_nearey`` and ``vowel_dispersion_hz`` (smaller)
 vowel_shift         the vowel's token models of that formant (Hz and normalised), per language
+vowel_glide         the vowel's trajectory model of that formant (family "vowel dynamics": mgcv
+                    GAMMs, :mod:`voli.profile.dynamics`), its difference smooth; the vowel must
+                    be one the profile models (a diphthong of the language, or ``profile:
+                    {dynamics: all}``); ``languages: [en]`` has /aɪ aʊ eɪ oʊ/
 ==================  =========================================================================
+
+A design with a ``vowel_glide`` draws every token's trajectory (:data:`VARIATION`'s ``glide_speaker``,
+``glide_token`` and ``track_point_hz``) and needs R with mgcv. The midpoint models of the same corpora
+are fitted as usual, so the table shows both: a glide moves the trajectory, not the midpoint.
 
 For each sample size, :func:`simulate_power` draws corpora, computes the speaker measures and
 fits the models exactly as the profile stage does (:func:`voli.profile.speakers.speaker_measures`,
@@ -98,6 +106,9 @@ VARIATION = {
     "tokens_per_minute": 100.0,  # vowel tokens per minute of speech that pass the profile's filters
     "utterances_per_minute": 20.0,  # utterances (inter-pausal units) per minute of speech
     "token_spread": 0.3,  # between speakers (and speaker × vowel): token counts
+    "glide_speaker": 0.15,  # between speakers: how far a vowel's formant glides (log; vowel_glide designs)
+    "glide_token": 0.15,  # between tokens of a speaker: the same
+    "track_point_hz": 30.0,  # measurement noise of each trajectory point (Hz)
 }
 BETWEEN_SPEAKER = ("speech_rate", "f0_level", "f0_range", "vocal_tract", "centralisation")  # spec between_speaker_sd
 DESIGN_KEYS = ("attributes", "effects", "minutes", "controls", "languages", "balanced", "association",
@@ -110,6 +121,7 @@ HALF_WIDTH = 0.05  # ... until every planted effect's Wilson 95 % interval is at
 BATCH = 10  # corpora simulated between two checks of the half-widths (fixed: same seed, same numbers)
 ALPHA = 0.05  # the report's threshold, on q (BH within a family); raw p beside it, labelled
 FAMILIES = ("whole", "planted")
+PER_VOWEL = ("vowel_shift", "vowel_glide")  # effects on one formant of one vowel
 # planted measure -> [(model level, model measure, sign of the model's estimate per planted increase)]
 TESTED_BY = {
     "speech_rate": [("utterance", "articulation_rate", 1), ("speaker", "articulation_rate", 1)],
@@ -171,9 +183,9 @@ class Design:
             raise ConfigError(f"{source}: 'effects' should be a list of mappings, e.g. "
                               "- {measure: speech_rate, attribute: education, per_unit: 0.05}")
         for i, e in enumerate(effects):
-            if e.get("measure") not in (*TESTED_BY, "vowel_shift"):
+            if e.get("measure") not in (*TESTED_BY, *PER_VOWEL):
                 raise ConfigError(f"{source}: effects[{i}]: measure {e.get('measure')!r} is not one of "
-                                  f"{', '.join((*TESTED_BY, 'vowel_shift'))}")
+                                  f"{', '.join((*TESTED_BY, *PER_VOWEL))}")
         minutes = _number(data.get("minutes", 10.0), "minutes", source)
         if minutes <= 0:
             raise ConfigError(f"{source}: minutes {minutes:g} should be positive (minutes of speech per speaker)")
@@ -248,6 +260,7 @@ class Design:
         languages = data.get("languages") or None
         if languages is not None:
             languages = (languages,) if isinstance(languages, str) else tuple(str(x) for x in languages)
+        _check_glides(effects, profile, source)
         return cls(attributes=attributes, effects=tuple(effects), minutes=minutes, controls=names("controls"),
                    languages=languages, balanced=names("balanced"),
                    association={str(k): (str(v[0]), float(v[1])) for k, v in association.items()},
@@ -264,6 +277,23 @@ class Design:
         """survey.yaml of the simulated corpora: the design's attributes (levels in order) and the null one."""
         return yaml.safe_dump({"attributes": {**self.attributes, self.null_attribute: {"range": [0, 100]}}},
                               allow_unicode=True, sort_keys=False)
+
+
+def _check_glides(effects, profile: dict, source: str) -> None:
+    """A planted glide's vowel is one the profile's vowel-dynamics models fit (a diphthong of a language
+    file, or any vowel with ``profile: {dynamics: all}``). The simulator checks that the design's
+    languages have the vowel."""
+    from voli import languages as language_files
+
+    mode = str(profile.get("dynamics", "diphthongs"))
+    gliding = {v for spec in language_files.all_languages() for v, vowel in spec.vowels.items() if vowel.diphthong}
+    for i, e in enumerate(effects):
+        if e.get("measure") != "vowel_glide":
+            continue
+        vowel = str(e.get("vowel"))
+        if mode == "off" or (mode == "diphthongs" and vowel not in gliding):
+            raise ConfigError(f"{source}: effects[{i}]: vowel_glide on {vowel!r}, but profile.dynamics = {mode} "
+                              "does not model its trajectories (diphthongs only: give profile: {dynamics: all})")
 
 
 def _profile_config(profile: dict, controls: tuple[str, ...], engine: str, source: str):
@@ -439,7 +469,8 @@ def _sign(x: float) -> int:
 
 def effect_label(e: dict, attributes: dict | None = None) -> str:
     """A short readable name of one planted effect, e.g. "speech_rate ~ education (+5 % per level)"."""
-    what = e["measure"] if e["measure"] != "vowel_shift" else f"/{e.get('vowel')}/ F{int(e.get('formant', 1))}"
+    what = {"vowel_shift": f"/{e.get('vowel')}/ F{int(e.get('formant', 1))}",
+            "vowel_glide": f"/{e.get('vowel')}/ F{int(e.get('formant', 1))} glide"}.get(e["measure"], e["measure"])
     unit = "level" if (attributes or {}).get(e["attribute"], {}).get("levels") else "unit"
     if "per_unit" in e:
         x = float(e["per_unit"])
@@ -458,6 +489,8 @@ def _targets(design: Design, table) -> list[dict]:
             prefix = f"f{int(e.get('formant', 1))}_"
             rows = table[(table.level == "token") & (table.vowel == str(e["vowel"]))]
             where = [("token", m, 1) for m in sorted(set(rows.measure)) if m.startswith(prefix)]
+        elif e["measure"] == "vowel_glide":  # the difference smooth of the vowel's trajectories: a shape, no sign
+            where = [("trajectory", f"f{int(e.get('formant', 1))}_z", 0)]
         else:
             where = TESTED_BY[e["measure"]]
         if "per_unit" in e:
@@ -472,7 +505,7 @@ def _targets(design: Design, table) -> list[dict]:
         for level, measure, s in where:
             for term, sign in contrasts:
                 out.append({"effect": effect_label(e, design.attributes), "attribute": e["attribute"], "level": level,
-                            "measure": measure, "vowel": str(e["vowel"]) if e["measure"] == "vowel_shift" else "",
+                            "measure": measure, "vowel": str(e["vowel"]) if e["measure"] in PER_VOWEL else "",
                             "term": term, "sign": sign * s})
     return out
 
@@ -484,6 +517,12 @@ def _primary(rows):
     sign_bearing = rows.test.isin(["coefficient", "trend"]) & ~rows.term.astype(str).str.contains(" × ")
     headline = rows.headline if "headline" in rows else rows.primary
     return rows[headline.astype(bool) & sign_bearing]
+
+
+def _headlines(rows):
+    """The tests a finding is read from: :func:`_primary`'s, and the vowel-dynamics models' headline (a shape)."""
+    shape = (rows.level == "trajectory") & rows.headline.astype(bool) if "headline" in rows else rows.level != rows.level
+    return rows[rows.index.isin(_primary(rows).index) | shape]
 
 
 def report_q(table, exclude: tuple[str, ...] = ()):
@@ -526,13 +565,16 @@ def score(design: Design, table, n_speakers: int, simulation: int) -> list[dict]
     for t in _targets(design, table):
         m = table[(table.level == t["level"]) & (table.measure == t["measure"]) & (table.vowel == t["vowel"])
                   & (table.attribute == t["attribute"])]
-        if t["term"] is None:
+        if t["level"] == "trajectory":  # the difference smooth: the headline, or the level's against the reference
+            m = m[m.headline.astype(bool)] if t["term"] is None else m[
+                (m.test == "smooth") & (m.term == f"shape: {t['term']} (difference smooth)")]
+        elif t["term"] is None:
             m = _primary(m)
         else:
             m = m[(m.test == "coefficient") & (m.term == t["term"])]
         for i, r in m.iterrows():
             p, est, q = float(r.p), float(r.estimate), float(q_effects[i])
-            right = _sign(est) == t["sign"]
+            right = t["sign"] == 0 or _sign(est) == t["sign"]  # 0: a shape (an F test) has no sign
             rows.append({"kind": "effect", "effect": t["effect"], "family": r.family, "level": t["level"],
                          "measure": t["measure"], "language": r.language, "vowel": t["vowel"], "term": r.term,
                          "target": t["term"] or "primary",  # the term's label can differ between corpora
@@ -540,7 +582,7 @@ def score(design: Design, table, n_speakers: int, simulation: int) -> list[dict]
                          "fitted": bool(np.isfinite(p)), "status": str(r.get("status", "ok")),
                          "found": bool(np.isfinite(q) and q < ALPHA and right),
                          "found_p": bool(np.isfinite(p) and p < ALPHA and right)})
-    null = _primary(table[table.attribute == design.null_attribute])
+    null = _headlines(table[table.attribute == design.null_attribute])
     for i, r in null.iterrows():
         p, q = float(r.p), float(q_all[i])
         rows.append({"kind": "null_attribute", "effect": f"null: {design.null_attribute}", "family": r.family,
@@ -566,6 +608,9 @@ def needed_measures(design: Design, speaker_columns=()) -> tuple[set[str], set[s
             k = int(e.get("formant", 1))
             measures |= {m for ms in VOWEL_MEASURES.values() for m in ms if m.startswith(f"f{k}_")}
             vowels.add(str(e["vowel"]))
+        elif e["measure"] == "vowel_glide":  # fit_models' vowel-dynamics family
+            measures.add("trajectories")
+            vowels.add(str(e["vowel"]))
         else:
             measures |= {m for _, m, _ in TESTED_BY[e["measure"]]}
     if not measures:  # no planted effect: the null attribute's false positives in the main measures
@@ -577,7 +622,7 @@ def needed_measures(design: Design, speaker_columns=()) -> tuple[set[str], set[s
                    *VOWEL_MEASURES.values()):
         if measures & set(family):
             whole |= set(family)
-    return whole, None
+    return whole | (measures & {"trajectories"}), None
 
 
 @contextmanager
@@ -619,11 +664,13 @@ def one_simulation(design: Design, simulate: Callable, sizes: tuple[int, ...], s
         survey = survey_table(survey_dir, tables["speakers"], types)
         order = list(tables["speakers"].speaker_id)
         utterances_all = tables["prosody"][tables["prosody"].role.isin(config.roles)]
+        tracks = tables.get("tracks")
         for n in sizes:
             keep = set(order[:n])
             table = fit_models(tokens[tokens.speaker_id.isin(keep)], utterances_all[utterances_all.speaker_id.isin(keep)],
                                speakers[speakers.speaker_id.isin(keep)], survey[survey.speaker_id.isin(keep)], types,
-                               config, measures=measures, engine=engine, attributes=attributes)
+                               config, measures=measures, engine=engine, attributes=attributes,
+                               tracks=None if tracks is None else tracks[tracks.speaker_id.isin(keep)])
             rows += score(design, table, n, simulation)
         n_problems = len(found)
     return rows, n_problems

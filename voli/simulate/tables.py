@@ -9,7 +9,11 @@ write (vowel tokens, utterance prosody, speaker prosody) straight from an :class
   one formant of one vowel multiplied by a planted ``vowel_shift``, then a word offset and
   token noise that does not shrink with the categories (as in speech: a reduced vowel space is
   one whose categories overlap more); a planted ``vowel_glide`` keeps midpoints where they are,
-  so it leaves these tables as they are (its trajectories need ``voli simulate``'s audio);
+  so it leaves these tables as they are;
+* trajectories (``trajectories=``, the features stage's ``vowel_tracks``): F1/F2 at 0, 10, ..., 100 %
+  of every token, a straight glide through the token's midpoint whose extent is the vowel's
+  (:data:`GLIDES`: the diphthongs move, the monophthongs barely) times the planted ``vowel_glide``,
+  varied between speakers and tokens, plus measurement noise per point;
 * utterances: articulation rate from the planted speech-rate multiplier (and the language's
   own rate), F0 level and range from the planted F0 multipliers, each with utterance noise.
 
@@ -58,7 +62,20 @@ LANGUAGE_VOWELS = {
            "ɔ": (620, 1050, .06), "o": (450, 950, .14), "u": (340, 900, .14)},
     "it": {"i": (310, 2550, .17), "e": (430, 2250, .17), "ɛ": (600, 2000, .08), "a": (790, 1500, .25),
            "ɔ": (610, 1050, .07), "o": (450, 950, .20), "u": (340, 850, .06)},
+    # English (American women, after Hillenbrand et al. 1995, rounded; the diphthongs' values are their midpoints),
+    # in the labels of voli's English language file
+    "en": {"iː": (440, 2760, .08), "ɪ": (480, 2370, .14), "ɛ": (730, 2060, .10), "æ": (670, 2350, .07),
+           "ɑː": (940, 1550, .05), "ɐ": (750, 1430, .06), "ɔː": (780, 1140, .04), "ʊ": (520, 1230, .03),
+           "uː": (460, 1100, .06), "ə": (500, 1650, .15), "eɪ": (540, 2530, .06), "oʊ": (560, 1040, .05),
+           "aɪ": (800, 1650, .08), "aʊ": (800, 1350, .03)},
 }
+# Half the movement of each formant from a vowel's onset to its offset (Hz at vocal_tract = 1; the
+# trajectory runs from midpoint - this to midpoint + this): /aɪ/ F2 rises about 700 Hz, F1 falls.
+# A vowel not named moves by MONOPHTHONG_GLIDE of its formants (a little coarticulation).
+GLIDES = {"aɪ": (-150, 350), "aʊ": (-150, -200), "eɪ": (-60, 150), "oʊ": (-50, -120)}
+MONOPHTHONG_GLIDE = (-0.03, 0.03)
+TRACK_POINTS = tuple(range(0, 101, 10))  # % of the vowel, as the features stage's vowel_tracks
+TRAJECTORY_SD = {"speaker": 0.15, "token": 0.15, "point_hz": 30.0}  # log sds of the glide's extent; noise (Hz)
 LANGUAGE_RATE = {"es": 1.06, "fr": 1.0, "pt": 0.97, "it": 1.03}  # articulation-rate multiplier of the language
 CONSONANTS = ("p", "t", "k", "b", "d", "ɡ", "m", "n", "s", "l", "ɾ", "f")  # previous_phone / next_phone
 TOKEN_SD = (0.09, 0.07)  # token noise of F1, F2: log-scale standard deviations
@@ -169,9 +186,10 @@ def _inventories(spec: EffectSpec, languages) -> dict[str, dict[str, tuple]]:
                           f"{', '.join(LANGUAGE_VOWELS)}")
     out = {x: LANGUAGE_VOWELS[x] for x in languages}
     for e in spec.effects:
-        if e.measure == "vowel_shift" and not any(e.vowel in inv for inv in out.values()):
-            raise ConfigError(f"vowel_shift: vowel {e.vowel!r} is in none of the simulated languages' vowels "
-                              f"({'; '.join(f'{k}: ' + ' '.join(v) for k, v in out.items())})")
+        if e.measure in PER_VOWEL and not any(e.vowel in inv for inv in out.values()):
+            raise ConfigError(f"{e.measure}: vowel {e.vowel!r} is in none of the simulated languages' vowels "
+                              f"({'; '.join(f'{k}: ' + ' '.join(v) for k, v in out.items())}); e.g. languages: [en] "
+                              "has the diphthongs aɪ aʊ eɪ oʊ")
     return out
 
 
@@ -199,7 +217,8 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
                     vocal_tract_sd: float = VOCAL_TRACT_SD, speaker_vowel_sd: float = 0.0,
                     utterance_sd: dict | None = None, tokens_per_speaker: float | None = None,
                     vocabulary: tuple[str, float] | None = None,
-                    unusable: float = 0.0, effect_sd_speakers: float = 0.0, effect_sd_words: float = 0.0) -> dict:
+                    unusable: float = 0.0, effect_sd_speakers: float = 0.0, effect_sd_words: float = 0.0,
+                    trajectories: dict | bool = False) -> dict:
     """Tables for ``n_speakers`` interviewees: vowels, prosody, speaker_prosody, speakers (speakers.csv, text).
 
     Parameters
@@ -242,11 +261,15 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
         effect varies between speakers around the planted mean (0: the same for all).
     effect_sd_words : likewise per word for a vowel shift: a token's planted log shift is the
         speaker's planted one times 1 + N(0, sd_words) of its word (one draw per word of the corpus).
+    trajectories : True or keys of :data:`TRAJECTORY_SD` (``speaker``, ``token``: log sds of a glide's
+        extent; ``point_hz``: noise of each point) to draw every token's trajectory (``tracks``); a
+        planted ``vowel_glide`` multiplies the extent of its vowel's formant, midpoint unchanged.
 
     Returns
     -------
     dict of DataFrames: ``vowels`` (one row per token, the features stage's columns), ``prosody``
-    (one row per utterance), ``speaker_prosody`` and ``speakers`` (attribute values as text).
+    (one row per utterance), ``speaker_prosody`` and ``speakers`` (attribute values as text); with
+    ``trajectories``, ``tracks`` (11 rows per token, vowel_tracks' columns).
     """
     import pandas as pd
 
@@ -254,6 +277,11 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
         raise ConfigError(f"n_speakers {n_speakers} should be at least 1")
     if not 0 <= unusable < 1:
         raise ConfigError(f"unusable {unusable:g} should be a share, 0 <= unusable < 1")
+    track_sd = {**TRAJECTORY_SD, **(trajectories if isinstance(trajectories, dict) else {})}
+    if set(track_sd) - set(TRAJECTORY_SD):
+        raise ConfigError(f"trajectories: unknown key(s) {sorted(set(track_sd) - set(TRAJECTORY_SD))}; "
+                          f"use {', '.join(TRAJECTORY_SD)}")
+    glide_rng = np.random.default_rng([seed, 3])  # trajectories only: the other tables stay seed for seed
     noise = {**UTTERANCE_SD, **(utterance_sd or {})}
     if set(noise) - set(UTTERANCE_SD):
         raise ConfigError(f"utterance_sd: unknown key(s) {sorted(set(noise) - set(UTTERANCE_SD))}; "
@@ -327,7 +355,17 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
                 for (vowel, formant), ratio in planted["vowel_shift"].items():
                     if vowel == v:
                         formants[:, formant - 1] *= ratio ** word_effect[(inv_key, v)][words]
+            if trajectories:  # half the onset-to-offset movement of each token's F1 and F2 (Hz)
+                base = np.array(GLIDES.get(v, (0.0, 0.0)), float) * scale
+                if v not in GLIDES:
+                    base = np.array(MONOPHTHONG_GLIDE) * np.array(inventory[v][:2]) * scale
+                planted_glide = np.array([params["vowel_glide"].get((v, 1), 1.0), params["vowel_glide"].get((v, 2), 1.0)])
+                extent = base * planted_glide * np.exp(glide_rng.normal(0, track_sd["speaker"], 2))
+                glides = extent * np.exp(glide_rng.normal(0, track_sd["token"], (n, 2)))
+            else:
+                glides = np.zeros((n, 2))
             chunks.append({"speaker": np.full(n, k), "vowel": np.full(n, vowel_code[(inv_key, v)]), "word": words,
+                           "g1": glides[:, 0], "g2": glides[:, 1],
                            "utterance": utt_offset + np.arange(n) % n_utts, "word_index": said + np.arange(n),
                            "duration_s": np.exp(np.log(0.08) + 0.25 * z[:, 2]) / params["speech_rate"],
                            "f1_50_hz": formants[:, 0], "f2_50_hz": formants[:, 1],
@@ -355,7 +393,8 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
     utt_ids = np.array(utt_ids, object)
     spoken = np.array(speaker_language, object)
     t = {name: np.concatenate([c[name] for c in chunks]) if chunks else np.zeros(0, int) for name in
-         ("speaker", "vowel", "word", "utterance", "word_index", "duration_s", "f1_50_hz", "f2_50_hz", "duration_z")}
+         ("speaker", "vowel", "word", "utterance", "word_index", "duration_s", "f1_50_hz", "f2_50_hz", "duration_z",
+          "g1", "g2")}
     n = len(t["speaker"])
     edge = aux.random((n, 2)) < 0.08  # at an utterance's edge: no neighbour
     context = np.where(edge, -1, aux.integers(len(CONSONANTS), size=(n, 2)))
@@ -372,12 +411,14 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
         "recording_id": recording_ids[t["speaker"]], "utterance_id": utt_ids[t["utterance"]],
         "speaker_id": speaker_ids[t["speaker"]], "role": np.full(n, "interviewee", object),
         "language": spoken[t["speaker"]], "word_index": t["word_index"],
+        "start": 0.3 * t["word_index"], "end": 0.3 * t["word_index"] + t["duration_s"],  # s, one word per token
         "word": word_labels[t["vowel"] * words_per_vowel + t["word"]],
         "phone": np.array([v for _, v in vowel_keys], object)[t["vowel"]],
         "previous_phone": neighbours[t["previous"]], "next_phone": neighbours[t["next"]],
         "stress": pd.array(t["stress"], dtype="Int64"), "is_filler": np.zeros(n, bool),
         **{name: t[name] for name in ("duration_s", "f1_50_hz", "f2_50_hz", "word_probability", "speaker_confidence",
                                       "overlap", "duration_z", "log_likelihood")}})
+    tracks = _tracks(vowels, t["g1"], t["g2"], track_sd["point_hz"], glide_rng) if trajectories else None
     u = {name: np.concatenate([c[name] for c in utt_chunks]) for name in utt_chunks[0]}
     prosody = pd.DataFrame({
         "recording_id": recording_ids[u["speaker"]], "utterance_id": utt_ids[u["utterance"]],
@@ -385,8 +426,27 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
         "language": spoken[u["speaker"]], "duration_s": UTTERANCE_S,
         **{name: u[name] for name in ("articulation_rate", "speech_rate", "f0_mean_st", "f0_sd_st",
                                       "intensity_mean_db")}})
-    return {"vowels": vowels, "prosody": prosody,
-            "speaker_prosody": pd.DataFrame(spk_rows), "speakers": pd.DataFrame(survey_rows)}
+    out = {"vowels": vowels, "prosody": prosody,
+           "speaker_prosody": pd.DataFrame(spk_rows), "speakers": pd.DataFrame(survey_rows)}
+    if tracks is not None:
+        out["tracks"] = tracks
+    return out
+
+
+def _tracks(vowels, g1, g2, point_hz: float, rng):
+    """vowel_tracks rows of every token: a straight glide from midpoint - g to midpoint + g, plus noise."""
+    import pandas as pd
+
+    n, k = len(vowels), len(TRACK_POINTS)
+    x = np.tile(2 * (np.asarray(TRACK_POINTS) / 100 - 0.5), n)  # -1 .. 1 over each vowel
+    row = np.repeat(np.arange(n), k)
+    out = {c: vowels[c].to_numpy()[row] for c in ("recording_id", "utterance_id", "speaker_id", "role", "language",
+                                                   "phone", "word", "start", "end")}
+    out["point"] = np.tile(np.asarray(TRACK_POINTS), n)
+    out["f1_hz"] = vowels.f1_50_hz.to_numpy()[row] + g1[row] * x + rng.normal(0, point_hz, n * k)
+    out["f2_hz"] = vowels.f2_50_hz.to_numpy()[row] + g2[row] * x + rng.normal(0, point_hz, n * k)
+    out["reliable"] = np.ones(n * k, bool)
+    return pd.DataFrame(out)
 
 
 def _vary_effects(params: dict, planted: dict, rng, sd: float) -> None:
@@ -444,4 +504,6 @@ def design_tables(design, n_speakers: int, seed: int) -> dict:
         word_sd=v["word"], words_per_vowel=WORDS_PER_VOWEL, f0_hz=205.0 if design.sex_differences else F0_HZ,
         f0_speaker_sd=0.0, vocal_tract_sd=0.0, speaker_vowel_sd=v["speaker_vowel"],
         utterance_sd={"rate": v["utterance_rate"], "f0_st": v["utterance_f0_st"], "f0_sd": v["utterance_f0_sd"]},
-        effect_sd_speakers=design.effect_sd_speakers, effect_sd_words=design.effect_sd_words)
+        effect_sd_speakers=design.effect_sd_speakers, effect_sd_words=design.effect_sd_words,
+        trajectories=any(e["measure"] == "vowel_glide" for e in design.effects) and {
+            "speaker": v["glide_speaker"], "token": v["glide_token"], "point_hz": v["track_point_hz"]})

@@ -3,8 +3,8 @@
 :func:`trajectory_tables` writes what the features and profile stages would hand the dynamics
 models (:mod:`voli.profile.dynamics`): 11-point F1/F2 trajectories of one gliding vowel per
 replicate, the speakers' other vowels (for their Lobanov scales) and a survey with a planted
-attribute ``group`` (its B speakers glide ``glide`` times as far in F2, midpoint unchanged) and a
-null one ``null`` (drawn at random per speaker). Speakers differ in level, glide extent and
+attribute ``group`` (its B speakers glide ``glide`` times as far in F2, midpoint unchanged) and two
+null ones (drawn at random per speaker): ``null`` (two levels) and ``score`` (a number, 0-100). Speakers differ in level, glide extent and
 midpoint; tokens differ again around their speaker; points carry measurement noise. Each replicate
 is a separate set of speakers and vowel (``v00``, ``v01``...), so one model fit per replicate and
 attribute gives independent tests.
@@ -40,13 +40,15 @@ def trajectory_tables(replicates: int, design: TrajectoryDesign = TrajectoryDesi
     import pandas as pd
 
     rng = np.random.default_rng(seed)
+    numeric = np.random.default_rng([seed, 1])  # the numeric null attribute: the other draws stay seed for seed
     tracks, tokens, survey = [], [], []
     for r in range(replicates):
         vowel = f"v{r:02d}"
         for s in range(design.speakers):
             speaker = f"R{r:03d}S{s:02d}"
             group = "A" if s < design.speakers // 2 else "B"
-            survey.append({"speaker_id": speaker, "group": group, "null": str(rng.choice(["x", "y"]))})
+            survey.append({"speaker_id": speaker, "group": group, "null": str(rng.choice(["x", "y"])),
+                           "score": float(numeric.uniform(0, 100))})
             extent = design.f2_extent_hz * (design.glide if group == "B" else 1.0) * np.exp(
                 rng.normal(0, design.speaker_extent_sd))
             mid2, mid1 = 1500 + rng.normal(0, design.speaker_mid_sd_hz), 650 + rng.normal(0, design.speaker_mid_sd_hz / 2)
@@ -72,8 +74,9 @@ def trajectory_tables(replicates: int, design: TrajectoryDesign = TrajectoryDesi
 
 
 def survey_types():
-    """The survey's attribute types: ``group`` (A, B; planted) and ``null`` (x, y; no effect)."""
+    """The survey's attribute types: ``group`` (A, B; planted), ``null`` (x, y) and ``score`` (0-100): no effect."""
     from voli.io.survey import AttributeType
 
     return {"group": AttributeType("group", "categorical", ("A", "B"), declared=True),
-            "null": AttributeType("null", "categorical", ("x", "y"), declared=True)}
+            "null": AttributeType("null", "categorical", ("x", "y"), declared=True),
+            "score": AttributeType("score", "numeric", range=(0.0, 100.0), declared=True)}
