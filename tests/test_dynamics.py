@@ -126,7 +126,7 @@ def test_a_glide_moves_the_trajectories_and_not_the_midpoints_of_the_simulated_t
 def test_voli_power_finds_a_glide_the_midpoint_models_do_not(tmp_path):
     """On simulated corpora of 24 English speakers where group b's /aɪ/ glides 40 % further in F2 (midpoint
     unchanged), the vowel-dynamics family finds it in most corpora and the null attribute rarely; in one
-    such corpus the midpoint models of /aɪ/ F2 find nothing. (A 20 % glide: power 0.20 / 0.33 / 0.55 at
+    such corpus the midpoint models of /aɪ/ F2 find nothing. (A 20 % glide: power 0.33 / 0.63 / 0.83 at
     12 / 24 / 36 speakers of 3 minutes, 40 corpora each; docs/figures.md has the command.)"""
     from voli.profile.models import fit_models
     from voli.profile.power import Design, simulate_power, summarise
@@ -149,9 +149,10 @@ def test_voli_power_finds_a_glide_the_midpoint_models_do_not(tmp_path):
     (tmp_path / "survey.yaml").write_text(design.survey_yaml(), encoding="utf-8")
     types = attribute_types(tmp_path, tables["speakers"])
     survey = survey_table(tmp_path, tables["speakers"], types)
+    tracks = tables["tracks"]
     table = fit_models(tokens[tokens.phone == "aɪ"], tables["prosody"], speakers, survey, types, config,
                        measures={"f2_hz", "trajectories"}, engine="statsmodels", attributes={"group"},
-                       tracks=tables["tracks"])
+                       tracks=tracks[tracks.phone == "aɪ"], dynamics_tokens=tokens)
     shape = table[(table.level == "trajectory") & (table.measure == "f2_z") & table.headline]
     midpoint = table[(table.level == "token") & (table.measure == "f2_hz") & table.headline]
     assert len(shape) == 1 and shape.q.iloc[0] < 0.05, shape[["term", "p", "q"]]
@@ -171,14 +172,15 @@ def test_calibrate_counts_the_dynamics_family_and_finds_a_spliced_glide(tmp_path
     tables = design_tables(design, 24, seed=2)
     config = design.profile_config("statsmodels")
     speakers, tokens = speaker_measures(tables["vowels"], tables["speaker_prosody"], config)
-    tokens = tokens[tokens.phone == "aɪ"]
+    tracks = tables["tracks"][tables["tracks"].phone == "aɪ"]  # the speakers' Lobanov scales: all their vowels
     (tmp_path / "survey.yaml").write_text("attributes:\n  group: {levels: [a, b]}\n", encoding="utf-8")
     types = attribute_types(tmp_path, tables["speakers"][["speaker_id", "group"]])
     survey = survey_table(tmp_path, tables["speakers"][["speaker_id", "group"]], types)
     table = calibrate(survey, types, tokens, tables["prosody"], speakers, config, language={s: "en" for s in survey.speaker_id},
                       shuffles=8, shift_sd=1.5, engine="statsmodels", seed=3, measures={"trajectories"},
-                      tracks=tables["tracks"], within="none")
+                      tracks=tracks, within="none")
     dyn = table[table.family == "vowel dynamics: en"].set_index(["what", "threshold"])
+    print(dyn[["tests", "hits", "rate"]].to_string())
     per_test = dyn.xs("false positives", level="what").filter(like="p < 0.05", axis=0).iloc[0]
     assert per_test.tests == 8 * 2 and per_test.rate <= 0.25, per_test.to_dict()
     power = dyn.xs("power", level="what").iloc[0]

@@ -195,7 +195,10 @@ def dynamic_vowels(tokens, config) -> dict[str, set[str]]:
 R_SCRIPT = r'''# voli: the vowel-dynamics GAMMs of models.parquet (family "vowel dynamics: <language>"), refitted
 # with mgcv from vowel_tracks.csv beside this script: Rscript dynamics.R
 suppressPackageStartupMessages(library(mgcv))
-tracks <- read.csv("vowel_tracks.csv", stringsAsFactors = FALSE)
+header <- names(read.csv("vowel_tracks.csv", nrows = 1, check.names = FALSE))
+# labels stay text: a level "01" or "T" read as a number or a logical would match no level
+labels <- grepl("_f$", header) | header %in% c("token", "speaker_id", "language", "phone")
+tracks <- read.csv("vowel_tracks.csv", colClasses = ifelse(labels, "character", NA), check.names = FALSE)
 models <- read.csv("dynamics_models.csv", colClasses = "character", na.strings = character(0))
 results <- list(); status <- list(); curves <- list()
 grid_time <- seq(0, 1, length.out = @POINTS@)
@@ -206,6 +209,11 @@ for (i in seq_len(nrow(models))) {
   controls <- if (nzchar(m$controls)) strsplit(m$controls, "|", fixed = TRUE)[[1]] else character(0)
   if (nzchar(m$factor)) d <- d[d[[m$factor]] %in% levels_, ]
   n_tokens <- length(unique(d$token))
+  if (!nrow(d)) {
+    status[[i]] <- data.frame(model = m$id, status = "failed: no trajectory points of its levels", n_rows = 0,
+                              n_speakers = 0, n_tokens = 0)
+    next
+  }
   # one trajectory per speaker: the mean of their tokens at each point (the attribute and controls are the speaker's)
   keys <- c("speaker_id", "time", if (nzchar(m$factor)) m$factor else m$by, controls)
   d <- aggregate(d[m$measure], by = d[keys], FUN = mean)

@@ -78,7 +78,8 @@ def role(family: str, config) -> str:
 
 
 def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeType], config, *, measures=None,
-               attributes=None, engine: str | None = None, export_dir: Path | None = None, tracks=None):
+               attributes=None, engine: str | None = None, export_dir: Path | None = None, tracks=None,
+               dynamics_tokens=None):
     """Every model of the configuration: one row per tested term, trend or joint test (a DataFrame).
 
     ``measures`` restricts the measures fitted (e.g. {"articulation_rate", "f2_hz"}) and ``attributes``
@@ -96,7 +97,9 @@ def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeT
 
     ``tracks`` (the features stage's vowel_tracks table) adds the vowel-dynamics family
     (:mod:`voli.profile.dynamics`: GAMMs with mgcv, their ``edf`` beside p); its predicted
-    trajectories are in ``table.attrs["trajectories"]`` (records).
+    trajectories are in ``table.attrs["trajectories"]`` (records). ``dynamics_tokens``: the tokens that
+    select its trajectories and give each speaker's Lobanov scale (default ``tokens``: pass all of them
+    when ``tokens`` holds only the vowels whose midpoint models are wanted).
     """
     import tempfile
 
@@ -192,7 +195,8 @@ def fit_models(tokens, utterances, speakers, survey, types: dict[str, AttributeT
         from voli.profile.dynamics import fit_dynamics
 
         declared = declared_attributes(types, config) & (set(types) if attributes is None else set(attributes))
-        dyn_rows, curves = fit_dynamics(tracks, tokens, survey, codings, declared, config, export_dir=export_dir)
+        dyn_rows, curves = fit_dynamics(tracks, tokens if dynamics_tokens is None else dynamics_tokens, survey,
+                                        codings, declared, config, export_dir=export_dir)
         rows += dyn_rows
     table = pd.DataFrame(rows)
     if not len(table):

@@ -657,6 +657,7 @@ def one_simulation(design: Design, simulate: Callable, sizes: tuple[int, ...], s
         speakers, tokens = speaker_measures(tables["vowels"], tables["speaker_prosody"], config)
         measures, vowels = needed_measures(design, tuple(speakers.columns))
         attributes = None  # whole families: every attribute's models, as the report has them
+        every_token = tokens  # the dynamics models' Lobanov scale: all of a speaker's vowels, as the profile's
         if design.families == "planted":
             tokens = tokens[tokens.phone.isin(vowels)]  # other vowels' models test nothing planted
             attributes = {e["attribute"] for e in design.effects} | {design.null_attribute}
@@ -665,12 +666,15 @@ def one_simulation(design: Design, simulate: Callable, sizes: tuple[int, ...], s
         order = list(tables["speakers"].speaker_id)
         utterances_all = tables["prosody"][tables["prosody"].role.isin(config.roles)]
         tracks = tables.get("tracks")
+        if tracks is not None and design.families == "planted":
+            tracks = tracks[tracks.phone.isin(vowels)]  # the planted glides' trajectory models only
         for n in sizes:
             keep = set(order[:n])
             table = fit_models(tokens[tokens.speaker_id.isin(keep)], utterances_all[utterances_all.speaker_id.isin(keep)],
                                speakers[speakers.speaker_id.isin(keep)], survey[survey.speaker_id.isin(keep)], types,
                                config, measures=measures, engine=engine, attributes=attributes,
-                               tracks=None if tracks is None else tracks[tracks.speaker_id.isin(keep)])
+                               tracks=None if tracks is None else tracks[tracks.speaker_id.isin(keep)],
+                               dynamics_tokens=every_token[every_token.speaker_id.isin(keep)])
             rows += score(design, table, n, simulation)
         n_problems = len(found)
     return rows, n_problems

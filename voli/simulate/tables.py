@@ -278,6 +278,7 @@ def simulate_tables(spec: EffectSpec, n_speakers: int, *, seed: int = 0, tokens_
     if not 0 <= unusable < 1:
         raise ConfigError(f"unusable {unusable:g} should be a share, 0 <= unusable < 1")
     track_sd = {**TRAJECTORY_SD, **(trajectories if isinstance(trajectories, dict) else {})}
+    trajectories = trajectories is not False and trajectories is not None  # True or a dict ({}: the defaults)
     if set(track_sd) - set(TRAJECTORY_SD):
         raise ConfigError(f"trajectories: unknown key(s) {sorted(set(track_sd) - set(TRAJECTORY_SD))}; "
                           f"use {', '.join(TRAJECTORY_SD)}")
