@@ -177,16 +177,16 @@ def test_calibrate_counts_the_dynamics_family_and_finds_a_spliced_glide(tmp_path
     types = attribute_types(tmp_path, tables["speakers"][["speaker_id", "group"]])
     survey = survey_table(tmp_path, tables["speakers"][["speaker_id", "group"]], types)
     table = calibrate(survey, types, tokens, tables["prosody"], speakers, config, language={s: "en" for s in survey.speaker_id},
-                      shuffles=8, shift_sd=1.5, engine="statsmodels", seed=3, measures={"trajectories"},
+                      shuffles=6, shift_sd=1.5, engine="statsmodels", seed=3, measures={"trajectories"},
                       tracks=tracks, within="none")
     dyn = table[table.family == "vowel dynamics: en"].set_index(["what", "threshold"])
     print(dyn[["tests", "hits", "rate"]].to_string())
     per_test = dyn.xs("false positives", level="what").filter(like="p < 0.05", axis=0).iloc[0]
-    assert per_test.tests == 8 * 2 and per_test.rate <= 0.25, per_test.to_dict()
+    assert per_test.tests == 6 * 2 and per_test.rate <= 0.25, per_test.to_dict()
     power = dyn.xs("power", level="what").iloc[0]
-    # F1 and F2 of /aɪ/, each glide grown; measured 7 of 16 (the difference smooth's F spreads a slope's
+    # F1 and F2 of /aɪ/, each glide grown; measured 8 of 12, false positives 0 of 12 (the difference smooth's F spreads a slope's
     # difference over its reference df: a straight glide is found less often than a t test of slopes would)
-    assert power.tests == 8 * 2 and power.rate >= 0.3 and power.rate >= per_test.rate + 0.2, power.to_dict()
+    assert power.tests == 6 * 2 and power.rate >= 0.3 and power.rate >= per_test.rate + 0.2, power.to_dict()
 
 
 def test_a_glide_design_names_a_vowel_the_models_cannot_see():
