@@ -25,7 +25,8 @@ By-speaker factor smooths
 (``s(time, speaker_id, bs = "fs", m = 1)``, the usual choice) were measured too: a null attribute
 came out at p < 0.05 in 6-30 % of simulated corpora of 12 speakers (``bench/dynamics_fpr.py
 --random fs``). A numeric attribute (centred) enters as a varying
-coefficient, ``s(time, by = x)``. F is in each speaker's Lobanov z-scores (the speaker's mean and SD
+coefficient held at 0 in the vowel's middle beside a term for its level,
+``x + s(time, by = x, pc = 0.5)``, so its smooth tests the shape only, as a factor's difference smooth. F is in each speaker's Lobanov z-scores (the speaker's mean and SD
 of that formant over their vowel tokens' midpoints), so vocal-tract length does not masquerade as an
 attribute's effect.
 
@@ -64,7 +65,7 @@ MIN_SPEAKERS_PER_LEVEL = 2  # ... and speakers (one speaker per level: the attri
 # Random effects, on each speaker's mean trajectory: the speaker's own level, slope and curvature over the vowel
 # (t2 = (time - 0.5)^2). Measured (bench/dynamics_fpr.py, 100 corpora of 12 speakers): with by-speaker factor
 # smooths (s(time, speaker_id, bs = "fs", m = 1)) a null attribute came out at p < 0.05 in 6-30 % of corpora;
-# with these terms and the speakers' df, in 3-7 % (4.6 % pooled over 499 tests).
+# with these terms and the speakers' df, in 3-4 % (3.6 % pooled over 499 tests).
 RANDOM = ('s(speaker_id, bs = "re")', 's(speaker_id, time, bs = "re")', 's(speaker_id, t2, bs = "re")')
 
 
@@ -94,7 +95,9 @@ class Dynamics:
         if self.factor:
             terms = [self.factor, f"s(time{k})", f"s(time, by = {self.factor}{k})"]
         else:
-            terms = [f"s(time{k})", f"s(time, by = {self.by}{k})"]
+            # the level (at the vowel's middle) as a term of its own, the shape as a varying coefficient held at 0
+            # in the middle (pc = 0.5): the smooth then tests the shape only, as a factor's difference smooth does
+            terms = [self.by, f"s(time{k})", f"s(time, by = {self.by}{k}, pc = 0.5)"]
         return f"{self.measure} ~ " + " + ".join(terms + list(self.controls) + list(self.random))
 
 
@@ -254,8 +257,11 @@ for (i in seq_len(nrow(models))) {
     grid[[m$factor]] <- factor(grid$level, levels = levels_, ordered = TRUE)
     contrasts(grid[[m$factor]]) <- "contr.treatment"
   } else {
+    if (m$by %in% rownames(ptab)) rows[[1]] <- data.frame(model = m$id, test = "coefficient", level = "",
+      estimate = ptab[m$by, 1], se = ptab[m$by, 2], statistic = ptab[m$by, 3],
+      p = 2 * pt(-abs(ptab[m$by, 3]), df_speakers), edf = NA, ref_df = NA, df = df_speakers, p_mgcv = ptab[m$by, 4])
     sm <- paste0("s(time):", m$by)
-    if (sm %in% rownames(st)) rows[[1]] <- smooth_row(sm, "")
+    if (sm %in% rownames(st)) rows[[length(rows) + 1]] <- smooth_row(sm, "")
     x <- unique(d[, c("speaker_id", m$by)])[[m$by]]
     at <- quantile(x, c(0.1, 0.9), names = FALSE)
     grid <- expand.grid(time = grid_time, level = c("10th percentile", "90th percentile"), stringsAsFactors = FALSE)
