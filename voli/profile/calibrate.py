@@ -105,13 +105,15 @@ def _splice_glides(tracks, tokens, spliced_tokens, coded, shift_sd: float):
     shift the midpoint measures got (``spliced_tokens`` minus ``tokens``, per language and vowel)."""
     import pandas as pd
 
-    key = ["recording_id", "speaker_id", "phone", "start"]  # the analysed tokens' trajectories only
+    from voli.profile.dynamics import TOKEN_KEY
+
+    key = list(TOKEN_KEY)  # the analysed tokens' trajectories only
     kept = tokens[key].assign(start=tokens.start.round(4)).drop_duplicates()
     out = tracks.assign(start=tracks.start.round(4)).merge(kept, on=key, how="inner")
     g = out.speaker_id.map(coded).fillna(0.0).to_numpy(float)
     x = out.point.to_numpy(float) / 100 - 0.5
     keys = ["language", "phone"]
-    token = [out[c] for c in ("recording_id", "speaker_id", "phone", "start")]
+    token = [out[c] for c in key]
     for f in ("f1_hz", "f2_hz"):
         if f not in out:
             continue

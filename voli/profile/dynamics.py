@@ -57,6 +57,7 @@ from voli.errors import VoliError
 from voli.profile.coding import Coding, _name
 
 FAMILY = "vowel dynamics"
+TOKEN_KEY = ("recording_id", "speaker_id", "phone", "start")  # joins a token's trajectory points to its row
 FORMANTS = ("f1", "f2")
 TIME_POINTS = 21  # points of each predicted curve over 0-1
 BASIS = 6  # basis dimension k of every smooth over time (11 points per token: k <= 10)
@@ -109,7 +110,7 @@ def trajectory_data(tracks, tokens, survey, codings: dict[str, Coding]):
 
     if tracks is None or not len(tracks) or not len(tokens):
         return None
-    key = ["recording_id", "speaker_id", "phone", "start"]
+    key = list(TOKEN_KEY)
     kept = tokens[key + ["language"]].copy()
     kept["start"] = kept.start.round(4)
     pts = tracks[tracks.reliable].copy() if "reliable" in tracks else tracks.copy()
