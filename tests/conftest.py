@@ -126,6 +126,8 @@ def pytest_runtest_setup(item):
 # the session fixtures built from corpora_sample, one on the other (transcribe, align, features, profile)
 SAMPLE_CHAIN = ("transcribed", "aligned", "featured", "profiled")
 CHAIN_TESTS = ("test_resume_and_ray.py::test_sigkill_mid_stage", "test_resume_and_ray.py::test_ray_executor")  # by name
+# other module fixtures worth building once: their tests go to one worker (group named for the fixture)
+SHARED_FIXTURES = ("hard_corpus",)
 
 
 def _in_group(item, group: str) -> None:
@@ -148,10 +150,14 @@ def _in_group(item, group: str) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Every test on the sample's fixture chain runs on one pytest-xdist worker, which builds the
-    chain once, while the others run the rest. Tests that need a CUDA GPU skip without one."""
+    chain once, while the others run the rest (so do the tests of each SHARED_FIXTURES fixture). Tests that need a CUDA GPU skip without one."""
     for item in items:
         if any(n in SAMPLE_CHAIN for n in getattr(item, "fixturenames", ())) or any(t in item.nodeid for t in CHAIN_TESTS):
             _in_group(item, "sample_chain")
+        else:
+            for name in SHARED_FIXTURES:
+                if name in getattr(item, "fixturenames", ()):
+                    _in_group(item, name)
     cuda = None
     for item in items:
         if "requires_cuda" in item.keywords:

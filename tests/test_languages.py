@@ -128,9 +128,11 @@ def test_italian_real_speech_through_all_five_stages_offline_with_no_transcript_
     work = tmp_path / "exp"
     config = tmp_path / "config.yaml"
     config.write_text("features:\n  formant_ceiling_low_hz: 3400\n  formant_ceiling_high_hz: 3900\n"  # 8 kHz audio
+                      "align:\n  iterations: 10\n"  # every utterance aligns after 10 (the suite's time)
                       "profile:\n  permutations: 20\n")
     code, log = run_voli_offline("run", corpus, "--workdir", work, "--config", config, "--device", "cpu", "-v")
     assert "network access attempted" not in log
+    print("\n".join(line for line in log.splitlines() if " processed, " in line))
     assert code == 0, log[-3000:]
     words = pd.read_parquet(Workdir(work).table("transcribe", "words"))
     said = {w for w in words.word.str.strip(".,?!;:").str.lower() if len(w) >= 6}
