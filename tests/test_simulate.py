@@ -249,6 +249,26 @@ def test_simulated_espeak_corpus_passes_prepare(tmp_path):
     assert roles.set_index("speaker_id").channel.to_dict() == {"INT_PT": 1, "PT01": 2}
 
 
+@pytest.mark.slow
+def test_rounds_make_an_interview_of_several_scripts(tmp_path):
+    """--rounds 2: the second interview goes through the scripts from its own (the second), then
+    the first, every word in order; 0 rounds is refused with a fix."""
+    from voli import languages
+    from voli.errors import ConfigError
+    from voli.simulate.interview import SimulationConfig, simulate
+    from voli.text import normalise_words
+
+    config = SimulationConfig(languages=("en",), interviews_per_language=2, rounds=2, engine="espeak")
+    out = simulate(tmp_path / "sim", config=config, progress=False)
+    words = pd.read_parquet(out / "truth" / "words.parquet")
+    scripts = languages.get("en").interviews
+    said = [w for k in (1, 0) for _, text in scripts[k] for w in normalise_words(text)]
+    assert normalise_words(" ".join(words[words.recording_id == "en_02"].word)) == said
+    assert (words[words.recording_id == "en_02"].start.diff().dropna() > 0).all()
+    with pytest.raises(ConfigError, match="--rounds 1 or more"):
+        simulate(tmp_path / "none", config=SimulationConfig(languages=("en",), rounds=0, engine="espeak"), progress=False)
+
+
 def test_vowel_specific_shift_is_planted_on_that_vowel_only(tmp_path):
     """A spec that raises F1 of /a/ by 20 % moves /a/ tokens, and only them."""
     from voli.io import audio

@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="kokoro: natural speech, 25 ms timing grid (default); espeak: robotic, sample-exact timings")
     p.add_argument("--languages", default="fr,es,pt,en", help="comma-separated languages (default: fr,es,pt,en)")
     p.add_argument("--interviews-per-language", type=int, default=2, help="interviews (= interviewees) per language (default: 2)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="scripts per interview: each interview goes through this many of its language's interview "
+                        "scripts in turn, repeating them if it must (longer interviews, more tokens per speaker; default: 1)")
     p.add_argument("--sample-rate", type=int, default=16000, help="sample rate of the written audio in Hz (default: 16000)")
     p.add_argument("--format", default="flac", choices=["flac", "wav", "mp3", "ogg"], help="audio file format (default: flac)")
     p.add_argument("--stereo", default="",
@@ -251,7 +254,7 @@ def _simulate(args) -> int:
         spec = EffectSpec.load(args.spec) if args.spec else None
         config = SimulationConfig(
             languages=tuple(x.strip() for x in args.languages.split(",") if x.strip()),
-            interviews_per_language=args.interviews_per_language, engine=args.engine,
+            interviews_per_language=args.interviews_per_language, rounds=args.rounds, engine=args.engine,
             sample_rate=args.sample_rate, audio_format=args.format,
             stereo=tuple(x.strip() for x in args.stereo.split(",") if x.strip()), noise_snr_db=args.noise_snr_db, seed=args.seed,
         )

@@ -47,6 +47,7 @@ MIN_VOWEL_S = 0.04  # shorter vowel tokens are left as they are (too short to re
 class SimulationConfig:
     languages: tuple[str, ...] = ("fr", "es", "pt", "en")
     interviews_per_language: int = 2
+    rounds: int = 1  # each interview goes through this many of its language's scripts in turn (longer interviews)
     engine: str = "kokoro"
     sample_rate: int = 16000  # Hz of the written audio
     audio_format: str = "flac"  # flac, wav, mp3 or ogg
@@ -191,6 +192,8 @@ def _resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
 def simulate(out_dir: str | Path, *, spec: EffectSpec | None = None, config: SimulationConfig = SimulationConfig(),
              progress: bool = True) -> Path:
     """Write a simulated interview corpus with its truth to ``out_dir``; see the module docstring."""
+    if config.rounds < 1:
+        raise ConfigError(f"rounds = {config.rounds}: an interview goes through at least 1 script (--rounds 1 or more)")
     for lang in config.languages:
         if lang not in languages.codes() or not languages.get(lang).interviews:
             scripted = [code for code in languages.codes() if languages.get(code).interviews]
@@ -219,7 +222,7 @@ def simulate(out_dir: str | Path, *, spec: EffectSpec | None = None, config: Sim
         rng = _rng(config.seed, rid)
         stereo = rid in config.stereo
         scripts = languages.get(lang).interviews
-        script = scripts[index % len(scripts)]
+        script = [turn for k in range(config.rounds) for turn in scripts[(index + k) % len(scripts)]]
         turns = []
         for t, (role, text) in enumerate(script):
             spk = by_id[int_id if role == "interviewer" else ee_id]
@@ -350,7 +353,8 @@ def _spec_yaml(spec: EffectSpec, config: SimulationConfig) -> str:
     import yaml
 
     data = {
-        "simulation": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
+        "simulation": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()
+                       if k != "rounds" or v != 1},  # (a corpus made before rounds existed reads the same)
         "attributes": _attribute_types(spec),
         "effects": [{k: v for k, v in asdict(e).items() if v not in (None, {}, 1) or k == "measure"} for e in spec.effects],
         "between_speaker_sd": spec.between_speaker_sd,
