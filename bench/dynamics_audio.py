@@ -4,7 +4,7 @@ simulator resynthesises every vowel token), then ``voli run`` transcribes, align
 models them. The survey has a second two-level attribute with no effect (``null_group``).
 
 Printed: how far /aɪ/'s F2 moves (20 % to 80 % of the vowel) in each group, in the truth (what was
-planted, measured on the simulator's own tokens) and in ``03_features/vowel_tracks.parquet`` (what
+planted, measured on the simulator's own tokens) and in the features stage's ``vowel_tracks.parquet`` (what
 the pipeline measured), then the models of /aɪ/ F2 for both attributes: the vowel-dynamics family's
 difference smooth (p, q) and the midpoint model (p). What the tables of bench/dynamics_fpr.py and
 ``voli power`` say over many corpora is shown here once, end to end.
