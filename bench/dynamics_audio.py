@@ -54,11 +54,13 @@ profile:
 """
 
 
-def excursion(tracks: pd.DataFrame) -> pd.Series:
-    """Each /aɪ/ token's F2 movement from 20 % to 80 % of the vowel (Hz), by token."""
-    key = ["recording_id", "speaker_id", "start"]
-    at = tracks[tracks.point.isin([20, 80])].pivot_table(index=key, columns="point", values="f2_hz")
-    return (at[80] - at[20]).dropna()
+def movement(points: pd.DataFrame, token: list[str], time: str, early, late, groups: pd.Series) -> pd.Series:
+    """Each speaker's mean F2 movement (Hz) from time ``early`` to ``late`` of the vowel over their tokens
+    (``points``: one row per token and point, the token's identity in ``token``), indexed by
+    (group, speaker_id); speakers outside ``groups`` (speaker_id -> group) are left out."""
+    wide = points.pivot_table(index=token, columns=time, values="f2_hz").reset_index()
+    moved = (wide[late] - wide[early]).groupby([wide.speaker_id.map(groups), wide.speaker_id]).mean()
+    return moved.dropna()
 
 
 def main() -> None:
@@ -111,9 +113,8 @@ def report(corpus: Path, exp: Path) -> None:
           + ", ".join(f"{g} x{v:.3f}" for g, v in planted.groupby("group").f2_glide.mean().items()))
     tracks = pd.read_parquet(Workdir(exp).table("features", "vowel_tracks"))
     tracks = tracks[(tracks.phone == "aɪ") & tracks.reliable]
-    moved = excursion(tracks).reset_index().rename(columns={0: "hz"})
-    moved = moved.merge(speakers[["speaker_id", "group"]], on="speaker_id")
-    by_speaker = moved.groupby(["group", "speaker_id"]).hz.mean().groupby("group")
+    groups = speakers.set_index("speaker_id").group
+    by_speaker = movement(tracks, ["recording_id", "speaker_id", "start"], "point", 20, 80, groups).groupby(level=0)
     print("measured /aɪ/ F2 movement, 20 % -> 80 % (speakers' means): "
           + ", ".join(f"{g} {v.mean():.0f} Hz ({len(v)} speakers)" for g, v in by_speaker)
           + f"; b over a x{by_speaker.mean()['b'] / by_speaker.mean()['a']:.2f}")
@@ -130,7 +131,7 @@ def report(corpus: Path, exp: Path) -> None:
               + ("; ".join(f"{r.measure} p {r.p:.3g} q {r.q:.3g}" for r in m.itertuples()) or "not fitted"))
     print(f"(models.parquet: {len(models)} rows; {np.isnan(models.p).sum()} without a p)")
     alignment_errors(corpus, exp)
-    refit_on_true_intervals(corpus, exp, speakers.set_index("speaker_id"))
+    refit_on_true_intervals(corpus, exp, speakers.set_index("speaker_id"), truth[truth.phone == "aɪ"])
 
 
 def alignment_errors(corpus: Path, exp: Path) -> None:
@@ -152,16 +153,15 @@ def alignment_errors(corpus: Path, exp: Path) -> None:
     print(table.round(0).to_string())
 
 
-def refit_on_true_intervals(corpus: Path, exp: Path, speakers: pd.DataFrame) -> None:
-    """export/dynamics.R on a copy of the export whose /aɪ/ rows are measured over the true intervals."""
+def refit_on_true_intervals(corpus: Path, exp: Path, speakers: pd.DataFrame, truth: pd.DataFrame) -> None:
+    """export/dynamics.R on a copy of the export whose /aɪ/ rows are measured over the true intervals
+    (``truth``: the simulator's /aɪ/ tokens)."""
     import tempfile
 
     import parselmouth
     import soundfile as sf
 
     export = Workdir(exp).export()
-    truth = pd.read_parquet(corpus / "truth" / "vowels.parquet")
-    truth = truth[truth.phone == "aɪ"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for name in ("dynamics.R", "dynamics_models.csv", "vowel_tracks.csv"):
@@ -192,8 +192,7 @@ def refit_on_true_intervals(corpus: Path, exp: Path, speakers: pd.DataFrame) -> 
         true_rows = pd.DataFrame(rows)
         pd.concat([tracks[tracks.phone != "aɪ"], true_rows])[tracks.columns].to_csv(tmp / "vowel_tracks.csv", index=False)
         for name, table in (("aligned intervals (the pipeline's tracks)", mine), ("true intervals (Praat)", true_rows)):
-            wide = table.pivot_table(index=["token", "speaker_id"], columns="time", values="f2_hz").reset_index()
-            move = (wide[0.8] - wide[0.2]).groupby([wide.speaker_id.map(speakers.group), wide.speaker_id]).mean()
+            move = movement(table, ["token", "speaker_id"], "time", 0.2, 0.8, speakers.group)
             print(f"/aɪ/ F2 20 % -> 80 %, {name}: "
                   + ", ".join(f"{g} {v:.0f} Hz" for g, v in move.groupby(level=0).mean().items()))
         subprocess.run(["Rscript", "dynamics.R"], cwd=tmp, check=True, capture_output=True)

@@ -150,14 +150,14 @@ def _in_group(item, group: str) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Every test on the sample's fixture chain runs on one pytest-xdist worker, which builds the
-    chain once, while the others run the rest (so do the tests of each SHARED_FIXTURES fixture). Tests that need a CUDA GPU skip without one."""
+    chain once, while the others run the rest (so do the tests of each SHARED_FIXTURES fixture).
+    Tests that need a CUDA GPU skip without one."""
     for item in items:
-        if any(n in SAMPLE_CHAIN for n in getattr(item, "fixturenames", ())) or any(t in item.nodeid for t in CHAIN_TESTS):
+        names = getattr(item, "fixturenames", ())
+        if any(n in SAMPLE_CHAIN for n in names) or any(t in item.nodeid for t in CHAIN_TESTS):
             _in_group(item, "sample_chain")
-        else:
-            for name in SHARED_FIXTURES:
-                if name in getattr(item, "fixturenames", ()):
-                    _in_group(item, name)
+        elif shared := next((n for n in SHARED_FIXTURES if n in names), None):
+            _in_group(item, shared)
     cuda = None
     for item in items:
         if "requires_cuda" in item.keywords:

@@ -244,13 +244,14 @@ for (i in seq_len(nrow(models))) {
   smooth_row <- function(sm, lv) data.frame(model = m$id, test = "smooth", level = lv, estimate = NA, se = NA,
     statistic = st[sm, "F"], p = pf(st[sm, "F"], st[sm, "Ref.df"], df_speakers, lower.tail = FALSE),
     edf = st[sm, "edf"], ref_df = st[sm, "Ref.df"], df = df_speakers, p_mgcv = st[sm, "p-value"])
+  coefficient_row <- function(term, lv) data.frame(model = m$id, test = "coefficient", level = lv,
+    estimate = ptab[term, 1], se = ptab[term, 2], statistic = ptab[term, 3],
+    p = 2 * pt(-abs(ptab[term, 3]), df_speakers), edf = NA, ref_df = NA, df = df_speakers, p_mgcv = ptab[term, 4])
   rows <- list()
   if (nzchar(m$factor)) {
     for (lv in levels_[-1]) {
       term <- paste0(m$factor, lv)
-      if (term %in% rownames(ptab)) rows[[length(rows) + 1]] <- data.frame(model = m$id, test = "coefficient",
-        level = lv, estimate = ptab[term, 1], se = ptab[term, 2], statistic = ptab[term, 3],
-        p = 2 * pt(-abs(ptab[term, 3]), df_speakers), edf = NA, ref_df = NA, df = df_speakers, p_mgcv = ptab[term, 4])
+      if (term %in% rownames(ptab)) rows[[length(rows) + 1]] <- coefficient_row(term, lv)
       sm <- paste0("s(time):", term)
       if (sm %in% rownames(st)) rows[[length(rows) + 1]] <- smooth_row(sm, lv)
     }
@@ -258,9 +259,7 @@ for (i in seq_len(nrow(models))) {
     grid[[m$factor]] <- factor(grid$level, levels = levels_, ordered = TRUE)
     contrasts(grid[[m$factor]]) <- "contr.treatment"
   } else {
-    if (m$by %in% rownames(ptab)) rows[[1]] <- data.frame(model = m$id, test = "coefficient", level = "",
-      estimate = ptab[m$by, 1], se = ptab[m$by, 2], statistic = ptab[m$by, 3],
-      p = 2 * pt(-abs(ptab[m$by, 3]), df_speakers), edf = NA, ref_df = NA, df = df_speakers, p_mgcv = ptab[m$by, 4])
+    if (m$by %in% rownames(ptab)) rows[[1]] <- coefficient_row(m$by, "")
     sm <- paste0("s(time):", m$by)
     if (sm %in% rownames(st)) rows[[length(rows) + 1]] <- smooth_row(sm, "")
     x <- unique(d[, c("speaker_id", m$by)])[[m$by]]

@@ -521,7 +521,8 @@ def _primary(rows):
 
 def _headlines(rows):
     """The tests a finding is read from: :func:`_primary`'s, and the vowel-dynamics models' headline (a shape)."""
-    shape = (rows.level == "trajectory") & rows.headline.astype(bool) if "headline" in rows else rows.level != rows.level
+    headline = rows.headline if "headline" in rows else rows.primary  # as _primary reads it
+    shape = (rows.level == "trajectory") & headline.astype(bool)
     return rows[rows.index.isin(_primary(rows).index) | shape]
 
 
