@@ -4,6 +4,7 @@ and how often they find a planted glide, on trajectories with known truth (voli.
 
     .venv/bin/python bench/dynamics_fpr.py --replicates 100            # voli's random terms
     .venv/bin/python bench/dynamics_fpr.py --replicates 100 --random fs  # by-speaker factor smooths
+    .venv/bin/python bench/dynamics_fpr.py --replicates 100 --contexts=-250,0,250 [--no-context-term]
 
 Prints, per attribute and formant, the share of replicates with the headline p < 0.05 (voli's p,
 on the speakers' df, and mgcv's own) and its binomial 95 % interval. The null rows are false positives (nominal 5 %); group F2 is power; group F1
@@ -36,12 +37,18 @@ def main() -> None:
     parser.add_argument("--glide", type=float, default=1.2)
     parser.add_argument("--random", choices=list(ALTERNATIVES), default="voli")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--contexts", default="", help="F2 shifts (Hz) at the vowel's end of up to 4 following "
+                        "contexts, e.g. -250,0,250 (default: none)")
+    parser.add_argument("--context-mix", type=float, default=1.0, help="Dirichlet concentration of each speaker's "
+                        "mix of contexts (default 1; smaller: speakers' mixes differ more)")
+    parser.add_argument("--no-context-term", action="store_true", help="profile.dynamics_context: false")
     args = parser.parse_args()
-    design = TrajectoryDesign(speakers=args.speakers, glide=args.glide)
+    shifts = tuple(float(v) for v in args.contexts.split(",") if v.strip())
+    design = TrajectoryDesign(speakers=args.speakers, glide=args.glide, context_hz=shifts, context_mix=args.context_mix)
     tracks, tokens, survey = trajectory_tables(args.replicates, design, seed=args.seed)
     types = survey_types()
     codings = {n: code_attribute(t, survey) for n, t in types.items()}
-    config = dataclasses.replace(ProfileConfig(), dynamics="all")
+    config = dataclasses.replace(ProfileConfig(), dynamics="all", dynamics_context=not args.no_context_term)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         rows, _ = fit_dynamics(tracks, tokens, survey, codings, set(types), config, export_dir=Path(tmp),
@@ -50,7 +57,8 @@ def main() -> None:
     table = pd.DataFrame(rows)
     heads = table[table.headline & (table.vowel != "other")]
     print(f"{args.replicates} replicates x {args.speakers} speakers, glide x{args.glide}, random terms: "
-          f"{args.random}; {len(heads)} models in {seconds:.0f} s")
+          f"{args.random}; following contexts {shifts or 'none'} (mix {args.context_mix}), context term "
+          f"{'off' if args.no_context_term else 'on'}; {len(heads)} models in {seconds:.0f} s")
     for (attribute, measure), g in heads.groupby(["attribute", "measure"]):
         kind = "power" if (attribute, measure) == ("group", "f2_z") else "false positives"
         for name, column in (("p (speakers' df)", "p"), ("mgcv's own p", "p_mgcv")):

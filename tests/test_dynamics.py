@@ -22,7 +22,9 @@ pytestmark = pytest.mark.needs("mgcv")
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     export = tmp_path_factory.mktemp("dyn")
-    design = TrajectoryDesign(speakers=16, glide=1.2, speaker_extent_sd=0.08, token_extent_sd=0.1)
+    # every token is followed by one of three contexts that pull its F2 offset apart, in a mix drawn per speaker
+    design = TrajectoryDesign(speakers=16, glide=1.2, speaker_extent_sd=0.08, token_extent_sd=0.1,
+                              context_hz=(-300.0, 0.0, 300.0), context_mix=0.5)
     tracks, tokens, survey = trajectory_tables(1, design, seed=3)
     types = survey_types()
     codings = {n: code_attribute(t, survey) for n, t in types.items()}
@@ -62,6 +64,13 @@ def test_r_refits_a_model_by_hand_to_the_same_numbers(fitted):
 suppressPackageStartupMessages(library(mgcv))
 d <- read.csv("vowel_tracks.csv", stringsAsFactors = FALSE)
 d <- d[d$phone == "v00" & !is.na(d$f2_z), ]
+# the following context's effect at each point, within speakers (one fit: every term by time), out of each token
+fit <- lm(f2_z ~ 0 + factor(time):factor(speaker_id) + factor(time):following_f, data = d)
+b <- coef(fit); b[is.na(b)] <- 0
+X <- model.matrix(fit)
+ctx <- grepl("following_f", colnames(X), fixed = TRUE)
+effect <- as.vector(X[, ctx] %*% b[ctx])
+d$f2_z <- d$f2_z - (effect - ave(effect, d$time))  # centred on the tokens' mix at each point
 d <- aggregate(f2_z ~ speaker_id + time + group_f, data = d, FUN = mean)  # each speaker's mean trajectory
 d$g <- factor(d$group_f, levels = c("A", "B"), ordered = TRUE)
 contrasts(d$g) <- "contr.treatment"
@@ -77,7 +86,7 @@ cat(sprintf("%.10g %.10g %.10g\\n", st["s(time):gB", "edf"], st["s(time):gB", "p
     edf, p_mgcv, p = map(float, out.stdout.split())
     assert edf == pytest.approx(mine.edf, rel=1e-6) and p_mgcv == pytest.approx(mine.p_mgcv, rel=1e-6)
     assert p == pytest.approx(mine.p, rel=1e-6) and mine.df == 14
-    assert "s(time, by = group_f, k = 6)" in mine.formula
+    assert "s(time, by = group_f, k = 6)" in mine.formula and "following segment" in mine.adjusted_for
 
 
 def test_the_report_draws_the_trajectories_of_a_finding(fitted, tmp_path):

@@ -113,6 +113,9 @@ class AlignConfig(_Checked):
     pad_s: float = option(0.4, low=0.0)  # audio kept around an utterance's first and last word (Whisper's word times are rough)
     batch_size: int = option(16, low=1)  # utterances aligned together
     share_phones: bool = True  # languages share the models of phones with the same IPA label
+    # a phone said in fewer distinct words than this is trained and aligned as the phones that spell it
+    # ("əl" as ə + l, "ɔːɹ" as ɔː + ɹ; its own label is kept), where they are better taught (0: never)
+    min_phone_words: int = option(3, low=0)
     max_train_hours: float = option(10.0, above=0.0)  # speech used for training at most (utterances spread over the corpus)
     # a Gaussian's variance is pulled toward the global one as if by this many frames (0: no pull; a
     # phone seen a few times then gets needle-thin Gaussians that outscore silence)
@@ -190,6 +193,8 @@ class ProfileConfig(_Checked):
     # vowel dynamics (voli.profile.dynamics): GAMMs of F1/F2 trajectories against each attribute, for the
     # language files' gliding vowels (diphthongs), every vowel (all: slow on a big corpus), or none (off)
     dynamics: str = option("diphthongs", choices=("off", "diphthongs", "all"))
+    dynamics_context: bool = True  # ... each token's trajectory first freed of its preceding and following segment's class
+    # (their effects estimated within speakers): speakers whose tokens mix contexts differently then do not differ in shape
     checked_only: bool = False  # only recordings a linguist corrected (WORKDIR/corrections/): their tokens and utterances
 
     def relations(self) -> list[str]:

@@ -5,7 +5,9 @@ models (:mod:`voli.profile.dynamics`): 11-point F1/F2 trajectories of one glidin
 replicate, the speakers' other vowels (for their Lobanov scales) and a survey with a planted
 attribute ``group`` (its B speakers glide ``glide`` times as far in F2, midpoint unchanged) and two
 null ones (drawn at random per speaker): ``null`` (two levels) and ``score`` (a number, 0-100). Speakers differ in level, glide extent and
-midpoint; tokens differ again around their speaker; points carry measurement noise. Each replicate
+midpoint; tokens differ again around their speaker; points carry measurement noise. With
+``context_hz``, each token is followed by one of several segments that pull its F2 offset apart,
+in a mix of contexts drawn per speaker (as real tokens: a speaker's words decide their contexts). Each replicate
 is a separate set of speakers and vowel (``v00``, ``v01``...), so one model fit per replicate and
 attribute gives independent tests.
 """
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 POINTS = tuple(range(0, 101, 10))
+CONTEXT_PHONES = ("t", "k", "p", "a")  # the following phone of each context (classes: coronal, dorsal, labial, vowel)
 OTHER_VOWELS = ((300, 2300), (700, 1300), (400, 800), (500, 1900), (350, 1000))  # (F1, F2) Hz of the rest
 
 
@@ -32,6 +35,18 @@ class TrajectoryDesign:
     speaker_mid_sd_hz: float = 80.0
     token_mid_sd_hz: float = 50.0
     point_sd_hz: float = 30.0  # measurement noise per point
+    # following contexts: each one's F2 shift at the vowel's end, a transition into the next segment over the
+    # vowel's last 40 % (transition(): the midpoint does not move); empty: one context for every token
+    context_hz: tuple[float, ...] = ()
+    context_mix: float = 1.0  # Dirichlet concentration of each speaker's mix of those contexts (small: speakers differ more)
+
+
+def transition(t: float) -> float:
+    """The share of a following context's F2 shift at time ``t`` (0-1) of the vowel: 0 up to 60 %, then a
+    smooth step (3u² - 2u³) to 1 at the offset. No polynomial of low degree follows it, as real transitions:
+    a speaker's own level, slope and curvature cannot absorb a context mix."""
+    u = min(1.0, max(0.0, (t - 0.6) / 0.4))
+    return u * u * (3 - 2 * u)
 
 
 def trajectory_tables(replicates: int, design: TrajectoryDesign = TrajectoryDesign(), seed: int = 0):
@@ -39,8 +54,12 @@ def trajectory_tables(replicates: int, design: TrajectoryDesign = TrajectoryDesi
     typed survey's shapes (language "en"; the gliding vowels are v00, v01, ...)."""
     import pandas as pd
 
+    if len(design.context_hz) > len(CONTEXT_PHONES):
+        raise ValueError(f"context_hz: at most {len(CONTEXT_PHONES)} contexts (one per phone class), not "
+                         f"{len(design.context_hz)}")
     rng = np.random.default_rng(seed)
     numeric = np.random.default_rng([seed, 1])  # the numeric null attribute: the other draws stay seed for seed
+    contexts = np.random.default_rng([seed, 2])  # ... and the following contexts
     tracks, tokens, survey = [], [], []
     for r in range(replicates):
         vowel = f"v{r:02d}"
@@ -52,8 +71,12 @@ def trajectory_tables(replicates: int, design: TrajectoryDesign = TrajectoryDesi
             extent = design.f2_extent_hz * (design.glide if group == "B" else 1.0) * np.exp(
                 rng.normal(0, design.speaker_extent_sd))
             mid2, mid1 = 1500 + rng.normal(0, design.speaker_mid_sd_hz), 650 + rng.normal(0, design.speaker_mid_sd_hz / 2)
+            n_ctx = len(design.context_hz)
+            mix = contexts.dirichlet([design.context_mix] * n_ctx) if n_ctx else None
             for k in range(design.tokens):
                 start = 10.0 * k
+                c = int(contexts.choice(n_ctx, p=mix)) if n_ctx else -1
+                shift = design.context_hz[c] if n_ctx else 0.0
                 tok_extent = extent * np.exp(rng.normal(0, design.token_extent_sd))
                 tok_mid2 = mid2 + rng.normal(0, design.token_mid_sd_hz)
                 tok_mid1 = mid1 + rng.normal(0, design.token_mid_sd_hz / 2)
@@ -62,10 +85,12 @@ def trajectory_tables(replicates: int, design: TrajectoryDesign = TrajectoryDesi
                     tracks.append({"recording_id": f"rec{speaker}", "speaker_id": speaker, "language": "en",
                                    "phone": vowel, "start": start, "end": start + 0.2, "point": p,
                                    "f1_hz": tok_mid1 - design.f1_extent_hz * x + rng.normal(0, design.point_sd_hz),
-                                   "f2_hz": tok_mid2 + tok_extent * x + rng.normal(0, design.point_sd_hz),
+                                   "f2_hz": tok_mid2 + tok_extent * x + shift * transition(p / 100)
+                                   + rng.normal(0, design.point_sd_hz),
                                    "reliable": True})
                 tokens.append({"recording_id": f"rec{speaker}", "speaker_id": speaker, "language": "en",
-                               "phone": vowel, "start": start, "f1_hz": tok_mid1, "f2_hz": tok_mid2})
+                               "phone": vowel, "start": start, "f1_hz": tok_mid1, "f2_hz": tok_mid2,
+                               "previous_phone": None, "next_phone": CONTEXT_PHONES[c] if n_ctx else None})
             for j, (f1, f2) in enumerate(OTHER_VOWELS * 4):
                 tokens.append({"recording_id": f"rec{speaker}", "speaker_id": speaker, "language": "en",
                                "phone": "other", "start": 200.0 + j, "f1_hz": f1 + rng.normal(0, 30),
