@@ -7,9 +7,12 @@
    - no word windows (``early_slack_s`` and ``late_slack_s`` of 10^4 s: no Whisper word is held
      near its ASR times);
    - ``share_phones: false``: one model per language instead of phones shared by IPA label;
-2. an espeak-ng corpus (robotic speech, exact truth; ``voli simulate --engine espeak
+   - ``min_phone_words: 0``: phones said in one or two words keep models of their own;
+2. espeak-ng corpora (robotic speech, exact truth; ``voli simulate --engine espeak
    --transcripts``, seed 1) with the true words as user transcripts: phone and word errors and
-   the share within 20 ms, so that alignment is judged without recognition errors.
+   the share within 20 ms, so that alignment is judged without recognition errors; the sample's
+   four languages, then Italian and Russian (no setting was chosen on them), each with the
+   defaults and without the rare-phone splits.
 
     .venv/bin/python bench/align_ablations.py [--workdir exp/bench-ablations] [--skip-espeak]
 
@@ -35,6 +38,7 @@ VARIANTS = {
     "no variance prior": "variance_prior_frames: 0\n",
     "no word windows": "early_slack_s: 10000\n  late_slack_s: 10000\n",
     "per-language models": "share_phones: false\n",
+    "no rare-phone splits": "min_phone_words: 0\n",
 }
 
 
@@ -98,18 +102,20 @@ def main() -> None:
         return
     from voli.simulate.interview import SimulationConfig, simulate, write_user_transcripts
 
-    espeak = work / "espeak-corpus"
-    if not (espeak / "recordings.csv").exists():
-        simulate(espeak, config=SimulationConfig(engine="espeak", seed=1), progress=False)
-        write_user_transcripts(espeak)
-    base = transcribed(espeak, work / "espeak" / "transcribed")
-    result = align_variant(espeak, base, work / "espeak" / "default", "")
-    print("\nespeak-ng corpus, true words as user transcripts (exact truth):")
-    for level in ("phones", "words"):
-        frame = result[f"{level}_boundaries"]
-        print(f"{level}:")
-        print(frame.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-
+    # the sample's four languages, then two that no aligner setting was chosen on (Italian, Russian)
+    for name, languages in (("espeak", ("fr", "es", "pt", "en")), ("espeak-it-ru", ("it", "ru"))):
+        corpus = work / f"{name}-corpus"
+        if not (corpus / "recordings.csv").exists():
+            simulate(corpus, config=SimulationConfig(engine="espeak", seed=1, languages=languages), progress=False)
+            write_user_transcripts(corpus)
+        base = transcribed(corpus, work / name / "transcribed")
+        for variant in ("default", "no rare-phone splits"):
+            result = align_variant(corpus, base, work / name / variant.replace(" ", "-"), VARIANTS[variant])
+            print(f"\n{name} corpus ({', '.join(languages)}), true words as user transcripts (exact truth), {variant}:")
+            for level in ("phones", "words"):
+                frame = result[f"{level}_boundaries"]
+                print(f"{level}:")
+                print(frame.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
 
 if __name__ == "__main__":
     main()

@@ -404,3 +404,70 @@ def test_plan_trains_nothing_and_the_lexicon_holds_the_words_the_step_read(trans
     spoken = {w.lower() for w in pd.read_parquet(ctx.stage_dir("transcribe") / "words.parquet").word}
     assert "zyzzyva" not in lexicon
     assert len(spoken & set(lexicon)) >= 0.9 * len(spoken), sorted(spoken - set(lexicon))[:20]
+
+
+def test_a_phone_said_in_one_word_is_spelt_by_its_parts():
+    """A phone the training data has in fewer than align.min_phone_words distinct words is modelled
+    as the well-taught phones that spell it ("en:əl" -> "en:ə" "en:l"); one with no such spelling, or
+    said in enough words, keeps its own model; a part never starts with a combining mark or length."""
+    from voli.align.aligner import Segment, _parts, model_prons, rare_phone_splits
+    from voli.align.lexicon import Pron
+    from voli.schema import Utterance, Word
+
+    u = Utterance("r-000000", "r", "S", "interviewee", 0.0, 1.0, "", "en")
+
+    def segment(*words):
+        return Segment(u, [Word("r", u.utterance_id, "S", "interviewee", 0.0, 0.1, w, 0.9, False, "en") for w, _ in words],
+                       0.0, [Pron(p, (0,) * len(p)) for _, p in words])
+
+    segments = [segment(("label", ("en:l", "en:eɪ", "en:b", "en:əl")), ("the", ("en:ð", "en:ə")),
+                        ("a", ("en:ə",)), ("about", ("en:ə", "en:b", "en:aʊ", "en:t")), ("like", ("en:l", "en:aɪ", "en:k")),
+                        ("all", ("en:ɔː", "en:l")), ("help", ("en:h", "en:ɛ", "en:l", "en:p")),
+                        ("button", ("en:b", "en:ʌ", "en:ʔ", "en:n̩")), ("in", ("en:ɪ", "en:n")),
+                        ("no", ("en:n", "en:oʊ")), ("on", ("en:ɑː", "en:n")), ("big", ("en:b", "en:ɪ", "en:ɡ")))]
+    splits = rare_phone_splits(segments, 3)
+    assert splits["en:əl"] == ("en:ə", "en:l")  # "label" only; ə and l are in three words each
+    assert "en:n̩" not in splits  # "button" only, but n + a combining mark is no spelling
+    assert "en:eɪ" not in splits and "en:l" not in splits  # no spelling / well taught
+    assert rare_phone_splits(segments, 0) == {}  # align.min_phone_words: 0
+    assert _parts("en:ɔːɹ", {"en:ɔ", "en:ɔː", "en:ɹ"}) == ("en:ɔː", "en:ɹ")  # never "ɔ" + "ːɹ"
+    units, owners = model_prons(segments[0], splits)
+    assert units[0] == ("en:l", "en:eɪ", "en:b", "en:ə", "en:l") and owners[0] == [0, 1, 2, 3, 3]
+
+
+def test_a_split_phone_is_aligned_by_its_parts_and_keeps_its_label():
+    """Toy phones a, b, c are taught by many words; "bc" (b's frames, then c's) is said in one word
+    only. Trained and aligned as b + c, it comes back as one phone "bc" spanning both parts, its
+    boundaries where they were planted."""
+    from voli.align.aligner import Segment, align_segments, model_prons, rare_phone_splits
+    from voli.align.lexicon import Pron
+    from voli.config import AlignConfig
+    from voli.schema import Utterance, Word
+
+    feats, prons, _ = _toy_corpus(30)
+    rng = np.random.default_rng(4)
+    mean = {"sil": np.zeros(D), "a": np.array([3, 0, 0, 0.]), "b": np.array([0, 3, 0, 0.]), "c": np.array([0, 0, 3, 0.])}
+    segments, truth = [], []
+    for i, (word_prons, x) in enumerate(zip(prons, feats)):  # the toy corpus as segments, words named by their phones
+        u = Utterance(f"r-{i:06d}", "r", "S", "interviewee", 0.0, 1.0, "", "xx")
+        words = [Word("r", u.utterance_id, "S", "interviewee", 0.0, 0.0, "".join(p), None, False, "xx") for p in word_prons]
+        segments.append(Segment(u, words, 0.0, [Pron(p, (0,) * len(p)) for p in word_prons], x))
+    for i in range(12):  # "abc": a, then the rare phone "bc" (6-9 frames of b, then 6-9 of c)
+        n = rng.integers(6, 10, 3)
+        x = np.concatenate([mean["sil"] + rng.normal(0, 1, (8, D))] + [mean[p] + rng.normal(0, 1, (k, D))
+                           for p, k in zip("abc", n)] + [mean["sil"] + rng.normal(0, 1, (8, D))])
+        u = Utterance(f"r-{100 + i:06d}", "r", "S", "interviewee", 0.0, len(x) / 100, "abc", "xx")
+        word = Word("r", u.utterance_id, "S", "interviewee", 0.0, len(x) / 100, "abc", None, False, "xx")
+        segments.append(Segment(u, [word], 0.0, [Pron(("a", "bc"), (0, 0))], torch.tensor(x, dtype=torch.float32),
+                                end=len(x) / 100))
+        truth.append((8 + n[0], 8 + n.sum()))
+    splits = rare_phone_splits(segments, 2)  # b is in two words ("ab", "bca"), "bc" in one
+    assert splits == {"bc": ("b", "c")}
+    model = hmm.train([s.feats for s in segments], [model_prons(s, splits)[0] for s in segments],
+                      hmm.TrainOptions(iterations=6, max_components=1))
+    model.info["split_phones"] = {k: list(v) for k, v in splits.items()}
+    assert not model.knows("bc")
+    _, phones, _ = align_segments(model, segments[-12:], AlignConfig(frame_shift_ms=10))
+    assert [p.phone for p in phones] == ["a", "bc"] * 12
+    for (start, end), (a, bc) in zip(truth, zip(phones[::2], phones[1::2])):
+        assert a.end == bc.start and abs(bc.start * 100 - start) <= 1.5 and abs(bc.end * 100 - end) <= 1.5

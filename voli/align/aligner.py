@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,6 +146,79 @@ def load_transcription(ctx, recording_id: str):
     return rec, speakers, utterances, words
 
 
+# -- phones the corpus cannot teach ----------------------------------------------------------------
+
+def _parts(label: str, taught: set[str]) -> tuple[str, ...] | None:
+    """``label`` as the fewest labels of ``taught`` that spell it ("en:əl" -> "en:ə", "en:l"), or None.
+    A part never starts with a combining mark or a length or palatalisation sign."""
+    lang, _, bare = label.rpartition(":")
+    prefix = f"{lang}:" if lang else ""
+    best: dict[int, tuple[str, ...]] = {0: ()}
+    for i in range(len(bare)):
+        if i not in best:
+            continue
+        for j in range(i + 1, len(bare) + 1):
+            piece = bare[i:j]
+            if (j < len(bare) and (unicodedata.combining(bare[j]) or bare[j] in "ːˑʲʷ")) or prefix + piece not in taught:
+                continue
+            if piece != bare and (j not in best or len(best[i]) + 1 < len(best[j])):
+                best[j] = best[i] + (prefix + piece,)
+    return best.get(len(bare))
+
+
+def rare_phone_splits(segments: list[Segment], min_words: int) -> dict[str, tuple[str, ...]]:
+    """Phones of the training data said in fewer than ``min_words`` distinct words, mapped to the
+    well-taught phones that spell them (English "əl" -> "ə" "l"; "ɔːɹ" -> "ɔː" "ɹ").
+
+    Flat-start training learns a phone from the frames its words give it. A phone heard in one
+    word only (a script's "label", its "əl" said 48 times) learns whatever the first segmentation
+    gave it, and the misplaced boundary is learnt with it: on bench/dynamics_audio.py's interviews
+    "əl" took "label"'s /eɪ b/ and pushed every boundary of "I label" 150-300 ms early. Spelt with
+    phones that many words teach, the span is aligned by models that know them; the phone keeps
+    its own label (its parts' spans are merged back)."""
+    words: dict[str, set] = {}
+    for s in segments:
+        for w, pron in zip(s.words, s.prons):
+            for x in pron.phones:
+                words.setdefault(x, set()).add(w.word.lower())
+    taught = {x for x, ws in words.items() if len(ws) >= min_words}
+    splits = {}
+    for x, ws in words.items():
+        if x not in taught and (parts := _parts(x, taught)):
+            splits[x] = parts
+    return splits
+
+
+def model_prons(segment: Segment, splits: dict[str, tuple[str, ...]]) -> tuple[list[tuple[str, ...]], list[list[int]]]:
+    """The segment's pronunciations as the model's units (split phones spelt by their parts) and, per
+    word, the index of the pronunciation's phone each unit belongs to."""
+    units, owners = [], []
+    for pron in segment.prons:
+        phones, owner = [], []
+        for k, x in enumerate(pron.phones):
+            parts = splits.get(x, (x,))
+            phones.extend(parts)
+            owner.extend([k] * len(parts))
+        units.append(tuple(phones))
+        owners.append(owner)
+    return units, owners
+
+
+def phone_spans(graph: hmm.Graph, path: np.ndarray, owners: list[list[int]]) -> list[tuple[int, int, int, int]]:
+    """(word, phone index in the word's pronunciation, first frame, end frame) of each phone on a
+    Viterbi path: :func:`unit_spans` with a split phone's parts merged back into it."""
+    first_unit = _first_units(graph)
+    out: list[list[int]] = []
+    for unit, a, b in unit_spans(graph, path):
+        w = graph.units[unit][0]
+        k = owners[w][unit - first_unit[w]]
+        if out and out[-1][0] == w and out[-1][1] == k and out[-1][3] == a:
+            out[-1][3] = b
+        else:
+            out.append([w, k, a, b])
+    return [tuple(x) for x in out]
+
+
 # -- training -----------------------------------------------------------------------------------
 
 
@@ -164,18 +238,21 @@ def train_model(segments: list[Segment], config: AlignConfig, progress=None) -> 
     options = hmm.TrainOptions(iterations=config.iterations, max_components=config.max_components,
                                batch_size=config.batch_size, variance_prior_frames=config.variance_prior_frames)
     windows = [s.config_windows(config, shift) for s in segments]
-    model = hmm.train([s.feats for s in segments], [[p.phones for p in s.prons] for s in segments], options,
+    splits = rare_phone_splits(segments, config.min_phone_words)
+    units = [model_prons(s, splits) for s in segments]
+    model = hmm.train([s.feats for s in segments], [u for u, _ in units], options,
                       word_frames=[s.word_frames(shift) for s in segments], log=progress, word_windows=windows)
+    model.info["split_phones"] = {x: list(parts) for x, parts in sorted(splits.items())}
     # duration statistics per phone, for the duration z-scores of later alignments
-    graphs = [hmm.compile_graph(model, [p.phones for p in s.prons]) for s in segments]
+    graphs = [hmm.compile_graph(model, u) for u, _ in units]
     logdur: dict[str, list[float]] = {}
     aligned = hmm.align_batches(model, [s.feats for s in segments], graphs, config.batch_size,
                                 [hmm.position_windows(g, w) for g, w in zip(graphs, windows)])
-    for s, g, r in zip(segments, graphs, aligned):
+    for s, g, (_, owners), r in zip(segments, graphs, units, aligned):
         if r is None:
             continue
-        for unit, a, b in unit_spans(g, r[0]):
-            logdur.setdefault(g.units[unit][1], []).append(math.log((b - a) * shift))
+        for w, k, a, b in phone_spans(g, r[0], owners):
+            logdur.setdefault(s.prons[w].phones[k], []).append(math.log((b - a) * shift))
     model.info["durations"] = {p: [float(np.mean(v)), float(np.std(v)) if len(v) > 1 else 0.5] for p, v in logdur.items()}
     model.info["frame_shift_ms"] = config.frame_shift_ms
     model.info["word_windows"] = {"early_slack_s": config.early_slack_s, "late_slack_s": config.late_slack_s,
@@ -204,14 +281,17 @@ def align_segments(model: hmm.AcousticModel, segments: list[Segment], config: Al
     """Align one recording's segments; returns the words, phones and utterances tables' rows."""
     shift = model.info.get("frame_shift_ms", config.frame_shift_ms) / 1000
     durations = model.info.get("durations", {})
-    graphs, missing = [], []
+    splits = {x: tuple(parts) for x, parts in model.info.get("split_phones", {}).items()}
+    graphs, missing, owners_of = [], [], []
     for s in segments:
-        unknown = sorted({p for pr in s.prons for p in pr.phones if not model.knows(p)})
+        units, owners = model_prons(s, splits)
+        unknown = sorted({p for u in units for p in u if not model.knows(p)})
         missing.append(unknown)
-        graphs.append(hmm.compile_graph(model, [p.phones for p in s.prons]) if not unknown else None)
+        owners_of.append(owners)
+        graphs.append(hmm.compile_graph(model, units) if not unknown else None)
     todo = [i for i, g in enumerate(graphs) if g is not None]
     windows = [_lock(hmm.position_windows(graphs[i], segments[i].config_windows(config, shift)), graphs[i],
-                     segments[i], shift) for i in todo]
+                     segments[i], shift, owners_of[i]) for i in todo]
     results = dict(zip(todo, hmm.align_batches(model, [segments[i].feats for i in todo], [graphs[i] for i in todo],
                                                config.batch_size, windows)))
     words, phones, utts = [], [], []
@@ -228,16 +308,13 @@ def align_segments(model: hmm.AcousticModel, segments: list[Segment], config: Al
         path, _, frame_ll = r
         g = graphs[i]
         last = math.floor(s.end * 1e4) / 1e4 if s.end is not None else math.inf
-        spans = unit_spans(g, path)
-        first_unit = _first_units(g)
         word_span: dict[int, list[float]] = {}
         first_word_row = len(words)
         uphones = []
         locked = {(lock.word, lock.phone): lock.time for lock in s.locks}
-        for unit, a, b in spans:
-            w, model_label = g.units[unit]
+        for w, k, a, b in phone_spans(g, path, owners_of[i]):  # k: the phone's position in its word
+            model_label = s.prons[w].phones[k]
             label = model_label.split(":", 1)[-1]
-            k = unit - first_unit[w]  # position of the phone in its word (a word's phones are consecutive units)
             # frame k is centred at k * shift; the last frame may reach past the audio, never the
             # times, which are rounded to 0.1 ms below the audio's end; a locked boundary keeps its time
             t0 = locked.get((w, k), round(min(s.start + max(a - 0.5, 0) * shift, last), 4))
@@ -269,16 +346,19 @@ def _first_units(graph: hmm.Graph) -> dict[int, int]:
     return first
 
 
-def _lock(windows: np.ndarray, graph: hmm.Graph, segment: Segment, shift: float) -> np.ndarray:
+def _lock(windows: np.ndarray, graph: hmm.Graph, segment: Segment, shift: float,
+          owners: list[list[int]]) -> np.ndarray:
     """Position windows that hold each locked boundary of ``segment`` at its frame: every
     position up to the boundary's unit ends before that frame, every later one starts there
-    (:func:`hmm.position_windows`; the boundary's exact time is written back afterwards)."""
+    (:func:`hmm.position_windows`; the boundary's exact time is written back afterwards).
+    ``owners``: each unit's phone in its word (:func:`model_prons`)."""
     if not segment.locks:
         return windows
     windows = windows.copy()
     first_unit = _first_units(graph)
     for lock in segment.locks:
-        last_before = first_unit[lock.word] + lock.phone - 1  # the unit that ends at the boundary
+        units_before = sum(1 for k in owners[lock.word] if k < lock.phone)  # the units of the phones before it
+        last_before = first_unit[lock.word] + units_before - 1  # the unit that ends at the boundary
         frame = int(round((lock.time - segment.start) / shift + 0.5))
         before = graph.unit <= last_before
         windows[before, 1] = np.minimum(windows[before, 1], frame - 1)

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-MODEL_VERSION = 6  # bump when training changes: saved models retrain on the next run
+MODEL_VERSION = 7  # bump when training changes: saved models retrain on the next run
 SIL = "sil"
 SP = "sp"
 STATES_PER_PHONE = 3
