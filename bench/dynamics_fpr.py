@@ -5,6 +5,7 @@ and how often they find a planted glide, on trajectories with known truth (voli.
     .venv/bin/python bench/dynamics_fpr.py --replicates 100            # voli's random terms
     .venv/bin/python bench/dynamics_fpr.py --replicates 100 --random fs  # by-speaker factor smooths
     .venv/bin/python bench/dynamics_fpr.py --replicates 100 --contexts=-250,0,250 [--no-context-term]
+    .venv/bin/python bench/dynamics_fpr.py --replicates 100 --gender-extent 1.5 --gender-offset 300 [--control-level-only]
 
 Prints, per attribute and formant, the share of replicates with the headline p < 0.05 (voli's p,
 on the speakers' df, and mgcv's own) and its binomial 95 % interval. The null rows are false positives (nominal 5 %); group F2 is power; group F1
@@ -42,25 +43,36 @@ def main() -> None:
     parser.add_argument("--context-mix", type=float, default=1.0, help="Dirichlet concentration of each speaker's "
                         "mix of contexts (default 1; smaller: speakers' mixes differ more)")
     parser.add_argument("--no-context-term", action="store_true", help="profile.dynamics_context: false")
+    parser.add_argument("--gender-extent", type=float, default=0.0, help="men's F2 glide extent over women's; "
+                        "gender (drawn per speaker, apart from the other attributes) is then every model's control "
+                        "(default: no gender)")
+    parser.add_argument("--gender-offset", type=float, default=0.0, help="men's F2 shift (Hz) at the vowel's end, "
+                        "over its last 40 %% (with --gender-extent)")
+    parser.add_argument("--control-level-only", action="store_true", help="controls adjust the level only, not "
+                        "the shape (voli's models before the control shapes)")
     args = parser.parse_args()
     shifts = tuple(float(v) for v in args.contexts.split(",") if v.strip())
-    design = TrajectoryDesign(speakers=args.speakers, glide=args.glide, context_hz=shifts, context_mix=args.context_mix)
+    design = TrajectoryDesign(speakers=args.speakers, glide=args.glide, context_hz=shifts, context_mix=args.context_mix,
+                              gender_extent=args.gender_extent or 1.0, gender_offset_hz=args.gender_offset)
     tracks, tokens, survey = trajectory_tables(args.replicates, design, seed=args.seed)
-    types = survey_types()
+    types = survey_types(gender=bool(args.gender_extent))
     codings = {n: code_attribute(t, survey) for n, t in types.items()}
-    config = dataclasses.replace(ProfileConfig(), dynamics="all", dynamics_context=not args.no_context_term)
+    config = dataclasses.replace(ProfileConfig(), dynamics="all", dynamics_context=not args.no_context_term,
+                                 controls=("gender",) if args.gender_extent else ())
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         rows, _ = fit_dynamics(tracks, tokens, survey, codings, set(types), config, export_dir=Path(tmp),
-                               random=ALTERNATIVES[args.random])
+                               random=ALTERNATIVES[args.random], control_shapes=not args.control_level_only)
     seconds = time.perf_counter() - started
     table = pd.DataFrame(rows)
     heads = table[table.headline & (table.vowel != "other")]
     print(f"{args.replicates} replicates x {args.speakers} speakers, glide x{args.glide}, random terms: "
           f"{args.random}; following contexts {shifts or 'none'} (mix {args.context_mix}), context term "
-          f"{'off' if args.no_context_term else 'on'}; {len(heads)} models in {seconds:.0f} s")
+          f"{'off' if args.no_context_term else 'on'}; gender "
+          + (f"x{args.gender_extent} glide and {args.gender_offset:+.0f} Hz offset, a control ({'level only' if args.control_level_only else 'level and shape'})"
+             if args.gender_extent else "none") + f"; {len(heads)} models in {seconds:.0f} s")
     for (attribute, measure), g in heads.groupby(["attribute", "measure"]):
-        kind = "power" if (attribute, measure) == ("group", "f2_z") else "false positives"
+        kind = "power" if (attribute, measure) in (("group", "f2_z"), ("gender", "f2_z")) else "false positives"
         for name, column in (("p (speakers' df)", "p"), ("mgcv's own p", "p_mgcv")):
             n, k = len(g), int((g[column] < 0.05).sum())
             half = 1.96 * np.sqrt(max(k, 0.5) * (n - k) / n) / n

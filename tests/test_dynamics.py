@@ -209,3 +209,25 @@ def test_a_glide_design_names_a_vowel_the_models_cannot_see():
     spanish = Design.from_dict({**GLIDE_DESIGN, "languages": ["es"], "effects": [{**glide, "vowel": "aɪ"}]})
     with pytest.raises(ConfigError, match=r"vowel 'aɪ' is in none of the simulated languages' vowels .*languages: \[en\]"):
         design_tables(spanish, 4, seed=0)
+
+
+def test_a_control_takes_its_shape_out_of_an_attribute_that_follows_it():
+    """Men's F2 glide is planted 1.5x women's with a late rise; "group" has no effect of its own but
+    follows gender (every man and two women in B). Controlled for its level only, gender's shape
+    shows up as group's; controlled for its level and shape (voli's models), it does not."""
+    design = TrajectoryDesign(speakers=16, glide=1.0, gender_extent=1.5, gender_offset_hz=300.0)
+    tracks, tokens, survey = trajectory_tables(1, design, seed=4)
+    women = survey.speaker_id[survey.gender == "woman"].tolist()
+    survey["group"] = np.where((survey.gender == "man") | survey.speaker_id.isin(women[:2]), "B", "A")
+    assert 2 <= (survey.group == "A").sum() and (survey.gender == "man").sum() >= 4
+    types = survey_types(gender=True)
+    codings = {n: code_attribute(t, survey) for n, t in types.items()}
+    config = dataclasses.replace(ProfileConfig(), dynamics="all", controls=("gender",))
+    p = {}
+    for shapes in (False, True):
+        rows, _ = fit_dynamics(tracks, tokens, survey, codings, {"group"}, config, control_shapes=shapes)
+        rows = pd.DataFrame(rows)
+        head = rows[rows.headline & (rows.measure == "f2_z")].iloc[0]
+        p[shapes] = head.p
+        assert ("level and shape" in head.adjusted_for) == shapes
+    assert p[False] < 0.05 < p[True], p

@@ -4,7 +4,8 @@
 models (:mod:`voli.profile.dynamics`): 11-point F1/F2 trajectories of one gliding vowel per
 replicate, the speakers' other vowels (for their Lobanov scales) and a survey with a planted
 attribute ``group`` (its B speakers glide ``glide`` times as far in F2, midpoint unchanged) and two
-null ones (drawn at random per speaker): ``null`` (two levels) and ``score`` (a number, 0-100). Speakers differ in level, glide extent and
+null ones (drawn at random per speaker): ``null`` (two levels) and ``score`` (a number, 0-100);
+``gender`` is drawn per speaker too, apart from them, and may change the glide (``gender_extent``). Speakers differ in level, glide extent and
 midpoint; tokens differ again around their speaker; points carry measurement noise. With
 ``context_hz``, each token is followed by one of several segments that pull its F2 offset apart,
 in a mix of contexts drawn per speaker (as real tokens: a speaker's words decide their contexts). Each replicate
@@ -39,6 +40,8 @@ class TrajectoryDesign:
     # vowel's last 40 % (transition(): the midpoint does not move); empty: one context for every token
     context_hz: tuple[float, ...] = ()
     context_mix: float = 1.0  # Dirichlet concentration of each speaker's mix of those contexts (small: speakers differ more)
+    gender_extent: float = 1.0  # men's F2 glide extent over women's (gender is drawn per speaker, apart from group)
+    gender_offset_hz: float = 0.0  # ... and men's F2 shift at the vowel's end (transition(): the last 40 %)
 
 
 def transition(t: float) -> float:
@@ -60,23 +63,25 @@ def trajectory_tables(replicates: int, design: TrajectoryDesign = TrajectoryDesi
     rng = np.random.default_rng(seed)
     numeric = np.random.default_rng([seed, 1])  # the numeric null attribute: the other draws stay seed for seed
     contexts = np.random.default_rng([seed, 2])  # ... and the following contexts
+    genders = np.random.default_rng([seed, 3])  # ... and gender
     tracks, tokens, survey = [], [], []
     for r in range(replicates):
         vowel = f"v{r:02d}"
         for s in range(design.speakers):
             speaker = f"R{r:03d}S{s:02d}"
             group = "A" if s < design.speakers // 2 else "B"
+            gender = str(genders.choice(["woman", "man"]))
             survey.append({"speaker_id": speaker, "group": group, "null": str(rng.choice(["x", "y"])),
-                           "score": float(numeric.uniform(0, 100))})
+                           "score": float(numeric.uniform(0, 100)), "gender": gender})
             extent = design.f2_extent_hz * (design.glide if group == "B" else 1.0) * np.exp(
-                rng.normal(0, design.speaker_extent_sd))
+                rng.normal(0, design.speaker_extent_sd)) * (design.gender_extent if gender == "man" else 1.0)
             mid2, mid1 = 1500 + rng.normal(0, design.speaker_mid_sd_hz), 650 + rng.normal(0, design.speaker_mid_sd_hz / 2)
             n_ctx = len(design.context_hz)
             mix = contexts.dirichlet([design.context_mix] * n_ctx) if n_ctx else None
             for k in range(design.tokens):
                 start = 10.0 * k
                 c = int(contexts.choice(n_ctx, p=mix)) if n_ctx else -1
-                shift = design.context_hz[c] if n_ctx else 0.0
+                shift = (design.context_hz[c] if n_ctx else 0.0) + (design.gender_offset_hz if gender == "man" else 0.0)
                 tok_extent = extent * np.exp(rng.normal(0, design.token_extent_sd))
                 tok_mid2 = mid2 + rng.normal(0, design.token_mid_sd_hz)
                 tok_mid1 = mid1 + rng.normal(0, design.token_mid_sd_hz / 2)
@@ -98,10 +103,14 @@ def trajectory_tables(replicates: int, design: TrajectoryDesign = TrajectoryDesi
     return pd.DataFrame(tracks), pd.DataFrame(tokens), pd.DataFrame(survey)
 
 
-def survey_types():
-    """The survey's attribute types: ``group`` (A, B; planted), ``null`` (x, y) and ``score`` (0-100): no effect."""
+def survey_types(gender: bool = False):
+    """The survey's attribute types: ``group`` (A, B; planted), ``null`` (x, y) and ``score`` (0-100): no effect;
+    with ``gender``, also ``gender`` (woman, man; drawn apart from the others, its effect ``gender_extent``)."""
     from voli.io.survey import AttributeType
 
-    return {"group": AttributeType("group", "categorical", ("A", "B"), declared=True),
-            "null": AttributeType("null", "categorical", ("x", "y"), declared=True),
-            "score": AttributeType("score", "numeric", range=(0.0, 100.0), declared=True)}
+    types = {"group": AttributeType("group", "categorical", ("A", "B"), declared=True),
+             "null": AttributeType("null", "categorical", ("x", "y"), declared=True),
+             "score": AttributeType("score", "numeric", range=(0.0, 100.0), declared=True)}
+    if gender:
+        types["gender"] = AttributeType("gender", "categorical", ("woman", "man"), declared=True)
+    return types
