@@ -231,3 +231,21 @@ def test_a_control_takes_its_shape_out_of_an_attribute_that_follows_it():
         p[shapes] = head.p
         assert ("level and shape" in head.adjusted_for) == shapes
     assert p[False] < 0.05 < p[True], p
+
+
+def test_tokens_next_to_another_vowel_are_left_out(tmp_path):
+    """A vowel token followed (or preceded) by a vowel has no landmark between the two: its
+    trajectory is left out of the models (profile.dynamics_keep_hiatus: false), unless kept."""
+    design = TrajectoryDesign(speakers=8, context_hz=(0.0, 0.0, 0.0, 0.0))  # t, k, p and a vowel ("a") follow
+    tracks, tokens, survey = trajectory_tables(1, design, seed=1)
+    assert (tokens.next_phone == "a").sum() > 10
+    types = survey_types()
+    codings = {n: code_attribute(t, survey) for n, t in types.items()}
+    written = {}
+    for keep in (False, True):
+        config = dataclasses.replace(ProfileConfig(), dynamics="all", dynamics_keep_hiatus=keep)
+        rows, _ = fit_dynamics(tracks, tokens, survey, codings, {"group"}, config, export_dir=tmp_path / str(keep))
+        written[keep] = pd.read_csv(tmp_path / str(keep) / "vowel_tracks.csv")
+        assert ("next to another vowel left out" in rows[0]["adjusted_for"]) != keep
+    assert (written[False].following_f == "vowel").sum() == 0
+    assert (written[True].following_f == "vowel").sum() == 11 * (tokens.next_phone == "a").sum()

@@ -193,6 +193,8 @@ class ProfileConfig(_Checked):
     # vowel dynamics (voli.profile.dynamics): GAMMs of F1/F2 trajectories against each attribute, for the
     # language files' gliding vowels (diphthongs), every vowel (all: slow on a big corpus), or none (off)
     dynamics: str = option("diphthongs", choices=("off", "diphthongs", "all"))
+    dynamics_keep_hiatus: bool = False  # ... keep vowel tokens next to another vowel (no consonant or pause between:
+    # their shared boundary is the aligner's guess, so their trajectories run into the other vowel)
     dynamics_context: bool = True  # ... each token's trajectory first freed of its preceding and following segment's class
     # (their effects estimated within speakers): speakers whose tokens mix contexts differently then do not differ in shape
     checked_only: bool = False  # only recordings a linguist corrected (WORKDIR/corrections/): their tokens and utterances
