@@ -135,7 +135,7 @@ def test_a_glide_moves_the_trajectories_and_not_the_midpoints_of_the_simulated_t
 def test_voli_power_finds_a_glide_the_midpoint_models_do_not(tmp_path):
     """On simulated corpora of 24 English speakers where group b's /aɪ/ glides 40 % further in F2 (midpoint
     unchanged), the vowel-dynamics family finds it in most corpora and the null attribute rarely; in one
-    such corpus the midpoint models of /aɪ/ F2 find nothing. (A 20 % glide: power 0.33 / 0.63 / 0.83 at
+    such corpus the midpoint models of /aɪ/ F2 find nothing. (A 20 % glide: power 0.33 / 0.65 / 0.82 at
     12 / 24 / 36 speakers of 3 minutes, 40 corpora each; docs/figures.md has the command.)"""
     from voli.profile.models import fit_models
     from voli.profile.power import Design, simulate_power, summarise
