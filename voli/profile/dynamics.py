@@ -174,12 +174,15 @@ def trajectory_data(tracks, tokens, survey, codings: dict[str, Coding]):
     return pts
 
 
-def specs(points, codings: dict[str, Coding], declared: set[str], controls: tuple[str, ...], vowels,
-          context: bool = True, keep_hiatus: bool = True) -> list[Dynamics]:
+def specs(points, codings: dict[str, Coding], declared: set[str], config, vowels,
+          control_shapes: bool = True) -> list[Dynamics]:
     """The trajectory models of ``vowels`` ({language: set of phones}) for every declared attribute
     that varies within them; a vowel-attribute pair whose levels each lack MIN_TOKENS_PER_LEVEL
-    tokens or MIN_SPEAKERS_PER_LEVEL speakers is not fitted. ``context``: each model adjusts for the
-    preceding and following segment's class where it varies among the model's tokens."""
+    tokens or MIN_SPEAKERS_PER_LEVEL speakers is not fitted. ``config`` (the profile's): the controls,
+    and with ``dynamics_context`` each model adjusts for the preceding and following segment's class
+    where it varies among the model's tokens. ``control_shapes``: the controls' shapes too, not only
+    their levels (a bench compares)."""
+    controls, keep_hiatus = tuple(config.controls), config.dynamics_keep_hiatus
     out = []
     for language in sorted(vowels):
         lang = points[points.language == language]
@@ -193,7 +196,8 @@ def specs(points, codings: dict[str, Coding], declared: set[str], controls: tupl
                 others = [c for c in controls if c != name and c in codings]
                 ctrl_cols = [col for c in others for col in codings[c].columns
                              if col in d and d[col].nunique() > 1]
-                words = (", ".join(codings[c].describe() for c in others) + " (level and shape over the vowel)"
+                words = (", ".join(codings[c].describe() for c in others)
+                         + (" (level and shape over the vowel)" if control_shapes else " (level)")
                          if others else "nothing")
                 if coding.kind == "numeric":
                     column = coding.columns[0]
@@ -212,12 +216,14 @@ def specs(points, codings: dict[str, Coding], declared: set[str], controls: tupl
                         continue
                     base = dict(kind=coding.kind, factor=factor, levels=tuple(levels))
                 mine = d[d[factor].isin(levels)] if coding.kind != "numeric" else d[d[column].notna()]
-                sides = tuple(c for c in CONTEXT_PHONES if context and c in mine and mine[c].nunique() > 1)
+                sides = tuple(c for c in CONTEXT_PHONES if config.dynamics_context and c in mine
+                              and mine[c].nunique() > 1)
                 around = ("the " + " and ".join(c.removesuffix("_f") for c in sides) + " segment's class (its "
                           "within-speaker effect on the trajectory taken out of each token); ") if sides else ""
                 for formant in FORMANTS:
                     out.append(Dynamics(id="", language=language, vowel=vowel, measure=f"{formant}_z", attribute=name,
-                                        controls=ctrl_cols, context=sides, adjusted_for=words + "; " + around
+                                        controls=ctrl_cols, context=sides, control_shapes=control_shapes,
+                                        adjusted_for=words + "; " + around
                                         + ("" if keep_hiatus else "tokens next to another vowel left out; ")
                                         + "each speaker's own level, "
                                         "slope and curvature (on the speaker's mean trajectory)", **base))
@@ -417,8 +423,7 @@ def fit_dynamics(tracks, tokens, survey, codings: dict[str, Coding], declared: s
         points = points[(points.preceding_f != "vowel") & (points.following_f != "vowel")]
     if points is None or not len(points):
         return [], None
-    models = specs(points, codings, declared, tuple(config.controls), vowels, context=config.dynamics_context,
-                   keep_hiatus=config.dynamics_keep_hiatus)
+    models = specs(points, codings, declared, config, vowels, control_shapes)
     if not models:
         return [], None
     version = mgcv_version()
@@ -427,9 +432,7 @@ def fit_dynamics(tracks, tokens, survey, codings: dict[str, Coding], declared: s
                         f"{len(models)} trajectory models were not fitted")
         return [], None
     for i, m in enumerate(models):
-        m.id, m.random, m.control_shapes = f"d{first_id + i:04d}", tuple(random), control_shapes
-        if not control_shapes:
-            m.adjusted_for = m.adjusted_for.replace(" (level and shape over the vowel)", " (level)")
+        m.id, m.random = f"d{first_id + i:04d}", tuple(random)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(export_dir) if export_dir else Path(tmp)
         write_export(folder, models, points)
