@@ -15,8 +15,12 @@ the export) with each /aɪ/ token's F1/F2 measured by Praat (Burg, the simulator
 TRUE interval instead of the aligned one, every other row as the pipeline wrote it.
 
     .venv/bin/python bench/dynamics_audio.py [--speakers 24] [--rounds 4] [--glide 1.2] [--seed 1] [--reuse]
+        [--shuffles 40]
 
-(``--reuse``: read the tables of the last run in the work directory instead of running again.)
+(``--reuse``: read the tables of the last run in the work directory instead of running again;
+``--shuffles``: then refit the vowel-dynamics family with group and null_group shuffled among the
+speakers within gender, and print how often its tests come out at p < 0.05: its false-positive
+rate on the pipeline's own audio.)
 """
 
 from __future__ import annotations
@@ -71,12 +75,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=ROOT / "exp" / "bench-dynamics-audio")
     parser.add_argument("--reuse", action="store_true", help="report on the work directory's last run")
+    parser.add_argument("--shuffles", type=int, default=0, help="then refit the vowel-dynamics family this many times "
+                        "with group and null_group shuffled among speakers within gender (default: 0)")
     args = parser.parse_args()
     work = args.workdir.resolve()
     corpus, exp = work / "corpus", work / "exp"
     if not args.reuse:
         run(work, corpus, exp, args)
     report(corpus, exp)
+    if args.shuffles:
+        shuffled_nulls(corpus, exp, work / "config.yaml", args.shuffles, args.seed)
 
 
 def run(work: Path, corpus: Path, exp: Path, args) -> None:
@@ -126,12 +134,54 @@ def report(corpus: Path, exp: Path) -> None:
     for attribute in ("group", "null_group"):
         s, m = shape[shape.attribute == attribute], midpoint[midpoint.attribute == attribute]
         said = lambda t, col: f"{t[col].iloc[0]:.3g}" if len(t) else "not fitted"  # noqa: E731
-        print(f"{attribute:10s} /aɪ/ F2: trajectory difference smooth p {said(s, 'p')} q {said(s, 'q')} "
-              f"({said(s, 'n_speakers')} speakers); midpoint models: "
+        print(f"{attribute:10s} /aɪ/ F2: trajectory shape, the speakers' test p {said(s, 'p')} q {said(s, 'q')} "
+              f"(mgcv's own p of the difference smooth {said(s, 'p_mgcv')}; {said(s, 'n_speakers')} speakers); "
+              "midpoint models: "
               + ("; ".join(f"{r.measure} p {r.p:.3g} q {r.q:.3g}" for r in m.itertuples()) or "not fitted"))
     print(f"(models.parquet: {len(models)} rows; {np.isnan(models.p).sum()} without a p)")
+    family = models[(models.level == "trajectory") & (models.test == "smooth")
+                    & models.attribute.isin(["group", "null_group"])]
+    unplanted = family[~((family.attribute == "group") & (family.vowel == "aɪ") & (family.measure == "f2_z"))]
+    for attribute, g in unplanted.groupby("attribute"):
+        print(f"{attribute:10s} unplanted trajectory tests at p < 0.05: {int((g.p < 0.05).sum())} of {len(g)} "
+              f"(mgcv's own p: {int((g.p_mgcv < 0.05).sum())})")
     alignment_errors(corpus, exp)
     refit_on_true_intervals(corpus, exp, speakers.set_index("speaker_id"), truth[truth.phone == "aɪ"])
+
+
+def shuffled_nulls(corpus: Path, exp: Path, config_path: Path, shuffles: int, seed: int) -> None:
+    """The vowel-dynamics family refitted on the pipeline's own tables with group and null_group
+    shuffled among the speakers within gender (as ``voli calibrate`` does, this family only): every
+    effect is then gone, and the share of its tests at p < 0.05 is its false-positive rate on audio."""
+    from voli.config import load_config
+    from voli.profile.calibrate import strata_of
+    from voli.profile.models import fit_models
+    from voli.profile.speakers import speaker_languages, speaker_measures
+    from voli.profile.stage import load_inputs
+    from voli.profile.structure import permute_within
+
+    inputs = load_inputs(corpus, Workdir(exp).stage("features"), load_config(str(config_path)).profile)
+    config = inputs["config"]
+    speakers, tokens = speaker_measures(inputs["vowels"], inputs["prosody"], config)
+    utterances = inputs["utterances"][inputs["utterances"].role.isin(config.roles)]
+    survey = inputs["survey"][inputs["survey"].speaker_id.isin(set(speakers.speaker_id))].reset_index(drop=True)
+    language = survey.speaker_id.map(dict(speaker_languages(utterances))).fillna("?").to_numpy()
+    strata = strata_of(survey, inputs["types"], config.controls, language)
+    rng = np.random.default_rng(seed)
+    started, tests = time.perf_counter(), []
+    for _ in range(shuffles):
+        shuffled = survey.copy()
+        for attribute in ("group", "null_group"):
+            shuffled[attribute] = survey[attribute].to_numpy()[permute_within(strata, 1, rng)[0]]
+        fitted = fit_models(tokens, utterances, speakers, shuffled, inputs["types"], config, measures={"trajectories"},
+                            tracks=inputs["tracks"], attributes={"group", "null_group"})
+        tests.append(fitted[fitted.attribute.isin(["group", "null_group"]) & (fitted.test == "smooth")])
+    tests = pd.concat(tests)
+    print(f"{shuffles} shuffles of group and null_group within gender, {len(tests)} null trajectory tests "
+          f"({time.perf_counter() - started:.0f} s): p < 0.05 in {(tests.p < 0.05).mean():.1%} (voli's p); "
+          f"{(tests.p_mgcv < 0.05).mean():.1%} (mgcv's own p of the difference smooth)")
+    print("per vowel (voli's p): " + ", ".join(f"{v} {r:.0%}" for v, r in tests.groupby("vowel").p.apply(
+        lambda p: (p < 0.05).mean()).items()))
 
 
 def alignment_errors(corpus: Path, exp: Path) -> None:
@@ -199,7 +249,7 @@ def refit_on_true_intervals(corpus: Path, exp: Path, speakers: pd.DataFrame, tru
         results = pd.read_csv(tmp / "dynamics_results.csv")
     results = results[results.test == "smooth"].merge(models[["id", "measure", "attribute"]], left_on="model",
                                                       right_on="id")
-    print("the /aɪ/ trajectory models refitted on the true intervals (difference smooth, speakers' df):")
+    print("the /aɪ/ trajectory models refitted on the true intervals (the speakers' test; edf: the difference smooth's):")
     print(results[["measure", "attribute", "edf", "statistic", "df", "p"]].round(4).to_string(index=False))
 
 

@@ -8,7 +8,8 @@ and how often they find a planted glide, on trajectories with known truth (voli.
     .venv/bin/python bench/dynamics_fpr.py --replicates 100 --gender-extent 1.5 --gender-offset 300 [--control-level-only]
 
 Prints, per attribute and formant, the share of replicates with the headline p < 0.05 (voli's p,
-on the speakers' df, and mgcv's own) and its binomial 95 % interval. The null rows are false positives (nominal 5 %); group F2 is power; group F1
+the speakers' test of their trajectories' direction and curvature, and mgcv's own p of the
+difference smooth, whose random terms ``--random`` chooses) and its binomial 95 % interval. The null rows are false positives (nominal 5 %); group F2 is power; group F1
 is null too (the planted effect is on F2 only).
 """
 
@@ -73,7 +74,7 @@ def main() -> None:
              if args.gender_extent else "none") + f"; {len(heads)} models in {seconds:.0f} s")
     for (attribute, measure), g in heads.groupby(["attribute", "measure"]):
         kind = "power" if (attribute, measure) in (("group", "f2_z"), ("gender", "f2_z")) else "false positives"
-        for name, column in (("p (speakers' df)", "p"), ("mgcv's own p", "p_mgcv")):
+        for name, column in (("voli's p (speakers' shapes)", "p"), ("mgcv's own p", "p_mgcv")):
             n, k = len(g), int((g[column] < 0.05).sum())
             half = 1.96 * np.sqrt(max(k, 0.5) * (n - k) / n) / n
             print(f"{attribute:6s} {measure}, {name}: < 0.05 in {k}/{n} = {k / n:.1%} (95 % CI ±{half:.1%}; {kind}); "
