@@ -259,3 +259,19 @@ def test_tokens_next_to_another_vowel_are_left_out(tmp_path):
         assert ("next to another vowel left out" in rows[0]["adjusted_for"]) != keep
     assert (written[False].following_f == "vowel").sum() == 0
     assert (written[True].following_f == "vowel").sum() == 11 * (tokens.next_phone == "a").sum()
+
+
+def test_a_speaker_with_too_few_reliable_points_is_left_out_of_the_shape_test_and_said_so():
+    """The shape test needs each speaker's direction and curvature: a speaker whose tokens are
+    reliable at 3 points only stays in the GAMM, is left out of the test, and left_out says so."""
+    tracks, tokens, survey = trajectory_tables(1, TrajectoryDesign(speakers=12, glide=1.2), seed=6)
+    one = survey.speaker_id.iloc[0]
+    tracks.loc[(tracks.speaker_id == one) & ~tracks.point.isin([40, 50, 60]), "reliable"] = False
+    types = survey_types()
+    codings = {n: code_attribute(t, survey) for n, t in types.items()}
+    config = dataclasses.replace(ProfileConfig(), dynamics="all")
+    rows, _ = fit_dynamics(tracks, tokens, survey, codings, {"group"}, config)
+    smooth = pd.DataFrame(rows).query("test == 'smooth' and measure == 'f2_z'").iloc[0]
+    assert smooth.status == "ok" and smooth.n_speakers == 12 and np.isfinite(smooth.p)
+    assert smooth.left_out.startswith("1 speaker with fewer than 4 reliable points"), smooth.left_out
+    assert smooth.df == 12 - 1 - 2 - 2 + 1  # 11 speakers in the test: intercept and group, two responses

@@ -339,7 +339,7 @@ for (i in seq_len(nrow(models))) {
   n_tokens <- length(unique(d$token))
   if (!nrow(d)) {
     status[[i]] <- data.frame(model = m$id, status = "failed: no trajectory points of its levels", n_rows = 0,
-                              n_speakers = 0, n_tokens = 0)
+                              n_speakers = 0, n_tokens = 0, n_shape_speakers = 0)
     next
   }
   if (length(context)) d[[m$measure]] <- without_context(d, m$measure, context)
@@ -357,7 +357,8 @@ for (i in seq_len(nrow(models))) {
   fit <- tryCatch(bam(f, data = d, method = "fREML", discrete = TRUE), error = function(e) e)
   if (inherits(fit, "error")) {
     status[[i]] <- data.frame(model = m$id, status = paste("failed:", conditionMessage(fit)),
-                              n_rows = nrow(d), n_speakers = length(unique(d$speaker_id)), n_tokens = n_tokens)
+                              n_rows = nrow(d), n_speakers = length(unique(d$speaker_id)), n_tokens = n_tokens,
+                              n_shape_speakers = 0)
     next
   }
   s <- summary(fit)
@@ -419,7 +420,8 @@ for (i in seq_len(nrow(models))) {
   }
   if (length(rows)) results[[length(results) + 1]] <- do.call(rbind, rows)
   status[[i]] <- data.frame(model = m$id, status = "ok", n_rows = nrow(d),
-                            n_speakers = length(unique(d$speaker_id)), n_tokens = n_tokens)
+                            n_speakers = length(unique(d$speaker_id)), n_tokens = n_tokens,
+                            n_shape_speakers = if (is.null(shapes)) 0 else nrow(shapes))
 }
 empty <- data.frame(model = character(0))
 write.csv(if (length(results)) do.call(rbind, results) else empty, "dynamics_results.csv", row.names = FALSE)
@@ -467,6 +469,15 @@ def run_export(directory: Path) -> dict:
             "curves": read("dynamics_curves.csv")}
 
 
+def _left_out(status) -> str:
+    """Speakers of a fitted model whose mean trajectory has too few reliable points for the shape test."""
+    if status is None or str(status.status) != "ok" or "n_shape_speakers" not in status:
+        return ""
+    missing = int(status.n_speakers) - int(status.n_shape_speakers)
+    return (f"{missing} speaker{'s' if missing != 1 else ''} with fewer than {SHAPE_TERMS + 2} reliable points in "
+            "their mean trajectory: in the GAMM, not in the shape test") if missing > 0 else ""
+
+
 def fit_dynamics(tracks, tokens, survey, codings: dict[str, Coding], declared: set[str], config, *,
                  export_dir: Path | None = None, first_id: int = 1, random: tuple[str, ...] = RANDOM,
                  control_shapes: bool = True):
@@ -510,7 +521,7 @@ def fit_dynamics(tracks, tokens, survey, codings: dict[str, Coding], declared: s
                   "language": m.language, "vowel": m.vowel, "attribute": m.attribute,
                   "n_speakers": int(s.n_speakers) if s is not None else 0, "n_rows": int(s.n_rows) if s is not None else 0,
                   "formula": m.formula(), "engine": engine, "df_method": "", "adjusted_for": m.adjusted_for,
-                  "random": " + ".join(m.random), "left_out": "", "status": state,
+                  "random": " + ".join(m.random), "left_out": _left_out(s), "status": state,
                   "model_id": m.id, "icc": np.nan, "sd_between": np.nan}
         mine = results[results.model == m.id] if "model" in results and len(results) else results.iloc[0:0]
         if not len(mine):
