@@ -275,3 +275,20 @@ def test_a_speaker_with_too_few_reliable_points_is_left_out_of_the_shape_test_an
     assert smooth.status == "ok" and smooth.n_speakers == 12 and np.isfinite(smooth.p)
     assert smooth.left_out.startswith("1 speaker with fewer than 4 reliable points"), smooth.left_out
     assert smooth.df == 12 - 1 - 2 - 2 + 1  # 11 speakers in the test: intercept and group, two responses
+
+
+def test_no_speaker_with_a_shape_leaves_the_test_empty_not_the_family():
+    """Every speaker reliable at 3 points (half early, half late: the GAMM still sees 6 times): no
+    speaker has a direction and curvature, so the shape test has no p, and the other models stand."""
+    tracks, tokens, survey = trajectory_tables(1, TrajectoryDesign(speakers=12, glide=1.2), seed=6)
+    early = tracks.speaker_id.isin(survey.speaker_id.iloc[::2])
+    tracks.loc[early & ~tracks.point.isin([0, 20, 40]), "reliable"] = False
+    tracks.loc[~early & ~tracks.point.isin([60, 80, 100]), "reliable"] = False
+    types = survey_types()
+    codings = {n: code_attribute(t, survey) for n, t in types.items()}
+    rows, _ = fit_dynamics(tracks, tokens, survey, codings, {"group"}, dataclasses.replace(ProfileConfig(), dynamics="all"))
+    rows = pd.DataFrame(rows)
+    assert (rows.status == "ok").all() and set(rows.test) == {"smooth", "coefficient"}
+    smooth = rows[rows.test == "smooth"]
+    assert smooth.p.isna().all() and smooth.p_mgcv.notna().all()
+    assert smooth.left_out.str.startswith("12 speakers with fewer than 4 reliable points").all()

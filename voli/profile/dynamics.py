@@ -369,12 +369,14 @@ for (i in seq_len(nrow(models))) {
   n_between <- (if (nzchar(m$factor)) length(levels_) - 1 else 1) + length(controls)
   df_speakers <- max(1, length(unique(d$speaker_id)) - n_between - 1)
   shapes <- speaker_shapes(d, m$measure)
-  per_speaker <- d[match(shapes$speaker_id, as.character(d$speaker_id)), ]
-  X <- cbind("(Intercept)" = 1, if (nzchar(m$factor)) sapply(setNames(levels_[-1], levels_[-1]), function(lv)
-    as.numeric(per_speaker[[m$factor]] == lv)) else setNames(data.frame(per_speaker[[m$by]]), m$by),
-    per_speaker[, controls, drop = FALSE])
-  X <- as.matrix(X)
-  Y <- if (is.null(shapes)) NULL else as.matrix(shapes[, -1, drop = FALSE])
+  X <- Y <- NULL  # no speaker with enough reliable points: no shape test (shape_test says NA)
+  if (!is.null(shapes)) {
+    per_speaker <- d[match(shapes$speaker_id, as.character(d$speaker_id)), ]
+    X <- as.matrix(cbind("(Intercept)" = 1, if (nzchar(m$factor)) sapply(setNames(levels_[-1], levels_[-1]),
+      function(lv) as.numeric(per_speaker[[m$factor]] == lv)) else setNames(data.frame(per_speaker[[m$by]]), m$by),
+      per_speaker[, controls, drop = FALSE]))
+    Y <- as.matrix(shapes[, -1, drop = FALSE])
+  }
   smooth_row <- function(sm, column) {
     tst <- shape_test(Y, X, match(column, colnames(X)))
     data.frame(model = m$id, test = "smooth", level = if (nzchar(m$factor)) column else "", estimate = NA, se = NA,
