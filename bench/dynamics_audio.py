@@ -154,27 +154,23 @@ def shuffled_nulls(corpus: Path, exp: Path, config_path: Path, shuffles: int, se
     shuffled among the speakers within gender (as ``voli calibrate`` does, this family only): every
     effect is then gone, and the share of its tests at p < 0.05 is its false-positive rate on audio."""
     from voli.config import load_config
-    from voli.profile.calibrate import strata_of
+    from voli.profile.calibrate import corpus_tables, strata_of
     from voli.profile.models import fit_models
-    from voli.profile.speakers import speaker_languages, speaker_measures
-    from voli.profile.stage import load_inputs
     from voli.profile.structure import permute_within
 
-    inputs = load_inputs(corpus, Workdir(exp).stage("features"), load_config(str(config_path)).profile)
-    config = inputs["config"]
-    speakers, tokens = speaker_measures(inputs["vowels"], inputs["prosody"], config)
-    utterances = inputs["utterances"][inputs["utterances"].role.isin(config.roles)]
-    survey = inputs["survey"][inputs["survey"].speaker_id.isin(set(speakers.speaker_id))].reset_index(drop=True)
-    language = survey.speaker_id.map(dict(speaker_languages(utterances))).fillna("?").to_numpy()
-    strata = strata_of(survey, inputs["types"], config.controls, language)
+    t = corpus_tables(corpus, Workdir(exp).stage("features"), load_config(str(config_path)).profile)
+    config = t["config"]
+    survey = t["survey"][t["survey"].speaker_id.isin(set(t["speakers"].speaker_id))].reset_index(drop=True)
+    language = survey.speaker_id.map(dict(t["language"])).fillna("?").to_numpy()
+    strata = strata_of(survey, t["types"], config.controls, language)
     rng = np.random.default_rng(seed)
     started, tests = time.perf_counter(), []
     for _ in range(shuffles):
         shuffled = survey.copy()
         for attribute in ("group", "null_group"):
             shuffled[attribute] = survey[attribute].to_numpy()[permute_within(strata, 1, rng)[0]]
-        fitted = fit_models(tokens, utterances, speakers, shuffled, inputs["types"], config, measures={"trajectories"},
-                            tracks=inputs["tracks"], attributes={"group", "null_group"})
+        fitted = fit_models(t["tokens"], t["utterances"], t["speakers"], shuffled, t["types"], config,
+                            measures={"trajectories"}, tracks=t["tracks"], attributes={"group", "null_group"})
         tests.append(fitted[fitted.attribute.isin(["group", "null_group"]) & (fitted.test == "smooth")])
     tests = pd.concat(tests)
     print(f"{shuffles} shuffles of group and null_group within gender, {len(tests)} null trajectory tests "

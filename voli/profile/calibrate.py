@@ -245,9 +245,10 @@ def calibrate(survey, types, tokens, utterances, speakers, config, *, language, 
     return pd.DataFrame(out, columns=list(COLUMNS))
 
 
-def calibrate_corpus(corpus_dir: Path, features_dir: Path, config, *, shuffles: int = 20, shift_sd: float = 0.5,
-                     engine: str | None = None, seed: int = 0, within: str = "controls"):
-    """Calibrates the profile models of a corpus on the features stage's tables; returns the table."""
+def corpus_tables(corpus_dir: Path, features_dir: Path, config) -> dict:
+    """The tables :func:`calibrate` reads, from a corpus and its features stage: survey, types, tokens,
+    utterances (the analysed roles), speakers, config (with survey.yaml's controls), language
+    (speaker_id -> language) and tracks (the vowel trajectories, or None)."""
     from voli.profile.speakers import speaker_languages, speaker_measures
     from voli.profile.stage import load_inputs
 
@@ -256,6 +257,15 @@ def calibrate_corpus(corpus_dir: Path, features_dir: Path, config, *, shuffles: 
     speakers, tokens = speaker_measures(inputs["vowels"], inputs["prosody"], config)
     utterances = inputs["utterances"]
     utterances = utterances[utterances.role.isin(config.roles)]
-    return calibrate(inputs["survey"], inputs["types"], tokens, utterances, speakers, config,
-                     language=speaker_languages(utterances), shuffles=shuffles, shift_sd=shift_sd, engine=engine,
-                     seed=seed, within=within, tracks=inputs["tracks"])
+    return {"survey": inputs["survey"], "types": inputs["types"], "tokens": tokens, "utterances": utterances,
+            "speakers": speakers, "config": config, "language": speaker_languages(utterances),
+            "tracks": inputs["tracks"]}
+
+
+def calibrate_corpus(corpus_dir: Path, features_dir: Path, config, *, shuffles: int = 20, shift_sd: float = 0.5,
+                     engine: str | None = None, seed: int = 0, within: str = "controls"):
+    """Calibrates the profile models of a corpus on the features stage's tables; returns the table."""
+    t = corpus_tables(corpus_dir, features_dir, config)
+    return calibrate(t["survey"], t["types"], t["tokens"], t["utterances"], t["speakers"], t["config"],
+                     language=t["language"], shuffles=shuffles, shift_sd=shift_sd, engine=engine, seed=seed,
+                     within=within, tracks=t["tracks"])
