@@ -459,6 +459,27 @@ def test_the_torch_path_reads_the_encoder_output_once():
     assert wer(first_text.split(), [w["word"] for w in words[0]], fillers=languages.get("en").fillers).wer < 0.2
 
 
+def test_speaker_encoder_mel_is_librosas_without_importing_it():
+    """The voice encoder's input (GE2E was trained on librosa's power mel spectrogram) is computed
+    in numpy: equal to librosa.feature.melspectrogram to 1e-5 of its peak, lengths under one
+    window and over a minute included, and a 440 Hz tone lands in the mel band that holds 440 Hz."""
+    import librosa
+
+    from voli.asr.speakers import HOP, N_MELS, WINDOW, _hz_to_mel, _mel_to_hz, mel_power
+
+    rng = np.random.default_rng(0)
+    for n in (100, WINDOW, 16000 * 7 + 33, 16000 * 61):
+        y = (rng.standard_normal(n) * 0.1).astype(np.float32)
+        ours = mel_power(y, block=1000)
+        ref = librosa.feature.melspectrogram(y=y, sr=16000, n_fft=WINDOW, hop_length=HOP, n_mels=N_MELS).T
+        assert ours.shape == ref.shape and ours.dtype == np.float32
+        assert np.abs(ours - ref).max() <= 1e-5 * np.abs(ref).max()
+    tone = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000).astype(np.float32)
+    band = int(mel_power(tone)[50].argmax())
+    edges = _mel_to_hz(np.linspace(0.0, _hz_to_mel(8000.0), N_MELS + 2))  # the filters' corners
+    assert edges[band] < 440 < edges[band + 2]
+
+
 def test_clustering_of_many_windows_stays_bounded_and_finds_the_voices():
     """Two voices, 3000 windows (an hour of speech): an even subsample is clustered, every window
     then refines the centres; the voices found are the planted ones."""

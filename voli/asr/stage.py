@@ -30,4 +30,4 @@ STAGE = Stage("transcribe", "Whisper transcription with word timings, fillers, s
               outputs={"utterances": Utterance, "words": Word, "speaker_summary": SpeakerSummary}, plan=plan, process=process,
               needs_device=True, keeps_model=True,
               libraries=("ctranslate2", "faster-whisper", "openai-whisper", "silero-vad", "onnxruntime", "Resemblyzer",
-                         "librosa", "num2words"))
+                         "num2words"))
