@@ -41,6 +41,10 @@ and prints the aligner's mean log-likelihood per frame and the share of utteranc
 
     sudo apt-get install asterisk-core-sounds-{en,it,ru}-wav asterisk-core-sounds-{en,it,ru}
     .venv/bin/python bench/asr_real.py [--minutes 1.5] [--repeat 3] [--align] [--workdir exp/bench-asr-real]
+
+A change to voli's transcription settings is measured beside the defaults, in the same run, with
+``--variant NAME=FILE`` (a ``--config`` YAML, e.g. ``transcribe: {beam_size: 2}``; repeatable) and,
+while sweeping, ``--no-peers`` (voli and its variants only: no ratios, no best peer).
 """
 
 from __future__ import annotations
@@ -208,6 +212,9 @@ def main() -> None:
     parser.add_argument("--align", action="store_true", help="also align voli's transcription (log-likelihood)")
     parser.add_argument("--only", default="", help="only the recordings whose id starts with this (en, it, librivox, clips)")
     parser.add_argument("--workdir", type=Path, default=ROOT / "exp" / "bench-asr-real")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=FILE",
+                        help="also run voli with this --config YAML, as system 'voli NAME' (repeatable)")
+    parser.add_argument("--no-peers", action="store_true", help="voli and its variants only")
     args = parser.parse_args()
     import pandas as pd
     import soundfile as sf
@@ -241,14 +248,25 @@ def main() -> None:
     audio = {rid: load(corpus / "audio" / f"{rid}.flac") for rid in recordings}
     seconds = sum(len(a) for a in audio.values()) / 16000
 
+    variants = {"voli": []}
+    for spec in args.variant:
+        name, _, path = spec.partition("=")
+        if not name or not Path(path).is_file():
+            raise SystemExit(f"--variant {spec!r}: give NAME=FILE, FILE a voli --config YAML that exists")
+        variants[f"voli {name}"] = ["--config", str(Path(path).resolve())]
+    texts, times, failures = {}, {}, {}
+    for system, extra in variants.items():
+        exp = work / ("exp" if system == "voli" else f"exp-{system.split(' ', 1)[1]}")
+        cli = [sys.executable, "-m", "voli", "run", str(corpus), "--workdir", str(exp), "--stop-stage", "transcribe",
+               "--force", "-q", "--device", "cpu", *extra]
+        subprocess.run(cli, check=True, capture_output=True)  # warm-up: files in the page cache, models installed
+        times[system], _ = timed(lambda: subprocess.run(cli, check=True, capture_output=True), args.repeat)
+        words = pd.read_parquet(Workdir(exp).table("transcribe", "words"))
+        texts[system] = {rid: " ".join(words[words.recording_id == rid].sort_values("start").word) for rid in recordings}
+        failures[system] = len(pd.read_parquet(Workdir(exp).table("transcribe", "failures")))
     exp = work / "exp"
-    cli = [sys.executable, "-m", "voli", "run", str(corpus), "--workdir", str(exp), "--stop-stage", "transcribe",
-           "--force", "-q", "--device", "cpu"]
-    subprocess.run(cli, check=True, capture_output=True)  # warm-up: files in the page cache, models installed
-    t_voli, _ = timed(lambda: subprocess.run(cli, check=True, capture_output=True), args.repeat)
-    words = pd.read_parquet(Workdir(exp).table("transcribe", "words"))
-    texts = {"voli": {rid: " ".join(words[words.recording_id == rid].sort_values("start").word) for rid in recordings}}
-    failures = pd.read_parquet(Workdir(exp).table("transcribe", "failures"))
+    if args.no_peers:
+        return report(recordings, audio, texts, times, failures, seconds, args, exp, corpus)
 
     import ctranslate2
     import torch
@@ -268,11 +286,18 @@ def main() -> None:
 
     peers = {"openai-whisper": openai_whisper, "faster-whisper beam 5 + VAD": faster_whisper(5),
              "faster-whisper greedy + VAD": faster_whisper(1)}
-    times = {"voli": t_voli}
     for name, run in peers.items():
         run(next(iter(audio.values()))[: 16000 * 5], "en")  # warm-up
         times[name], texts[name] = timed(lambda: {rid: run(audio[rid], lang) for rid, (lang, *_) in recordings.items()},
                                          args.repeat)
+    report(recordings, audio, texts, times, failures, seconds, args, exp, corpus)
+
+
+def report(recordings, audio, texts, times, failures, seconds, args, exp, corpus) -> None:
+    """Each recording's and each condition's WER per system, voli against the best peer, the times."""
+    import pandas as pd
+
+    from voli.workdir import Workdir
 
     print(f"real speech, {seconds / 60:.1f} min in {len(recordings)} recordings, Whisper base on the CPU, "
           f"median of {args.repeat} runs")
@@ -289,24 +314,35 @@ def main() -> None:
             pooled[s].setdefault(key, []).append(r)
             pooled[s].setdefault(f"{lang} (all)", []).append(r)
         print(row)
-    print("WER per condition (recordings of a condition pooled), and voli against the best peer + 0.5 points:")
+    ours = [s for s in systems if s.startswith("voli")]
+    peers = [s for s in systems if s not in ours]
+    print("WER per condition (recordings of a condition pooled)"
+          + (", and voli against the best peer + 0.5 points:" if peers else ":"))
     for key in sorted(pooled["voli"]):
         row = f"{key:<25}"
         rates = {s: sum(r.substitutions + r.deletions + r.insertions for r in pooled[s][key])
                  / sum(r.words for r in pooled[s][key]) for s in systems}
         row += "".join(f"{rates[s]:>30.1%}" for s in systems)
-        best = min(rates[s] for s in systems if s != "voli")
-        print(row + f"   {'ok' if rates['voli'] <= best + 0.005 else 'WORSE'} ({rates['voli'] - best:+.1%} on the best peer)")
-    print("time (s), and openai-whisper's time over each system's:")
+        if not peers:
+            print(row)
+            continue
+        best = min(rates[s] for s in peers)
+        print(row + "".join(f"   {s}: {'ok' if rates[s] <= best + 0.005 else 'WORSE'} ({rates[s] - best:+.1%} on the best peer)"
+                            for s in ours))
+    print("time (s)" + (", and openai-whisper's time over each system's:" if peers else ":"))
     for s in systems:
-        print(f"  {s:<30}{times[s]:>7.1f} s  {seconds / times[s]:>5.1f}x real time  "
-              f"x{times['openai-whisper'] / times[s]:.2f} against openai-whisper")
-    fw = "faster-whisper beam 5 + VAD"
-    print(f"voli against faster-whisper's defaults: x{times[fw] / times['voli']:.2f} "
-          f"({'as fast or faster' if times['voli'] <= times[fw] else 'SLOWER'}); against openai-whisper: "
-          f"x{times['openai-whisper'] / times['voli']:.2f} ({'>= 1.5' if times['openai-whisper'] >= 1.5 * times['voli'] else 'UNDER 1.5'})")
-    print(f"voli: CLI end to end (prepare + transcribe, process start and model load included); "
-          f"{len(failures)} recordings failed")
+        print(f"  {s:<30}{times[s]:>7.1f} s  {seconds / times[s]:>5.1f}x real time"
+              + (f"  x{times['openai-whisper'] / times[s]:.2f} against openai-whisper" if peers else ""))
+    for s in ours:
+        print(f"{s}: CLI end to end (prepare + transcribe, process start and model load included); "
+              f"{failures[s]} recordings failed")
+    if peers:
+        fw = "faster-whisper beam 5 + VAD"
+        for s in ours:
+            print(f"{s} against faster-whisper's defaults: x{times[fw] / times[s]:.2f} "
+                  f"({'as fast or faster' if times[s] <= times[fw] else 'SLOWER'}); against openai-whisper: "
+                  f"x{times['openai-whisper'] / times[s]:.2f} "
+                  f"({'>= 1.5' if times['openai-whisper'] >= 1.5 * times[s] else 'UNDER 1.5'})")
     if args.align:
         subprocess.run([sys.executable, "-m", "voli", "align", str(corpus), "--workdir", str(exp), "--force", "-q",
                         "--device", "cpu"], check=True, capture_output=True)
