@@ -60,6 +60,49 @@ def test_speech_without_a_pause_is_cut_at_its_quietest_point():
     assert all(p.end - p.start <= 30 for p in pieces)
 
 
+def test_vad_keeps_its_frame_probabilities_and_finds_silero_regions():
+    """speech_regions computes Silero's probabilities itself (to keep them for the word starts):
+    one per 32 ms frame of the stream, and the regions silero_vad.get_speech_timestamps finds on
+    the same real speech (the five Italian prompts of tests/data, 1 s apart), joined where they
+    are under 0.3 s apart as before."""
+    import torch
+    from silero_vad import get_speech_timestamps
+
+    from voli.asr import vad
+    from voli.io import audio
+
+    pause = np.zeros(16000, np.float32)
+    x = np.concatenate([piece for p in sorted((Path(__file__).parent / "data" / "asterisk_it").glob("*.flac"))
+                        for piece in (audio.load(p), pause)])
+    frames: list[float] = []
+    regions = vad.speech_regions([x[:100_000], x[100_000:]], frames=frames)
+    assert len(frames) == -(-len(x) // vad.FRAME) and 0 <= min(frames) and max(frames) <= 1
+    theirs = get_speech_timestamps(torch.from_numpy(x), vad._load(), threshold=0.5, min_silence_duration_ms=300,
+                                   speech_pad_ms=100)
+    theirs = vad._merge_touching([Region(t["start"] / 16000, t["end"] / 16000) for t in theirs], gap_s=0.3)
+    assert len(regions) >= 5 and regions == theirs
+
+
+def test_a_word_start_that_whisper_put_in_a_pause_moves_past_it():
+    """Whisper's timing starts a word after a pause inside the pause: the start moves to 30 ms
+    before the VAD's next speech frame. A stop's closure (64 ms) is no pause, a word with speech
+    before the pause keeps its start, and ends are never moved."""
+    from voli.asr.vad import FRAME_S, ONSET_S, onset_after_pause
+
+    probs = np.array([1.0] * 20 + [0.02] * 10 + [1.0] * 20 + [0.1] * 2 + [1.0] * 20)  # pause at frames 20-29
+    pause_start, pause_end = 20 * FRAME_S, 30 * FRAME_S
+    # the word "starts" 60 ms before the pause (the tail of the word before it) and runs past it
+    moved = onset_after_pause(pause_start - 0.06, pause_end + 0.2, probs)
+    assert moved == pytest.approx(pause_end - ONSET_S)
+    assert onset_after_pause(pause_start + 0.1, pause_end + 0.2, probs) == pytest.approx(pause_end - ONSET_S)
+    # 0.3 s of speech before the pause: the word holds it (a pause inside a word, or after it)
+    assert onset_after_pause(pause_start - 0.3, pause_end + 0.2, probs) == pause_start - 0.3
+    # a 64 ms dip (frames 50-51) is a closure, not a pause
+    assert onset_after_pause(50 * FRAME_S - 0.02, 60 * FRAME_S, probs) == 50 * FRAME_S - 0.02
+    # a word that ends inside the pause keeps its start (nothing of it would be left)
+    assert onset_after_pause(pause_start - 0.06, pause_end - 0.05, probs) == pause_start - 0.06
+
+
 def test_numbers_are_spoken_in_the_recording_language():
     assert _expand_number("100", "pt") == ["cem"]
     assert _expand_number("200", "fr") == ["deux", "cents"]
@@ -125,8 +168,14 @@ def test_transcripts_hold_the_spoken_words(transcribed):
     recall = (fillers.recall * fillers.spoken).sum() / spoken
     precision = (fillers.precision * fillers.written).sum() / written
     print(f"filled pauses: {recall:.0%} of {spoken} spoken are written; {precision:.0%} of {written} written are real")
-    # measured 70 % of 20 and 94 % of 16 (README); two fillers fewer or two more that were not said pass
-    assert recall >= 0.6 and precision >= 0.8
+    # measured 75 % of 20 and 100 % of 16 (README); two fillers fewer or two more that were not said pass
+    assert recall >= 0.65 and precision >= 0.85
+    # Whisper's word starts, a start put inside a pause moved past it (vad.onset_after_pause):
+    # measured en 62.3, es 59.4, fr 58.5, pt 80.7 ms (70.6, 67.9, 69.4, 96.5 before); the figure + 8 ms
+    starts = result["transcription_boundaries"].set_index("language").start_mean_ms
+    print(result["transcription_boundaries"].to_string())
+    for lang, limit in {"en": 70, "es": 68, "fr": 67, "pt": 89}.items():
+        assert starts[lang] <= limit, (lang, starts[lang])
     assert set(words[words.recording_id == "es_02"].language) == {"es"}  # detected
     assert code == 1  # the noise-only file failed, the others finished
     failures = pd.read_parquet(Workdir(exp).table("transcribe", "failures"))

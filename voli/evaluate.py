@@ -4,7 +4,9 @@
   filled pauses are scored apart, since transcription conventions for them
   differ (Whisper often drops them);
 * :func:`boundary_errors` — |predicted − true| for every interval boundary,
-  after aligning the two label sequences;
+  after aligning the two label sequences (:func:`transcription_boundaries`:
+  Whisper's word starts and ends, before alignment);
+* :func:`filler_detection` — filled pauses spoken and written, recall and precision;
 * :func:`f0_errors` — gross error rate and cents on frames both call voiced;
 * :func:`evaluate_workdir` — all of it for whatever stages have run.
 """
@@ -74,14 +76,41 @@ def wer(reference: str | list[str], hypothesis: str | list[str], *, fillers: tup
     return WerResult(len(ref), s, d, i)
 
 
-def boundary_errors(truth: list[tuple[float, float, str]], predicted: list[tuple[float, float, str]]) -> np.ndarray:
-    """Absolute errors (s) of start and end boundaries of intervals whose labels align."""
+def boundary_errors(truth: list[tuple[float, float, str]], predicted: list[tuple[float, float, str]],
+                    *, ends: bool | None = None) -> np.ndarray:
+    """Absolute errors (s) of start and end boundaries of intervals whose labels align (``ends``
+    False: starts only; True: ends only)."""
     _, _, _, pairs = align_sequences([t[2] for t in truth], [p[2] for p in predicted])
     errors = []
     for i, j in pairs:
-        errors.append(abs(predicted[j][0] - truth[i][0]))
-        errors.append(abs(predicted[j][1] - truth[i][1]))
+        if ends is not True:
+            errors.append(abs(predicted[j][0] - truth[i][0]))
+        if ends is not False:
+            errors.append(abs(predicted[j][1] - truth[i][1]))
     return np.array(errors)
+
+
+def transcription_boundaries(true_words: "pd.DataFrame", words: "pd.DataFrame") -> "pd.DataFrame":
+    """Whisper's word times against the true ones, per language: mean and median error (ms) of
+    the starts and of the ends of the words whose spelling (lower case) aligns."""
+    import pandas as pd
+
+    rows = []
+    for lang, group in true_words.groupby("language"):
+        starts, ends = [], []
+        for rid, t in group.groupby("recording_id"):
+            t = t.sort_values("start")
+            h = words[words.recording_id == rid].sort_values("start")
+            truth = list(zip(t.start, t.end, t.word.str.lower()))
+            said = list(zip(h.start, h.end, h.word.str.lower()))
+            starts.append(boundary_errors(truth, said, ends=False))
+            ends.append(boundary_errors(truth, said, ends=True))
+        s, e = np.concatenate(starts), np.concatenate(ends)
+        rows.append({"language": lang, "words": len(s), "start_mean_ms": s.mean() * 1000 if len(s) else np.nan,
+                     "start_median_ms": np.median(s) * 1000 if len(s) else np.nan,
+                     "end_mean_ms": e.mean() * 1000 if len(e) else np.nan,
+                     "end_median_ms": np.median(e) * 1000 if len(e) else np.nan})
+    return pd.DataFrame(rows)
 
 
 def summarise_boundaries(errors: np.ndarray) -> dict:
@@ -293,6 +322,7 @@ def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
             rows.append({"language": lang, "words": total.words, "wer": total.wer})
         results["wer"] = pd.DataFrame(rows)
         results["fillers"] = filler_detection(true_words, hyp)
+        results["transcription_boundaries"] = transcription_boundaries(true_words, hyp)
         attribution = speaker_attribution(true_words, hyp)
         der = diarization_error(turns_from_words(true_words), turns_from_words(hyp))
         results["speakers"] = attribution.merge(der, on="recording_id", how="left")

@@ -117,9 +117,10 @@ def _transcribe(rec, speakers, config, device, textgrid_dir, reader, enrolments)
     streams = [(s.channel, s) for s in mapped] if mapped else [(None, None)]
     language, found = rec.language, []  # found: (speaker or None, region, [words])
     for channel, speaker in streams:
-        regions, wins = _windows(rec, reader, channel, config)
+        regions, wins, probs = _windows(rec, reader, channel, config)
         decoded, language = _decode(model, reader, regions, wins, channel, language, config, fp16)
-        found.extend((speaker, region, ws) for region, ws in _by_region(regions, wins, decoded))
+        found.extend((speaker, region, ws) for region, ws in _by_region(regions, wins, decoded, probs,
+                                                                        config.vad_threshold))
     found.sort(key=lambda item: item[1].start)
     if not found:
         raise AudioError(f"{rec.audio_path}: no speech found (voice activity detection and Whisper heard nothing); "
@@ -151,12 +152,13 @@ def _transcribe(rec, speakers, config, device, textgrid_dir, reader, enrolments)
 
 
 def _windows(rec: Recording, reader: SegmentReader, channel: int | None, config: AsrConfig):
-    """The speech regions of one stream (a channel, or the mixed signal) and the windows of at most
-    ``max_window_s`` that group them."""
+    """The speech regions of one stream (a channel, or the mixed signal), the windows of at most
+    ``max_window_s`` that group them, and the VAD's speech probability per frame."""
     from voli.io import audio
 
+    probs: list[float] = []
     regions = vad.speech_regions(audio.iter_resampled(rec.audio_path, sample_rate=SR, channel=channel),
-                                 threshold=config.vad_threshold)
+                                 threshold=config.vad_threshold, frames=probs)
     if channel is not None and rec.channels > 1:
         regions = [r for r in regions if _dominant(reader, r, channel, config.crosstalk_db)]
     # a stretch of speech longer than a window (no pause) is cut at its quietest point, so that
@@ -164,7 +166,7 @@ def _windows(rec: Recording, reader: SegmentReader, channel: int | None, config:
     regions = vad.split_long(regions, lambda s, e: reader.read(s, e, channel),
                              max_s=config.max_window_s - 2 * config.window_pad_s)
     return regions, vad.windows(regions, max_s=config.max_window_s, pad_s=config.window_pad_s,
-                                duration_s=rec.duration_s)
+                                duration_s=rec.duration_s), np.asarray(probs, np.float32)
 
 
 def _decode(model, reader: SegmentReader, regions: list, wins: list, channel: int | None, language: str | None,
@@ -190,16 +192,21 @@ def _inside(regions: list, window: vad.Window) -> list:
     return [r for r in regions if any(r.end > p.start and r.start < p.end for p in window.pieces)] or list(window.pieces)
 
 
-def _by_region(regions: list, wins: list, decoded: list[list[dict]]):
+def _by_region(regions: list, wins: list, decoded: list[list[dict]], probs: np.ndarray | None = None,
+               threshold: float = 0.5):
     """(region, words) for every speech region that has words: each word of a window goes to the
     region that holds its middle, or the nearest one, with times in the recording (a word that
-    Whisper heard across the join of two pieces is kept in the piece that holds its middle)."""
+    Whisper heard across the join of two pieces is kept in the piece that holds its middle), kept
+    inside its region and, given the VAD's frame ``probs``, starting after a pause that Whisper's
+    timing put at its beginning (vad.onset_after_pause)."""
     for window, words in zip(wins, decoded):
         inside = _inside(regions, window)
         per_region: dict[int, list] = {i: [] for i in range(len(inside))}
         for w in join_word_pieces(words):
             piece = window.piece_at((w["start"] + w["end"]) / 2)
             start, end = window.to_recording(w["start"], piece), window.to_recording(w["end"], piece)
+            if probs is not None and len(probs):
+                start = vad.onset_after_pause(start, end, probs, threshold, MIN_WORD_S)
             mid = (start + end) / 2
             i = min(range(len(inside)), key=lambda k: max(inside[k].start - mid, mid - inside[k].end, 0.0))
             per_region[i].append({**w, **_within(start, end, inside[i])})

@@ -43,10 +43,20 @@ def _load():
     return _model
 
 
-def speech_regions(blocks, *, threshold: float = 0.5, min_silence_s: float = 0.3, pad_s: float = 0.1) -> list[Region]:
-    """Speech regions (s) in a stream of 16 kHz mono float32 blocks (any block sizes)."""
+FRAME = 512  # samples per Silero VAD decision at 16 kHz (32 ms)
+FRAME_S = FRAME / SAMPLE_RATE
+PAUSE_MARGIN = 0.15  # a frame is non-speech under threshold - this (Silero's own neg_threshold)
+
+
+def speech_regions(blocks, *, threshold: float = 0.5, min_silence_s: float = 0.3, pad_s: float = 0.1,
+                   frames: list | None = None) -> list[Region]:
+    """Speech regions (s) in a stream of 16 kHz mono float32 blocks (any block sizes).
+
+    ``frames``: a list that gets Silero's speech probability of every FRAME_S frame of the
+    stream, in order (the regions are drawn from them; the transcription reads them again for
+    pauses inside regions, ``onset_after_pause``)."""
     import torch
-    from silero_vad import get_speech_timestamps
+    from silero_vad.utils_vad import get_speech_timestamps_from_probs
 
     model = _load()
     regions: list[Region] = []
@@ -56,8 +66,14 @@ def speech_regions(blocks, *, threshold: float = 0.5, min_silence_s: float = 0.3
 
     def flush(chunk: np.ndarray, at: int):
         model.reset_states()
-        stamps = get_speech_timestamps(torch.from_numpy(chunk), model, threshold=threshold, sampling_rate=SAMPLE_RATE,
-                                       min_silence_duration_ms=int(min_silence_s * 1000), speech_pad_ms=int(pad_s * 1000))
+        audio = torch.from_numpy(np.pad(chunk, (0, -len(chunk) % FRAME)))
+        with torch.no_grad():  # silero_vad.get_speech_timestamps' loop, its probabilities kept
+            probs = [model(audio[i: i + FRAME], SAMPLE_RATE).item() for i in range(0, len(chunk), FRAME)]
+        if frames is not None:
+            frames.extend(probs)
+        stamps = get_speech_timestamps_from_probs(probs, sampling_rate=SAMPLE_RATE, threshold=threshold,
+                                                  min_silence_duration_ms=int(min_silence_s * 1000),
+                                                  speech_pad_ms=int(pad_s * 1000), audio_length_samples=len(chunk))
         for s in stamps:
             regions.append(Region((at + s["start"]) / SAMPLE_RATE, (at + s["end"]) / SAMPLE_RATE))
 
@@ -70,6 +86,39 @@ def speech_regions(blocks, *, threshold: float = 0.5, min_silence_s: float = 0.3
     if len(pending):
         flush(pending, offset)
     return _merge_touching(regions, gap_s=min_silence_s)
+
+
+PAUSE_FRAMES = 3  # non-speech this long (96 ms) inside a word is a pause, longer than a stop's closure
+LEAD_S = 0.15  # a word's start at most this far before a pause belongs after it
+ONSET_S = 0.03  # a start moved past a pause goes this far before Silero's next speech frame (its decisions lag)
+
+
+def onset_after_pause(start: float, end: float, probs: np.ndarray, threshold: float = 0.5,
+                      min_word_s: float = 0.02) -> float:
+    """A word's start (s), moved past a pause that Whisper's timing put at the word's beginning.
+
+    Whisper's cross-attention timing starts a word after a pause too early, inside the pause (a
+    filled pause after a silence started at the end of the word before it). Where ``probs``
+    (Silero's speech probability per FRAME_S frame, from ``speech_regions``) hold a pause of at
+    least PAUSE_FRAMES non-speech frames (under ``threshold`` - PAUSE_MARGIN) that begins at most
+    LEAD_S after ``start`` and ends before ``end``, the word starts ONSET_S before the speech after
+    it. Ends are left alone (moving them the same way made them no better on corpora_sample)."""
+    quiet = np.asarray(probs) < threshold - PAUSE_MARGIN
+    i, last = max(int(start / FRAME_S), 0), min(int(np.ceil(end / FRAME_S)), len(quiet))
+    while i < last:
+        if not quiet[i]:
+            i += 1
+            continue
+        first = i
+        while first > 0 and quiet[first - 1]:
+            first -= 1
+        j = i
+        while j < len(quiet) and quiet[j]:
+            j += 1
+        if j - first >= PAUSE_FRAMES and first * FRAME_S - start < LEAD_S and j * FRAME_S < end - min_word_s:
+            start = max(start, j * FRAME_S - ONSET_S)
+        i = j
+    return start
 
 
 def _merge_touching(regions: list[Region], *, gap_s: float) -> list[Region]:
