@@ -9,8 +9,9 @@ An utterance is embedded as the normalised mean of the embeddings of its
 
 The encoder reads librosa's default power mel spectrogram (centred Hann frames, Slaney mel scale
 and area normalisation), computed here in numpy: importing librosa took 1.4-2.9 s of every
-transcription's start, for a computation of a few milliseconds (tests/test_speakers.py holds the
-two equal).
+transcription's start, for a computation of a few milliseconds
+(tests/test_transcribe.py::test_speaker_encoder_mel_is_librosas_without_importing_it holds the two
+equal).
 """
 
 from __future__ import annotations
