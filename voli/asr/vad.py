@@ -103,8 +103,13 @@ def onset_after_pause(start: float, end: float, probs: np.ndarray, threshold: fl
     least PAUSE_FRAMES non-speech frames (under ``threshold`` - PAUSE_MARGIN) that begins at most
     LEAD_S after ``start`` and ends before ``end``, the word starts ONSET_S before the speech after
     it. Ends are left alone (moving them the same way made them no better on corpora_sample)."""
-    quiet = np.asarray(probs) < threshold - PAUSE_MARGIN
-    i, last = max(int(start / FRAME_S), 0), min(int(np.ceil(end / FRAME_S)), len(quiet))
+    # only the word's frames and the PAUSE_FRAMES before it are read (a pause must end inside the
+    # word, and one that began earlier only needs to be long enough): the same cost for every word
+    # of a two-hour recording
+    lo = max(int(start / FRAME_S) - PAUSE_FRAMES, 0)
+    hi = min(int(np.ceil(end / FRAME_S)) + 1, len(probs))
+    quiet = np.asarray(probs[lo:hi]) < threshold - PAUSE_MARGIN
+    i, last = max(int(start / FRAME_S), 0) - lo, hi - lo - 1
     while i < last:
         if not quiet[i]:
             i += 1
@@ -115,8 +120,9 @@ def onset_after_pause(start: float, end: float, probs: np.ndarray, threshold: fl
         j = i
         while j < len(quiet) and quiet[j]:
             j += 1
-        if j - first >= PAUSE_FRAMES and first * FRAME_S - start < LEAD_S and j * FRAME_S < end - min_word_s:
-            start = max(start, j * FRAME_S - ONSET_S)
+        if (j - first >= PAUSE_FRAMES and (lo + first) * FRAME_S - start < LEAD_S
+                and (lo + j) * FRAME_S < end - min_word_s):
+            start = max(start, (lo + j) * FRAME_S - ONSET_S)
         i = j
     return start
 
