@@ -251,8 +251,11 @@ def main() -> None:
     variants = {"voli": []}
     for spec in args.variant:
         name, _, path = spec.partition("=")
-        if not name or not Path(path).is_file():
-            raise SystemExit(f"--variant {spec!r}: give NAME=FILE, FILE a voli --config YAML that exists")
+        if not name.replace("-", "").replace("_", "").isalnum() or not Path(path).is_file():
+            raise SystemExit(f"--variant {spec!r}: give NAME=FILE, NAME letters, digits, - or _, FILE a voli "
+                             "--config YAML that exists")
+        if f"voli {name}" in variants:
+            raise SystemExit(f"--variant {name}: given twice; give each variant its own name")
         variants[f"voli {name}"] = ["--config", str(Path(path).resolve())]
     texts, times, failures = {}, {}, {}
     for system, extra in variants.items():

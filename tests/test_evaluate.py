@@ -37,6 +37,23 @@ def test_boundary_errors_align_labels():
     assert s["n"] == 6 and s["within_20ms"] == pytest.approx(5 / 6) and s["median_ms"] == pytest.approx(12.5)
 
 
+def test_transcription_boundaries_split_starts_from_ends():
+    """Whisper's words against the truth: a word started 100 ms early counts in the starts only,
+    case does not matter, an extra written word is left out, a language with no words is NaN."""
+    import pandas as pd
+
+    from voli.evaluate import transcription_boundaries
+
+    truth = pd.DataFrame({"recording_id": ["a", "a", "b"], "language": ["fr", "fr", "es"],
+                          "word": ["euh", "bonjour", "hola"], "start": [1.0, 1.5, 0.0], "end": [1.3, 2.0, 0.4]})
+    said = pd.DataFrame({"recording_id": ["a", "a", "a"], "word": ["Euh", "bon", "Bonjour"],
+                         "start": [0.9, 1.35, 1.5], "end": [1.3, 1.4, 2.02]})
+    out = transcription_boundaries(truth, said).set_index("language")
+    assert out.loc["fr", "words"] == 2
+    assert out.loc["fr", "start_mean_ms"] == pytest.approx(50.0) and out.loc["fr", "end_mean_ms"] == pytest.approx(10.0)
+    assert out.loc["es", "words"] == 0 and np.isnan(out.loc["es", "start_mean_ms"])
+
+
 def test_f0_errors():
     t = np.arange(0, 1, 0.01)
     true = np.full(len(t), 200.0)

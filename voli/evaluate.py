@@ -76,17 +76,14 @@ def wer(reference: str | list[str], hypothesis: str | list[str], *, fillers: tup
     return WerResult(len(ref), s, d, i)
 
 
-def boundary_errors(truth: list[tuple[float, float, str]], predicted: list[tuple[float, float, str]],
-                    *, ends: bool | None = None) -> np.ndarray:
-    """Absolute errors (s) of start and end boundaries of intervals whose labels align (``ends``
-    False: starts only; True: ends only)."""
+def boundary_errors(truth: list[tuple[float, float, str]], predicted: list[tuple[float, float, str]]) -> np.ndarray:
+    """Absolute errors (s) of start and end boundaries of intervals whose labels align: each
+    aligned interval's start error, then its end error."""
     _, _, _, pairs = align_sequences([t[2] for t in truth], [p[2] for p in predicted])
     errors = []
     for i, j in pairs:
-        if ends is not True:
-            errors.append(abs(predicted[j][0] - truth[i][0]))
-        if ends is not False:
-            errors.append(abs(predicted[j][1] - truth[i][1]))
+        errors.append(abs(predicted[j][0] - truth[i][0]))
+        errors.append(abs(predicted[j][1] - truth[i][1]))
     return np.array(errors)
 
 
@@ -103,8 +100,9 @@ def transcription_boundaries(true_words: "pd.DataFrame", words: "pd.DataFrame") 
             h = words[words.recording_id == rid].sort_values("start")
             truth = list(zip(t.start, t.end, t.word.str.lower()))
             said = list(zip(h.start, h.end, h.word.str.lower()))
-            starts.append(boundary_errors(truth, said, ends=False))
-            ends.append(boundary_errors(truth, said, ends=True))
+            both = boundary_errors(truth, said)  # start, end, start, end, ...
+            starts.append(both[0::2])
+            ends.append(both[1::2])
         s, e = np.concatenate(starts), np.concatenate(ends)
         rows.append({"language": lang, "words": len(s), "start_mean_ms": s.mean() * 1000 if len(s) else np.nan,
                      "start_median_ms": np.median(s) * 1000 if len(s) else np.nan,

@@ -62,7 +62,7 @@ def speech_regions(blocks, *, threshold: float = 0.5, min_silence_s: float = 0.3
     regions: list[Region] = []
     offset = 0
     pending = np.zeros(0, np.float32)
-    block_len = int(BLOCK_S * SAMPLE_RATE)
+    block_len = int(BLOCK_S * SAMPLE_RATE) // FRAME * FRAME  # whole frames: the probabilities stay on one grid
 
     def flush(chunk: np.ndarray, at: int):
         model.reset_states()
@@ -106,9 +106,11 @@ def onset_after_pause(start: float, end: float, probs: np.ndarray, threshold: fl
     # only the word's frames and the PAUSE_FRAMES before it are read (a pause must end inside the
     # word, and one that began earlier only needs to be long enough): the same cost for every word
     # of a two-hour recording
+    if not (np.isfinite(start) and np.isfinite(end)):
+        return start
     lo = max(int(start / FRAME_S) - PAUSE_FRAMES, 0)
     hi = min(int(np.ceil(end / FRAME_S)) + 1, len(probs))
-    quiet = np.asarray(probs[lo:hi]) < threshold - PAUSE_MARGIN
+    quiet = np.asarray(probs[lo:hi]) < max(threshold - PAUSE_MARGIN, 0.01)  # Silero's neg_threshold
     i, last = max(int(start / FRAME_S), 0) - lo, hi - lo - 1
     while i < last:
         if not quiet[i]:
