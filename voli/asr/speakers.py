@@ -64,7 +64,7 @@ _FILTERS = mel_filterbank()
 _HANN = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WINDOW) / WINDOW)).astype(np.float32)  # periodic
 
 
-def mel_power(audio: np.ndarray, block: int = 4096) -> np.ndarray:
+def mel_power(audio: np.ndarray, block: int = 1024) -> np.ndarray:
     """Power mel spectrogram of 16 kHz audio, (frames, N_MELS) float32: frames of WINDOW samples
     every HOP, centred (the signal padded with WINDOW // 2 zeros at each end), as
     librosa.feature.melspectrogram(y, sr=16000, n_fft=400, hop_length=160, n_mels=40). Computed

@@ -66,9 +66,11 @@ def speech_regions(blocks, *, threshold: float = 0.5, min_silence_s: float = 0.3
 
     def flush(chunk: np.ndarray, at: int):
         model.reset_states()
-        audio = torch.from_numpy(np.pad(chunk, (0, -len(chunk) % FRAME)))
-        with torch.no_grad():  # silero_vad.get_speech_timestamps' loop, its probabilities kept
-            probs = [model(audio[i: i + FRAME], SAMPLE_RATE).item() for i in range(0, len(chunk), FRAME)]
+        audio = torch.from_numpy(chunk)
+        last = torch.nn.functional.pad(audio[len(chunk) // FRAME * FRAME:], (0, -len(chunk) % FRAME))
+        with torch.no_grad():  # silero_vad.get_speech_timestamps' loop (the last frame zero-padded), kept
+            probs = [model(audio[i: i + FRAME] if i + FRAME <= len(chunk) else last, SAMPLE_RATE).item()
+                     for i in range(0, len(chunk), FRAME)]
         if frames is not None:
             frames.extend(probs)
         stamps = get_speech_timestamps_from_probs(probs, sampling_rate=SAMPLE_RATE, threshold=threshold,
