@@ -39,19 +39,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 
 def boundary_table(truth: pd.DataFrame, pred: pd.DataFrame, label: str) -> pd.DataFrame:
-    from voli.evaluate import boundary_errors, summarise_boundaries
+    from voli.evaluate import boundary_errors_by_language, summarise_boundaries
 
-    rows = []
-    for lang, group in truth.groupby("language"):
-        errs = []
-        for rid, t in group.groupby("recording_id"):
-            p = pred[pred.recording_id == rid].sort_values("start")
-            t = t.sort_values("start")
-            if len(p):
-                errs.append(boundary_errors(list(zip(t.start, t.end, t[label])), list(zip(p.start, p.end, p[label]))))
-        if errs:
-            rows.append({"language": lang, **summarise_boundaries(np.concatenate(errs))})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"language": lang, **summarise_boundaries(np.concatenate(errs))}
+                         for lang, errs in boundary_errors_by_language(truth, pred, label).items() if errs])
 
 
 def run_pocketsphinx(work: Path, languages: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, float, float]:

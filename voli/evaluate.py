@@ -87,23 +87,31 @@ def boundary_errors(truth: list[tuple[float, float, str]], predicted: list[tuple
     return np.array(errors)
 
 
+def boundary_errors_by_language(truth: "pd.DataFrame", predicted: "pd.DataFrame", label: str) -> dict[str, list]:
+    """{language: [boundary_errors of each recording that has predicted rows]}: ``truth`` and
+    ``predicted`` intervals (recording_id, start, end, ``label``; truth with its language) matched
+    by label within each recording, in time order."""
+    out: dict[str, list] = {}
+    for lang, group in truth.groupby("language"):
+        out[lang] = []
+        for rid, t in group.groupby("recording_id"):
+            p = predicted[predicted.recording_id == rid].sort_values("start")
+            t = t.sort_values("start")
+            if len(p):
+                out[lang].append(boundary_errors(list(zip(t.start, t.end, t[label])), list(zip(p.start, p.end, p[label]))))
+    return out
+
+
 def transcription_boundaries(true_words: "pd.DataFrame", words: "pd.DataFrame") -> "pd.DataFrame":
     """Whisper's word times against the true ones, per language: mean and median error (ms) of
     the starts and of the ends of the words whose spelling (lower case) aligns."""
     import pandas as pd
 
     rows = []
-    for lang, group in true_words.groupby("language"):
-        starts, ends = [], []
-        for rid, t in group.groupby("recording_id"):
-            t = t.sort_values("start")
-            h = words[words.recording_id == rid].sort_values("start")
-            truth = list(zip(t.start, t.end, t.word.str.lower()))
-            said = list(zip(h.start, h.end, h.word.str.lower()))
-            both = boundary_errors(truth, said)  # start, end, start, end, ...
-            starts.append(both[0::2])
-            ends.append(both[1::2])
-        s, e = np.concatenate(starts), np.concatenate(ends)
+    lower = {"word": lambda t: t.word.str.lower()}
+    for lang, errs in boundary_errors_by_language(true_words.assign(**lower), words.assign(**lower), "word").items():
+        both = np.concatenate(errs) if errs else np.array([])  # start, end, start, end, ...
+        s, e = both[0::2], both[1::2]
         rows.append({"language": lang, "words": len(s), "start_mean_ms": s.mean() * 1000 if len(s) else np.nan,
                      "start_median_ms": np.median(s) * 1000 if len(s) else np.nan,
                      "end_mean_ms": e.mean() * 1000 if len(e) else np.nan,
@@ -334,15 +342,9 @@ def evaluate_workdir(corpus_dir: Path, workdir: Path) -> dict[str, object]:
         true_tab = true_words if level == "words" else truth_phones(truth, true_words)
         pred_tab = pd.read_parquet(pred_path)
         label = "word" if level == "words" else "phone"
-        rows = []
-        for lang, group in true_tab.groupby("language"):
-            errs = []
-            for rid, t in group.groupby("recording_id"):
-                p = pred_tab[pred_tab.recording_id == rid].sort_values("start")
-                t = t.sort_values("start")
-                errs.append(boundary_errors(list(zip(t.start, t.end, t[label])), list(zip(p.start, p.end, p[label]))))
-            rows.append({"language": lang, **summarise_boundaries(np.concatenate(errs) if errs else np.array([]))})
-        results[f"{level}_boundaries"] = pd.DataFrame(rows)
+        results[f"{level}_boundaries"] = pd.DataFrame([
+            {"language": lang, **summarise_boundaries(np.concatenate(errs) if errs else np.array([]))}
+            for lang, errs in boundary_errors_by_language(true_tab, pred_tab, label).items()])
     f0_path = Workdir(workdir).tracks("f0")
     if f0_path.is_file() and (truth / "f0.parquet").is_file():
         true_f0, got = pd.read_parquet(truth / "f0.parquet"), pd.read_parquet(f0_path)
