@@ -192,21 +192,19 @@ def _inside(regions: list, window: vad.Window) -> list:
     return [r for r in regions if any(r.end > p.start and r.start < p.end for p in window.pieces)] or list(window.pieces)
 
 
-def _by_region(regions: list, wins: list, decoded: list[list[dict]], probs: np.ndarray | None = None,
-               threshold: float = 0.5):
+def _by_region(regions: list, wins: list, decoded: list[list[dict]], probs: np.ndarray, threshold: float):
     """(region, words) for every speech region that has words: each word of a window goes to the
     region that holds its middle, or the nearest one, with times in the recording (a word that
     Whisper heard across the join of two pieces is kept in the piece that holds its middle), kept
-    inside its region and, given the VAD's frame ``probs``, starting after a pause that Whisper's
-    timing put at its beginning (vad.onset_after_pause)."""
+    inside its region and starting after a pause that Whisper's timing put at its beginning (the VAD's
+    frame ``probs`` at its ``threshold``: vad.onset_after_pause)."""
     for window, words in zip(wins, decoded):
         inside = _inside(regions, window)
         per_region: dict[int, list] = {i: [] for i in range(len(inside))}
         for w in join_word_pieces(words):
             piece = window.piece_at((w["start"] + w["end"]) / 2)
             start, end = window.to_recording(w["start"], piece), window.to_recording(w["end"], piece)
-            if probs is not None and len(probs):
-                start = vad.onset_after_pause(start, end, probs, threshold, MIN_WORD_S)
+            start = vad.onset_after_pause(start, end, probs, threshold, MIN_WORD_S)
             mid = (start + end) / 2
             i = min(range(len(inside)), key=lambda k: max(inside[k].start - mid, mid - inside[k].end, 0.0))
             per_region[i].append({**w, **_within(start, end, inside[i])})
